@@ -1,0 +1,11 @@
+"""Companion helpers for the diffusers image-to-image chapter notebooks.
+
+Only the plumbing lives here (which weights, which device, images, grids, fingerprints, speed setup);
+every `from_pretrained` and every pipeline call stays in the notebooks. Importing this package is
+cheap and imports neither diffusers nor huggingface_hub, so `use_models()` can still pick the cache.
+"""
+
+from helpers.modes import active_mode, use_models
+
+__all__ = ["active_mode", "use_models"]
+__version__ = "0.1.0"

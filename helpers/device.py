@@ -1,0 +1,91 @@
+"""Which device, dtype and seeded generator the chapter runs with, picked from the machine it runs on."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICES = ("cuda", "mps", "cpu")
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+SEED_LIMIT = 2**63
+
+
+def _available(device: str) -> bool:
+    if device == "cuda":
+        return torch.cuda.is_available()
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return bool(mps is not None and mps.is_available())
+    return device == "cpu"
+
+
+def _kind(device: str) -> str:
+    """Reduce "cuda:1" to "cuda" and check the name is one the tutorial knows."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cuda' or 'cpu', got {type(device).__name__} {device!r}.")
+    kind = device.split(":", 1)[0].strip().lower()
+    if kind not in DEVICES:
+        raise ValueError(f"device={device!r} is not one of {', '.join(DEVICES)}; pass e.g. device='cpu'.")
+    return kind
+
+
+def pick_device() -> str:
+    """Return "cuda", "mps" or "cpu", whichever is best here; TUTORIAL_DEVICE overrides it (ch. 1)."""
+    wanted = os.environ.get("TUTORIAL_DEVICE", "").strip()
+    if wanted:
+        if wanted.lower() not in DEVICES:
+            raise ValueError(
+                f"TUTORIAL_DEVICE={wanted!r} is not one of {', '.join(DEVICES)}; "
+                "set it to e.g. TUTORIAL_DEVICE=cpu, or unset it to pick automatically."
+            )
+        wanted = wanted.lower()
+        if not _available(wanted):
+            raise ValueError(
+                f"TUTORIAL_DEVICE={wanted!r} but this machine has no usable {wanted} device; "
+                "unset TUTORIAL_DEVICE to pick automatically, or set TUTORIAL_DEVICE=cpu."
+            )
+        return wanted
+    for device in DEVICES:
+        if _available(device):
+            return device
+    return "cpu"
+
+
+def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:
+    """Return the dtype to load weights in: fp16 on cuda, fp32 on mps/cpu, or a valid `requested` one (ch. 1)."""
+    kind = _kind(device) if device is not None else pick_device()
+    if requested is None:
+        return torch.float16 if kind == "cuda" else torch.float32
+    if not isinstance(requested, torch.dtype):
+        hint = f"torch.{requested}" if isinstance(requested, str) else "torch.float16"
+        raise TypeError(
+            f"requested must be a torch.dtype such as {hint}, got {type(requested).__name__} {requested!r}."
+        )
+    if not requested.is_floating_point:
+        raise ValueError(
+            f"requested={requested} is not a floating-point dtype; model weights need e.g. "
+            "torch.float16 or torch.float32."
+        )
+    if kind == "cpu" and requested in HALF_DTYPES:
+        print("fp16 asked for on cpu: running in fp32 instead (half precision is slow or unsupported on CPU)")
+        return torch.float32
+    return requested
+
+
+def make_generator(seed: int, device: str | None = None) -> torch.Generator:
+    """Return a torch.Generator seeded with `seed` on the device (CPU generator for mps) (ch. 1)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a plain int such as 0 or 42, got {type(seed).__name__} {seed!r}.")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative int such as 42.")
+    kind = _kind(device) if device is not None else pick_device()
+    where = device if kind == "cuda" else "cpu"  # mps generators are unreliable; diffusers accepts CPU ones
+    return torch.Generator(device=where).manual_seed(seed)
+
+
+def describe() -> str:
+    """Return one line naming the device, the dtype and the torch version in use (ch. 1)."""
+    device = pick_device()
+    version = torch.__version__.split("+", 1)[0]
+    return f"device: {device} · dtype: {pick_dtype(device)} · torch {version}"

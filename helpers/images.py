@@ -1,0 +1,236 @@
+"""The chapter's input images: download once and cache, or build an offline stand-in; plus masks for inpainting."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import os
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from helpers.paths import PROJECT_ROOT, cache_dir
+
+_DOCS = "https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/"
+CHAPTER_IMAGES: dict[str, str] = {
+    "img2img-init": _DOCS + "img2img-init.png",
+    "inpaint": _DOCS + "inpaint.png",
+    "inpaint_mask": _DOCS + "inpaint_mask.png",
+    "control": "https://huggingface.co/lllyasviel/control_v11f1p_sd15_depth/resolve/main/images/control.png",
+}
+
+MAX_MEGAPIXELS = 40  # refuse larger images before decoding them (decompression-bomb guard)
+MAX_DOWNLOAD_BYTES = 64 * 2**20
+TIMEOUT_S = 10
+STAND_IN_SIZE = 512
+CAT_MASK_ELLIPSE = (200, 305, 440, 495)  # nose and mouth of the offline cat
+
+STAND_IN_DESCRIPTIONS = {
+    "img2img-init": "scikit-image astronaut photo",
+    "inpaint": "scikit-image cat photo (chelsea), cropped to 512x512",
+    "inpaint_mask": "white ellipse over the stand-in cat's nose and mouth",
+    "control": "blurred grayscale astronaut, not a real depth map",
+}
+
+
+def _offline(offline: bool | None) -> str:
+    """Return why we are offline ("" when online is allowed)."""
+    if offline is not None:
+        if not isinstance(offline, bool):
+            raise TypeError(f"offline must be True, False or None, got {offline!r}.")
+        return "offline=True" if offline else ""
+    for var in ("TUTORIAL_OFFLINE", "HF_HUB_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{var}={os.environ[var]}"
+    return ""
+
+
+def _short(path: Path) -> str:
+    """A path for printing: relative to the project or to $TUTORIAL_CACHE, never absolute."""
+    path = Path(path).resolve()
+    for root, label in ((PROJECT_ROOT, ""), (cache_dir(), "$TUTORIAL_CACHE/")):
+        if path.is_relative_to(root):
+            return label + path.relative_to(root).as_posix()
+    return path.name
+
+
+def _check_url(url: str, parameter: str) -> None:
+    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise ValueError(f"{parameter}={url!r}: only http(s) URLs and local paths are accepted.")
+
+
+def _download(url: str) -> bytes:
+    """Fetch the bytes behind an http(s) URL (10 s timeout, size-capped)."""
+    _check_url(url, "url")
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # scheme checked above
+        data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise ValueError(f"{url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MiB; refusing to load it.")
+    return data
+
+
+def _open_guarded(source, label: str) -> Image.Image:
+    """Open an image, refuse it if it is over MAX_MEGAPIXELS, then decode it fully."""
+    image = Image.open(source)
+    width, height = image.size
+    if width * height > MAX_MEGAPIXELS * 1_000_000:
+        raise ValueError(
+            f"{label} is {width}x{height} ({width * height / 1e6:.0f} megapixels), over the "
+            f"{MAX_MEGAPIXELS}-megapixel limit; shrink it first (diffusion models work at about 512-1024 px)."
+        )
+    image.load()
+    return image
+
+
+def _stand_in(name: str) -> Image.Image:
+    """Build the offline replacement for one chapter image from scikit-image's bundled photos."""
+    from skimage import data
+
+    if name in ("img2img-init", "control"):
+        photo = Image.fromarray(data.astronaut()).convert("RGB")
+        if name == "img2img-init":
+            return photo
+        gray = photo.convert("L").filter(ImageFilter.GaussianBlur(12))
+        return ImageOps.autocontrast(gray).convert("RGB")
+    if name == "inpaint":
+        cat = data.chelsea()
+        height, width = cat.shape[:2]
+        left = (width - height) // 2
+        square = Image.fromarray(cat[:, left:left + height])
+        return square.resize((STAND_IN_SIZE, STAND_IN_SIZE), Image.LANCZOS).convert("RGB")
+    return make_mask((STAND_IN_SIZE, STAND_IN_SIZE), ellipse=CAT_MASK_ELLIPSE).convert("RGB")
+
+
+def _check_size(size) -> tuple[int, int]:
+    ok = isinstance(size, (tuple, list)) and len(size) == 2
+    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise ValueError(f"size={size!r} must be (width, height) in positive pixels, e.g. size=(512, 512).")
+    return int(size[0]), int(size[1])
+
+
+def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | None, str]:
+    """Return (image, where-from) from the cache or the chapter URL, or (None, why not)."""
+    path = cache_dir() / "images" / f"{name}.png"
+    if path.is_file():
+        try:
+            return _open_guarded(path, f"cached image {_short(path)}").convert("RGB"), f"cached at {_short(path)}"
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)  # a broken cache file: fetch it again
+    if why_offline:
+        return None, f"offline mode: {why_offline}"
+    try:
+        image = _open_guarded(io.BytesIO(_download(CHAPTER_IMAGES[name])), f"image {name!r}").convert("RGB")
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        return None, f"the chapter URL was not reachable: {type(err).__name__}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        try:
+            image.save(tmp, format="PNG")
+        except OSError:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, path)
+    return image, f"downloaded, cached at {_short(path)}"
+
+
+def load_chapter_image(name: str, *, size: tuple[int, int] | None = None, offline: bool | None = None) -> Image.Image:
+    """Return one of the chapter's input images as RGB, from cache, URL or an offline stand-in (ch. 1, 4, 5)."""
+    if name not in CHAPTER_IMAGES:
+        raise ValueError(f"name={name!r} is not a chapter image; pass one of: {', '.join(CHAPTER_IMAGES)}.")
+    target = _check_size(size) if size is not None else None
+    image, where = _cached_or_downloaded(name, _offline(offline))
+    if image is not None:
+        source = "chapter URL"
+        print(f"image {name!r}: chapter URL ({where})")
+    else:
+        image = _stand_in(name)
+        source = "offline stand-in"
+        print(f"image {name!r}: offline stand-in — {STAND_IN_DESCRIPTIONS[name]} ({where})")
+    if target is not None and image.size != target:
+        image = image.resize(target, Image.LANCZOS)
+    image.info["tutorial_source"] = source
+    return image
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Scale 16-bit and float images (e.g. depth maps) into 0-255 before dropping to RGB."""
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        values = values / 257.0
+    else:
+        low, high = float(values.min()), float(values.max())
+        values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+
+
+def load_image_file(path_or_url) -> Image.Image:
+    """Load your own image from a local path or an http(s) URL as RGB, refusing huge images (ch. 1)."""
+    if not isinstance(path_or_url, (str, os.PathLike)):
+        raise TypeError(f"path_or_url must be a str or Path, got {type(path_or_url).__name__}.")
+    text = os.fspath(path_or_url)
+    scheme = urllib.parse.urlparse(text).scheme if isinstance(text, str) else ""
+    if scheme in ("http", "https"):
+        image = _open_guarded(io.BytesIO(_download(text)), text)
+    elif len(scheme) > 1:  # one letter is a Windows drive such as C:
+        raise ValueError(
+            f"path_or_url={text!r} uses the {scheme}: scheme; only http(s) URLs and local paths are accepted."
+        )
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd().name}/)."
+            )
+        image = _open_guarded(path, path.name)
+    image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        print(f"load_image_file: converted mode {image.mode} -> RGB")
+        image = _to_8bit(image).convert("RGB")
+    return image
+
+
+def _check_shape(shape, parameter: str, width: int, height: int) -> tuple[int, int, int, int]:
+    ok = isinstance(shape, (tuple, list)) and len(shape) == 4
+    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
+        raise ValueError(f"{parameter}={shape!r} must be (left, top, right, bottom) in whole pixels.")
+    left, top, right, bottom = shape
+    if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+        raise ValueError(
+            f"{parameter}={tuple(shape)} does not fit a {width}x{height} mask; need 0 <= left < right <= {width} "
+            f"and 0 <= top < bottom <= {height}."
+        )
+    return left, top, right, bottom
+
+
+def make_mask(size=(512, 512), *, box=None, ellipse=None, feather: int = 0) -> Image.Image:
+    """Return an "L" inpainting mask: white (255) = repaint, black (0) = keep, from a box and/or ellipse (ch. 5)."""
+    width, height = _check_size(size)
+    if box is None and ellipse is None:
+        raise ValueError("make_mask needs box=(left, top, right, bottom) or ellipse=(left, top, right, bottom).")
+    if isinstance(feather, bool) or not isinstance(feather, int) or feather < 0:
+        raise ValueError(f"feather={feather!r} must be a whole number of pixels >= 0, e.g. feather=8.")
+    mask = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(mask)
+    if box is not None:
+        left, top, right, bottom = _check_shape(box, "box", width, height)
+        draw.rectangle((left, top, right - 1, bottom - 1), fill=255)
+    if ellipse is not None:
+        left, top, right, bottom = _check_shape(ellipse, "ellipse", width, height)
+        draw.ellipse((left, top, right - 1, bottom - 1), fill=255)
+    if feather:
+        mask = mask.filter(ImageFilter.GaussianBlur(feather))
+    return mask
+
+
+def mask_coverage(mask) -> float:
+    """Return the fraction of the mask that will be repainted (pixels >= 128) (ch. 5)."""
+    if not isinstance(mask, Image.Image):
+        raise TypeError(f"mask must be a PIL image (e.g. from make_mask), got {type(mask).__name__}.")
+    return float((np.asarray(mask.convert("L")) >= 128).mean())

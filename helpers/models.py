@@ -1,0 +1,122 @@
+"""The one table of model ids the chapter uses: book id -> current id, task, fp16 files, trigger token."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Model:
+    """One checkpoint of the chapter, as the book names it and as the Hub serves it today."""
+
+    repo_id: str  # the id that works today
+    book_id: str  # the id printed in the book (may be dead or mistyped)
+    task: str  # text2img, img2img, inpaint, upscale, controlnet, depth, prior
+    pipeline: str  # class that AutoPipeline / from_pretrained picks for the real repo
+    fp16_variant: bool  # does the real repo ship *.fp16.safetensors files?
+    trigger: str | None  # words the fine-tune was trained on; put them in the prompt
+    chapter: str  # which notebook uses it first
+    note: str = ""
+
+
+MODELS: dict[str, Model] = {
+    m.repo_id: m
+    for m in [
+        Model("stable-diffusion-v1-5/stable-diffusion-v1-5", "runwayml/stable-diffusion-v1-5",
+              "text2img", "StableDiffusionPipeline", True, None, "01",
+              "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
+        Model("stabilityai/stable-diffusion-xl-refiner-1.0", "stabilityai/stable-diffusion-xl-refiner-1.0",
+              "img2img", "StableDiffusionXLImg2ImgPipeline", True, None, "02"),
+        Model("kandinsky-community/kandinsky-2-2-decoder", "kandinsky-community/kandinsky-2-2-decoder",
+              "text2img", "KandinskyV22Pipeline", False, None, "03",
+              "AutoPipeline wraps it with its prior into a *CombinedPipeline"),
+        Model("kandinsky-community/kandinsky-2-2-prior", "kandinsky-community/kandinsky-2-2-prior",
+              "prior", "KandinskyV22PriorPipeline", False, None, "03",
+              "loaded for you by the Kandinsky combined pipelines"),
+        Model("ogkalu/Comic-Diffusion", "ogkalu/Comic-Diffusion",
+              "img2img", "StableDiffusionPipeline", False, "charliebo artstyle", "03"),
+        Model("kohbanye/pixel-art-style", "kohbanye/pixel-art-style",
+              "img2img", "StableDiffusionPipeline", False, "pixelartstyle", "03"),
+        Model("stabilityai/sd-x2-latent-upscaler", "stabilityai/sd-x2-latent-upscaler",
+              "upscale", "StableDiffusionLatentUpscalePipeline", True, None, "03"),
+        Model("stabilityai/stable-diffusion-x4-upscaler", "stabilityai/stable-diffusion-x4-upscaler",
+              "upscale", "StableDiffusionUpscalePipeline", True, None, "03"),
+        Model("lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11flip_sd15_depth",
+              "controlnet", "ControlNetModel", True, None, "04",
+              "the book's 'control_v11flip' is a typo of 'control_v11f1p' (f-one-p, not 'flip')"),
+        Model("nitrosocke/elden-ring-diffusion", "nitrosocke/elden-ring-diffusion",
+              "img2img", "StableDiffusionPipeline", False, "elden ring style", "04"),
+        Model("depth-anything/Depth-Anything-V2-Small-hf", "",
+              "depth", "DepthAnythingForDepthEstimation", False, None, "04",
+              "not in the book: makes a depth map from any image (small, Apache-2.0, safetensors, no remote code)"),
+        Model("kandinsky-community/kandinsky-2-2-decoder-inpaint", "kandinsky-community/kandinsky-2-2-decoder-inpaint",
+              "inpaint", "KandinskyV22InpaintPipeline", False, None, "05"),
+        Model("stable-diffusion-v1-5/stable-diffusion-inpainting", "runwayml/stable-diffusion-inpainting",
+              "inpaint", "StableDiffusionInpaintPipeline", True, None, "05",
+              "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
+        Model("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+              "inpaint", "StableDiffusionXLInpaintPipeline", True, None, "05"),
+    ]
+}
+
+# Ids printed in the book (or common typos of them) that no longer resolve, mapped to today's id.
+DEAD_IDS: dict[str, str] = {m.book_id: m.repo_id for m in MODELS.values() if m.book_id and m.book_id != m.repo_id}
+DEAD_IDS.update({
+    "runwayml/stable-diffusion-v1-5".lower(): "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "lllyasviel/control_v11p_sd15_depth": "lllyasviel/control_v11f1p_sd15_depth",
+})
+
+
+class UnknownModelError(ValueError):
+    """Raised for a repo id that is not one of the chapter's checkpoints."""
+
+
+class DeadModelIdError(ValueError):
+    """Raised for a book id that no longer resolves; the message names the current id."""
+
+
+def model(repo_id: str) -> Model:
+    """Look up a checkpoint of the chapter by its current id; dead book ids raise with the fix (all chapters)."""
+    if not isinstance(repo_id, str) or not repo_id:
+        raise UnknownModelError(f"repo_id must be a non-empty string like {next(iter(MODELS))!r}, got {repo_id!r}.")
+    if repo_id in MODELS:
+        return MODELS[repo_id]
+    if repo_id in DEAD_IDS or repo_id.lower() in DEAD_IDS:
+        new = DEAD_IDS.get(repo_id, DEAD_IDS.get(repo_id.lower()))
+        why = MODELS[new].note or "the repo was renamed"
+        raise DeadModelIdError(
+            f"repo_id={repo_id!r} is the id printed in the book, but it does not exist on the Hub any more "
+            f"({why}). Use repo_id={new!r} instead."
+        )
+    close = difflib.get_close_matches(repo_id, list(MODELS), n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownModelError(
+        f"repo_id={repo_id!r} is not one of the checkpoints this tutorial knows.{hint} "
+        f"Known ids: {', '.join(sorted(MODELS))}."
+    )
+
+
+def resolve(repo_id: str) -> str:
+    """Return the current id for a current or book id, raising for unknown ids (all chapters)."""
+    try:
+        return model(repo_id).repo_id
+    except DeadModelIdError:
+        return DEAD_IDS.get(repo_id, DEAD_IDS.get(repo_id.lower()))
+
+
+def fp16_kwargs(repo_id: str, dtype) -> dict:
+    """The `variant=` argument to pass: "fp16" only when loading half precision and the real repo has the files (ch. 1)."""
+    import torch
+
+    if dtype in (torch.float16, torch.bfloat16) and model(repo_id).fp16_variant:
+        return {"variant": "fp16"}
+    return {}
+
+
+def with_trigger(repo_id: str, prompt: str) -> str:
+    """Prepend the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
+    trigger = model(repo_id).trigger
+    if trigger and trigger.lower() not in prompt.lower():
+        return f"{prompt}, {trigger}"
+    return prompt

@@ -1,0 +1,131 @@
+"""Choose where the chapter's weights come from: real checkpoints from the Hub, or offline twins."""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+MODES = ("auto", "twins", "hub")
+_ACTIVE: dict[str, str] = {}
+
+
+class HubUnavailableError(RuntimeError):
+    """Raised in hub mode when the real weights can neither be downloaded nor found in the cache."""
+
+
+def user_hub_cache() -> Path:
+    """The learner's own Hugging Face hub cache (never written to by twins) (ch. 1)."""
+    if os.environ.get("HF_HUB_CACHE") and not os.environ.get("TUTORIAL_MODE_ACTIVE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface"))
+    return Path(home).expanduser() / "hub"
+
+
+def is_cached(repo_id: str, cache: Path | None = None) -> bool:
+    """True if a snapshot of `repo_id` is in the learner's hub cache (ch. 1)."""
+    cache = cache or user_hub_cache()
+    snapshots = cache / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    return snapshots.is_dir() and any(snapshots.iterdir())
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True if the Hugging Face Hub answers within `timeout` seconds (ch. 1)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/whoami-v2", method="HEAD"), timeout=timeout)
+        return True
+    except urllib.error.HTTPError:
+        return True  # the server answered (401 without a token): it is reachable
+    except (OSError, ValueError):
+        return False
+
+
+def decide(mode: str | None, needs: tuple[str, ...] | list[str] = (), *, reachable=None, cached=None) -> str:
+    """Resolve auto|twins|hub to twins or hub; raise HubUnavailableError when hub cannot work (ch. 1)."""
+    mode = (mode or os.environ.get("TUTORIAL_MODELS") or "auto").strip().lower()
+    if mode not in MODES:
+        raise ValueError(f"TUTORIAL_MODELS={mode!r} is not a mode. Use one of: auto (default), twins, hub.")
+    if mode == "twins":
+        return "twins"
+    reachable = hub_reachable() if reachable is None else reachable
+    cached = all(is_cached(r) for r in needs) if cached is None else cached
+    if reachable or (cached and needs):
+        return "hub"
+    if mode == "hub":
+        raise HubUnavailableError(
+            "TUTORIAL_MODELS=hub, but the Hugging Face Hub cannot be reached and these checkpoints are not in "
+            f"your cache ({user_hub_cache()}): {', '.join(needs) or '(none named)'}.\n"
+            "Fix: connect to the internet once to download them, or run on the offline twins instead: "
+            "set TUTORIAL_MODELS=twins (in a notebook: `%env TUTORIAL_MODELS=twins`, then restart the kernel)."
+        )
+    return "twins"
+
+
+def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ()) -> str:
+    """Point Hugging Face loading at real weights or at the twins, and say which in one line (every chapter)."""
+    from helpers.models import model
+
+    needs = tuple(model(r).repo_id for r in needs)  # unknown or dead ids fail here, with the fix
+    chosen = decide(mode, needs)
+    if chosen == "twins":
+        from helpers.twins import ensure_built, twin_cache
+
+        env = {"HF_HUB_CACHE": str(twin_cache()), "HF_HUB_OFFLINE": "1"}
+    else:
+        env = {"HF_HUB_CACHE": str(user_hub_cache())}
+    _check_not_loaded_elsewhere(env["HF_HUB_CACHE"])
+    os.environ.update(env)  # before anything imports huggingface_hub, which reads these once
+    if chosen == "twins":
+        ensure_built(log=lambda m: print(m, file=sys.stderr))
+        _quiet_offline_loading()
+    os.environ["TUTORIAL_MODE_ACTIVE"] = chosen
+    _ACTIVE["mode"] = chosen
+    if chosen == "twins":
+        print("Models: TWINS — tiny random-weight stand-ins, loaded offline under the real repo ids. "
+              "The code is the real code; the pictures are noise.")
+    else:
+        print("Models: HUB — the real checkpoints (downloaded once into your Hugging Face cache).")
+    return chosen
+
+
+def active_mode() -> str | None:
+    """The mode chosen by use_models() in this process, or None before it ran (every chapter)."""
+    return _ACTIVE.get("mode") or os.environ.get("TUTORIAL_MODE_ACTIVE")
+
+
+def _check_not_loaded_elsewhere(cache: str) -> None:
+    """huggingface_hub reads its cache path once, at import: refuse to switch after that."""
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is None:
+        return
+    if os.path.realpath(constants.HF_HUB_CACHE) != os.path.realpath(cache):
+        raise RuntimeError(
+            "huggingface_hub was imported before use_models() chose a cache, so it would load from "
+            f"{constants.HF_HUB_CACHE} instead of {cache}.\n"
+            "Fix: restart the kernel and run the `use_models(...)` cell before importing diffusers or transformers."
+        )
+
+
+def _quiet_offline_loading() -> None:
+    """Twins load offline in a blink: hide the 'could not reach the Hub' notes and loading bars they cause."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+    from diffusers.utils import logging as diffusers_logging
+    from huggingface_hub.utils import logging as hub_logging
+    from transformers.utils import logging as transformers_logging
+
+    hub_logging.set_verbosity_error()
+
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()

@@ -1,0 +1,122 @@
+"""Tests for helpers.device: device/dtype choice, generator seeding, env override."""
+
+import pytest
+import torch
+
+from helpers import device as dev
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_pick_device_cpu_only(cpu_only):
+    assert dev.pick_device() == "cpu"
+
+
+def test_pick_device_prefers_cuda(cpu_only, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert dev.pick_device() == "cuda"
+
+
+def test_pick_device_mps(cpu_only, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert dev.pick_device() == "mps"
+
+
+def test_env_override(cpu_only, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("TUTORIAL_DEVICE", "CPU")
+    assert dev.pick_device() == "cpu"
+
+
+def test_env_override_unknown(cpu_only, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_DEVICE", "tpu")
+    with pytest.raises(ValueError, match="TUTORIAL_DEVICE='tpu'"):
+        dev.pick_device()
+
+
+def test_env_override_unavailable(cpu_only, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="no usable cuda"):
+        dev.pick_device()
+
+
+def test_pick_dtype_defaults():
+    assert dev.pick_dtype("cuda") == torch.float16
+    assert dev.pick_dtype("cuda:1") == torch.float16
+    assert dev.pick_dtype("mps") == torch.float32
+    assert dev.pick_dtype("cpu") == torch.float32
+
+
+def test_pick_dtype_no_device_uses_pick_device(cpu_only):
+    assert dev.pick_dtype() == torch.float32
+
+
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16])
+def test_half_on_cpu_falls_back(half, capsys):
+    assert dev.pick_dtype("cpu", half) == torch.float32
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert "running in fp32 instead" in out
+
+
+def test_requested_valid_is_kept(capsys):
+    assert dev.pick_dtype("cuda", torch.bfloat16) == torch.bfloat16
+    assert dev.pick_dtype("cuda", torch.float32) == torch.float32
+    assert dev.pick_dtype("cpu", torch.float32) == torch.float32
+    assert capsys.readouterr().out == ""
+
+
+def test_requested_not_dtype():
+    with pytest.raises(TypeError, match="torch.float16"):
+        dev.pick_dtype("cpu", "float16")
+
+
+def test_requested_not_float():
+    with pytest.raises(ValueError, match="floating-point"):
+        dev.pick_dtype("cpu", torch.int64)
+
+
+def test_unknown_device():
+    with pytest.raises(ValueError, match="device='tpu'"):
+        dev.pick_dtype("tpu")
+
+
+def test_generator_reproducible():
+    a = torch.randn(4, generator=dev.make_generator(7, "cpu"))
+    b = torch.randn(4, generator=dev.make_generator(7, "cpu"))
+    c = torch.randn(4, generator=dev.make_generator(8, "cpu"))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_generator_mps_is_cpu():
+    assert dev.make_generator(0, "mps").device.type == "cpu"
+
+
+@pytest.mark.parametrize("seed", [True, 1.0, "1", None])
+def test_generator_bad_seed_type(seed):
+    with pytest.raises(TypeError, match="seed"):
+        dev.make_generator(seed, "cpu")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63])
+def test_generator_seed_range(seed):
+    with pytest.raises(ValueError, match="seed="):
+        dev.make_generator(seed, "cpu")
+
+
+def test_generator_largest_seed():
+    assert dev.make_generator(2**63 - 1, "cpu").initial_seed() == 2**63 - 1
+
+
+def test_describe(cpu_only):
+    line = dev.describe()
+    assert line.startswith("device: cpu · dtype: torch.float32 · torch ")
+    assert "+" not in line
+    assert "\n" not in line

@@ -1,0 +1,188 @@
+"""Tests for helpers.speed: placement, offload and attention choices, with a fake pipeline and a faked GPU."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from helpers import speed
+
+
+class FakePipeline:
+    """Stands in for a diffusers pipeline: one small module, and records of what was called."""
+
+    def __init__(self):
+        self.components = {"unet": torch.nn.Linear(10, 10), "scheduler": object(), "tokenizer": None}
+        self.dtype = torch.float32
+        self.calls = []
+
+    def to(self, device):
+        self.calls.append(("to", device))
+        return self
+
+    def enable_model_cpu_offload(self):
+        self.calls.append(("offload",))
+
+    def enable_xformers_memory_efficient_attention(self):
+        self.calls.append(("xformers",))
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Pretend a CUDA GPU exists with `free` bytes of free memory; returns a setter for free memory."""
+    state = {"free": 10**10}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (state["free"], 2 * state["free"]))
+    monkeypatch.setenv("TUTORIAL_DEVICE", "cuda")
+    return state
+
+
+@pytest.fixture
+def xformers_installed(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "xformers" else real(name, *a))
+
+
+@pytest.fixture
+def no_xformers(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "xformers" else real(name, *a))
+
+
+def test_pipeline_bytes():
+    pipe = FakePipeline()
+    pipe.components["vae"] = torch.nn.BatchNorm1d(5)  # 10 parameters + 11 buffer values
+    linear = 10 * 10 * 4 + 10 * 4
+    norm = 10 * 4 + 10 * 4 + 8  # weight+bias, running mean+var (fp32), num_batches_tracked (int64)
+    assert speed.pipeline_bytes(pipe) == linear + norm
+
+
+def test_pipeline_bytes_counts_shared_modules_once():
+    pipe = FakePipeline()
+    pipe.components["text_encoder"] = pipe.components["unet"]
+    assert speed.pipeline_bytes(pipe) == 10 * 10 * 4 + 10 * 4
+
+
+def test_pipeline_bytes_rejects_non_pipeline():
+    with pytest.raises(TypeError, match="components"):
+        speed.pipeline_bytes(torch.nn.Linear(2, 2))
+
+
+def test_cpu_moves_and_never_offloads(capsys):
+    pipe = FakePipeline()
+    assert speed.fit_to_machine(pipe, "cpu") is pipe
+    assert pipe.calls == [("to", "cpu")]
+    assert pipe._tutorial_setup["offload"] is False
+    assert pipe._tutorial_setup["attention"] == "SDPA"
+    assert pipe._tutorial_setup["device"] == "cpu"
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("speed/memory: cpu · float32 · attention=SDPA")
+    assert "offload=off (no accelerator)" in out
+
+
+def test_quiet_prints_nothing(capsys):
+    speed.fit_to_machine(FakePipeline(), "cpu", verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("device", ["cpu", "mps"])
+def test_offload_always_without_accelerator(device):
+    pipe = FakePipeline()
+    with pytest.raises(ValueError, match="offload='auto' or offload='never'"):
+        speed.fit_to_machine(pipe, device, offload="always")
+    assert pipe.calls == []
+
+
+def test_mps_moves_to_mps():
+    pipe = speed.fit_to_machine(FakePipeline(), "mps", verbose=False)
+    assert pipe.calls == [("to", "mps")]
+
+
+@pytest.mark.parametrize(("kwargs", "word"), [({"offload": "yes"}, "offload="), ({"attention": "flash"}, "attention=")])
+def test_bad_choices(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        speed.fit_to_machine(FakePipeline(), "cpu", **kwargs)
+
+
+def test_xformers_requires_cuda(xformers_installed):
+    with pytest.raises(ValueError, match="attention='xformers' needs a CUDA"):
+        speed.fit_to_machine(FakePipeline(), "cpu", attention="xformers")
+
+
+def test_xformers_requires_package(fake_cuda, no_xformers):
+    with pytest.raises(ValueError, match="pip install xformers"):
+        speed.fit_to_machine(FakePipeline(), "cuda", attention="xformers")
+
+
+def test_cuda_fits_moves(fake_cuda, no_xformers):
+    pipe = speed.fit_to_machine(FakePipeline(), verbose=False)
+    assert pipe.calls == [("to", "cuda")]
+    assert pipe._tutorial_setup["offload"] is False
+    assert pipe._tutorial_setup["attention"] == "SDPA"
+    assert "not installed" in pipe._tutorial_setup["attention_reason"]
+
+
+def test_cuda_too_big_offloads(fake_cuda, no_xformers, capsys):
+    fake_cuda["free"] = 100  # the fake pipeline needs 440 bytes
+    pipe = speed.fit_to_machine(FakePipeline(), "cuda")
+    assert pipe.calls == [("offload",)]
+    assert pipe._tutorial_setup["offload"] is True
+    assert "offload=on" in capsys.readouterr().out
+
+
+def test_cuda_threshold_is_80_percent(fake_cuda, no_xformers):
+    fake_cuda["free"] = 550  # 440 bytes = exactly 80% of 550: still fits
+    assert speed.fit_to_machine(FakePipeline(), "cuda", verbose=False).calls == [("to", "cuda")]
+    fake_cuda["free"] = 549
+    assert speed.fit_to_machine(FakePipeline(), "cuda", verbose=False).calls == [("offload",)]
+
+
+def test_cuda_offload_never_and_always(fake_cuda, no_xformers):
+    fake_cuda["free"] = 1
+    assert speed.fit_to_machine(FakePipeline(), "cuda", offload="never", verbose=False).calls == [("to", "cuda")]
+    fake_cuda["free"] = 10**12
+    assert speed.fit_to_machine(FakePipeline(), "cuda", offload="always", verbose=False).calls == [("offload",)]
+
+
+def test_cuda_auto_uses_xformers_when_installed(fake_cuda, xformers_installed):
+    pipe = speed.fit_to_machine(FakePipeline(), "cuda", verbose=False)
+    assert pipe.calls == [("to", "cuda"), ("xformers",)]
+    assert pipe._tutorial_setup["attention"] == "xformers"
+
+
+def test_cuda_sdpa_skips_xformers(fake_cuda, xformers_installed):
+    pipe = speed.fit_to_machine(FakePipeline(), "cuda", attention="sdpa", verbose=False)
+    assert ("xformers",) not in pipe.calls
+    assert pipe._tutorial_setup["attention"] == "SDPA"
+
+
+def test_broken_xformers_falls_back(fake_cuda, xformers_installed, capsys):
+    pipe = FakePipeline()
+
+    def broken():
+        raise RuntimeError("no kernel image is available")
+
+    pipe.enable_xformers_memory_efficient_attention = broken
+    speed.fit_to_machine(pipe, "cuda")
+    assert pipe._tutorial_setup["attention"] == "SDPA"
+    assert "no kernel image" in capsys.readouterr().out
+
+
+def test_broken_xformers_explicit_raises(fake_cuda, xformers_installed):
+    pipe = FakePipeline()
+
+    def broken():
+        raise ImportError("xformers built for another torch")
+
+    pipe.enable_xformers_memory_efficient_attention = broken
+    with pytest.raises(RuntimeError, match="attention='sdpa'"):
+        speed.fit_to_machine(pipe, "cuda", attention="xformers")
+
+
+def test_dtype_unknown_when_missing(capsys):
+    pipe = FakePipeline()
+    del pipe.dtype
+    speed.fit_to_machine(pipe, "cpu")
+    assert "dtype unknown" in capsys.readouterr().out
+    assert pipe._tutorial_setup["dtype"] is None
