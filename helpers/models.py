@@ -106,7 +106,7 @@ def resolve(repo_id: str) -> str:
 
 
 def fp16_kwargs(repo_id: str, dtype) -> dict:
-    """The `variant=` argument to pass: "fp16" only when loading half precision and the real repo has the files (ch. 1)."""
+    """The `variant=` kwargs: "fp16" only for half precision where the real repo has the files (ch. 1)."""
     import torch
 
     if dtype in (torch.float16, torch.bfloat16) and model(repo_id).fp16_variant:
@@ -115,7 +115,7 @@ def fp16_kwargs(repo_id: str, dtype) -> dict:
 
 
 def with_trigger(repo_id: str, prompt: str) -> str:
-    """Prepend the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
+    """Add the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
     trigger = model(repo_id).trigger
     if trigger and trigger.lower() not in prompt.lower():
         return f"{prompt}, {trigger}"

@@ -52,7 +52,7 @@ def ensure_built(force: bool = False, log=print) -> Path:
         tmp = root / f"hub.partial-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         start = time.perf_counter()
-        log(f"Building twin models into {hub.relative_to(root.parent.parent) if hub.is_relative_to(root.parent.parent) else hub} ...")
+        log("Building twin models (tiny random weights) into the project's .cache/twins/hub ...")
         try:
             build_cache(tmp, root / "src", log=log)
             seconds = time.perf_counter() - start

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpers.twins import ensure_built, twin_cache
+from helpers.twins import ensure_built
 
 
 def main(argv=None) -> int:

@@ -21,7 +21,7 @@ from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "5"
+BUILDER_VERSION = "6"
 MARKER = "twin.json"
 
 # The real CLIP byte-pair merges (MIT licence, OpenAI) ship inside this small PyPI wheel; the twins'
@@ -51,8 +51,9 @@ def _clip_merges(src_dir: Path) -> list[str]:
     wheel = src_dir / CLIP_WHEEL
     if not wheel.exists():
         src_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "clip-anytorch==2.6.0", "-d", str(src_dir)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "clip-anytorch==2.6.0",
+               "-d", str(src_dir)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not wheel.exists():
             raise TwinBuildError(
                 "The twin builder needs the real CLIP vocabulary, which it takes from the PyPI wheel "
@@ -70,7 +71,7 @@ def _clip_merges(src_dir: Path) -> list[str]:
 
 def _byte_alphabet() -> list[str]:
     """The 256 printable stand-ins for raw bytes used by byte-level BPE (GPT-2 / CLIP convention)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     chars, extra = [], 0
     for b in range(256):
         if b in keep:
@@ -269,7 +270,8 @@ def _kandinsky_unet(repo: str, in_channels: int):
     _seed(f"{repo}/unet")
     return UNet2DConditionModel(
         sample_size=64, in_channels=in_channels, out_channels=8, layers_per_block=1, norm_num_groups=8,
-        block_out_channels=UNET_CH, down_block_types=("ResnetDownsampleBlock2D", "ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        block_out_channels=UNET_CH,
+        down_block_types=("ResnetDownsampleBlock2D", "ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
         up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D", "ResnetUpsampleBlock2D"),
         mid_block_type="UNetMidBlock2DSimpleCrossAttn", cross_attention_dim=TEXT_DIM, attention_head_dim=8,
         encoder_hid_dim=TEXT_DIM, encoder_hid_dim_type="image_proj", addition_embed_type="image",
@@ -317,7 +319,8 @@ def build_x2(repo: str, tok_dir: Path):
         sample_size=64, in_channels=8, out_channels=5, layers_per_block=1, act_fn="gelu", norm_num_groups=None,
         block_out_channels=(32, 32, 64, 64),
         down_block_types=("KDownBlock2D", "KDownBlock2D", "KDownBlock2D", "KCrossAttnDownBlock2D"),
-        up_block_types=("KCrossAttnUpBlock2D", "KUpBlock2D", "KUpBlock2D", "KUpBlock2D"), mid_block_type=None, cross_attention_dim=TEXT_DIM,
+        up_block_types=("KCrossAttnUpBlock2D", "KUpBlock2D", "KUpBlock2D", "KUpBlock2D"), mid_block_type=None,
+        cross_attention_dim=TEXT_DIM,
         attention_head_dim=8, resnet_time_scale_shift="scale_shift", time_embedding_type="fourier",
         timestep_post_act="gelu", conv_in_kernel=1, conv_out_kernel=1,
         # the pipeline conditions on 128 noise-level features plus the pooled prompt
@@ -472,18 +475,23 @@ def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
         (root / "refs").mkdir()
         (root / "refs" / "main").write_text(rev)
         build_one(repo, snapshot, tok_dir, tok_bang_dir)
-        _fix_model_index(snapshot)
+        _tidy_snapshot(snapshot)
         log(f"  twin {repo}")
     shutil.rmtree(work)
     dedupe(dest)
     return dest
 
 
-def _fix_model_index(snapshot: Path) -> None:
-    """Name the image processor as the real repos do (transformers saves its PIL fallback's name here)."""
+def _tidy_snapshot(snapshot: Path) -> None:
+    """Write files as the real repos have them, independent of how and where the builder ran."""
     index = snapshot / "model_index.json"
-    if index.is_file():
+    if index.is_file():  # transformers names its PIL fallback here when torchvision is missing
         index.write_text(index.read_text().replace('"CLIPImageProcessorPil"', '"CLIPImageProcessor"'))
+    for cfg in snapshot.rglob("tokenizer_config.json"):  # loader flags of the build, not of the tokenizer
+        data = json.loads(cfg.read_text())
+        for key in ("is_local", "local_files_only", "name_or_path"):
+            data.pop(key, None)
+        cfg.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def dedupe(cache: Path) -> int:
