@@ -101,7 +101,8 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     font = _font(max(12, size[0] // 28))
     if captions is not None:
         most = max(len(_wrap(_drawable(c), font, size[0] - 2 * PAD)) for c in captions)
-        tiles = [_stack(t, _text_bar(c, size[0], font, "white", "black", most)) for t, c in zip(tiles, captions)]
+        pairs = zip(tiles, captions, strict=True)
+        tiles = [_stack(t, _text_bar(c, size[0], font, "white", "black", most)) for t, c in pairs]
     grid = make_image_grid(tiles, rows=rows, cols=cols)
     parts = []
     if twin:

@@ -40,7 +40,8 @@ def fake_cuda(monkeypatch):
 @pytest.fixture
 def xformers_installed(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "xformers" else real(name, *a))
+    fake = lambda name, *a: object() if name == "xformers" else real(name, *a)  # noqa: E731
+    monkeypatch.setattr(importlib.util, "find_spec", fake)
 
 
 @pytest.fixture
