@@ -1,0 +1,183 @@
+"""Check a pipeline call's arguments before torch sees them, and say which one is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+from PIL import Image
+
+
+class PromptTruncatedWarning(UserWarning):
+    """A prompt longer than the text encoder's window: the end is cut off."""
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(float(value)):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    return float(value)
+
+
+def check_strength(strength) -> float:
+    """strength must lie in [0, 1]: the share of the steps that re-noise the input image (ch. 2)."""
+    value = _number("strength", strength)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"strength={strength} is outside [0, 1]. It is the fraction of the denoising run applied "
+                         "to your image: 0 keeps it, 1 replaces it. Pass a value such as 0.75.")
+    return value
+
+
+def check_steps(num_inference_steps, strength=None) -> int:
+    """Steps must be a positive int, and steps × strength must leave at least one step (ch. 2)."""
+    if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, numbers.Integral):
+        raise TypeError(f"num_inference_steps must be a whole number, got {num_inference_steps!r}.")
+    if num_inference_steps < 1:
+        raise ValueError(f"num_inference_steps={num_inference_steps} must be at least 1; 20–50 is typical.")
+    if strength is not None:
+        s = check_strength(strength)
+        if int(num_inference_steps * s) < 1:
+            need = math.ceil(1 / s) if s > 0 else None
+            fix = f"raise num_inference_steps to at least {need} or raise strength" if need else "raise strength"
+            raise ValueError(
+                f"num_inference_steps={num_inference_steps} × strength={strength} = {num_inference_steps * s:.2f} "
+                f"leaves no denoising step to run (img2img runs int(steps × strength) steps). Fix: {fix}."
+            )
+    return int(num_inference_steps)
+
+
+def check_guidance(guidance_scale) -> float:
+    """guidance_scale must be ≥ 0; values ≤ 1 switch classifier-free guidance off (ch. 1)."""
+    value = _number("guidance_scale", guidance_scale)
+    if value < 0:
+        raise ValueError(f"guidance_scale={guidance_scale} is negative. Use 0–1 for no guidance, 5–8 as usual, "
+                         "10+ for strong prompt adherence.")
+    return value
+
+
+def check_size(width, height, multiple: int = 8) -> tuple[int, int]:
+    """width and height must be multiples of 8 (the VAE halves the size three times) (ch. 4)."""
+    for name, v in (("width", width), ("height", height)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+            raise TypeError(f"{name} must be a positive whole number of pixels, got {v!r}.")
+        if v % multiple:
+            lo, hi = v - v % multiple, v - v % multiple + multiple
+            raise ValueError(f"{name}={v} is not a multiple of {multiple}; the VAE works on {multiple}-pixel blocks. "
+                             f"Use {lo or hi} or {hi}, e.g. image.resize(...).")
+    return int(width), int(height)
+
+
+def check_noise_level(noise_level, max_noise_level: int = 350) -> int:
+    """The x4 upscaler's noise_level must lie in [0, max_noise_level] (ch. 3)."""
+    value = _number("noise_level", noise_level)
+    if not 0 <= value <= max_noise_level:
+        raise ValueError(f"noise_level={noise_level} is outside [0, {max_noise_level}] (this pipeline's "
+                         f"max_noise_level). Use the default 20, or up to {max_noise_level} for a blurrier input.")
+    return int(value)
+
+
+def check_image(image, name: str = "image") -> Image.Image:
+    """Return `image` as an RGB PIL image, saying so when it converts RGBA, grayscale or 16-bit input (ch. 2–5)."""
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"{name} must be a PIL image (load it with helpers.images.load_image_file), "
+                        f"got {type(image).__name__}.")
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        import numpy as np
+
+        arr = np.asarray(image, dtype=np.float64)
+        span = arr.max() - arr.min() or 1.0
+        image = Image.fromarray(((arr - arr.min()) / span * 255).astype("uint8"))
+        print(f"{name}: {name} was a 16-bit/float image; scaled it to 8-bit RGB")
+        return image.convert("RGB")
+    if image.mode == "RGBA":
+        print(f"{name}: dropped the alpha channel (RGBA → RGB); transparent areas become their stored colour")
+    else:
+        print(f"{name}: converted mode {image.mode} → RGB")
+    return image.convert("RGB")
+
+
+def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Image:
+    """Return a grayscale mask (white = repaint), refusing size mismatches and empty or all-white masks (ch. 5)."""
+    if not isinstance(mask_image, Image.Image):
+        raise TypeError(f"mask_image must be a PIL image, got {type(mask_image).__name__}; "
+                        "make one with helpers.images.make_mask.")
+    if image is not None and isinstance(image, Image.Image) and mask_image.size != image.size:
+        raise ValueError(f"mask_image is {mask_image.size[0]}x{mask_image.size[1]} but image is "
+                         f"{image.size[0]}x{image.size[1]}; they must match pixel for pixel. "
+                         f"Fix: mask_image = mask_image.resize(image.size).")
+    if mask_image.mode != "L":
+        if mask_image.mode == "RGBA" and mask_image.getextrema()[3][0] < 255:
+            print("mask_image: RGBA mask; using its alpha channel (opaque = repaint)")
+            mask_image = mask_image.getchannel("A")
+        else:
+            print(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")
+            mask_image = mask_image.convert("L")
+    hist = mask_image.histogram()
+    white = sum(hist[128:]) / max(1, sum(hist))
+    if white == 0:
+        raise ValueError("mask_image is all black: nothing would be repainted. White marks the area to repaint; "
+                         "if your mask is inverted, use PIL.ImageOps.invert(mask_image).")
+    if white == 1 and not allow_full:
+        raise ValueError("mask_image is all white: the whole image would be repainted, which is plain img2img. "
+                         "Mark only the area to change in white, or pass allow_full=True if you mean it.")
+    if white > 0.9:
+        print(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
+              "invert it with PIL.ImageOps.invert")
+    return mask_image
+
+
+def check_prompt_length(tokenizer, prompt: str) -> int:
+    """Count a prompt's tokens and warn, showing the dropped words, when it exceeds the 77-token window (ch. 4)."""
+    limit = tokenizer.model_max_length
+    ids = tokenizer(prompt, truncation=False).input_ids
+    if len(ids) > limit:
+        kept = tokenizer.decode(ids[1:limit - 1])
+        dropped = tokenizer.decode(ids[limit - 1:-1])
+        warnings.warn(PromptTruncatedWarning(
+            f"prompt has {len(ids)} tokens but the text encoder reads {limit}; these words are ignored: "
+            f"'{dropped}'. Shorten the prompt, or use compel to split it into chunks. Kept: '{kept[:60]}…'"),
+            stacklevel=2)
+    return len(ids)
+
+
+def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
+    """prompt_embeds and negative_prompt_embeds must have the same shape (ch. 4)."""
+    if negative_prompt_embeds is None:
+        return
+    if tuple(prompt_embeds.shape) != tuple(negative_prompt_embeds.shape):
+        raise ValueError(
+            f"prompt_embeds {tuple(prompt_embeds.shape)} and negative_prompt_embeds "
+            f"{tuple(negative_prompt_embeds.shape)} differ in shape (a long prompt made more 77-token chunks). "
+            "Fix: compel.pad_conditioning_tensors_to_same_length([prompt_embeds, negative_prompt_embeds])."
+        )
+
+
+def check_latent_batch(image, name: str = "image") -> None:
+    """Latents passed between pipelines must be a 4-D batch (B, C, H, W), not `.images[0]` (ch. 3)."""
+    import torch
+
+    if isinstance(image, torch.Tensor) and image.ndim == 3:
+        raise ValueError(f"{name} is a 3-D tensor {tuple(image.shape)}: one latent without its batch axis. "
+                         "Pass output.images (shape (1, C, H, W)) instead of output.images[0], "
+                         "or image[None].")
+
+
+def check_call(**kwargs) -> dict:
+    """Check whichever of the common pipeline arguments are present; return them unchanged (ch. 1–5)."""
+    if "strength" in kwargs:
+        check_strength(kwargs["strength"])
+    if "num_inference_steps" in kwargs:
+        check_steps(kwargs["num_inference_steps"], kwargs.get("strength"))
+    if "guidance_scale" in kwargs:
+        check_guidance(kwargs["guidance_scale"])
+    if "noise_level" in kwargs:
+        check_noise_level(kwargs["noise_level"])
+    if kwargs.get("width") is not None or kwargs.get("height") is not None:
+        check_size(kwargs.get("width") or 8, kwargs.get("height") or 8)
+    if kwargs.get("mask_image") is not None:
+        check_mask(kwargs["mask_image"], kwargs.get("image"))
+    if kwargs.get("prompt_embeds") is not None:
+        check_embeds(kwargs["prompt_embeds"], kwargs.get("negative_prompt_embeds"))
+    return kwargs

@@ -1,0 +1,32 @@
+"""Committed notebooks: run top to bottom, no pictures from twins, no errors, no local paths, no stray metadata."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean(path):
+    nb = json.loads(path.read_text())
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1)), "run the notebook top to bottom once before committing"
+    text = json.dumps(nb)
+    assert "image/png" not in text, "strip pictures with `python -m helpers.nbclean`"
+    assert not re.search(r"/(root|home|tmp|work|Users)/", text), "an absolute local path is in the notebook"
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_by_choosing_the_weights(path):
+    nb = json.loads(path.read_text())
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "use_models(" in "".join(first_code["source"])
+    shown = "".join("".join(o.get("text", "")) for o in first_code["outputs"])
+    assert shown.startswith("Models: ")
