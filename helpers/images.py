@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 from helpers.paths import PROJECT_ROOT, cache_dir
 
@@ -177,7 +177,20 @@ def load_image_file(path_or_url) -> Image.Image:
     text = os.fspath(path_or_url)
     scheme = urllib.parse.urlparse(text).scheme if isinstance(text, str) else ""
     if scheme in ("http", "https"):
-        image = _open_guarded(io.BytesIO(_download(text)), text)
+        try:
+            data = _download(text)
+        except (OSError, http.client.HTTPException) as err:
+            raise ConnectionError(
+                f"path_or_url={text!r} could not be downloaded ({type(err).__name__}: {err}). Check the address "
+                "and your connection, or download the file yourself and pass its local path."
+            ) from err
+        try:
+            image = _open_guarded(io.BytesIO(data), text)
+        except UnidentifiedImageError as err:
+            raise ValueError(
+                f"path_or_url={text!r} did not return an image (got {len(data)} bytes starting {data[:16]!r}). "
+                "Link to the image file itself (.png, .jpg), not to the web page that shows it."
+            ) from err
     elif len(scheme) > 1:  # one letter is a Windows drive such as C:
         raise ValueError(
             f"path_or_url={text!r} uses the {scheme}: scheme; only http(s) URLs and local paths are accepted."
@@ -188,7 +201,11 @@ def load_image_file(path_or_url) -> Image.Image:
             raise FileNotFoundError(
                 f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd().name}/)."
             )
-        image = _open_guarded(path, path.name)
+        try:
+            image = _open_guarded(path, path.name)
+        except UnidentifiedImageError as err:
+            raise ValueError(f"path_or_url={text!r} is not an image file Pillow can read; "
+                             "convert it to PNG or JPEG first.") from err
     image = ImageOps.exif_transpose(image)
     if image.mode != "RGB":
         print(f"load_image_file: converted mode {image.mode} -> RGB")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -39,7 +40,7 @@ def ensure_built(force: bool = False, log=print) -> Path:
     """Build the twin cache once (atomically, under a lock) and return its path (ch. 1)."""
     from filelock import FileLock
 
-    from helpers.twins.build import BUILDER_VERSION, build_cache
+    from helpers.twins.build import BUILDER_VERSION, TwinBuildError, build_cache
 
     hub = twin_cache()
     if not force and _is_complete(hub):
@@ -58,6 +59,15 @@ def ensure_built(force: bool = False, log=print) -> Path:
             seconds = time.perf_counter() - start
             (tmp / "BUILD_INFO.json").write_text(json.dumps(
                 {"builder_version": BUILDER_VERSION, "seconds": round(seconds, 1)}, indent=2) + "\n")
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                free = shutil.disk_usage(root).free / 2**20
+                raise TwinBuildError(
+                    f"The disk is full: building the twins needs about 100 MiB in {root}, and {free:.0f} MiB are "
+                    "free. Free some space (or set TUTORIAL_CACHE to a folder on a larger disk) and run again."
+                ) from err
+            raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
             raise

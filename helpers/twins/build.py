@@ -6,6 +6,7 @@ size, tokenizer, which fp16 files exist) and shrinks everything else. See `facts
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import json
@@ -21,7 +22,7 @@ from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "6"
+BUILDER_VERSION = "7"
 MARKER = "twin.json"
 
 # The real CLIP byte-pair merges (MIT licence, OpenAI) ship inside this small PyPI wheel; the twins'
@@ -411,9 +412,8 @@ def _save(obj, folder: Path, fp16: bool) -> None:
     """save_pretrained in fp32 and, where the real repo ships them, the *.fp16.* variant files too."""
     import torch
 
-    if fp16:
-        obj.to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
-        obj.to(torch.float32)
+    if fp16:  # cast a copy: a round trip through fp16 would change the fp32 weights
+        copy.deepcopy(obj).to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
     # fp32 last: transformers records the dtype in config.json, and the real configs say float32
     obj.save_pretrained(folder, safe_serialization=True)
 

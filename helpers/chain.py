@@ -1,0 +1,134 @@
+"""Chaining pipelines: may one pipeline's latents be handed to the next, and what does sharing modules save?
+
+A pipeline run with `output_type="latent"` returns the latents *before* its autoencoder decodes them. The next
+pipeline can take them as its `image` only when it reads and writes the very same latent space: the same kind
+of autoencoder, the same number of latent channels, the same scaling factor and the same downsampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+# Pipelines that never take latents as `image`: they always turn `image` into pixels or encode it themselves.
+PIXEL_ONLY = {
+    "StableDiffusionUpscalePipeline": (
+        "its UNet takes the noisy latents plus the low-resolution RGB image side by side "
+        "(4 + 3 = 7 input channels), so `image` must be pixels, not latents"
+    ),
+    "KandinskyV22Img2ImgPipeline": "it always encodes `image` with its own movq encoder, so `image` must be pixels",
+    "KandinskyV22Img2ImgCombinedPipeline": (
+        "it always encodes `image` with its own movq encoder, so `image` must be pixels"
+    ),
+}
+FIX = "Fix: decode to an image with output_type='pil' and pass the image instead."
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """What a pipeline's latents are: autoencoder class, channels, scaling factor, downsampling (ch. 3)."""
+
+    autoencoder: str  # the component that encodes/decodes: "vae" or "movq"
+    vae_class: str  # AutoencoderKL, VQModel, ...
+    latent_channels: int
+    scaling_factor: float  # latents are multiplied by this after encoding (1.0: not scaled)
+    vae_scale_factor: int  # pixels per latent, per side
+
+    def __str__(self) -> str:
+        return (f"{self.autoencoder}={self.vae_class} · {self.latent_channels} latent channels · "
+                f"scaling_factor={self.scaling_factor:g} · {self.vae_scale_factor}x downsampling")
+
+
+def _name(pipeline) -> str:
+    path = getattr(getattr(pipeline, "config", None), "_name_or_path", None) or ""
+    repo = f" ({path})" if path and "/" in path and not path.startswith(("/", ".")) and "snapshots" not in path else ""
+    return type(pipeline).__name__ + repo
+
+
+def latent_space(pipeline) -> LatentSpace:
+    """Describe the latent space a diffusers pipeline works in, read from its vae (or Kandinsky's movq) (ch. 3)."""
+    for attr in ("vae", "movq"):
+        autoencoder = getattr(pipeline, attr, None)
+        if isinstance(autoencoder, torch.nn.Module):
+            break
+    else:
+        raise TypeError(
+            f"{type(pipeline).__name__} has no `vae` or `movq` autoencoder, so it has no latent space to compare; "
+            "pass a diffusers pipeline such as AutoPipelineForImage2Image.from_pretrained(...)."
+        )
+    config = autoencoder.config
+    vae_class = type(autoencoder).__name__
+    # Kandinsky pipelines hand movq latents around unscaled, whatever movq's config says
+    scaling = 1.0 if attr == "movq" else float(getattr(config, "scaling_factor", 1.0) or 1.0)
+    return LatentSpace(
+        autoencoder=attr,
+        vae_class=vae_class,
+        latent_channels=int(config.latent_channels),
+        scaling_factor=scaling,
+        # each encoder block after the first halves the side, as diffusers computes vae_scale_factor
+        vae_scale_factor=2 ** (len(config.block_out_channels) - 1),
+    )
+
+
+def _mismatches(producer, consumer) -> list[str]:
+    """Every reason the consumer cannot take the producer's latents, as short sentences."""
+    reasons = []
+    pixel_only = PIXEL_ONLY.get(type(consumer).__name__)
+    if pixel_only:
+        reasons.append(f"{type(consumer).__name__} does not accept latents at all: {pixel_only}")
+    made, read = latent_space(producer), latent_space(consumer)
+    if made.vae_class != read.vae_class:
+        reasons.append(
+            f"autoencoder: {made.autoencoder}={made.vae_class} vs {read.autoencoder}={read.vae_class} "
+            "(a different autoencoder means a different latent space, even with equal shapes)"
+        )
+    if made.latent_channels != read.latent_channels:
+        reasons.append(f"latent_channels: {made.latent_channels} vs {read.latent_channels}")
+    if abs(made.scaling_factor - read.scaling_factor) > 1e-6:
+        reasons.append(f"scaling_factor: {made.scaling_factor:g} vs {read.scaling_factor:g}")
+    if made.vae_scale_factor != read.vae_scale_factor:
+        reasons.append(
+            f"vae_scale_factor: {made.vae_scale_factor} vs {read.vae_scale_factor} "
+            "(one latent pixel stands for a different number of image pixels)"
+        )
+    return reasons
+
+
+def latents_compatible(producer, consumer) -> bool:
+    """True if `consumer` can take `producer(..., output_type="latent")` output as its `image` (ch. 3)."""
+    return not _mismatches(producer, consumer)
+
+
+def check_latents_compatible(producer, consumer) -> None:
+    """Raise ValueError naming both pipelines and every mismatch if latents cannot pass between them (ch. 3)."""
+    reasons = _mismatches(producer, consumer)
+    if reasons:
+        lines = "\n".join(f"  - {r}" for r in reasons)
+        raise ValueError(
+            f"Latents from {_name(producer)} cannot be passed to {_name(consumer)}:\n{lines}\n"
+            f"  producer: {latent_space(producer)}\n  consumer: {latent_space(consumer)}\n{FIX}"
+        )
+
+
+def _module_bytes(module: torch.nn.Module) -> int:
+    seen: dict[int, int] = {}
+    for tensor in (*module.parameters(), *module.buffers()):
+        seen[id(tensor)] = tensor.numel() * tensor.element_size()
+    return sum(seen.values())
+
+
+def shared_modules(first, second) -> dict[str, int]:
+    """Components of `second` that are the very same nn.Module objects as in `first`, with their bytes (ch. 3)."""
+    for pipeline in (first, second):
+        if not isinstance(getattr(pipeline, "components", None), dict):
+            raise TypeError(
+                f"expected diffusers pipelines with a .components dict, got {type(pipeline).__name__}; "
+                "pass e.g. AutoPipelineForImage2Image.from_pretrained(...)."
+            )
+    mine = {id(m) for m in first.components.values() if isinstance(m, torch.nn.Module)}
+    return {
+        name: _module_bytes(module)
+        for name, module in second.components.items()
+        if isinstance(module, torch.nn.Module) and id(module) in mine
+    }
