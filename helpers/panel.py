@@ -139,11 +139,20 @@ class Panel:
         return widget
 
     def _default_encoder(self):
-        """Cache prompt embeddings for pipelines whose `encode_prompt` returns (positive, negative)."""
+        """Cache prompt embeddings through the pipeline's own `encode_prompt` (SD 1.x/2.x and SDXL layouts)."""
         pipe = self.pipeline
         params = inspect.signature(pipe.__call__).parameters if callable(pipe) else {}
-        if not hasattr(pipe, "encode_prompt") or "prompt_embeds" not in params or "pooled_prompt_embeds" in params:
-            return None  # e.g. Kandinsky (a prior encodes) or SDXL (four tensors): pass the text itself
+        if not hasattr(pipe, "encode_prompt") or "prompt_embeds" not in params:
+            return None  # e.g. Kandinsky: its prior turns the text into an image embedding on every run
+
+        if "pooled_prompt_embeds" in params:  # SDXL: two encoders, plus pooled vectors
+            def encode(prompt, negative_prompt, extras):
+                pe, ne, pooled, neg_pooled = pipe.encode_prompt(
+                    prompt=prompt, device=pipe._execution_device, num_images_per_prompt=1,
+                    do_classifier_free_guidance=True, negative_prompt=negative_prompt or None)
+                return {"prompt_embeds": pe, "negative_prompt_embeds": ne, "pooled_prompt_embeds": pooled,
+                        "negative_pooled_prompt_embeds": neg_pooled}
+            return encode
 
         def encode(prompt, negative_prompt, extras):
             positive, negative = pipe.encode_prompt(prompt, pipe._execution_device, 1, True, negative_prompt or None)

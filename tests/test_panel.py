@@ -116,3 +116,30 @@ def test_save_writes_png_with_parameters(panel):
 def test_options_the_pipeline_does_not_take_are_refused(pipe):
     with pytest.raises(ValueError, match="controlnet_conditioning_scale"):
         Panel(pipe, prompt="x", controlnet_conditioning_scale=1.0)
+
+
+def test_sdxl_refiner_prompts_are_encoded_once_too():
+    from diffusers import AutoPipelineForImage2Image
+
+    refiner = AutoPipelineForImage2Image.from_pretrained("stabilityai/stable-diffusion-xl-refiner-1.0")
+    refiner.set_progress_bar_config(disable=True)
+    p = Panel(refiner, prompt="Astronaut", negative_prompt="ugly", strength=0.5, num_inference_steps=2,
+              fixed={"image": Image.new("RGB", (64, 64))})
+    calls = []
+    inner = p.encode
+    p.encode = lambda *a: calls.append(a) or inner(*a)
+    p.generate(wait=True)
+    p.guidance_scale.value = 3.0
+    p.generate(wait=True)
+    assert len(calls) == 1 and len(p.results) == 2, p.status.value
+
+
+def test_kandinsky_panel_passes_the_text_itself():
+    from diffusers import AutoPipelineForImage2Image
+
+    kandinsky = AutoPipelineForImage2Image.from_pretrained("kandinsky-community/kandinsky-2-2-decoder")
+    p = Panel(kandinsky, prompt="Astronaut", strength=0.5, num_inference_steps=4,
+              fixed={"image": Image.new("RGB", (64, 64)), "prior_num_inference_steps": 2})
+    assert p.encode is None
+    p.generate(wait=True)
+    assert len(p.results) == 1, p.status.value
