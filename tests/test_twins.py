@@ -138,6 +138,7 @@ def test_unmodified_autopipeline_calls_load_the_twin(repo):
     pipe = loader.from_pretrained(repo, dtype=torch.float16, use_safetensors=True, **kwargs)
     assert type(pipe).__name__ == EXPECTED[repo]
     assert is_twin(pipe)
+    assert all(is_twin(m) for m in pipe.components.values() if hasattr(m, "config") and hasattr(m, "parameters"))
     assert pipe.dtype == torch.float16
 
 

@@ -91,7 +91,8 @@ def is_twin(obj) -> bool:
                 or (config.get("_name_or_path") if isinstance(config, dict) else None))
     if not repo:
         return False
-    if os.path.isdir(repo):
-        return Path(repo, "twin.json").is_file()
+    if os.path.isdir(repo):  # a component's folder (…/snapshots/<rev>/unet) or the snapshot itself
+        folder = Path(repo).resolve()
+        return any((p / "twin.json").is_file() for p in (folder, folder.parent))
     found = huggingface_hub.try_to_load_from_cache(repo, "twin.json")
     return isinstance(found, str)

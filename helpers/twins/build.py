@@ -86,7 +86,7 @@ def _byte_alphabet() -> list[str]:
 
 
 def clip_vocab(src_dir: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """The real 49408-token CLIP vocabulary and its merges."""
+    """The real 49408-token CLIP vocabulary and its merges (ch. 1)."""
     merges = [tuple(m.split()) for m in _clip_merges(src_dir)]
     alphabet = _byte_alphabet()
     tokens = alphabet + [c + "</w>" for c in alphabet] + ["".join(m) for m in merges]
@@ -95,6 +95,8 @@ def clip_vocab(src_dir: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 
 def save_tokenizer(folder: Path, vocab, merges, pad_token: str = "<|endoftext|>") -> None:
+    """Save a CLIP tokenizer with the 77-token window into `folder` (ch. 1)."""
+
     from transformers import CLIPTokenizer
 
     tok = CLIPTokenizer(vocab=dict(vocab), merges=list(merges), pad_token=pad_token, model_max_length=77)
@@ -111,6 +113,8 @@ def _seed(name: str) -> None:
 
 
 def text_encoder(cls_name: str, seed: str, pad_token_id: int = 49407):
+    """Tiny CLIP text encoder with the real vocabulary size and 77 positions (ch. 1)."""
+
     import transformers
 
     _seed(seed)
@@ -123,6 +127,8 @@ def text_encoder(cls_name: str, seed: str, pad_token_id: int = 49407):
 
 
 def vision_encoder(seed: str):
+    """Tiny CLIP vision encoder with projection, for the Kandinsky prior (ch. 3)."""
+
     import transformers
 
     _seed(seed)
@@ -134,12 +140,16 @@ def vision_encoder(seed: str):
 
 
 def image_processor():
+    """CLIP image processor with the real 224-pixel settings (ch. 1)."""
+
     from transformers import CLIPImageProcessor
 
     return CLIPImageProcessor(crop_size={"height": 224, "width": 224}, size={"shortest_edge": 224})
 
 
 def vae(seed: str, blocks: int = 4, scaling_factor: float = 0.18215, force_upcast: bool = False):
+    """Tiny AutoencoderKL with the real latent channels, scale factor and scaling factor (ch. 1)."""
+
     from diffusers import AutoencoderKL
 
     _seed(seed)
@@ -154,6 +164,8 @@ def vae(seed: str, blocks: int = 4, scaling_factor: float = 0.18215, force_upcas
 
 
 def sd_unet(seed: str, in_channels: int = 4, sample_size: int = 64, cross_dim: int = TEXT_DIM, **extra):
+    """Tiny SD-style UNet with the real in/out channels and default sample size (ch. 1)."""
+
     from diffusers import UNet2DConditionModel
 
     _seed(seed)
@@ -166,6 +178,8 @@ def sd_unet(seed: str, in_channels: int = 4, sample_size: int = 64, cross_dim: i
 
 
 def safety_checker(seed: str):
+    """Tiny SD safety checker; its concept thresholds never flag noise (ch. 1)."""
+
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPConfig
 
@@ -182,6 +196,8 @@ def safety_checker(seed: str):
 
 
 def scheduler(config: dict):
+    """A scheduler from a real repo's config dict, dropping keys the class no longer uses (ch. 1)."""
+
     import diffusers
 
     cfg = dict(config)
@@ -193,6 +209,8 @@ def scheduler(config: dict):
 
 
 def build_sd15(repo: str, tok_dir: Path):
+    """SD 1.5-family twin (base, fine-tunes, inpainting), sharing one VAE like the real ones (ch. 1)."""
+
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
@@ -222,6 +240,8 @@ def _sdxl_unet(repo: str, in_channels: int, cross_dim: int, aesthetics: bool):
 
 
 def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path):
+    """SDXL refiner twin: second text encoder only, aesthetic-score time ids (ch. 2)."""
+
     from diffusers import StableDiffusionXLImg2ImgPipeline
     from transformers import CLIPTokenizer
 
@@ -237,6 +257,8 @@ def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path):
 
 
 def build_sdxl_inpaint(repo: str, tok_dir: Path, tok_bang_dir: Path):
+    """SDXL inpainting twin: two text encoders, 9-channel UNet (ch. 5)."""
+
     from diffusers import StableDiffusionXLInpaintPipeline
     from transformers import CLIPTokenizer
 
@@ -281,6 +303,8 @@ def _kandinsky_unet(repo: str, in_channels: int):
 
 
 def build_kandinsky_decoder(repo: str):
+    """Kandinsky 2.2 decoder or decoder-inpaint twin: UNet, DDPM scheduler, MoVQ (ch. 3, 5)."""
+
     from diffusers import KandinskyV22InpaintPipeline, KandinskyV22Pipeline
 
     facts = FACTS[repo]
@@ -289,6 +313,8 @@ def build_kandinsky_decoder(repo: str):
 
 
 def build_kandinsky_prior(repo: str, tok_dir: Path):
+    """Kandinsky 2.2 prior twin: prior transformer, CLIP text and image encoders (ch. 3, 5)."""
+
     import torch
     from diffusers import KandinskyV22PriorPipeline, PriorTransformer
     from transformers import CLIPTokenizer
@@ -312,6 +338,8 @@ def build_kandinsky_prior(repo: str, tok_dir: Path):
 
 
 def build_x2(repo: str, tok_dir: Path):
+    """x2 latent upscaler twin with the K-diffusion UNet layout (ch. 3)."""
+
     from diffusers import StableDiffusionLatentUpscalePipeline, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
@@ -337,6 +365,8 @@ def build_x2(repo: str, tok_dir: Path):
 
 
 def build_x4(repo: str, tok_dir: Path):
+    """x4 upscaler twin: 7-channel UNet, 3-block VAE (4x downsampling), two schedulers (ch. 3)."""
+
     from diffusers import StableDiffusionUpscalePipeline, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
@@ -358,6 +388,8 @@ def build_x4(repo: str, tok_dir: Path):
 
 
 def build_controlnet(repo: str):
+    """Tiny depth ControlNet whose blocks line up with the SD 1.5 twin's UNet (ch. 4)."""
+
     from diffusers import ControlNetModel
 
     _seed(f"{repo}/controlnet")
@@ -369,6 +401,8 @@ def build_controlnet(repo: str):
 
 
 def build_depth(repo: str):
+    """Tiny Depth Anything V2 model and its real image processor settings (ch. 4)."""
+
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
     _seed(f"{repo}/model")
@@ -393,7 +427,7 @@ def build_depth(repo: str):
 
 
 def commit_hash(repo: str) -> str:
-    """A fixed 40-hex revision per twin, so refs/main is the same on every build."""
+    """A fixed 40-hex revision per twin, so refs/main is the same on every build (ch. 1)."""
     return hashlib.sha1(f"twin:{repo}:{BUILDER_VERSION}".encode()).hexdigest()
 
 
@@ -419,6 +453,8 @@ def _save(obj, folder: Path, fp16: bool) -> None:
 
 
 def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> None:
+    """Build one repo's twin into its snapshot folder, with README and twin.json marker (ch. 1)."""
+
     fp16 = MODELS[repo].fp16_variant
     kind = MODELS[repo].pipeline
     if kind == "StableDiffusionXLImg2ImgPipeline":
@@ -450,7 +486,7 @@ def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> N
 
 
 def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
-    """Build every twin into a fresh hub cache at `dest` (which must not exist yet)."""
+    """Build every twin into a fresh hub cache at `dest`, which must not exist yet (ch. 1)."""
     import diffusers
     import torch
     import transformers
@@ -495,7 +531,7 @@ def _tidy_snapshot(snapshot: Path) -> None:
 
 
 def dedupe(cache: Path) -> int:
-    """Hard-link identical files (shared VAEs, encoders, tokenizers), as the hub cache's blob store would."""
+    """Hard-link identical files (shared VAEs, encoders, tokenizers), as the hub's blob store would (ch. 1)."""
     seen: dict[str, Path] = {}
     saved = 0
     for p in sorted(cache.rglob("*")):
@@ -516,7 +552,7 @@ def dedupe(cache: Path) -> int:
 
 
 def manifest(cache: Path) -> dict[str, str]:
-    """sha256 of every file in a twin cache, keyed by relative path (used to prove builds are deterministic)."""
+    """sha256 of every file in a twin cache by relative path, to prove builds are deterministic (ch. 1)."""
     out = {}
     for p in sorted(cache.rglob("*")):
         if p.is_file():
