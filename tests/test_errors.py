@@ -301,3 +301,26 @@ def test_33_check_call_catches_the_slider_mistakes_before_torch():
     with pytest.raises(ValueError, match="num_inference_steps"):
         checks.check_call(num_inference_steps=3, strength=0.2, guidance_scale=7.5)
     assert checks.check_call(num_inference_steps=20, strength=0.5, guidance_scale=7.5)["strength"] == 0.5
+
+
+# ---------------------------------------------------------------- safe defaults
+
+
+def test_34_pickle_only_checkpoint_is_refused_unless_named():
+    from helpers.safety import PickleWeightsError, use_safetensors
+
+    only_pickle = ["model_index.json", "unet/diffusion_pytorch_model.bin", "vae/diffusion_pytorch_model.bin"]
+    with pytest.raises(PickleWeightsError, match='opt in by naming it: use_safetensors\\("someone/model", '
+                                                 'allow_pickle="someone/model"\\)'):
+        use_safetensors("someone/model", files=only_pickle)
+    with pytest.raises(PickleWeightsError):
+        use_safetensors("someone/model", allow_pickle="someone/other-model", files=only_pickle)
+    assert use_safetensors("someone/model", allow_pickle="someone/model", files=only_pickle) is False
+    both = [*only_pickle, "unet/diffusion_pytorch_model.safetensors"]
+    assert use_safetensors("someone/model", files=both) is True
+
+
+def test_35_twins_always_load_as_safetensors():
+    from helpers.safety import use_safetensors
+
+    assert use_safetensors("nitrosocke/elden-ring-diffusion") is True  # read from the twin cache
