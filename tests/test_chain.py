@@ -120,25 +120,21 @@ def test_sd_family_is_compatible(sd, comic, pixel, x2):
         check_latents_compatible(producer, consumer)  # must not raise
 
 
-def test_sd_latents_into_kandinsky_fail_clearly(sd, kandinsky):
-    assert not latents_compatible(sd, kandinsky)
+@pytest.mark.parametrize(("producer", "consumer", "parts"), [
+    ("sd", "kandinsky", ("StableDiffusionImg2ImgPipeline", "KandinskyV22Img2ImgCombinedPipeline",
+                         "vae=AutoencoderKL", "movq=VQModel", "scaling_factor: 0.18215 vs 1")),
+    ("x2", "x4", ("StableDiffusionLatentUpscalePipeline", "StableDiffusionUpscalePipeline", "7 input channels",
+                  "scaling_factor: 0.18215 vs 0.08333", "vae_scale_factor: 8 vs 4")),
+])
+def test_incompatible_latents_fail_clearly(request, producer, consumer, parts):
+    producer, consumer = request.getfixturevalue(producer), request.getfixturevalue(consumer)
+    assert not latents_compatible(producer, consumer)
     with pytest.raises(ValueError) as err:
-        check_latents_compatible(sd, kandinsky)
+        check_latents_compatible(producer, consumer)
     message = str(err.value)
-    for part in ("StableDiffusionImg2ImgPipeline", "KandinskyV22Img2ImgCombinedPipeline", "vae=AutoencoderKL",
-                 "movq=VQModel", "scaling_factor: 0.18215 vs 1", "output_type='pil'"):
+    for part in (*parts, "output_type='pil'"):
         assert part in message, part
     assert twin_path(SD15) not in message  # loaded from a folder: the message names no file paths
-
-
-def test_x2_latents_into_x4_fail_clearly(x2, x4):
-    assert not latents_compatible(x2, x4)
-    with pytest.raises(ValueError) as err:
-        check_latents_compatible(x2, x4)
-    message = str(err.value)
-    for part in ("StableDiffusionLatentUpscalePipeline", "StableDiffusionUpscalePipeline", "7 input channels",
-                 "scaling_factor: 0.18215 vs 0.08333", "vae_scale_factor: 8 vs 4", "output_type='pil'"):
-        assert part in message, part
 
 
 def test_sd_latents_into_sdxl_refiner_differ_only_in_scaling(sd):
