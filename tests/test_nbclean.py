@@ -1,0 +1,47 @@
+"""nbclean strips pictures and run metadata but keeps the text outputs nbval compares; paths honour overrides."""
+
+import nbformat
+
+from helpers import paths
+from helpers.nbclean import clean, main
+
+
+def _executed_notebook():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("image", execution_count=1)
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00Z"}
+    cell.metadata["tags"] = ["keep-me"]
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="512x512 RGB ahash=00ff\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<PIL.Image>"}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="}),
+    ]
+    nb.cells = [cell]
+    nb.metadata.update({"kernelspec": {"name": "python3"}, "widgets": {"state": {}},
+                        "language_info": {"name": "python", "version": "3.11.7"}})
+    return nb
+
+
+def test_clean_drops_pictures_and_volatile_metadata_keeps_text():
+    nb = clean(_executed_notebook())
+    outs = nb.cells[0].outputs
+    assert len(outs) == 2  # the picture-only output is gone
+    assert outs[0]["text"].startswith("512x512") and outs[1]["data"] == {"text/plain": "<PIL.Image>"}
+    assert set(nb.metadata) == {"kernelspec", "language_info"} and "version" not in nb.metadata["language_info"]
+    assert dict(nb.cells[0].metadata) == {"tags": ["keep-me"]}
+    assert nb.cells[0].execution_count == 1
+
+
+def test_main_cleans_in_place(tmp_path, capsys):
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(_executed_notebook(), path)
+    assert main([str(path)]) == 0
+    assert "image/png" not in path.read_text() and "cleaned 01_x.ipynb" in capsys.readouterr().out
+
+
+def test_cache_and_build_folders_follow_their_variables(monkeypatch, tmp_path):
+    monkeypatch.delenv("TUTORIAL_CACHE", raising=False)
+    assert paths.cache_dir() == (paths.PROJECT_ROOT / ".cache").resolve()
+    monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path / "c"))
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "b"))
+    assert paths.cache_dir() == (tmp_path / "c").resolve() and paths.build_dir() == (tmp_path / "b").resolve()
