@@ -1,0 +1,120 @@
+"""Parameter sweeps (guidance × seed × strength) split across every process and gathered into one grid.
+
+Run on one process like any script, or on several with accelerate, which starts one process per GPU:
+    accelerate launch --multi_gpu --num_processes 2 -m helpers.sweep --steps 10
+The same command works on a machine without a GPU: the processes then talk over gloo on the CPU (that is how the
+tests run it). Each process renders its share of the grid; the main process gathers the pictures and saves one
+captioned grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+
+def sweep_jobs(guidance_scales, seeds, strengths=(None,)) -> list[dict]:
+    """All combinations, one row per (strength, seed) and one column per guidance value (ch. 1)."""
+    if not guidance_scales or not seeds or not strengths:
+        raise ValueError("guidance_scales, seeds and strengths must each hold at least one value.")
+    jobs = []
+    for strength, seed, guidance in itertools.product(strengths, seeds, guidance_scales):
+        job = {"guidance_scale": float(guidance), "seed": int(seed)}
+        if strength is not None:
+            job["strength"] = float(strength)
+        jobs.append(job)
+    return jobs
+
+
+def caption(job: dict) -> str:
+    """Caption for one tile of a sweep grid (ch. 1)."""
+    parts = [f"seed {job['seed']}", f"guidance {job['guidance_scale']}"]
+    if "strength" in job:
+        parts.append(f"strength {job['strength']}")
+    return " · ".join(parts)
+
+
+def _state():
+    """accelerate's process state; on a machine without CUDA, processes meet over gloo on the CPU."""
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
+    """Render every job on the process it falls to and return (grid, ordered results) on the main process (ch. 1).
+
+    `render(**job)` returns a PIL image for one job. Other processes return (None, their own results).
+    """
+    from accelerate.utils import gather_object
+
+    from helpers.grid import captioned_grid
+
+    state = state or _state()
+    jobs = list(enumerate(sweep_jobs(guidance_scales, seeds, strengths)))
+    with state.split_between_processes(jobs) as mine:
+        local = [(index, job, render(**job), state.process_index) for index, job in mine]
+    results = sorted(gather_object(local) if state.num_processes > 1 else local, key=lambda r: r[0])
+    if not state.is_main_process:
+        return None, local
+    grid = captioned_grid([r[2] for r in results], captions=[caption(r[1]) for r in results],
+                          rows=len(seeds) * len(strengths), cols=len(guidance_scales))
+    return grid, results
+
+
+def main(argv=None) -> int:
+    """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
+    parser = argparse.ArgumentParser(prog="helpers.sweep")
+    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 5.0, 10.0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
+    parser.add_argument("--out", type=Path, default=None, help="where to save the grid (default build/sweep.png)")
+    args = parser.parse_args(argv)
+
+    from helpers import use_models
+
+    use_models(needs=["stable-diffusion-v1-5/stable-diffusion-v1-5"])
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    from helpers.checks import check_size
+    from helpers.device import make_generator, pick_dtype
+    from helpers.fingerprint import fingerprint
+    from helpers.paths import build_dir
+
+    check_size(args.size, args.size)
+    state = _state()
+    device = state.device.type
+    dtype = pick_dtype(device)
+    pipeline = AutoPipelineForText2Image.from_pretrained(
+        "stable-diffusion-v1-5/stable-diffusion-v1-5", dtype=dtype, use_safetensors=True,
+        variant="fp16" if dtype == torch.float16 else None,
+    ).to(state.device)
+    pipeline.set_progress_bar_config(disable=True)
+    prompt = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"
+
+    def render(guidance_scale, seed):
+        return pipeline(prompt, guidance_scale=guidance_scale, num_inference_steps=args.steps, height=args.size,
+                        width=args.size, generator=make_generator(seed, device)).images[0]
+
+    start = time.perf_counter()
+    grid, results = run_sweep(render, args.guidance, args.seeds, state=state)
+    print(f"process {state.process_index}/{state.num_processes}: rendered "
+          f"{sum(1 for r in results if r[3] == state.process_index)} tiles in {time.perf_counter() - start:.1f} s")
+    state.wait_for_everyone()
+    if state.is_main_process:
+        out = args.out or build_dir() / "sweep.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        grid.save(out)
+        for index, job, image, rank in results:
+            print(f"tile {index}: {caption(job):<28} process {rank}  {fingerprint(image)}")
+        print(f"grid {grid.width}x{grid.height} from {state.num_processes} process(es): {out.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Sweeps split across processes and gather one grid; two CPU processes give the same tiles as one."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from helpers.sweep import caption, run_sweep, sweep_jobs
+
+
+def test_jobs_are_rows_of_seed_and_strength_and_columns_of_guidance():
+    jobs = sweep_jobs([1, 5], [0, 7], strengths=[0.3, 0.6])
+    assert len(jobs) == 8
+    assert jobs[:2] == [{"guidance_scale": 1.0, "seed": 0, "strength": 0.3},
+                        {"guidance_scale": 5.0, "seed": 0, "strength": 0.3}]
+    assert caption(jobs[-1]) == "seed 7 · guidance 5.0 · strength 0.6"
+    with pytest.raises(ValueError, match="at least one value"):
+        sweep_jobs([], [0])
+
+
+def test_single_process_sweep_builds_the_captioned_grid():
+    colours = {}
+
+    def render(guidance_scale, seed):
+        colours[(guidance_scale, seed)] = (int(guidance_scale * 20), seed * 40, 0)
+        return Image.new("RGB", (32, 32), colours[(guidance_scale, seed)])
+
+    grid, results = run_sweep(render, [1.0, 5.0, 10.0], [0, 1])
+    assert [r[0] for r in results] == list(range(6)) and len(colours) == 6
+    assert grid.width == 3 * 32 and grid.height > 2 * 32  # two rows plus caption strips
+    assert results[4][2].getpixel((0, 0)) == colours[(5.0, 1)]
+
+
+def _tiles(output: str) -> dict[str, str]:
+    return dict(re.findall(r"^tile \d+: (.+?)\s+process \d+\s+(.+)$", output, flags=re.M))
+
+
+def test_two_cpu_processes_split_the_work_and_match_one(tmp_path):
+    args = ["-m", "helpers.sweep", "--steps", "2", "--size", "64", "--guidance", "1", "7", "--seeds", "0", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one.png")], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                          *args, "--out", str(tmp_path / "two.png")], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert "process 0/2: rendered 2 tiles" in two.stdout and "process 1/2: rendered 2 tiles" in two.stdout
+    assert "grid 128x" in two.stdout and "from 2 process(es)" in two.stdout
+    assert _tiles(one.stdout) == _tiles(two.stdout) and len(_tiles(one.stdout)) == 4
+    assert Image.open(tmp_path / "one.png").tobytes() == Image.open(tmp_path / "two.png").tobytes()
