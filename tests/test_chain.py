@@ -1,7 +1,7 @@
 """Tests for helpers/chain.py and for the three chains of chapter 3, run on the twins.
 
 Pipelines are loaded from the twin snapshots' folders, not by repo id, so these tests use the twins whichever
-mode the session chose (and never download real weights). diffusers is imported lazily, inside fixtures.
+mode the pytest run chose (and never download real weights). diffusers is imported lazily, inside fixtures.
 """
 
 from __future__ import annotations
