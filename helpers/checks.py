@@ -84,13 +84,10 @@ def check_image(image, name: str = "image") -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        import numpy as np
+        from helpers.images import _to_8bit  # the same scaling load_image_file applies
 
-        arr = np.asarray(image, dtype=np.float64)
-        span = arr.max() - arr.min() or 1.0
-        image = Image.fromarray(((arr - arr.min()) / span * 255).astype("uint8"))
         print(f"{name}: {name} was a 16-bit/float image; scaled it to 8-bit RGB")
-        return image.convert("RGB")
+        return _to_8bit(image).convert("RGB")
     if image.mode == "RGBA":
         print(f"{name}: dropped the alpha channel (RGBA → RGB); transparent areas become their stored colour")
     else:

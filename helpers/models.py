@@ -105,15 +105,6 @@ def resolve(repo_id: str) -> str:
         return DEAD_IDS.get(repo_id, DEAD_IDS.get(repo_id.lower()))
 
 
-def fp16_kwargs(repo_id: str, dtype) -> dict:
-    """The `variant=` kwargs: "fp16" only for half precision where the real repo has the files (ch. 1)."""
-    import torch
-
-    if dtype in (torch.float16, torch.bfloat16) and model(repo_id).fp16_variant:
-        return {"variant": "fp16"}
-    return {}
-
-
 def with_trigger(repo_id: str, prompt: str) -> str:
     """Add the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
     trigger = model(repo_id).trigger

@@ -24,10 +24,24 @@ def user_hub_cache() -> Path:
     return Path(home).expanduser() / "hub"
 
 
+def active_hub_cache() -> Path:
+    """The hub cache loading reads from now: the twins' after use_models("twins"), else the learner's (ch. 1)."""
+    return Path(os.environ["HF_HUB_CACHE"]).expanduser() if os.environ.get("HF_HUB_CACHE") else user_hub_cache()
+
+
+def snapshot_path(repo_id: str, cache: Path | None = None) -> Path | None:
+    """Folder of the snapshot `refs/main` points to in a hub cache, or None if it is not there (ch. 1)."""
+    root = (cache or active_hub_cache()) / ("models--" + repo_id.replace("/", "--"))
+    ref = root / "refs" / "main"
+    if not ref.is_file():
+        return None
+    snapshot = root / "snapshots" / ref.read_text().strip()
+    return snapshot if snapshot.is_dir() else None
+
+
 def is_cached(repo_id: str, cache: Path | None = None) -> bool:
     """True if a snapshot of `repo_id` is in the learner's hub cache (ch. 1)."""
-    cache = cache or user_hub_cache()
-    snapshots = cache / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    snapshots = (cache or user_hub_cache()) / ("models--" + repo_id.replace("/", "--")) / "snapshots"
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 

@@ -178,9 +178,8 @@ class Panel:
         return p
 
     def _kwargs(self, p: dict) -> dict:
-        import torch
-
         from helpers.checks import check_call
+        from helpers.device import make_generator
 
         kwargs = dict(self.fixed)
         kwargs.update({k: p[k] for k in ("guidance_scale", "num_inference_steps", "strength",
@@ -198,8 +197,7 @@ class Panel:
                 self._cache.clear()  # keep one: the embeddings of the prompt on screen
                 self._cache[key] = self.encode(p["prompt"], p["negative_prompt"], p)
             kwargs.update(self._cache[key])
-        gen_device = "cpu" if self.device == "mps" else self.device
-        kwargs["generator"] = torch.Generator(gen_device).manual_seed(int(p["seed"]))
+        kwargs["generator"] = make_generator(int(p["seed"]), self.device)
         if _accepts(self.pipeline, "callback_on_step_end"):
             kwargs["callback_on_step_end"] = self._on_step
         return kwargs

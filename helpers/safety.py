@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 
@@ -13,13 +12,10 @@ class PickleWeightsError(RuntimeError):
 
 
 def _cached_files(repo_id: str) -> list[str] | None:
-    cache = Path(os.environ.get("HF_HUB_CACHE") or Path.home() / ".cache" / "huggingface" / "hub")
-    root = cache / ("models--" + repo_id.replace("/", "--"))
-    ref = root / "refs" / "main"
-    if not ref.is_file():
-        return None
-    snapshot = root / "snapshots" / ref.read_text().strip()
-    return [str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if p.is_file()] if snapshot.is_dir() else None
+    from helpers.modes import snapshot_path
+
+    snapshot = snapshot_path(repo_id)
+    return None if snapshot is None else [str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if p.is_file()]
 
 
 def weight_files(repo_id: str, files: list[str] | None = None) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers.chain import LatentSpace, check_latents_compatible, latent_space, latents_compatible, shared_modules
-from helpers.modes import active_mode
+from helpers.modes import active_mode, snapshot_path
 from helpers.twins import ensure_built
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -27,8 +27,7 @@ STEPS = 3  # enough to run every code path; the shapes do not depend on the step
 
 def twin_path(repo_id: str) -> str:
     """Folder of the twin snapshot of `repo_id` (builds the twin cache on first use)."""
-    snapshots = ensure_built(log=lambda _msg: None) / ("models--" + repo_id.replace("/", "--")) / "snapshots"
-    return str(next(snapshots.iterdir()))
+    return str(snapshot_path(repo_id, ensure_built(log=lambda _msg: None)))
 
 
 def _quiet(pipe):

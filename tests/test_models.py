@@ -1,12 +1,10 @@
 import pytest
-import torch
 
 from helpers.models import (
     DEAD_IDS,
     MODELS,
     DeadModelIdError,
     UnknownModelError,
-    fp16_kwargs,
     model,
     resolve,
     with_trigger,
@@ -47,10 +45,10 @@ def test_unknown_id_is_refused_with_a_suggestion():
         model("")
 
 
-def test_fp16_variant_only_where_the_real_repo_has_it():
-    assert fp16_kwargs("stable-diffusion-v1-5/stable-diffusion-v1-5", torch.float16) == {"variant": "fp16"}
-    assert fp16_kwargs("stable-diffusion-v1-5/stable-diffusion-v1-5", torch.float32) == {}
-    assert fp16_kwargs("ogkalu/Comic-Diffusion", torch.float16) == {}
+def test_fp16_variant_flags_match_the_repos():
+    with_fp16 = {r for r, m in MODELS.items() if m.fp16_variant}
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in with_fp16
+    assert not with_fp16 & {"ogkalu/Comic-Diffusion", "kohbanye/pixel-art-style", "nitrosocke/elden-ring-diffusion"}
 
 
 def test_trigger_tokens():

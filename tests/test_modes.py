@@ -76,3 +76,16 @@ def test_use_models_rejects_dead_ids_in_needs():
         use_models("twins", needs=["runwayml/stable-diffusion-v1-5"])
     """)
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in done.stderr
+
+
+def test_snapshot_path_follows_refs_main(tmp_path):
+    from helpers.modes import snapshot_path
+
+    root = tmp_path / "models--a--b"
+    assert snapshot_path("a/b", tmp_path) is None
+    (root / "snapshots" / "abc123").mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text("abc123\n")
+    assert snapshot_path("a/b", tmp_path) == root / "snapshots" / "abc123"
+    (root / "refs" / "main").write_text("gone")
+    assert snapshot_path("a/b", tmp_path) is None

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from helpers.models import MODELS
+from helpers.modes import snapshot_path
 from helpers.twins import build as builder
 from helpers.twins import ensure_built, is_twin, twin_cache
 from helpers.twins.facts import FACTS
@@ -15,8 +16,7 @@ HUB = twin_cache()
 
 
 def snapshot(repo: str) -> Path:
-    root = HUB / ("models--" + repo.replace("/", "--"))
-    return root / "snapshots" / (root / "refs" / "main").read_text().strip()
+    return snapshot_path(repo, HUB)
 
 
 def load_json(path: Path) -> dict:
