@@ -10,6 +10,7 @@ import sys
 import textwrap
 import urllib.error
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -324,3 +325,57 @@ def test_35_twins_always_load_as_safetensors():
     from helpers.safety import use_safetensors
 
     assert use_safetensors("nitrosocke/elden-ring-diffusion") is True  # read from the twin cache
+
+
+# ---------------------------------------------------------------- speed policy and full-size twins
+
+
+def test_36_compile_without_fast_mode_or_with_offload():
+    from helpers.speed import Machine, plan
+
+    gpu = Machine("cuda", "small GPU", 10**9, (8, 6))
+    with pytest.raises(ValueError, match="fast=True, compile=True"):
+        fit_to_machine(_FakePipe(), "cpu", compile=True, verbose=False)
+    with pytest.raises(ValueError, match="offload='never'"):
+        plan(gpu, weights_bytes=2 * 10**9, dtype=None, fast=True, compile=True)
+
+
+def test_37_unknown_trick_is_refused():
+    with pytest.raises(ValueError, match="not one of .*tiny_vae"):
+        fit_to_machine(_FakePipe(), "cpu", tricks=("tiny-vae",), verbose=False)
+    with pytest.raises(TypeError, match=r"tricks=\('tiny_vae',\)"):
+        fit_to_machine(_FakePipe(), "cpu", tricks="tiny_vae", verbose=False)
+
+
+def test_38_full_size_twins_that_do_not_fit_on_the_disk(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from helpers.twins import ensure_full_built
+    from helpers.twins.build import TwinBuildError
+
+    monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**10, 10**10 - 10**9, 10**9))
+    with pytest.raises(TwinBuildError, match=r"need about 8\.2 GB .* 1\.0 GB are free.*--only"):
+        ensure_full_built(["stable-diffusion-v1-5/stable-diffusion-v1-5"], log=lambda m: None)
+    assert not list((tmp_path / "twins" / "full" / "hub").iterdir())  # nothing was written
+
+
+def test_39_full_size_twin_without_a_recipe(tmp_path, monkeypatch):
+    from helpers.twins import ensure_full_built
+
+    monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match="no full-size recipe; choose from: stable-diffusion-v1-5"):
+        ensure_full_built(["ogkalu/Comic-Diffusion"], log=lambda m: None)
+
+
+def test_40_gpu_tests_without_cuda():
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests", "--gpu", "-p", "no:cacheprovider",
+                           "-o", "addopts=", "--co", "-q"], capture_output=True, text=True, cwd=root)
+    if torch.cuda.is_available():  # on a GPU machine the same option collects the CUDA-only suite
+        assert done.returncode == 0 and "tests/gpu/test_cuda.py" in done.stdout
+    else:
+        assert done.returncode != 0
+        assert "--gpu runs the CUDA-only tests" in done.stderr + done.stdout

@@ -2,6 +2,10 @@
 
 A twin keeps what a caller can see (classes, scheduler config, channels, VAE scale factor, default
 size, tokenizer, which fp16 files exist) and shrinks everything else. See `facts.py` for the table.
+
+The same recipes build *full-size* twins (`size="full"`): every architecture-bearing component is then made
+from the real checkpoint's config, recorded with its source in `full_size.json`, so parameter counts, FLOPs
+and memory match the real model. They exist to measure speed, are built on demand and never committed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "7"
+BUILDER_VERSION = "9"
+FULL_BUILDER_VERSION = "1"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
 MARKER = "twin.json"
 
 # The real CLIP byte-pair merges (MIT licence, OpenAI) ship inside this small PyPI wheel; the twins'
@@ -39,6 +44,21 @@ PLAIN_UP = ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D")
 CLIP_L = "openai/clip-vit-large-patch14"  # SD 1.x and its fine-tunes, SD inpainting, x2 upscaler, SDXL's first
 CLIP_H = "laion/CLIP-ViT-H-14"  # x4 upscaler (an SD 2 model)
 CLIP_BIGG = "laion/CLIP-ViT-bigG-14"  # SDXL's second encoder
+
+
+SIZES = ("tiny", "full")
+FULL_SIZE_FILE = Path(__file__).with_name("full_size.json")
+
+
+def full_size_configs() -> dict:
+    """The real checkpoints' architecture configs, by repo and component folder, with sources (ch. 1)."""
+    data = json.loads(FULL_SIZE_FILE.read_text())
+    return {repo: parts for repo, parts in data.items() if not repo.startswith("_")}
+
+
+def full_size_repos() -> list[str]:
+    """Repo ids that have a full-size recipe (ch. 1)."""
+    return list(full_size_configs())
 
 
 class TwinBuildError(RuntimeError):
@@ -205,10 +225,40 @@ def scheduler(config: dict):
     return cls.from_config(cfg)  # like loading the real file: keys the class no longer uses are dropped
 
 
+# ---------------------------------------------------------------- full-size components
+
+
+def full_component(repo: str, folder: str):
+    """A random-weight component with the real checkpoint's exact config from full_size.json (ch. 1)."""
+    import diffusers
+    import transformers
+
+    entry = full_size_configs()[repo][folder]
+    cfg = dict(entry["config"])
+    cls_name = entry["class"]
+    _seed(f"full:{repo}/{folder}")
+    if cls_name == "StableDiffusionSafetyChecker":
+        from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+
+        return StableDiffusionSafetyChecker(transformers.CLIPConfig(**cfg)).eval()
+    if entry["library"] == "diffusers":
+        cfg.pop("_class_name", None)
+        return getattr(diffusers, cls_name).from_config(cfg).eval()
+    config_cls = transformers.CLIPVisionConfig if "Vision" in cls_name else transformers.CLIPTextConfig
+    return getattr(transformers, cls_name)(config_cls(**cfg)).eval()
+
+
+def _part(size: str, repo: str, folder: str, tiny):
+    """The tiny twin's component (from the `tiny` recipe) or the full-size one for `repo`/`folder`."""
+    if size == "full":
+        return full_component(repo, folder)
+    return tiny()
+
+
 # ---------------------------------------------------------------- pipelines
 
 
-def build_sd15(repo: str, tok_dir: Path):
+def build_sd15(repo: str, tok_dir: Path, size: str = "tiny"):
     """SD 1.5-family twin (base, fine-tunes, inpainting), sharing one VAE like the real ones (ch. 1)."""
 
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
@@ -218,12 +268,12 @@ def build_sd15(repo: str, tok_dir: Path):
     cls = StableDiffusionInpaintPipeline if facts["unet_in"] == 9 else StableDiffusionPipeline
     return cls(
         # all SD 1.x fine-tunes in the chapter share SD 1.5's VAE, so the twins share one too
-        vae=vae("sd15-vae"),
-        text_encoder=text_encoder("CLIPTextModel", CLIP_L),
+        vae=_part(size, repo, "vae", lambda: vae("sd15-vae")),
+        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
-        unet=sd_unet(f"{repo}/unet", in_channels=facts["unet_in"]),
+        unet=_part(size, repo, "unet", lambda: sd_unet(f"{repo}/unet", in_channels=facts["unet_in"])),
         scheduler=scheduler(facts["scheduler"]),
-        safety_checker=safety_checker("sd15-safety"),
+        safety_checker=_part(size, repo, "safety_checker", lambda: safety_checker("sd15-safety")),
         feature_extractor=image_processor(),
         requires_safety_checker=True,
     )
@@ -239,18 +289,19 @@ def _sdxl_unet(repo: str, in_channels: int, cross_dim: int, aesthetics: bool):
     )
 
 
-def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path):
+def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path, size: str = "tiny"):
     """SDXL refiner twin: second text encoder only, aesthetic-score time ids (ch. 2)."""
 
     from diffusers import StableDiffusionXLImg2ImgPipeline
     from transformers import CLIPTokenizer
 
     return StableDiffusionXLImg2ImgPipeline(
-        vae=vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True),
+        vae=_part(size, repo, "vae", lambda: vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True)),
         text_encoder=None, tokenizer=None,
-        text_encoder_2=text_encoder("CLIPTextModelWithProjection", CLIP_BIGG, pad_token_id=0),
+        text_encoder_2=_part(size, repo, "text_encoder_2",
+                             lambda: text_encoder("CLIPTextModelWithProjection", CLIP_BIGG, pad_token_id=0)),
         tokenizer_2=CLIPTokenizer.from_pretrained(tok_bang_dir),
-        unet=_sdxl_unet(repo, 4, TEXT_DIM, aesthetics=True),
+        unet=_part(size, repo, "unet", lambda: _sdxl_unet(repo, 4, TEXT_DIM, aesthetics=True)),
         scheduler=scheduler(FACTS[repo]["scheduler"]),
         requires_aesthetics_score=True, force_zeros_for_empty_prompt=False,
     )
@@ -302,49 +353,55 @@ def _kandinsky_unet(repo: str, in_channels: int):
     ).eval()
 
 
-def build_kandinsky_decoder(repo: str):
+def build_kandinsky_decoder(repo: str, size: str = "tiny"):
     """Kandinsky 2.2 decoder or decoder-inpaint twin: UNet, DDPM scheduler, MoVQ (ch. 3, 5)."""
 
     from diffusers import KandinskyV22InpaintPipeline, KandinskyV22Pipeline
 
     facts = FACTS[repo]
     cls = KandinskyV22InpaintPipeline if facts["unet_in"] == 9 else KandinskyV22Pipeline
-    return cls(unet=_kandinsky_unet(repo, facts["unet_in"]), scheduler=scheduler(facts["scheduler"]), movq=_movq())
+    return cls(unet=_part(size, repo, "unet", lambda: _kandinsky_unet(repo, facts["unet_in"])),
+               scheduler=scheduler(facts["scheduler"]), movq=_part(size, repo, "movq", _movq))
 
 
-def build_kandinsky_prior(repo: str, tok_dir: Path):
-    """Kandinsky 2.2 prior twin: prior transformer, CLIP text and image encoders (ch. 3, 5)."""
-
-    import torch
-    from diffusers import KandinskyV22PriorPipeline, PriorTransformer
-    from transformers import CLIPTokenizer
+def _tiny_prior(repo: str):
+    from diffusers import PriorTransformer
 
     _seed(f"{repo}/prior")
-    prior = PriorTransformer(
+    return PriorTransformer(
         num_attention_heads=2, attention_head_dim=8, num_layers=1, embedding_dim=TEXT_DIM, num_embeddings=77,
         additional_embeddings=4,
     ).eval()
+
+
+def build_kandinsky_prior(repo: str, tok_dir: Path, size: str = "tiny"):
+    """Kandinsky 2.2 prior twin: prior transformer, CLIP text and image encoders (ch. 3, 5)."""
+
+    import torch
+    from diffusers import KandinskyV22PriorPipeline
+    from transformers import CLIPTokenizer
+
+    prior = _part(size, repo, "prior", lambda: _tiny_prior(repo))
     # the real prior stores CLIP image-embedding statistics; keep them neutral
-    prior.clip_mean = torch.nn.Parameter(torch.zeros(1, TEXT_DIM))
-    prior.clip_std = torch.nn.Parameter(torch.ones(1, TEXT_DIM))
+    dim = prior.config.embedding_dim
+    prior.clip_mean = torch.nn.Parameter(torch.zeros(1, dim))
+    prior.clip_std = torch.nn.Parameter(torch.ones(1, dim))
     return KandinskyV22PriorPipeline(
         prior=prior,
-        image_encoder=vision_encoder(f"{repo}/image_encoder"),
-        text_encoder=text_encoder("CLIPTextModelWithProjection", f"{repo}/text_encoder"),
+        image_encoder=_part(size, repo, "image_encoder", lambda: vision_encoder(f"{repo}/image_encoder")),
+        text_encoder=_part(size, repo, "text_encoder",
+                           lambda: text_encoder("CLIPTextModelWithProjection", f"{repo}/text_encoder")),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         scheduler=scheduler(FACTS[repo]["scheduler"]),
         image_processor=image_processor(),
     )
 
 
-def build_x2(repo: str, tok_dir: Path):
-    """x2 latent upscaler twin with the K-diffusion UNet layout (ch. 3)."""
-
-    from diffusers import StableDiffusionLatentUpscalePipeline, UNet2DConditionModel
-    from transformers import CLIPTokenizer
+def _tiny_x2_unet(repo: str):
+    from diffusers import UNet2DConditionModel
 
     _seed(f"{repo}/unet")
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         sample_size=64, in_channels=8, out_channels=5, layers_per_block=1, act_fn="gelu", norm_num_groups=None,
         block_out_channels=(32, 32, 64, 64),
         down_block_types=("KDownBlock2D", "KDownBlock2D", "KDownBlock2D", "KCrossAttnDownBlock2D"),
@@ -355,30 +412,45 @@ def build_x2(repo: str, tok_dir: Path):
         # the pipeline conditions on 128 noise-level features plus the pooled prompt
         time_cond_proj_dim=128 + TEXT_DIM,
     ).eval()
+
+
+def build_x2(repo: str, tok_dir: Path, size: str = "tiny"):
+    """x2 latent upscaler twin with the K-diffusion UNet layout (ch. 3)."""
+
+    from diffusers import StableDiffusionLatentUpscalePipeline
+    from transformers import CLIPTokenizer
+
+    unet = _part(size, repo, "unet", lambda: _tiny_x2_unet(repo))
     return StableDiffusionLatentUpscalePipeline(
-        vae=vae("sd15-vae"),
-        text_encoder=text_encoder("CLIPTextModel", CLIP_L),
+        vae=_part(size, repo, "vae", lambda: vae("sd15-vae")),
+        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         unet=unet,
         scheduler=scheduler(FACTS[repo]["scheduler"]),
     )
 
 
-def build_x4(repo: str, tok_dir: Path):
-    """x4 upscaler twin: 7-channel UNet, 3-block VAE (4x downsampling), two schedulers (ch. 3)."""
-
-    from diffusers import StableDiffusionUpscalePipeline, UNet2DConditionModel
-    from transformers import CLIPTokenizer
+def _tiny_x4_unet(repo: str):
+    from diffusers import UNet2DConditionModel
 
     _seed(f"{repo}/unet")
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         sample_size=128, in_channels=7, out_channels=4, layers_per_block=1, block_out_channels=UNET_CH,
         down_block_types=PLAIN, up_block_types=PLAIN_UP,
         cross_attention_dim=TEXT_DIM, attention_head_dim=8, num_class_embeds=1000, norm_num_groups=8,
     ).eval()
+
+
+def build_x4(repo: str, tok_dir: Path, size: str = "tiny"):
+    """x4 upscaler twin: 7-channel UNet, 3-block VAE (4x downsampling), two schedulers (ch. 3)."""
+
+    from diffusers import StableDiffusionUpscalePipeline
+    from transformers import CLIPTokenizer
+
+    unet = _part(size, repo, "unet", lambda: _tiny_x4_unet(repo))
     return StableDiffusionUpscalePipeline(
-        vae=vae(f"{repo}/vae", blocks=3, scaling_factor=0.08333),
-        text_encoder=text_encoder("CLIPTextModel", CLIP_H),
+        vae=_part(size, repo, "vae", lambda: vae(f"{repo}/vae", blocks=3, scaling_factor=0.08333)),
+        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_H)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         unet=unet,
         low_res_scheduler=scheduler(FACTS[repo]["low_res_scheduler"]),
@@ -387,16 +459,31 @@ def build_x4(repo: str, tok_dir: Path):
     )
 
 
-def build_controlnet(repo: str):
-    """Tiny depth ControlNet whose blocks line up with the SD 1.5 twin's UNet (ch. 4)."""
+def build_controlnet(repo: str, size: str = "tiny"):
+    """Depth ControlNet twin whose blocks line up with the SD 1.5 twin's UNet (ch. 4)."""
 
     from diffusers import ControlNetModel
+
+    if size == "full":
+        return full_component(repo, "")
 
     _seed(f"{repo}/controlnet")
     return ControlNetModel(
         in_channels=4, conditioning_channels=3, layers_per_block=1, block_out_channels=UNET_CH,
         down_block_types=PLAIN, cross_attention_dim=TEXT_DIM,
         attention_head_dim=8, norm_num_groups=8, conditioning_embedding_out_channels=(8, 8, 16, 16),
+    ).eval()
+
+
+def build_tiny_vae(repo: str):
+    """Distilled tiny VAE twin (AutoencoderTiny) with the real latent channels and scaling (ch. 1)."""
+
+    from diffusers import AutoencoderTiny
+
+    _seed(f"{repo}/vae")
+    return AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), latent_channels=4, scaling_factor=1.0,
     ).eval()
 
 
@@ -426,67 +513,97 @@ def build_depth(repo: str):
 # ---------------------------------------------------------------- saving into a hub cache
 
 
-def commit_hash(repo: str) -> str:
+def builder_version(size: str = "tiny") -> str:
+    """The version of the recipe that builds twins of this size (ch. 1)."""
+    return BUILDER_VERSION if size == "tiny" else FULL_BUILDER_VERSION
+
+
+def commit_hash(repo: str, size: str = "tiny") -> str:
     """A fixed 40-hex revision per twin, so refs/main is the same on every build (ch. 1)."""
-    return hashlib.sha1(f"twin:{repo}:{BUILDER_VERSION}".encode()).hexdigest()
+    tag = f"twin:{repo}:{BUILDER_VERSION}" if size == "tiny" else f"twin-full:{repo}:{FULL_BUILDER_VERSION}"
+    return hashlib.sha1(tag.encode()).hexdigest()
 
 
-def _readme(repo: str) -> str:
+def _readme(repo: str, size: str = "tiny") -> str:
     lines = ["---", "tags:", "- twin", "- random-weights"]
     prior = FACTS.get(repo, {}).get("connected_prior")
     if prior:
         lines += ["prior:", f"- {prior}"]  # diffusers loads the prior from here for the combined pipelines
     lines += ["---", "", f"# TWIN of {repo}", "",
-              "Tiny random weights that mirror the real checkpoint's classes, configs and file layout.",
+              ("Tiny random weights" if size == "tiny" else "Full-size random weights (the real architecture)")
+              + " that mirror the real checkpoint's classes, configs and file layout.",
               "Images made with it are noise. Built by `python -m helpers.twins`.", ""]
     return "\n".join(lines)
 
 
-def _save(obj, folder: Path, fp16: bool) -> None:
-    """save_pretrained in fp32 and, where the real repo ships them, the *.fp16.* variant files too."""
+def _save(obj, folder: Path, fp16: bool, in_place: bool = False) -> None:
+    """save_pretrained in fp32 and, where the real repo ships them, the *.fp16.* variant files too.
+
+    With in_place=True (full size, where a second copy would not fit in memory) the fp32 files are written
+    first, the model is then cast to fp16 in place, and the fp32 run's JSON files are put back afterwards.
+    """
     import torch
 
+    if fp16 and in_place:
+        obj.save_pretrained(folder, safe_serialization=True)
+        configs = {p: p.read_text() for p in folder.rglob("*.json")}
+        obj.to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
+        for p, text in configs.items():  # the real configs say float32
+            p.write_text(text)
+        return
     if fp16:  # cast a copy: a round trip through fp16 would change the fp32 weights
         copy.deepcopy(obj).to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
     # fp32 last: transformers records the dtype in config.json, and the real configs say float32
     obj.save_pretrained(folder, safe_serialization=True)
 
 
-def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> None:
-    """Build one repo's twin into its snapshot folder, with README and twin.json marker (ch. 1)."""
-
-    fp16 = MODELS[repo].fp16_variant
+def _recipe(repo: str, tok_dir: Path, tok_bang_dir: Path, size: str):
     kind = MODELS[repo].pipeline
     if kind == "StableDiffusionXLImg2ImgPipeline":
-        _save(build_sdxl_refiner(repo, tok_dir, tok_bang_dir), snapshot, fp16)
-    elif kind == "StableDiffusionXLInpaintPipeline":
-        _save(build_sdxl_inpaint(repo, tok_dir, tok_bang_dir), snapshot, fp16)
-    elif kind in ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline"):
-        _save(build_sd15(repo, tok_dir), snapshot, fp16)
-    elif kind in ("KandinskyV22Pipeline", "KandinskyV22InpaintPipeline"):
-        _save(build_kandinsky_decoder(repo), snapshot, fp16)
-    elif kind == "KandinskyV22PriorPipeline":
-        _save(build_kandinsky_prior(repo, tok_dir), snapshot, fp16)
-    elif kind == "StableDiffusionLatentUpscalePipeline":
-        _save(build_x2(repo, tok_dir), snapshot, fp16)
-    elif kind == "StableDiffusionUpscalePipeline":
-        _save(build_x4(repo, tok_dir), snapshot, fp16)
-    elif kind == "ControlNetModel":
-        _save(build_controlnet(repo), snapshot, fp16)
-    elif kind == "DepthAnythingForDepthEstimation":
+        return build_sdxl_refiner(repo, tok_dir, tok_bang_dir, size)
+    if kind == "StableDiffusionXLInpaintPipeline":
+        return build_sdxl_inpaint(repo, tok_dir, tok_bang_dir)
+    if kind in ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline"):
+        return build_sd15(repo, tok_dir, size)
+    if kind in ("KandinskyV22Pipeline", "KandinskyV22InpaintPipeline"):
+        return build_kandinsky_decoder(repo, size)
+    if kind == "KandinskyV22PriorPipeline":
+        return build_kandinsky_prior(repo, tok_dir, size)
+    if kind == "StableDiffusionLatentUpscalePipeline":
+        return build_x2(repo, tok_dir, size)
+    if kind == "StableDiffusionUpscalePipeline":
+        return build_x4(repo, tok_dir, size)
+    if kind == "ControlNetModel":
+        return build_controlnet(repo, size)
+    if kind == "AutoencoderTiny":
+        return build_tiny_vae(repo)
+    raise TwinBuildError(f"no twin recipe for {repo} ({kind})")  # pragma: no cover - table and builder grow together
+
+
+def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path, size: str = "tiny") -> None:
+    """Build one repo's twin into its snapshot folder, with README and twin.json marker (ch. 1)."""
+
+    if size not in SIZES:
+        raise ValueError(f"size={size!r} is not one of {SIZES}; pass size='tiny' or size='full'.")
+    if size == "full" and repo not in full_size_configs():
+        raise TwinBuildError(f"no full-size config is recorded for {repo}; full-size twins exist for: "
+                             f"{', '.join(full_size_repos())}. Add its configs to {FULL_SIZE_FILE.name}.")
+    fp16 = MODELS[repo].fp16_variant
+    if MODELS[repo].pipeline == "DepthAnythingForDepthEstimation":
         model, processor = build_depth(repo)
         _save(model, snapshot, fp16)
         processor.save_pretrained(snapshot)
-    else:  # pragma: no cover - the table and the builder must grow together
-        raise TwinBuildError(f"no twin recipe for {repo} ({kind})")
-    (snapshot / "README.md").write_text(_readme(repo))
+    else:
+        _save(_recipe(repo, tok_dir, tok_bang_dir, size), snapshot, fp16, in_place=size == "full")
+    (snapshot / "README.md").write_text(_readme(repo, size))
+    weights = "tiny random weights" if size == "tiny" else "full-size random weights (real architecture)"
     (snapshot / MARKER).write_text(json.dumps(
-        {"twin": True, "repo_id": repo, "builder_version": BUILDER_VERSION,
-         "note": "tiny random weights; images made with this model are noise"}, indent=2) + "\n")
+        {"twin": True, "repo_id": repo, "builder_version": builder_version(size), "size": size,
+         "note": f"{weights}; images made with this model are noise"}, indent=2) + "\n")
 
 
-def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
-    """Build every twin into a fresh hub cache at `dest`, which must not exist yet (ch. 1)."""
+def build_cache(dest: Path, src_dir: Path, repos=None, log=print, size: str = "tiny") -> Path:
+    """Build every twin (or `repos`) into a fresh hub cache at `dest`, which must not exist yet (ch. 1)."""
     import diffusers
     import torch
     import transformers
@@ -495,7 +612,8 @@ def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    if size == "tiny":  # tiny models gain nothing from more threads; full-size ones initialise faster
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     vocab, merges = clip_vocab(src_dir)
     dest.mkdir(parents=True)
     work = Path(tempfile.mkdtemp(prefix="tok-", dir=dest))
@@ -505,16 +623,17 @@ def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
     for repo in repos or list(MODELS):
         org, name = repo.split("/")
         root = dest / f"models--{org}--{name}"
-        rev = commit_hash(repo)
+        rev = commit_hash(repo, size)
         snapshot = root / "snapshots" / rev
         snapshot.mkdir(parents=True)
         (root / "refs").mkdir()
         (root / "refs" / "main").write_text(rev)
-        build_one(repo, snapshot, tok_dir, tok_bang_dir)
+        build_one(repo, snapshot, tok_dir, tok_bang_dir, size)
         _tidy_snapshot(snapshot)
-        log(f"  twin {repo}")
+        log(f"  {'twin' if size == 'tiny' else 'full-size twin'} {repo}")
     shutil.rmtree(work)
-    dedupe(dest)
+    if size == "tiny":  # full-size repos share no files worth hashing gigabytes for
+        dedupe(dest)
     return dest
 
 

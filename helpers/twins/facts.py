@@ -152,6 +152,14 @@ FACTS: dict[str, dict] = {
         "stable-diffusion-v1-5/stable-diffusion-v1-5", "conditioning_downscale": 8,
         "source": f"{HUB}/lllyasviel/control_v11f1p_sd15_depth/blob/main/config.json",
     },
+    "madebyollin/taesd": {
+        "model": "AutoencoderTiny", "latent_channels": 4, "scaling_factor": 1.0, "vae_scale_factor": 8,
+        "source": f"{HUB}/madebyollin/taesd/blob/main/config.json",
+    },
+    "madebyollin/taesdxl": {
+        "model": "AutoencoderTiny", "latent_channels": 4, "scaling_factor": 1.0, "vae_scale_factor": 8,
+        "source": f"{HUB}/madebyollin/taesdxl/blob/main/config.json",
+    },
     "depth-anything/Depth-Anything-V2-Small-hf": {
         "model": "DepthAnythingForDepthEstimation", "image_processor": "DPTImageProcessor",
         "patch_size": 14, "input_size": 518,
