@@ -275,7 +275,7 @@ def _modules(pipeline, names=("unet", "controlnet", "vae")):
     return [(n, components[n]) for n in names if isinstance(components.get(n), torch.nn.Module)]
 
 
-def _apply_attention(pipeline, p: Plan, kind: str, attention: str) -> None:
+def _apply_attention(pipeline, p: Plan) -> None:
     if p.attention == "xformers":
         try:
             pipeline.enable_xformers_memory_efficient_attention()
@@ -328,10 +328,7 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     """Apply the speed and memory policy to a pipeline and print what it chose and why (ch. 1)."""
     _check_choices(offload, attention, compile, tricks)
     device = device if device is not None else pick_device()
-    kind = _kind(device)
-    machine = this_machine(device) if kind == "cuda" else Machine(
-        kind, "CPU" if kind == "cpu" else "Apple GPU (mps)", _available_ram(),
-        has_xformers=importlib.util.find_spec("xformers") is not None)
+    machine = this_machine(device)
     dtype = getattr(pipeline, "dtype", None)
     default = _default_size(pipeline)
     p = plan(machine, weights_bytes=pipeline_bytes(pipeline), dtype=dtype, height=height or default,
@@ -354,7 +351,7 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
         vae.enable_tiling()
     if p.vae_slicing and hasattr(vae, "enable_slicing"):
         vae.enable_slicing()
-    _apply_attention(pipeline, p, kind, attention)
+    _apply_attention(pipeline, p)
     _apply_fast(pipeline, p)
 
     pipeline._tutorial_setup = {
