@@ -298,7 +298,16 @@ class PeakMemory:
 
 
 def _from_pretrained(cls, repo: str, cache_dir, **kwargs):
-    return cls.from_pretrained(repo, cache_dir=cache_dir, use_safetensors=True, **kwargs)
+    kwargs.setdefault("use_safetensors", True)
+    return cls.from_pretrained(repo, cache_dir=cache_dir, **kwargs)
+
+
+def _file_args(repo: str) -> dict:
+    """variant= and use_safetensors= from the repo's recorded files, which the twins ship exactly."""
+    from helpers.loading import choose
+    from helpers.manifests import component_folders, recorded_files
+
+    return choose(repo, recorded_files(repo), component_folders(repo)).kwargs
 
 
 def load(workload: Workload, config: str, device: str, cache_dir):
@@ -327,12 +336,11 @@ def load(workload: Workload, config: str, device: str, cache_dir):
         return pipeline, f"fp16 · model CPU offload · {attention}"
 
     dtype = pick_dtype(device)
-    variant = "fp16" if dtype == torch.float16 else None
     extra = {}
     if workload.controlnet:
         extra["controlnet"] = _from_pretrained(ControlNetModel, workload.controlnet, cache_dir, dtype=dtype,
-                                               variant=variant)
-    pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=dtype, variant=variant, **extra)
+                                               **_file_args(workload.controlnet))
+    pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=dtype, **_file_args(workload.repo), **extra)
     pipeline = fit_to_machine(pipeline, device, fast=config == "fast", height=workload.size, width=workload.size,
                               verbose=False)
     pipeline.set_progress_bar_config(disable=True)

@@ -7,7 +7,7 @@ of autoencoder, the same number of latent channels, the same scaling factor and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -34,6 +34,7 @@ class LatentSpace:
     latent_channels: int
     scaling_factor: float  # latents are multiplied by this after encoding (1.0: not scaled)
     vae_scale_factor: int  # pixels per latent, per side
+    pipeline: str = field(default="", compare=False)  # the pipeline it was read from, for messages
 
     def __str__(self) -> str:
         return (f"{self.autoencoder}={self.vae_class} · {self.latent_channels} latent channels · "
@@ -41,6 +42,8 @@ class LatentSpace:
 
 
 def _name(pipeline) -> str:
+    if isinstance(pipeline, LatentSpace):  # noted from a pipeline that may be gone by now
+        return pipeline.pipeline or "a pipeline"
     path = getattr(getattr(pipeline, "config", None), "_name_or_path", None) or ""
     repo = f" ({path})" if path and "/" in path and not path.startswith(("/", ".")) and "snapshots" not in path else ""
     return type(pipeline).__name__ + repo
@@ -68,6 +71,7 @@ def latent_space(pipeline) -> LatentSpace:
         scaling_factor=scaling,
         # each encoder block after the first halves the side, as diffusers computes vae_scale_factor
         vae_scale_factor=2 ** (len(config.block_out_channels) - 1),
+        pipeline=_name(pipeline),
     )
 
 
@@ -77,7 +81,7 @@ def _mismatches(producer, consumer) -> list[str]:
     pixel_only = PIXEL_ONLY.get(type(consumer).__name__)
     if pixel_only:
         reasons.append(f"{type(consumer).__name__} does not accept latents at all: {pixel_only}")
-    made, read = latent_space(producer), latent_space(consumer)
+    made, read = _space(producer), latent_space(consumer)
     if made.vae_class != read.vae_class:
         reasons.append(
             f"autoencoder: {made.autoencoder}={made.vae_class} vs {read.autoencoder}={read.vae_class} "
@@ -95,19 +99,26 @@ def _mismatches(producer, consumer) -> list[str]:
     return reasons
 
 
+def _space(pipeline_or_space) -> LatentSpace:
+    return pipeline_or_space if isinstance(pipeline_or_space, LatentSpace) else latent_space(pipeline_or_space)
+
+
 def latents_compatible(producer, consumer) -> bool:
     """True if `consumer` can take `producer(..., output_type="latent")` output as its `image` (ch. 3)."""
     return not _mismatches(producer, consumer)
 
 
 def check_latents_compatible(producer, consumer) -> None:
-    """Raise ValueError naming both pipelines and every mismatch if latents cannot pass between them (ch. 3)."""
+    """Raise ValueError naming both sides and every mismatch if latents cannot pass (ch. 3).
+
+    `producer` is a pipeline, or the LatentSpace noted from one that has since been freed.
+    """
     reasons = _mismatches(producer, consumer)
     if reasons:
         lines = "\n".join(f"  - {r}" for r in reasons)
         raise ValueError(
             f"Latents from {_name(producer)} cannot be passed to {_name(consumer)}:\n{lines}\n"
-            f"  producer: {latent_space(producer)}\n  consumer: {latent_space(consumer)}\n{FIX}"
+            f"  producer: {_space(producer)}\n  consumer: {latent_space(consumer)}\n{FIX}"
         )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
 
 DEVICES = ("cuda", "mps", "cpu")
+# Set TUTORIAL_DECIDE_AS=cuda to take every decision a CUDA machine takes (fp16 dtype, fp16 files, sizes, steps)
+# while still running on this machine: CI loads every chapter's checkpoints that way, against the twins.
+DECIDE_AS_ENV = "TUTORIAL_DECIDE_AS"
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 SEED_LIMIT = 2**63
 
@@ -52,9 +56,40 @@ def pick_device() -> str:
     return "cpu"
 
 
+def decide_as() -> str | None:
+    """"cuda" when TUTORIAL_DECIDE_AS asks to decide as on a CUDA machine, else None (every chapter)."""
+    wanted = os.environ.get(DECIDE_AS_ENV, "").strip().lower()
+    if wanted in ("", "0", "off", "no", "false"):
+        return None
+    if wanted != "cuda":
+        raise ValueError(f"{DECIDE_AS_ENV}={wanted!r} is not supported; set {DECIDE_AS_ENV}=cuda to take a CUDA "
+                         "machine's decisions on this one, or unset it.")
+    return "cuda"
+
+
+def decision_kind(device: str | None = None) -> str:
+    """The device kind whose decisions apply: "cuda" under TUTORIAL_DECIDE_AS=cuda, else the device's (ch. 1)."""
+    return decide_as() or (_kind(device) if device is not None else pick_device())
+
+
+def for_device(*, cuda, cpu, mps=None):
+    """The setting for this machine: `cuda` on a GPU, `mps` (or `cpu`) on Apple silicon, `cpu` else (ch. 3-5)."""
+    kind = decision_kind()
+    if kind == "cuda":
+        return cuda
+    return cpu if kind == "cpu" or mps is None else mps
+
+
+def free_memory() -> None:
+    """Collect deleted pipelines now and hand cached CUDA memory back; call it after every `del` (ch. 3-5)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:
     """Return the dtype to load weights in: fp16 on cuda, fp32 on mps/cpu, or a valid `requested` one (ch. 1)."""
-    kind = _kind(device) if device is not None else pick_device()
+    kind = decision_kind(device)
     if requested is None:
         return torch.float16 if kind == "cuda" else torch.float32
     if not isinstance(requested, torch.dtype):
@@ -85,7 +120,9 @@ def make_generator(seed: int, device: str | None = None) -> torch.Generator:
 
 
 def describe() -> str:
-    """Return one line naming the device, the dtype and the torch version in use (ch. 1)."""
+    """Return one line naming the device and the dtype in use, and any decisions taken as on CUDA (ch. 1)."""
     device = pick_device()
-    version = torch.__version__.split("+", 1)[0]
-    return f"device: {device} · dtype: {pick_dtype(device)} · torch {version}"
+    line = f"device: {device} · dtype: {pick_dtype(device)}"
+    if decide_as() and device != "cuda":
+        line += f" · decisions as on cuda ({DECIDE_AS_ENV}=cuda): fp16 weights, CUDA sizes and steps"
+    return line

@@ -1,4 +1,7 @@
-"""The one table of model ids the chapter uses: book id -> current id, task, fp16 files, trigger token."""
+"""The one table of model ids the chapter uses: book id -> current id, task, pipeline class, trigger token.
+
+Which files each repo ships (fp16, safetensors, pickle) is recorded with sources in helpers/manifests.json.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ class Model:
     book_id: str  # the id printed in the book (may be dead or mistyped)
     task: str  # text2img, img2img, inpaint, upscale, controlnet, depth, prior
     pipeline: str  # class that AutoPipeline / from_pretrained picks for the real repo
-    fp16_variant: bool  # does the real repo ship *.fp16.safetensors files?
     trigger: str | None  # words the fine-tune was trained on; put them in the prompt
     chapter: str  # which notebook uses it first
     note: str = ""
@@ -24,43 +26,43 @@ MODELS: dict[str, Model] = {
     m.repo_id: m
     for m in [
         Model("stable-diffusion-v1-5/stable-diffusion-v1-5", "runwayml/stable-diffusion-v1-5",
-              "text2img", "StableDiffusionPipeline", True, None, "01",
+              "text2img", "StableDiffusionPipeline", None, "01",
               "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
         Model("stabilityai/stable-diffusion-xl-refiner-1.0", "stabilityai/stable-diffusion-xl-refiner-1.0",
-              "img2img", "StableDiffusionXLImg2ImgPipeline", True, None, "02"),
+              "img2img", "StableDiffusionXLImg2ImgPipeline", None, "02"),
         Model("kandinsky-community/kandinsky-2-2-decoder", "kandinsky-community/kandinsky-2-2-decoder",
-              "text2img", "KandinskyV22Pipeline", False, None, "03",
+              "text2img", "KandinskyV22Pipeline", None, "03",
               "AutoPipeline wraps it with its prior into a *CombinedPipeline"),
         Model("kandinsky-community/kandinsky-2-2-prior", "kandinsky-community/kandinsky-2-2-prior",
-              "prior", "KandinskyV22PriorPipeline", False, None, "03",
+              "prior", "KandinskyV22PriorPipeline", None, "03",
               "loaded for you by the Kandinsky combined pipelines"),
         Model("ogkalu/Comic-Diffusion", "ogkalu/Comic-Diffusion",
-              "img2img", "StableDiffusionPipeline", False, "charliebo artstyle", "03"),
+              "img2img", "StableDiffusionPipeline", "charliebo artstyle", "03"),
         Model("kohbanye/pixel-art-style", "kohbanye/pixel-art-style",
-              "img2img", "StableDiffusionPipeline", False, "pixelartstyle", "03"),
+              "img2img", "StableDiffusionPipeline", "pixelartstyle", "03"),
         Model("stabilityai/sd-x2-latent-upscaler", "stabilityai/sd-x2-latent-upscaler",
-              "upscale", "StableDiffusionLatentUpscalePipeline", True, None, "03"),
+              "upscale", "StableDiffusionLatentUpscalePipeline", None, "03"),
         Model("stabilityai/stable-diffusion-x4-upscaler", "stabilityai/stable-diffusion-x4-upscaler",
-              "upscale", "StableDiffusionUpscalePipeline", True, None, "03"),
+              "upscale", "StableDiffusionUpscalePipeline", None, "03"),
         Model("lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11flip_sd15_depth",
-              "controlnet", "ControlNetModel", True, None, "04",
+              "controlnet", "ControlNetModel", None, "04",
               "the book's 'control_v11flip' is a typo of 'control_v11f1p' (f-one-p, not 'flip')"),
         Model("nitrosocke/elden-ring-diffusion", "nitrosocke/elden-ring-diffusion",
-              "img2img", "StableDiffusionPipeline", False, "elden ring style", "04"),
+              "img2img", "StableDiffusionPipeline", "elden ring style", "04"),
         Model("depth-anything/Depth-Anything-V2-Small-hf", "",
-              "depth", "DepthAnythingForDepthEstimation", False, None, "04",
+              "depth", "DepthAnythingForDepthEstimation", None, "04",
               "not in the book: makes a depth map from any image (small, Apache-2.0, safetensors, no remote code)"),
         Model("kandinsky-community/kandinsky-2-2-decoder-inpaint", "kandinsky-community/kandinsky-2-2-decoder-inpaint",
-              "inpaint", "KandinskyV22InpaintPipeline", False, None, "05"),
+              "inpaint", "KandinskyV22InpaintPipeline", None, "05"),
         Model("stable-diffusion-v1-5/stable-diffusion-inpainting", "runwayml/stable-diffusion-inpainting",
-              "inpaint", "StableDiffusionInpaintPipeline", True, None, "05",
+              "inpaint", "StableDiffusionInpaintPipeline", None, "05",
               "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
         Model("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
-              "inpaint", "StableDiffusionXLInpaintPipeline", True, None, "05"),
-        Model("madebyollin/taesd", "", "tiny_vae", "AutoencoderTiny", False, None, "speed",
+              "inpaint", "StableDiffusionXLInpaintPipeline", None, "05"),
+        Model("madebyollin/taesd", "", "tiny_vae", "AutoencoderTiny", None, "speed",
               "not in the book: a distilled VAE for SD 1.x/2.x latents, for fit_to_machine(tricks=('tiny_vae',)); "
               "decodes many times faster, slightly softer detail"),
-        Model("madebyollin/taesdxl", "", "tiny_vae", "AutoencoderTiny", False, None, "speed",
+        Model("madebyollin/taesdxl", "", "tiny_vae", "AutoencoderTiny", None, "speed",
               "not in the book: the same for SDXL latents"),
     ]
 }

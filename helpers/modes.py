@@ -45,9 +45,14 @@ def is_cached(repo_id: str, cache: Path | None = None) -> bool:
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE says not to use the network (1, true, yes or on) (ch. 1)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """True if the Hugging Face Hub answers within `timeout` seconds (ch. 1)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    if hub_offline():
         return False
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     try:
@@ -104,6 +109,10 @@ def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ())
               "The code is the real code; the pictures are noise.")
     else:
         print("Models: HUB — the real checkpoints (downloaded once into your Hugging Face cache).")
+        if needs:
+            from helpers.loading import download_summary
+
+            print(download_summary(needs))
     return chosen
 
 

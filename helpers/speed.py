@@ -192,7 +192,10 @@ def plan(machine: Machine, *, weights_bytes: int, dtype: torch.dtype | None, hei
         else:
             p.add("TF32 matmuls", "n/a", "needs an Ampere (sm_80) or newer GPU")
     else:
-        why = "what runs reliably on CPU" if kind == "cpu" else "the dtype known to work on every MPS op here"
+        if dtype in (torch.float16, torch.bfloat16):
+            why = "half precision as a CUDA machine would load it; slow or unsupported here, so load float32 to run"
+        else:
+            why = "what runs reliably on CPU" if kind == "cpu" else "the dtype known to work on every MPS op here"
         p.add("dtype", dtype_name, why)
 
     # attention kernel: PyTorch 2's SDPA already has flash / memory-efficient kernels

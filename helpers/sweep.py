@@ -78,21 +78,21 @@ def main(argv=None) -> int:
     from helpers import use_models
 
     use_models(needs=["stable-diffusion-v1-5/stable-diffusion-v1-5"])
-    import torch
     from diffusers import AutoPipelineForText2Image
 
     from helpers.checks import check_size
     from helpers.device import make_generator, pick_dtype
     from helpers.fingerprint import fingerprint
+    from helpers.loading import decide
     from helpers.paths import build_dir
 
     check_size(args.size, args.size)
     state = _state()
     device = state.device.type
     dtype = pick_dtype(device)
+    repo_id = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     pipeline = AutoPipelineForText2Image.from_pretrained(
-        "stable-diffusion-v1-5/stable-diffusion-v1-5", dtype=dtype, use_safetensors=True,
-        variant="fp16" if dtype == torch.float16 else None,
+        repo_id, dtype=dtype, **decide(repo_id).kwargs  # variant= and use_safetensors= from the repo's files
     ).to(state.device)
     pipeline.set_progress_bar_config(disable=True)
     prompt = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"

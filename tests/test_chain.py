@@ -108,6 +108,13 @@ def test_latent_space_reads_each_autoencoder(sd, kandinsky, x4):
     assert "AutoencoderKL · 4 latent channels · scaling_factor=0.18215 · 8x downsampling" in str(latent_space(sd))
 
 
+def test_a_noted_latent_space_stands_in_for_a_freed_pipeline(sd, kandinsky):
+    noted = latent_space(sd)
+    with pytest.raises(ValueError, match=r"Latents from StableDiffusion\w*Pipeline .*cannot be passed to Kandinsky"):
+        check_latents_compatible(noted, kandinsky)
+    check_latents_compatible(noted, sd)
+
+
 def test_latent_space_rejects_non_pipelines():
     with pytest.raises(TypeError, match="no `vae` or `movq`"):
         latent_space(object())

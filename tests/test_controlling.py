@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from helpers.images import make_mask, mask_coverage
+from helpers.loading import decide
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 CONTROLNET = "lllyasviel/control_v11f1p_sd15_depth"
@@ -31,7 +32,7 @@ def twins():
 def sd15(twins):
     from diffusers import AutoPipelineForImage2Image
 
-    pipeline = AutoPipelineForImage2Image.from_pretrained(SD15, dtype=torch.float32, use_safetensors=True)
+    pipeline = AutoPipelineForImage2Image.from_pretrained(SD15, dtype=torch.float32, **decide(SD15).kwargs)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
 
@@ -99,9 +100,9 @@ def test_controlnet_img2img_pipeline_class(twins):
 
     from helpers.device import make_generator
 
-    controlnet = ControlNetModel.from_pretrained(CONTROLNET, dtype=torch.float32, use_safetensors=True)
+    controlnet = ControlNetModel.from_pretrained(CONTROLNET, dtype=torch.float32, **decide(CONTROLNET).kwargs)
     pipeline = AutoPipelineForImage2Image.from_pretrained(
-        SD15, controlnet=controlnet, dtype=torch.float32, use_safetensors=True
+        SD15, controlnet=controlnet, dtype=torch.float32, **decide(SD15).kwargs
     )
     pipeline.set_progress_bar_config(disable=True)
     assert type(pipeline).__name__ == "StableDiffusionControlNetImg2ImgPipeline"
@@ -119,8 +120,8 @@ def test_the_book_controlnet_id_is_a_typo():
 
     with pytest.raises(DeadModelIdError, match="control_v11f1p_sd15_depth"):
         model("lllyasviel/control_v11flip_sd15_depth")
-    assert model(CONTROLNET).fp16_variant
-    assert not model("nitrosocke/elden-ring-diffusion").fp16_variant
+    assert decide(CONTROLNET).variant == "fp16"  # read from the ControlNet's files
+    assert decide("nitrosocke/elden-ring-diffusion", allow_pickle="nitrosocke/elden-ring-diffusion").variant is None
 
 
 def test_image_processor_rounds_sizes_down_to_multiples_of_8(sd15):
@@ -154,7 +155,7 @@ def test_depth_map_has_the_input_size(twins, size):
 def test_inpainting_pipelines(twins, repo_id, pipeline_class, native):
     from diffusers import AutoPipelineForInpainting
 
-    pipeline = AutoPipelineForInpainting.from_pretrained(repo_id, dtype=torch.float32, use_safetensors=True)
+    pipeline = AutoPipelineForInpainting.from_pretrained(repo_id, dtype=torch.float32, **decide(repo_id).kwargs)
     assert type(pipeline).__name__ == pipeline_class
     assert pipeline.unet.config.in_channels == 9  # noisy latents 4 + mask 1 + masked-image latents 4
     if native is not None:
@@ -223,7 +224,8 @@ def test_pasting_back_keeps_the_unmasked_area_exact(twins, area_differences):
     from helpers.device import make_generator
 
     pipeline = AutoPipelineForInpainting.from_pretrained(
-        "stable-diffusion-v1-5/stable-diffusion-inpainting", dtype=torch.float32, use_safetensors=True
+        "stable-diffusion-v1-5/stable-diffusion-inpainting", dtype=torch.float32,
+        **decide("stable-diffusion-v1-5/stable-diffusion-inpainting").kwargs
     )
     pipeline.set_progress_bar_config(disable=True)
     init = Image.fromarray(np.random.default_rng(1).integers(0, 256, (128, 128, 3), dtype=np.uint8))

@@ -116,7 +116,35 @@ def test_generator_largest_seed():
 
 
 def test_describe(cpu_only):
-    line = dev.describe()
-    assert line.startswith("device: cpu · dtype: torch.float32 · torch ")
-    assert "+" not in line
-    assert "\n" not in line
+    assert dev.describe() == "device: cpu · dtype: torch.float32"  # no torch version: it differs per machine
+
+
+def test_decide_as_cuda_takes_a_gpus_decisions_on_the_cpu(cpu_only, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_DECIDE_AS", "cuda")
+    assert dev.pick_device() == "cpu"  # it still runs here
+    assert dev.pick_dtype("cpu") == torch.float16
+    assert dev.for_device(cuda=1024, cpu=512) == 1024
+    assert dev.describe().startswith("device: cpu · dtype: torch.float16 · decisions as on cuda")
+    monkeypatch.setenv("TUTORIAL_DECIDE_AS", "tpu")
+    with pytest.raises(ValueError, match="TUTORIAL_DECIDE_AS='tpu' is not supported"):
+        dev.pick_dtype("cpu")
+
+
+def test_for_device_picks_the_setting_of_this_machine(cpu_only, monkeypatch):
+    monkeypatch.delenv("TUTORIAL_DECIDE_AS", raising=False)
+    assert dev.for_device(cuda=50, cpu=15) == 15
+    assert dev.for_device(cuda=50, cpu=15, mps=20) == 15
+    monkeypatch.setattr(dev, "pick_device", lambda: "mps")
+    assert dev.for_device(cuda=50, cpu=15, mps=20) == 20
+    assert dev.for_device(cuda=50, cpu=15) == 15
+
+
+def test_free_memory_empties_the_cuda_cache_when_there_is_one(monkeypatch):
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    dev.free_memory()
+    assert emptied == [True]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    dev.free_memory()
+    assert emptied == [True]

@@ -9,7 +9,7 @@ import pytest
 
 import helpers
 
-CHAPTER = re.compile(r"\((ch\. [0-9–, -]+|main job|every chapter|all chapters)\)")
+CHAPTER = re.compile(r"\((ch\. [0-9–, -]+|main job|maintainer tool|every chapter|all chapters)\)")
 MODULES = [m.name for m in pkgutil.walk_packages(helpers.__path__, "helpers.") if not m.name.endswith("__main__")]
 
 

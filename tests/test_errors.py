@@ -308,23 +308,27 @@ def test_33_check_call_catches_the_slider_mistakes_before_torch():
 
 
 def test_34_pickle_only_checkpoint_is_refused_unless_named():
-    from helpers.safety import PickleWeightsError, use_safetensors
+    from helpers.loading import PickleWeightsError, choose
 
     only_pickle = ["model_index.json", "unet/diffusion_pytorch_model.bin", "vae/diffusion_pytorch_model.bin"]
-    with pytest.raises(PickleWeightsError, match='opt in by naming it: use_safetensors\\("someone/model", '
+    with pytest.raises(PickleWeightsError, match='unet, vae.*load_args\\("someone/model", '
                                                  'allow_pickle="someone/model"\\)'):
-        use_safetensors("someone/model", files=only_pickle)
-    with pytest.raises(PickleWeightsError):
-        use_safetensors("someone/model", allow_pickle="someone/other-model", files=only_pickle)
-    assert use_safetensors("someone/model", allow_pickle="someone/model", files=only_pickle) is False
-    both = [*only_pickle, "unet/diffusion_pytorch_model.safetensors"]
-    assert use_safetensors("someone/model", files=both) is True
+        choose("someone/model", only_pickle, ["unet", "vae"])
+    chosen = choose("someone/model", only_pickle, ["unet", "vae"], allow_pickle=True)
+    assert chosen.kwargs == {"variant": None, "use_safetensors": False}
+    with pytest.raises(ValueError, match="allow_pickle='ogkalu/Comic-Diffusion' must name the repo"):
+        from helpers.loading import load_args
+
+        load_args("nitrosocke/elden-ring-diffusion", allow_pickle="ogkalu/Comic-Diffusion")
 
 
-def test_35_twins_always_load_as_safetensors():
-    from helpers.safety import use_safetensors
+def test_35_a_repo_with_safetensors_needs_no_opt_in_and_a_pickle_only_twin_refuses():
+    from helpers.loading import PickleWeightsError, choose, load_args
 
-    assert use_safetensors("nitrosocke/elden-ring-diffusion") is True  # read from the twin cache
+    both = ["unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.safetensors"]
+    assert choose("someone/model", both, ["unet"]).kwargs == {"variant": None, "use_safetensors": True}
+    with pytest.raises(PickleWeightsError, match="elden-ring-diffusion ships only pickle"):
+        load_args("nitrosocke/elden-ring-diffusion")  # the twin ships .bin only, like the real repo
 
 
 # ---------------------------------------------------------------- speed policy and full-size twins

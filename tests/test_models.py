@@ -45,12 +45,6 @@ def test_unknown_id_is_refused_with_a_suggestion():
         model("")
 
 
-def test_fp16_variant_flags_match_the_repos():
-    with_fp16 = {r for r, m in MODELS.items() if m.fp16_variant}
-    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in with_fp16
-    assert not with_fp16 & {"ogkalu/Comic-Diffusion", "kohbanye/pixel-art-style", "nitrosocke/elden-ring-diffusion"}
-
-
 def test_trigger_tokens():
     assert MODELS["ogkalu/Comic-Diffusion"].trigger == "charliebo artstyle"
     assert MODELS["kohbanye/pixel-art-style"].trigger == "pixelartstyle"

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.loading import decide
+from helpers.manifests import recorded_files
 from helpers.models import MODELS
 from helpers.modes import snapshot_path
 from helpers.twins import build as builder
@@ -65,13 +67,6 @@ def test_pipeline_twin_matches_the_facts_table(repo):
             assert load_json(snap / tok / "tokenizer_config.json")["model_max_length"] == 77
     if facts.get("connected_prior"):
         assert f"- {facts['connected_prior']}" in (snap / "README.md").read_text()
-
-
-@pytest.mark.parametrize("repo", list(MODELS))
-def test_fp16_files_exist_exactly_where_the_real_repo_has_them(repo):
-    half = list(snapshot(repo).rglob("*.fp16.safetensors"))
-    assert bool(half) == MODELS[repo].fp16_variant
-    assert not list(snapshot(repo).rglob("*.bin")), "twins ship safetensors only"
 
 
 def test_tokenizer_is_the_real_clip_vocabulary():
@@ -134,8 +129,9 @@ def test_unmodified_autopipeline_calls_load_the_twin(repo):
 
     task = MODELS[repo].task
     loader = getattr(diffusers, LOADERS.get(task, "AutoPipelineForImage2Image"))
-    kwargs = {"variant": "fp16"} if MODELS[repo].fp16_variant else {}
-    pipe = loader.from_pretrained(repo, dtype=torch.float16, use_safetensors=True, **kwargs)
+    pickle_only = not any(f.endswith(".safetensors") for f in recorded_files(repo))
+    kwargs = decide(repo, allow_pickle=repo if pickle_only else None).kwargs  # what the files allow
+    pipe = loader.from_pretrained(repo, dtype=torch.float16, **kwargs)
     assert type(pipe).__name__ == EXPECTED[repo]
     assert is_twin(pipe)
     assert all(is_twin(m) for m in pipe.components.values() if hasattr(m, "config") and hasattr(m, "parameters"))
@@ -151,10 +147,12 @@ def test_other_checkpoints_load_through_their_real_classes():
     )
     from transformers import pipeline
 
-    assert is_twin(ControlNetModel.from_pretrained("lllyasviel/control_v11f1p_sd15_depth", use_safetensors=True))
+    controlnet = "lllyasviel/control_v11f1p_sd15_depth"
+    assert is_twin(ControlNetModel.from_pretrained(controlnet, **decide(controlnet).kwargs))
     assert is_twin(KandinskyV22PriorPipeline.from_pretrained("kandinsky-community/kandinsky-2-2-prior"))
-    x2 = StableDiffusionLatentUpscalePipeline.from_pretrained("stabilityai/sd-x2-latent-upscaler", variant="fp16")
-    x4 = StableDiffusionUpscalePipeline.from_pretrained("stabilityai/stable-diffusion-x4-upscaler", variant="fp16")
+    x2_id, x4_id = "stabilityai/sd-x2-latent-upscaler", "stabilityai/stable-diffusion-x4-upscaler"
+    x2 = StableDiffusionLatentUpscalePipeline.from_pretrained(x2_id, **decide(x2_id).kwargs)
+    x4 = StableDiffusionUpscalePipeline.from_pretrained(x4_id, **decide(x4_id).kwargs)
     assert x4.vae_scale_factor == 4 and x4.config.max_noise_level == 350 and is_twin(x2)
     depth = pipeline("depth-estimation", model="depth-anything/Depth-Anything-V2-Small-hf")
     assert type(depth.model).__name__ == "DepthAnythingForDepthEstimation"

@@ -22,12 +22,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from helpers.loading import WEIGHT_NAME
+from helpers.manifests import recorded_files
 from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "9"
-FULL_BUILDER_VERSION = "1"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
+BUILDER_VERSION = "10"
+FULL_BUILDER_VERSION = "2"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
 MARKER = "twin.json"
 
 # The real CLIP byte-pair merges (MIT licence, OpenAI) ship inside this small PyPI wheel; the twins'
@@ -537,10 +539,11 @@ def _readme(repo: str, size: str = "tiny") -> str:
 
 
 def _save(obj, folder: Path, fp16: bool, in_place: bool = False) -> None:
-    """save_pretrained in fp32 and, where the real repo ships them, the *.fp16.* variant files too.
+    """save_pretrained in fp32 safetensors and, when `fp16`, the *.fp16.safetensors variant files too.
 
-    With in_place=True (full size, where a second copy would not fit in memory) the fp32 files are written
-    first, the model is then cast to fp16 in place, and the fp32 run's JSON files are put back afterwards.
+    `match_record` then turns this superset into exactly the real repo's files. With in_place=True (full size,
+    where a second copy would not fit in memory) the fp32 files are written first, the model is then cast to fp16
+    in place, and the fp32 run's JSON files are put back afterwards.
     """
     import torch
 
@@ -555,6 +558,77 @@ def _save(obj, folder: Path, fp16: bool, in_place: bool = False) -> None:
         copy.deepcopy(obj).to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
     # fp32 last: transformers records the dtype in config.json, and the real configs say float32
     obj.save_pretrained(folder, safe_serialization=True)
+
+
+# diffusers names weights diffusion_pytorch_model.*, transformers model.* (safetensors) and pytorch_model.* (pickle)
+_PICKLE_STEM = {"model": "pytorch_model", "diffusion_pytorch_model": "diffusion_pytorch_model"}
+
+
+def _source_for(folder: Path, name: str) -> Path | None:
+    """The safetensors file a recorded weight file is made from: same stem family, same precision."""
+    match = WEIGHT_NAME.match(name)
+    if match is None:
+        return None
+    variant = match.group("variant")
+    precision = ".fp16" if variant == "fp16" else ""  # non_ema and other variants carry the fp32 weights
+    for stem, pickle_stem in _PICKLE_STEM.items():
+        if match.group("stem") in (stem, pickle_stem):
+            candidate = folder / f"{stem}{precision}.safetensors"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def match_record(repo: str, snapshot: Path, size: str = "tiny") -> None:
+    """Make the snapshot's weight files exactly the real repo's recorded ones: derive missing ones, drop extras (ch. 1).
+
+    Tiny twins get every recorded file: pickle copies (`.bin`, written by this builder from its own tensors, so
+    they are safe to load), non-EMA copies and fp16 variants. Full-size twins, built only to measure speed, get
+    the recorded safetensors files and leave out the pickle copies, which would double gigabytes of disk.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    wanted = set(recorded_files(repo))
+    for folder in sorted({p.parent for p in snapshot.rglob("*") if p.is_file()} | {snapshot}):
+        rel = "" if folder == snapshot else folder.relative_to(snapshot).as_posix()
+        names = [n for n in (w.rpartition("/")[2] for w in wanted if w.rpartition("/")[0] == rel)]
+        built = [p for p in folder.iterdir() if p.is_file() and WEIGHT_NAME.match(p.name)]
+        if not built:
+            continue
+        for name in sorted(names):
+            target = folder / name
+            if target.is_file() or (size == "full" and name.endswith(".bin")):
+                continue
+            source = _source_for(folder, name)
+            if source is None:
+                raise TwinBuildError(f"{repo}: cannot make {rel}/{name} for the twin: no matching safetensors was "
+                                     "built. The recipe and helpers/manifests.json disagree.")
+            if name.endswith(".safetensors"):
+                shutil.copyfile(source, target)  # e.g. non_ema: the same tensors under the variant's name
+            else:
+                torch.save(load_file(source), target)
+        for path in built:
+            if path.name not in names:
+                path.unlink()  # the real repo has no such file: a twin must not offer it either
+
+
+def _git_blob_id(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def write_tree_listing(repo_root: Path, revision: str, snapshot: Path) -> None:
+    """Write the hub's cached tree listing (trees/<revision>.json) for a snapshot, as a real download leaves it (ch. 1).
+
+    Offline, diffusers reads this listing to pick files exactly as it would online; without it, a variant the repo
+    lacks would go unnoticed.
+    """
+    files = {p.relative_to(snapshot).as_posix(): {"size": p.stat().st_size, "blob_id": _git_blob_id(p)}
+             for p in sorted(snapshot.rglob("*")) if p.is_file()}
+    trees = repo_root / "trees"
+    trees.mkdir(exist_ok=True)
+    (trees / f"{revision}.json").write_text(json.dumps({"format_version": 1, "files": files}, indent=1) + "\n")
 
 
 def _recipe(repo: str, tok_dir: Path, tok_bang_dir: Path, size: str):
@@ -588,7 +662,7 @@ def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path, size
     if size == "full" and repo not in full_size_configs():
         raise TwinBuildError(f"no full-size config is recorded for {repo}; full-size twins exist for: "
                              f"{', '.join(full_size_repos())}. Add its configs to {FULL_SIZE_FILE.name}.")
-    fp16 = MODELS[repo].fp16_variant
+    fp16 = any(".fp16." in path for path in recorded_files(repo))
     if MODELS[repo].pipeline == "DepthAnythingForDepthEstimation":
         model, processor = build_depth(repo)
         _save(model, snapshot, fp16)
@@ -629,7 +703,9 @@ def build_cache(dest: Path, src_dir: Path, repos=None, log=print, size: str = "t
         (root / "refs").mkdir()
         (root / "refs" / "main").write_text(rev)
         build_one(repo, snapshot, tok_dir, tok_bang_dir, size)
+        match_record(repo, snapshot, size)
         _tidy_snapshot(snapshot)
+        write_tree_listing(root, rev, snapshot)
         log(f"  {'twin' if size == 'tiny' else 'full-size twin'} {repo}")
     shutil.rmtree(work)
     if size == "tiny":  # full-size repos share no files worth hashing gigabytes for

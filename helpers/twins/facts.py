@@ -42,6 +42,10 @@ KANDINSKY_DDPM = {
     "num_train_timesteps": 1000, "clip_sample": False, "prediction_type": "epsilon", "steps_offset": 1,
     "thresholding": False,
 }
+# The decoder's own file sets clip_sample true (a byte-for-byte copy pinned in github.com/kurtvalcorza/
+# kandinsky-generation-pipeline, weights/kandinsky-2-2-decoder/scheduler/scheduler_config.json); the inpaint
+# decoder's sets it false (github.com/kurtvalcorza/kandinsky-inpainting-pipeline, same path).
+KANDINSKY_DECODER_DDPM = {**KANDINSKY_DDPM, "clip_sample": True}
 KANDINSKY_PRIOR_UNCLIP = {
     "_class_name": "UnCLIPScheduler", "num_train_timesteps": 1000, "variance_type": "fixed_small_log",
     "prediction_type": "sample", "clip_sample": True, "clip_sample_range": 10.0,
@@ -102,7 +106,7 @@ FACTS: dict[str, dict] = {
     "kandinsky-community/kandinsky-2-2-decoder": {
         "pipeline": "KandinskyV22Pipeline",
         "components": {"unet": "UNet2DConditionModel", "scheduler": "DDPMScheduler", "movq": "VQModel"},
-        "scheduler": KANDINSKY_DDPM, "latent_channels": 4, "vae_scale_factor": 8,
+        "scheduler": KANDINSKY_DECODER_DDPM, "latent_channels": 4, "vae_scale_factor": 8,
         "unet_in": 4, "unet_out": 8, "default_size": 512, "connected_prior": "kandinsky-community/kandinsky-2-2-prior",
         "source": f"{HUB}/kandinsky-community/kandinsky-2-2-decoder/blob/main/model_index.json",
     },

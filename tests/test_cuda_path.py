@@ -1,0 +1,109 @@
+"""Each chapter's loading cells, run with a CUDA machine's decisions (TUTORIAL_DECIDE_AS=cuda) against the twins.
+
+A variant or a weight format the real repo lacks fails here, on the CPU, instead of on a learner's GPU: the
+twins ship exactly the real repos' weight files. After every loading cell a probe adds up the weights held at that
+moment, counted with the real checkpoints' parameter counts in fp16, to give each chapter's peak on a GPU.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+T4_BUDGET = 12e9  # a free Colab T4 has 16 GB; keep the weights under 12 GB so a run's working memory fits beside
+PROBE = '''
+import gc as _gc, json as _json, re as _re
+from diffusers import ModelMixin as _ModelMixin
+from transformers import PreTrainedModel as _PreTrainedModel
+from helpers.manifests import recorded_params as _params, recorded_repos as _repos
+
+def _held():
+    models = [o for o in _gc.get_objects() if isinstance(o, (_ModelMixin, _PreTrainedModel))]
+    inner = {id(m) for model in models for m in list(model.modules())[1:]}  # e.g. CLIPVisionModel in ...WithProjection
+    rows = []
+    for obj in {id(m): m for m in models if id(m) not in inner}.values():
+        path = str(getattr(getattr(obj, "config", None), "_name_or_path", "") or "")
+        found = _re.search(r"models--([^/]+?)--([^/]+)/snapshots/[^/]+/?(.*)$", path)
+        if found:  # a component diffusers loaded from a snapshot folder
+            repo, folder = f"{found.group(1)}/{found.group(2)}", found.group(3).strip("/")
+        elif path in _repos():  # a model loaded by its repo id
+            repo, folder = path, ""
+        else:
+            continue
+        dtype = str(next(obj.parameters()).dtype).replace("torch.", "")
+        rows.append([repo, folder, dtype, 2 * _params(repo)[folder]])
+    return rows
+
+print("HELD " + _json.dumps(_held()))
+'''
+
+
+def loading_run(path: Path, monkeypatch) -> tuple[list[str], list[list]]:
+    """Run the setup and load cells of one notebook as on CUDA; return their text output and each probe."""
+    monkeypatch.setenv("TUTORIAL_DECIDE_AS", "cuda")
+    monkeypatch.setenv("TUTORIAL_MODELS", "twins")
+    source = nbformat.read(path, as_version=4)
+    nb = nbformat.v4.new_notebook(metadata=source.metadata)
+    for cell in source.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if cell.cell_type == "code" and tags & {"setup", "load"}:
+            nb.cells.append(nbformat.v4.new_code_cell(cell.source))
+            if "load" in tags:
+                nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    texts, probes = [], []
+    for cell in nb.cells:
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+        if text.startswith("HELD "):
+            probes.append(json.loads(text.splitlines()[0][5:]))
+        else:
+            texts.append(text)
+    return texts, probes
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Every chapter's loading run, done once for the tests below."""
+    results = {}
+    mp = pytest.MonkeyPatch()
+    try:
+        for path in NOTEBOOKS:
+            results[path.stem] = loading_run(path, mp)
+    finally:
+        mp.undo()
+    return results
+
+
+def peak_gb(probes: list[list]) -> float:
+    """The largest sum of weights held at once, in GB (10^9 bytes)."""
+    return max(sum(row[3] for row in probe) for probe in probes) / 1e9
+
+
+def test_every_chapter_has_loading_cells():
+    for path in NOTEBOOKS:
+        tags = [set(c.metadata.get("tags", [])) for c in nbformat.read(path, as_version=4).cells]
+        assert sum("load" in t for t in tags) >= 1 and sum("setup" in t for t in tags) == 3, path.name
+
+
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_loading_cells_take_cuda_decisions_and_load_in_fp16(runs, name):
+    texts, probes = runs[name]
+    joined = "\n".join(texts)
+    assert "dtype: torch.float16 · decisions as on cuda" in joined
+    decisions = re.findall(r"^(\S+): variant=(\S+), use_safetensors=(\w+)", joined, flags=re.M)
+    assert decisions, "every load goes through load_args"
+    held = [row for probe in probes for row in probe]
+    assert held and all(dtype == "float16" for _, _, dtype, _ in held), "a CUDA run loads every weight in fp16"
+
+
+@pytest.mark.parametrize("name", [p.stem for p in NOTEBOOKS])
+def test_every_chapter_fits_a_t4_and_readme_says_so(runs, name):
+    peak = peak_gb(runs[name][1])
+    assert peak * 1e9 < T4_BUDGET, f"{name} holds {peak:.1f} GB of fp16 weights at once"
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if f"`{name}.ipynb`" in line)
+    assert f"{peak:.1f} GB" in row, f"README's chapter table should say {peak:.1f} GB for {name}: {row}"

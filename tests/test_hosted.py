@@ -1,0 +1,325 @@
+"""The notebooks' first cell on Colab, Kaggle and elsewhere, helpers.hosted's restart check, and the README badges."""
+
+import ast
+import importlib
+import importlib.metadata
+import json
+import re
+import subprocess
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import pytest
+
+import helpers
+from helpers import hosted
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CHAPTERS = [
+    "01_guidance_scale",
+    "02_negative_prompt",
+    "03_chaining_pipelines",
+    "04_controlling_generation",
+    "05_inpainting",
+]
+DIST = "diffusers-img2img-tutorial"
+MARKER = "google.colab"  # present in the hosted setup cell, absent from every other first cell
+HOSTED_TORCH = "2.11.0+cu126"
+COLAB_BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"'<>]+")
+KAGGLE_LINK = re.compile(r"https://(?:www\.)?kaggle\.com/kernels/welcome\?src=[^\s)\"'<>]+")
+
+
+def first_code_cell(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    source = next(c["source"] for c in cells if c["cell_type"] == "code")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def hosted_cells() -> dict[str, str]:
+    """First code cells that are the hosted setup cell, by notebook name."""
+    firsts = {nb.stem: first_code_cell(nb) for nb in NOTEBOOKS}
+    return {name: src for name, src in firsts.items() if MARKER in src}
+
+
+def cell_source() -> str:
+    """The setup cell, as every chapter notebook starts with it."""
+    cells = hosted_cells()
+    assert set(cells) == set(CHAPTERS), f"every chapter must start with the hosted setup cell; found it in {cells}"
+    return cells[min(cells)]
+
+
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def repository_url() -> str:
+    url = project().get("urls", {}).get("Repository")
+    if not url:
+        pytest.fail("pyproject.toml has no [project.urls] Repository; the setup cell and the badges are built from it")
+    return url
+
+
+def literal(source: str, name: str) -> str:
+    """The string assigned to `name` at the top level of the cell."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            assert isinstance(node.value, ast.Constant) and isinstance(node.value.value, str), name
+            return node.value.value
+    pytest.fail(f"the setup cell assigns no string literal to {name}")
+
+
+class Machine:
+    """A hosted machine as the cell sees it: pip, installed versions, and Colab's widget switch."""
+
+    def __init__(self, monkeypatch, source: str):
+        self.monkeypatch = monkeypatch
+        self.source = source
+        self.installed: str | None = None  # version of the tutorial's distribution, None when absent
+        self.pip_result = (0, "")
+        self.pip_calls: list[dict] = []
+        self.widget_calls = 0
+        self.cache_invalidations = 0
+        real_version = importlib.metadata.version
+
+        def version(name):
+            if name == DIST:
+                if self.installed is None:
+                    raise importlib.metadata.PackageNotFoundError(name)
+                return self.installed
+            return HOSTED_TORCH if name == "torch" else real_version(name)
+
+        def run(cmd, *args, **kwargs):
+            cmd = [str(c) for c in cmd]
+            pins = Path(cmd[cmd.index("-c") + 1]).read_text() if "-c" in cmd else None
+            self.pip_calls.append({"cmd": cmd, "pins": pins, "kwargs": kwargs})
+            code, stderr = self.pip_result
+            if code == 0:
+                self.installed = literal(source, "VERSION")
+            return subprocess.CompletedProcess(cmd, code, "", stderr)
+
+        def invalidate():
+            self.cache_invalidations += 1
+
+        monkeypatch.setattr(importlib.metadata, "version", version)
+        monkeypatch.setattr(subprocess, "run", run)
+        monkeypatch.setattr(importlib, "invalidate_caches", invalidate)
+        monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+        monkeypatch.delitem(sys.modules, "google.colab.output", raising=False)
+
+    def colab(self):
+        output = types.ModuleType("google.colab.output")
+
+        def enable_custom_widget_manager():
+            self.widget_calls += 1
+
+        output.enable_custom_widget_manager = enable_custom_widget_manager
+        colab = types.ModuleType("google.colab")
+        colab.output = output
+        self.monkeypatch.setitem(sys.modules, "google.colab", colab)
+        self.monkeypatch.setitem(sys.modules, "google.colab.output", output)
+        return self
+
+    def kaggle(self):
+        self.monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+        return self
+
+    def run_cell(self, cwd: Path) -> dict:
+        self.monkeypatch.chdir(cwd)
+        namespace = {"__name__": "__main__"}
+        exec(compile(self.source, "first_cell", "exec"), namespace)
+        return namespace
+
+    @property
+    def target(self) -> str:
+        (call,) = self.pip_calls
+        return call["cmd"][-1]
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    return Machine(monkeypatch, cell_source())
+
+
+@pytest.fixture
+def clone(tmp_path):
+    """A clone of the repository with the learner working in its notebooks folder."""
+    root = tmp_path / "diffusers-img2img-tutorial"
+    (root / "helpers").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "diffusers-img2img-tutorial"\n')
+    (root / "helpers" / "hosted.py").write_text("")
+    return root
+
+
+@pytest.fixture
+def elsewhere(tmp_path):
+    """A working folder with no clone around it, like Colab's /content or Kaggle's /kaggle/working."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    return folder
+
+
+# --- the cell in the notebooks ---------------------------------------------------------------------------------------
+
+
+def test_every_notebook_opens_with_the_same_setup_cell():
+    assert [nb.stem for nb in NOTEBOOKS] == CHAPTERS
+    cells = hosted_cells()
+    if not cells:  # not pasted yet: the draft must be the hosted setup cell
+        assert MARKER in cell_source()
+        return
+    assert sorted(cells) == CHAPTERS, f"only {sorted(cells)} open with the setup cell"
+    assert len(set(cells.values())) == 1, "the notebooks' setup cells differ; paste the same cell into all of them"
+
+
+def test_cell_names_the_repository_and_version_in_pyproject():
+    source = cell_source()
+    assert literal(source, "REPO") == repository_url()
+    assert literal(source, "VERSION") == project()["version"] == helpers.__version__
+
+
+def test_cell_stays_short_and_plain():
+    source = cell_source()
+    assert len(source.strip().splitlines()) <= 30
+    assert "import *" not in source and "!pip" not in source and "%pip" not in source
+    assert "-e" not in re.findall(r'"(-[a-z-]+)"', source), "an editable install needs a new interpreter to import"
+
+
+# --- the cell on each kind of machine --------------------------------------------------------------------------------
+
+
+def test_colab_installs_from_a_clone_around_the_notebook(machine, clone, capsys):
+    machine.colab().run_cell(clone / "notebooks")
+    (call,) = machine.pip_calls
+    assert call["cmd"][:4] == [sys.executable, "-m", "pip", "install"]
+    assert machine.target == str(clone.resolve())
+    assert "-e" not in call["cmd"] and "--editable" not in call["cmd"]
+    assert call["pins"].split() == [f"torch=={HOSTED_TORCH}"]
+    assert machine.cache_invalidations == 1
+    assert machine.widget_calls == 1
+    assert str(clone.resolve()) in capsys.readouterr().out
+
+
+def test_colab_installs_from_the_public_repository_without_a_clone(machine, elsewhere):
+    machine.colab().run_cell(elsewhere)
+    assert machine.target == f"git+{repository_url()}"
+    assert machine.pip_calls[0]["pins"].split() == [f"torch=={HOSTED_TORCH}"]
+    assert machine.widget_calls == 1
+
+
+def test_kaggle_installs_without_touching_colab(machine, elsewhere):
+    machine.kaggle().run_cell(elsewhere)
+    assert machine.target == f"git+{repository_url()}"
+    assert machine.pip_calls[0]["pins"].split() == [f"torch=={HOSTED_TORCH}"]
+    assert machine.widget_calls == 0
+    assert "google.colab" not in sys.modules
+
+
+def test_a_second_run_installs_nothing(machine, elsewhere, capsys):
+    machine.colab()
+    machine.installed = literal(machine.source, "VERSION")
+    machine.run_cell(elsewhere)
+    assert machine.pip_calls == []
+    assert machine.widget_calls == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_another_installed_version_is_replaced(machine, elsewhere):
+    machine.kaggle().installed = "0.0.1"
+    machine.run_cell(elsewhere)
+    assert machine.target == f"git+{repository_url()}"
+
+
+def test_a_failed_install_shows_what_pip_said(machine, elsewhere):
+    machine.pip_result = (1, "ERROR: ResolutionImpossible: torch==2.11.0 conflicts")
+    with pytest.raises(RuntimeError, match="ResolutionImpossible"):
+        machine.colab().run_cell(elsewhere)
+    assert machine.cache_invalidations == 0
+
+
+def test_elsewhere_the_cell_does_nothing(machine, clone, capsys):
+    machine.run_cell(clone / "notebooks")
+    assert machine.pip_calls == []
+    assert machine.widget_calls == 0
+    assert capsys.readouterr() == ("", "")
+
+
+# --- helpers.hosted.finish_setup -------------------------------------------------------------------------------------
+
+
+def fake_module(name: str, version) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__version__ = version
+    return module
+
+
+def test_upgraded_imported_packages_ask_for_a_restart(monkeypatch, capsys):
+    Machine(monkeypatch, "").colab()
+    monkeypatch.setitem(sys.modules, "safetensors", fake_module("safetensors", "0.0.1"))
+    monkeypatch.setitem(sys.modules, "PIL", fake_module("PIL", "9.0.0"))
+    stale = hosted.finish_setup()
+    pillow, safetensors = importlib.metadata.version("pillow"), importlib.metadata.version("safetensors")
+    assert sorted(stale) == [("pillow", "9.0.0", pillow), ("safetensors", "0.0.1", safetensors)]
+    out = capsys.readouterr().out
+    assert f"pillow 9.0.0 → {pillow}" in out and f"safetensors 0.0.1 → {safetensors}" in out
+    assert "Restart" in out and "Runtime → Restart session" in out and "from the top" in out
+
+
+def test_kaggle_names_its_own_restart(monkeypatch, capsys):
+    Machine(monkeypatch, "").kaggle()
+    monkeypatch.setitem(sys.modules, "fake_widgets", fake_module("fake_widgets", "7.7.1"))
+    stale = hosted.finish_setup({"fake_widgets": "pytest"})
+    assert stale == [("pytest", "7.7.1", importlib.metadata.version("pytest"))]
+    assert "Run → Restart & clear cell outputs" in capsys.readouterr().out
+
+
+def test_matching_versions_need_no_restart(monkeypatch, capsys):
+    Machine(monkeypatch, "").colab()
+    same = importlib.metadata.version("pytest")
+    monkeypatch.setitem(sys.modules, "fake_same", fake_module("fake_same", same))
+    monkeypatch.setitem(sys.modules, "fake_padded", fake_module("fake_padded", same + ".0"))  # 9.2 == 9.2.0
+    monkeypatch.setitem(sys.modules, "fake_unversioned", fake_module("fake_unversioned", None))
+    monkeypatch.setitem(sys.modules, "fake_gone", fake_module("fake_gone", "1.0"))
+    watched = {"fake_same": "pytest", "fake_padded": "pytest", "fake_unversioned": "pytest",
+               "fake_gone": "no-such-distribution-here", "fake_never_imported": "pytest"}
+    assert hosted.finish_setup(watched) == []
+    assert hosted.finish_setup() == []  # this test environment itself is consistent
+    assert capsys.readouterr().out == ""
+
+
+def test_watched_names_are_real_distributions():
+    for module_name, dist in hosted.WATCHED.items():
+        importlib.import_module(module_name)
+        assert importlib.metadata.version(dist), (module_name, dist)
+
+
+# --- the badges ------------------------------------------------------------------------------------------------------
+
+
+def expected_links(chapter: str) -> tuple[str, str]:
+    repo = repository_url().removesuffix(".git").rstrip("/")
+    slug = repo.removeprefix("https://github.com/")
+    path = f"blob/main/notebooks/{chapter}.ipynb"
+    return (f"https://colab.research.google.com/github/{slug}/{path}",
+            f"https://kaggle.com/kernels/welcome?src={repo}/{path}")
+
+
+def check_badges(text: str, where: str, kaggle: bool):
+    colab_links = COLAB_BADGE.findall(text)
+    kaggle_links = KAGGLE_LINK.findall(text)
+    for chapter in CHAPTERS:
+        colab, kaggle_link = expected_links(chapter)
+        mine = [u for u in colab_links if u.endswith(f"/{chapter}.ipynb")]
+        assert mine == [colab], f"{where}: want exactly one Colab badge for {chapter}, linking {colab}; got {mine}"
+        if kaggle:
+            assert kaggle_links.count(kaggle_link) == 1, f"{where}: want one Kaggle link {kaggle_link}"
+    assert len(colab_links) == len(CHAPTERS), f"{where}: Colab badges for unknown notebooks: {colab_links}"
+    assert text.count("colab.research.google.com/assets/colab-badge.svg") >= len(CHAPTERS), where
+
+
+def test_badges_open_the_notebooks_of_this_repository():
+    check_badges((ROOT / "README.md").read_text(encoding="utf-8"), "README.md", kaggle=True)
