@@ -69,9 +69,9 @@ install_env() {
     echo "WARNING: the wheels were made for another Python than $pyver; binary wheels will not match" \
          "(rerun prepare_wheels.sh with PY_VERSION and PYTHON of this version)"
   fi
-  local want; want="$(grep -E '^torch==' requirements.txt | head -n1 | cut -d= -f3)"
+  local want; want="$(grep -E '^torch==' constraints.txt | head -n1 | cut -d= -f3)"
   [[ "${torch_before%%+*}" == "$want" ]] \
-    || echo "WARNING: this machine's torch is $torch_before, requirements.txt pins $want; testing with $torch_before"
+    || echo "WARNING: this machine's torch is $torch_before, CI pins $want (constraints.txt); testing with $torch_before"
 
   if [[ "$VENV" != none ]]; then
     if [[ ! -x "$PY" ]]; then
@@ -102,7 +102,7 @@ PY
   # What to install: the list prepare_wheels.sh resolved, else requirements.txt minus torch and `-e .`.
   req="$WHEELS/requirements-offline.txt"
   if [[ ! -f "$req" ]]; then
-    req="$tmp/req.txt"; grep -vE '^[[:space:]]*(#|$|-e[[:space:]]|torch==)' requirements.txt > "$req"
+    req="$tmp/req.txt"; grep -vE '^[[:space:]]*(#|$|-e[[:space:]]|torch([<>=!~ ]|$))' requirements.txt > "$req"
   fi
   local PIP=("$PY" -m pip install --no-index --find-links "$WHEELS" --progress-bar off -c "$tmp/torch-pin.txt")
   # Unpinned requirements: packages the machine already has at a fitting version are kept, not replaced.

@@ -5,7 +5,7 @@
 #   scripts/prepare_wheels.sh [DIR]        # DIR defaults to wheels/ (add `wheels/` to .gitignore)
 #
 # What goes in, and why:
-#   * requirements.txt minus `torch==...` and `-e .`, with the whole dependency tree EXCEPT what only torch
+#   * requirements.txt minus torch and `-e .`, with the whole dependency tree EXCEPT what only torch
 #     pulls in (nvidia-*, triton, cuda-*, sympy, networkx, ...): the GPU machine's torch brings its own, and
 #     those wheels are gigabytes;
 #   * xformers (requirements-gpu.txt), best effort: only a release that resolves together with the pinned torch;
@@ -19,12 +19,12 @@
 #
 # Knobs (environment):
 #   PYTHON      interpreter whose pip does the work (default python3.11, else python3); pip >= 23 (--report)
-#   PY_VERSION  target CPython version, major.minor (default 3.11, as pyproject.toml requires). Run with a
+#   PY_VERSION  target CPython version, major.minor (default 3.11; pyproject.toml admits 3.11-3.13). Run with a
 #               PYTHON of that version: pip evaluates environment markers against the running interpreter.
 #   SLIM=1      leave out jupyterlab, playwright and ruff (interactive use, the browser test, lint): nothing in
 #               gpu_check.sh needs them and they are most of the folder's size.
 #   XFORMERS=0  do not try xformers.
-#   TORCH_VERSION  the torch the GPU machine has (default: requirements.txt's pin); only xformers cares.
+#   TORCH_VERSION  the torch the GPU machine has (default: constraints.txt's pin); only xformers cares.
 set -uo pipefail
 
 die() { echo "prepare_wheels: ERROR: $*" >&2; exit 1; }
@@ -51,9 +51,9 @@ if [[ "$running" != "$PY_VERSION" ]]; then
 fi
 
 cd "$ROOT" || die "cannot cd to $ROOT"
-# The torch the GPU machine will have: requirements.txt's pin unless TORCH_VERSION says otherwise.
-TORCH_VERSION="${TORCH_VERSION:-$(sed -n 's/^torch==\([^[:space:];]*\).*/\1/p' requirements.txt | head -n1)}"
-[[ -n "$TORCH_VERSION" ]] || die "no torch==... line in requirements.txt (or set TORCH_VERSION)"
+# The torch the GPU machine will have: constraints.txt's pin (CI's torch) unless TORCH_VERSION says otherwise.
+TORCH_VERSION="${TORCH_VERSION:-$(sed -n 's/^torch==\([^[:space:];]*\).*/\1/p' constraints.txt | head -n1)}"
+[[ -n "$TORCH_VERSION" ]] || die "no torch==... line in constraints.txt (or set TORCH_VERSION)"
 CLIP_SHA="$(sed -n 's/^CLIP_WHEEL_SHA256 = "\([0-9a-f]*\)"$/\1/p' helpers/twins/build.py)"
 
 # Refuse to clean a folder that holds anything but what this script writes.
@@ -70,7 +70,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 # requirements.txt minus torch (the GPU machine's own stays) and minus `-e .` (the checkout is installed
 # editable, or from its wheel); SLIM drops the interactive/browser/lint extras.
-grep -vE '^[[:space:]]*(#|$|-e[[:space:]]|torch==)' requirements.txt > "$TMP/req.txt"
+grep -vE '^[[:space:]]*(#|$|-e[[:space:]]|torch([<>=!~ ]|$))' requirements.txt > "$TMP/req.txt"
 if [[ "$SLIM" == 1 ]]; then
   grep -viE '^(jupyterlab|playwright|ruff)([<>=!~ ;[]|$)' "$TMP/req.txt" > "$TMP/req.slim" && mv "$TMP/req.slim" "$TMP/req.txt"
 fi

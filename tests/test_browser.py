@@ -33,7 +33,7 @@ def _missing() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "the playwright package is not installed (pip install -r requirements.txt)"
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
     return None
 
 

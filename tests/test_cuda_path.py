@@ -107,3 +107,24 @@ def test_every_chapter_fits_a_t4_and_readme_says_so(runs, name):
     assert peak * 1e9 < T4_BUDGET, f"{name} holds {peak:.1f} GB of fp16 weights at once"
     row = next(line for line in (ROOT / "README.md").read_text().splitlines() if f"`{name}.ipynb`" in line)
     assert f"{peak:.1f} GB" in row, f"README's chapter table should say {peak:.1f} GB for {name}: {row}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_deleted_model_is_followed_by_free_memory(path):
+    import ast
+
+    loaders = ("from_pretrained", "transformers_pipeline", "Compel")
+    cells = ["".join(c.source) for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    models = set()  # names a cell bound to a model or pipeline
+    for source in cells:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                call = ast.unparse(node.value.func)
+                if call.endswith(loaders) and isinstance(node.targets[0], ast.Name):
+                    models.add(node.targets[0].id)
+    for source in cells:
+        body = ast.parse(source).body
+        for i, node in enumerate(body):
+            if isinstance(node, ast.Delete) and {t.id for t in node.targets if isinstance(t, ast.Name)} & models:
+                after = "".join(ast.unparse(n) for n in body[i + 1:])
+                assert "free_memory()" in after, f"{path.name}: `{ast.unparse(node)}` needs free_memory() after it"
