@@ -85,6 +85,8 @@ def free_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    elif _available("mps"):
+        torch.mps.empty_cache()
 
 
 def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:

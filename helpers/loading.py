@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
 
 from helpers.manifests import component_folders, record, recorded_files
 
 FP16 = "fp16"
-WEIGHT_NAME = re.compile(
-    r"^(?P<stem>diffusion_pytorch_model|model|pytorch_model)(-\d{5}-of-\d{5})?"
-    r"(\.(?P<variant>[A-Za-z0-9_]+))?\.(?P<ext>safetensors|bin)$"
+WEIGHT_NAME = re.compile(  # model.safetensors, model.fp16.safetensors, model-00001-of-00002.safetensors,
+    r"^(?P<stem>diffusion_pytorch_model|model|pytorch_model)(-\d{5}-of-\d{5})?"  # model.fp16-00001-of-00002.bin
+    r"(\.(?P<variant>[A-Za-z0-9_]+?)(-\d{5}-of-\d{5})?)?\.(?P<ext>safetensors|bin)$"
 )
 
 
@@ -45,6 +46,7 @@ class Choice:
     source: str = "recorded manifest"
     differences: tuple[str, ...] = field(default=())  # live listing vs record, as "+path" / "-path"
     sizes: tuple[int | None, ...] = field(default=(), compare=False)  # bytes of each file in `files`, if listed
+    fp16_listed: bool = False  # does the list hold fp16 files at all, usable or not
 
     @property
     def download_bytes(self) -> int | None:
@@ -71,6 +73,8 @@ class Choice:
             why = f"the repo ships fp16 safetensors for {fp16}; {full} has none, so its full-precision file is used"
         elif self.variant:
             why = f"the repo ships fp16 safetensors for {fp16}"
+        elif self.fp16_listed:
+            why = f"its fp16 files do not form a set diffusers accepts; full-precision safetensors for {full}"
         else:
             why = f"the repo ships no fp16 files; full-precision safetensors for {full}"
         return f"{self.repo_id}: {args} — {why} [files: {self.source}]"
@@ -87,15 +91,47 @@ def _weights(files: Iterable[str], folder: str) -> dict[str, tuple[str | None, s
     return found
 
 
+def _pick(weights: dict[str, tuple[str | None, str]], variant: str | None, use_safetensors: bool) -> list[str]:
+    """The files diffusers takes from one folder with these arguments ([] when it refuses the folder).
+
+    It mirrors diffusers' own rules: a folder with any `variant` file is judged by its variant files only (a folder
+    with fp16 `.bin` but no fp16 safetensors is not safetensors-ready, whatever else it holds); then `.bin` or
+    `.safetensors` files are set aside; then the variant's files are taken where the folder has them, else its plain
+    ones (non-EMA and other variants are never taken in place of plain files).
+    """
+    has_variant = variant is not None and any(v == variant for v, _ in weights.values())
+    judged = [ext for v, ext in weights.values() if v == (variant if has_variant else None)]
+    if use_safetensors and "safetensors" not in judged:
+        return []
+    ext = "safetensors" if use_safetensors else "bin"
+    kept = {path: v for path, (v, e) in weights.items() if e == ext}
+    return [p for p, v in kept.items() if v == variant] if has_variant and variant in kept.values() else \
+        [p for p, v in kept.items() if v is None]
+
+
 def choose(repo_id: str, files: Iterable[str], folders: Iterable[str], *, allow_pickle: bool = False,
            source: str = "recorded manifest") -> Choice:
-    """Decide variant= and use_safetensors= for the given file list, as diffusers would load it (every chapter)."""
+    """Decide variant= and use_safetensors= for the given file list, as diffusers would load it (every chapter).
+
+    Tried in this order, the first that diffusers accepts for every folder wins: fp16 safetensors (half the download),
+    plain safetensors, and only when `allow_pickle`, fp16 then plain pickle files.
+    """
     files = list(files)
     per_folder = {folder: _weights(files, folder) for folder in folders}
     empty = [folder or "the repo root" for folder, weights in per_folder.items() if not weights]
     if empty:
         raise FileNotFoundError(f"{repo_id}: no weight files in {', '.join(empty)} of the file list ({source}).")
     pickle_only = tuple(f for f, w in per_folder.items() if not any(ext == "safetensors" for _, ext in w.values()))
+    tries = [(FP16, True), (None, True)] + ([(FP16, False), (None, False)] if allow_pickle else [])
+    for variant, use_safetensors in tries:
+        picks = {folder: _pick(weights, variant, use_safetensors) for folder, weights in per_folder.items()}
+        fp16 = tuple(f for f, chosen in picks.items() if any(".fp16." in c for c in chosen))
+        if all(picks.values()) and (variant is None or fp16):  # diffusers raises when no folder has the variant
+            full = tuple(f for f in per_folder if f not in fp16)
+            chosen = tuple(sorted(p for chosen in picks.values() for p in chosen))
+            listed = any(v == FP16 for w in per_folder.values() for v, _ in w.values())
+            return Choice(repo_id, variant, use_safetensors, chosen, fp16, full,
+                          pickle_only if not use_safetensors else (), source, fp16_listed=listed)
     if pickle_only and not allow_pickle:
         where = ", ".join(f or "the repo root" for f in pickle_only)
         raise PickleWeightsError(
@@ -104,21 +140,8 @@ def choose(repo_id: str, files: Iterable[str], folders: Iterable[str], *, allow_
             "but the tutorial still loads pickle only when you ask for it by name. If you trust this repo: "
             f'load_args("{repo_id}", allow_pickle="{repo_id}").'
         )
-    ext = "bin" if pickle_only else "safetensors"
-    has_fp16 = {f for f, w in per_folder.items() if (FP16, ext) in w.values()}
-    variant = FP16 if has_fp16 else None
-    chosen, full = [], []
-    for folder, weights in per_folder.items():
-        wanted = (FP16, ext) if folder in has_fp16 else (None, ext)
-        picked = [p for p, kind in weights.items() if kind == wanted]
-        if not picked:
-            raise FileNotFoundError(f"{repo_id}: {folder or 'the repo root'} has no {ext} weights that diffusers "
-                                    f"could load with variant={variant!r} ({source}).")
-        chosen += picked
-        if folder not in has_fp16:
-            full.append(folder)
-    return Choice(repo_id, variant, not pickle_only, tuple(sorted(chosen)),
-                  tuple(f for f in per_folder if f in has_fp16), tuple(full), pickle_only, source)
+    raise FileNotFoundError(f"{repo_id}: diffusers could load no consistent set of weight files from this list "
+                            f"({source}): {', '.join(sorted(p for w in per_folder.values() for p in w))}.")
 
 
 # ---------------------------------------------------------------- where the file list comes from
@@ -139,14 +162,14 @@ def _cached_listing(repo_id: str) -> dict[str, int | None] | None:
         return {p.relative_to(snapshot).as_posix(): p.stat().st_size for p in snapshot.rglob("*") if p.is_file()}
 
 
+@cache
 def _hub_listing(repo_id: str) -> dict[str, int | None] | None:
     """The Hub's file list with sizes (one API call, no weights downloaded), or None when the Hub cannot be reached."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     try:
         info = HfApi().model_info(repo_id, files_metadata=True)
-    except (HfHubHTTPError, OSError, ValueError):
+    except Exception:  # no network, a timeout, an HTTP error (huggingface_hub's HTTP library varies by version)
         return None
     return {s.rfilename: s.size for s in info.siblings or []}
 
@@ -169,31 +192,38 @@ def compare_with_record(repo_id: str, files: Iterable[str]) -> tuple[str, ...]:
     """Weight files that differ between a listing and the record: "+path" listed only, "-path" recorded only (ch. 1)."""
     folders = component_folders(repo_id)
     listed = {p for f in folders for p in _weights(files, f)}
-    recorded = set(recorded_files(repo_id))
-    return tuple([f"+{p}" for p in sorted(listed - recorded)] + [f"-{p}" for p in sorted(recorded - listed)])
+    recorded, unconfirmed = set(recorded_files(repo_id)), set(record(repo_id).get("unconfirmed", {}))
+    added, missing = sorted(listed - recorded - unconfirmed), sorted(recorded - listed)
+    return tuple([f"+{p}" for p in added] + [f"-{p}" for p in missing])
 
 
-def decide(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = ()) -> Choice:
-    """The Choice for a chapter repo from its actual file list, without printing (every chapter)."""
+def decide(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = (), listing=None) -> Choice:
+    """The Choice for a chapter repo from its actual file list, without printing (every chapter).
+
+    `listing(repo_id)` returns (files with sizes, where they came from); by default `repo_files`.
+    """
     from helpers.models import model
 
+    listing = listing or repo_files
     repo_id = model(repo_id).repo_id  # unknown or dead ids fail here, with the fix
     if allow_pickle is not None and allow_pickle != repo_id:
         raise ValueError(f"allow_pickle={allow_pickle!r} must name the repo being loaded ({repo_id!r}): pickle is "
                          "allowed one repo at a time, by name.")
-    files, source = repo_files(repo_id)
+    unknown = set(passed) - set(component_folders(repo_id))
+    if unknown:
+        raise ValueError(f"passed={sorted(unknown)} names no weight folder of {repo_id}; its folders are "
+                         f"{component_folders(repo_id)}.")
+    files, source = listing(repo_id)
     folders = [f for f in component_folders(repo_id) if f not in set(passed)]
     choice = choose(repo_id, files, folders, allow_pickle=allow_pickle == repo_id, source=source)
     differences = compare_with_record(repo_id, files) if source != "recorded manifest" else ()
     loads_with = record(repo_id).get("loads_with", {}).get("repo")
     if loads_with:  # AutoPipeline loads this repo with the same arguments: they must suit it too
-        other = decide(loads_with, allow_pickle=loads_with if allow_pickle == repo_id else None)
-        if other.variant != choice.variant or other.use_safetensors != choice.use_safetensors:
+        other = decide(loads_with, allow_pickle=loads_with if allow_pickle == repo_id else None, listing=listing)
+        if other.kwargs != choice.kwargs:
             raise ValueError(f"{repo_id} and {loads_with}, which AutoPipeline loads with it, need different "
                              f"arguments ({choice.kwargs} vs {other.kwargs}); load them separately.")
-    return Choice(choice.repo_id, choice.variant, choice.use_safetensors, choice.files, choice.fp16_folders,
-                  choice.full_folders, choice.pickle_folders, source, differences,
-                  tuple(files.get(path) for path in choice.files))
+    return replace(choice, differences=differences, sizes=tuple(files.get(path) for path in choice.files))
 
 
 def load_args(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = ()) -> dict:

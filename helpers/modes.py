@@ -97,6 +97,8 @@ def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ())
         env = {"HF_HUB_CACHE": str(twin_cache()), "HF_HUB_OFFLINE": "1"}
     else:
         env = {"HF_HUB_CACHE": str(user_hub_cache())}
+        if not hub_offline() and not hub_reachable():  # chosen for the cache: load from it without network waits
+            env["HF_HUB_OFFLINE"] = "1"
     _check_not_loaded_elsewhere(env["HF_HUB_CACHE"])
     os.environ.update(env)  # before anything imports huggingface_hub, which reads these once
     if chosen == "twins":
@@ -108,7 +110,8 @@ def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ())
         print("Models: TWINS — tiny random-weight stand-ins, loaded offline under the real repo ids. "
               "The code is the real code; the pictures are noise.")
     else:
-        print("Models: HUB — the real checkpoints (downloaded once into your Hugging Face cache).")
+        where = "offline, from your Hugging Face cache" if hub_offline() else "downloaded once into your HF cache"
+        print(f"Models: HUB — the real checkpoints ({where}).")
         if needs:
             from helpers.loading import download_summary
 

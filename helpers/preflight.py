@@ -4,10 +4,11 @@
     python -m helpers.preflight --recorded  # the recorded manifests (helpers/manifests.json), offline
 
 It reads the notebooks' code, finds each `from_pretrained` (and the depth-estimation `pipeline(model=...)`), works
-out the arguments it gets on a CUDA machine (float16) and on a CPU (float32), and checks them with diffusers' own
-file-selection rules: a variant the repo lacks, or safetensors that are not there, fail here instead of on a
-learner's GPU. A live listing that differs from the record is a failure too (the twins follow the record). The
-exit status is non-zero on any failure.
+out the arguments it gets from `load_args` on a CUDA machine (float16) and on a CPU (float32) -- the files decide
+`variant=` and `use_safetensors=`, so only the dtype differs -- and checks them with diffusers' own file-selection
+rules: a variant the repo lacks, or safetensors that are not there, fail here instead of on a learner's GPU. A call
+that writes those arguments by hand fails too, and so does a live listing that differs from the record (the twins
+follow the record). The exit status is non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.loading import PickleWeightsError, choose, compare_with_record
-from helpers.manifests import component_folders, record, recorded_files
+from helpers.loading import PickleWeightsError, _hub_listing, compare_with_record, decide
+from helpers.manifests import component_folders, record, recorded_files, recorded_repos
 from helpers.paths import PROJECT_ROOT
 
 PIPELINE_LOADERS = ("AutoPipelineFor", "Pipeline")  # class names of pipeline loaders end or start like this
@@ -39,6 +40,8 @@ class Call:
     passed: tuple[str, ...] = ()
     uses_load_args: bool = False
     written: dict = field(default_factory=dict)  # variant= / use_safetensors= written by hand
+    load_args_repo: str | None = None  # the repo load_args(...) was asked about
+    given: tuple[str, ...] = ()  # keyword arguments of the call (components passed in, e.g. vae=)
 
 
 def _literal(node, names: dict[str, object]):
@@ -59,9 +62,36 @@ def _load_args_call(node) -> ast.Call | None:
 
 def _from_load_args(call: Call, node: ast.Call, names: dict) -> None:
     call.uses_load_args = True
+    call.load_args_repo = _literal(node.args[0], names) if node.args else None
     keywords = {k.arg: _literal(k.value, names) for k in node.keywords}
     call.allow_pickle = keywords.get("allow_pickle")
     call.passed = tuple(keywords.get("passed") or ())
+
+
+def _calls_in(statement: ast.stmt, notebook: str, cell: int, names: dict) -> list[Call]:
+    """The from_pretrained and transformers pipeline(model=...) calls in one statement."""
+    found = []
+    for node in ast.walk(statement):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        is_from_pretrained = isinstance(func, ast.Attribute) and func.attr == "from_pretrained"
+        model_kw = {k.arg: k.value for k in node.keywords if k.arg}
+        is_hf_pipeline = getattr(func, "id", "").endswith("pipeline") and "model" in model_kw
+        if not (is_from_pretrained or is_hf_pipeline):
+            continue
+        repo_node = node.args[0] if is_from_pretrained and node.args else model_kw.get("model")
+        repo = _literal(repo_node, names)
+        loader = getattr(func.value, "id", "?") if is_from_pretrained else "transformers.pipeline"
+        call = Call(notebook, cell, loader, repo if isinstance(repo, str) else "?", given=tuple(model_kw))
+        for keyword in node.keywords:
+            inner = _load_args_call(keyword.value)
+            if inner is not None and keyword.arg in (None, "model_kwargs"):
+                _from_load_args(call, inner, names)
+            elif keyword.arg in ("variant", "use_safetensors"):
+                call.written[keyword.arg] = ast.unparse(keyword.value)
+        found.append(call)
+    return found
 
 
 def notebook_calls(folder: Path | None = None) -> list[Call]:
@@ -74,52 +104,35 @@ def notebook_calls(folder: Path | None = None) -> list[Call]:
         for index, cell in enumerate(cells):
             if cell["cell_type"] != "code":
                 continue
-            tree = ast.parse("".join(cell["source"]))
-            for node in ast.walk(tree):  # simple `name = "literal"` assignments, to resolve repo ids
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    value = _literal(node.value, names)
-                    if isinstance(value, str):
-                        names[node.targets[0].id] = value
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Call):
-                    continue
-                func = node.func
-                is_from_pretrained = isinstance(func, ast.Attribute) and func.attr == "from_pretrained"
-                model_kw = {k.arg: k.value for k in node.keywords if k.arg}
-                is_hf_pipeline = getattr(func, "id", "").endswith("pipeline") and "model" in model_kw
-                if not (is_from_pretrained or is_hf_pipeline):
-                    continue
-                repo_node = node.args[0] if is_from_pretrained and node.args else model_kw.get("model")
-                repo = _literal(repo_node, names)
-                loader = getattr(func.value, "id", "?") if is_from_pretrained else "transformers.pipeline"
-                call = Call(path.stem, index, loader, repo if isinstance(repo, str) else "?")
-                for keyword in node.keywords:
-                    inner = _load_args_call(keyword.value)
-                    if keyword.arg is None and inner is not None:
-                        _from_load_args(call, inner, names)
-                    elif keyword.arg == "model_kwargs" and inner is not None:
-                        _from_load_args(call, inner, names)
-                    elif keyword.arg in ("variant", "use_safetensors"):
-                        call.written[keyword.arg] = ast.unparse(keyword.value)
-                calls.append(call)
+            for statement in ast.parse("".join(cell["source"])).body:  # in order: a name means its value so far
+                calls += _calls_in(statement, path.stem, index, names)
+                for node in ast.walk(statement):  # then note simple `name = "literal"` assignments
+                    if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                            and isinstance(node.targets[0], ast.Name)):
+                        value = _literal(node.value, names)
+                        if isinstance(value, str):
+                            names[node.targets[0].id] = value
     return calls
 
 
-def diffusers_accepts(loader: str, files: list[str], folders: list[str], passed: tuple[str, ...],
+def diffusers_accepts(model_class: str | None, files: list[str], folders: list[str], passed: tuple[str, ...],
                       kwargs: dict) -> str | None:
-    """None if diffusers' own rules find the files these kwargs ask for, else the reason (maintainer tool)."""
+    """None if diffusers' (or transformers') own rules find the files these kwargs ask for, else why (maintainer tool).
+
+    `model_class` is the record's class for a single model at the repo root, None for a pipeline.
+    """
     variant, use_safetensors = kwargs["variant"], kwargs["use_safetensors"]
-    if loader == "transformers.pipeline" or folders == [""]:
-        stem = "model" if loader == "transformers.pipeline" else "diffusion_pytorch_model"
-        if not use_safetensors:
-            stem = "pytorch_model" if stem == "model" else stem
+    if model_class is not None:
+        import diffusers
+
+        diffusers_model = hasattr(diffusers, model_class)
+        stem = "diffusion_pytorch_model" if diffusers_model else "model" if use_safetensors else "pytorch_model"
         name = f"{stem}{'.' + variant if variant else ''}.{'safetensors' if use_safetensors else 'bin'}"
         return None if name in files else f"{name} is not in the repo"
     from diffusers.pipelines.pipeline_loading_utils import is_safetensors_compatible, variant_compatible_siblings
     from diffusers.utils import logging
 
     logging.set_verbosity_error()  # its "mixture of fp16 and non-fp16 files" note is expected for some repos
-
     ignore = ["*.bin", "*.msgpack", "*.onnx", "*.pb"] if use_safetensors else ["*.safetensors", "*.msgpack"]
     if use_safetensors and not is_safetensors_compatible(files, passed_components=list(passed),
                                                          folder_names=set(folders), variant=variant):
@@ -131,26 +144,44 @@ def diffusers_accepts(loader: str, files: list[str], folders: list[str], passed:
     return None
 
 
-def check_call(call: Call, files: dict[str, int | None], source: str) -> dict:
-    """Decide and check one call against a file listing; return a report row (maintainer tool)."""
-    row = {"notebook": call.notebook, "cell": call.cell, "loader": call.loader, "repo": call.repo_id,
-           "source": source, "problems": []}
+def _call_problems(call: Call) -> list[str]:
+    """What is wrong with how the notebook writes the call, whatever the files say."""
+    problems = []
     if call.written:
-        row["problems"].append(f"writes {', '.join(f'{k}={v}' for k, v in call.written.items())} by hand; "
-                               "use **load_args(repo_id) so the files decide")
+        problems.append(f"writes {', '.join(f'{k}={v}' for k, v in call.written.items())} by hand; "
+                        "use **load_args(repo_id) so the files decide")
     if not call.uses_load_args:
-        row["problems"].append("does not take its variant/use_safetensors from load_args")
+        problems.append("does not take its variant/use_safetensors from load_args")
+    elif call.load_args_repo != call.repo_id:
+        problems.append(f"load_args is asked about {call.load_args_repo!r} but the call loads {call.repo_id!r}")
+    missing = set(call.passed) - set(call.given)
+    if missing:
+        problems.append(f"load_args(passed=...) names {sorted(missing)}, which the call does not pass in")
+    return problems
+
+
+def check_call(call: Call, listing) -> dict:
+    """Decide and check one call with `listing(repo) -> (files, source)`; return a report row (maintainer tool)."""
+    row = {"notebook": call.notebook, "cell": call.cell, "loader": call.loader, "repo": call.repo_id,
+           "problems": _call_problems(call)}
+    if call.repo_id not in recorded_repos():
+        row["problems"].append("the repo id could not be read from the notebook, or it has no recorded manifest")
+        return row
     try:
-        folders = [f for f in component_folders(call.repo_id) if f not in call.passed]
-        choice = choose(call.repo_id, files, folders, allow_pickle=call.allow_pickle == call.repo_id, source=source)
-    except (PickleWeightsError, FileNotFoundError, KeyError) as err:
+        choice = decide(call.repo_id, allow_pickle=call.allow_pickle, passed=call.passed, listing=listing)
+        loads_with = record(call.repo_id).get("loads_with", {}).get("repo")
+        others = [decide(loads_with, listing=listing)] if loads_with else []  # AutoPipeline loads it too
+    except (PickleWeightsError, FileNotFoundError, ValueError) as err:
         row["problems"].append(str(err))
         return row
-    row["kwargs"] = choice.kwargs
-    row["files"] = list(choice.files)
-    sizes = [files.get(p) for p in choice.files]
+    row.update(kwargs=choice.kwargs, source=choice.source,
+               files=[*choice.files, *(f"{o.repo_id}: {f}" for o in others for f in o.files)])
+    sizes = [choice.download_bytes, *(o.download_bytes for o in others)]
     row["bytes"] = None if None in sizes else sum(sizes)
-    reason = diffusers_accepts(call.loader, list(files), folders, call.passed, choice.kwargs)
+    files, _ = listing(call.repo_id)
+    folders = [f for f in component_folders(call.repo_id) if f not in call.passed]
+    model_class = record(call.repo_id).get("model")
+    reason = diffusers_accepts(model_class, list(files), folders, call.passed, choice.kwargs)
     if reason:
         row["problems"].append(reason)
     return row
@@ -160,8 +191,6 @@ def listing_for(repo_id: str, recorded: bool) -> tuple[dict[str, int | None], st
     """The file listing to check against: the record, or the Hub's live listing (maintainer tool)."""
     if recorded:
         return recorded_files(repo_id), "recorded manifest"
-    from helpers.loading import _hub_listing
-
     listing = _hub_listing(repo_id)
     if listing is None:
         raise ConnectionError(f"the Hub's listing of {repo_id} could not be read; check the network or HF_TOKEN, "
@@ -171,40 +200,23 @@ def listing_for(repo_id: str, recorded: bool) -> tuple[dict[str, int | None], st
 
 def run(recorded: bool, calls: list[Call] | None = None, listing=None) -> list[dict]:
     """Check every notebook call; live listings are also compared with the record (maintainer tool)."""
-    listing = listing or listing_for
-    rows, listings = [], {}
-    for call in calls if calls is not None else notebook_calls():
-        repos = [call.repo_id, *([record(call.repo_id)["loads_with"]["repo"]] if _loads_with(call.repo_id) else [])]
-        for repo in repos:
-            if repo not in listings:
-                listings[repo] = listing(repo, recorded)
-        row = check_call(call, *listings[call.repo_id])
-        if _loads_with(call.repo_id):  # AutoPipeline loads the connected repo with the same arguments
-            other = _loads_with(call.repo_id)
-            sub = Call(call.notebook, call.cell, call.loader, other, uses_load_args=True)
-            sub_row = check_call(sub, *listings[other])
-            if sub_row.get("kwargs") != row.get("kwargs"):
-                row["problems"].append(f"{other}, loaded with it, needs {sub_row.get('kwargs')}")
-            row["problems"] += [f"{other}: {p}" for p in sub_row["problems"]]
-            row["files"] = row.get("files", []) + [f"{other}: {f}" for f in sub_row.get("files", [])]
-            if row.get("bytes") is not None:
-                row["bytes"] = None if sub_row.get("bytes") is None else row["bytes"] + sub_row["bytes"]
-        rows.append(row)
+    fetch = listing or listing_for
+    listings: dict[str, tuple] = {}
+
+    def cached(repo_id: str):
+        if repo_id not in listings:
+            listings[repo_id] = fetch(repo_id, recorded)
+        return listings[repo_id]
+
+    rows = [check_call(call, cached) for call in (calls if calls is not None else notebook_calls())]
     if not recorded:
         for repo, (files, _) in listings.items():
             drift = compare_with_record(repo, files)
             if drift:
-                rows.append({"notebook": "-", "cell": "-", "loader": "record", "repo": repo, "source": "Hub listing",
+                rows.append({"notebook": "-", "cell": "-", "loader": "record", "repo": repo,
                              "problems": [f"the Hub's listing differs from helpers/manifests.json: {' '.join(drift)}; "
                                           "update the record (and so the twins)"]})
     return rows
-
-
-def _loads_with(repo_id: str) -> str | None:
-    try:
-        return record(repo_id).get("loads_with", {}).get("repo")
-    except KeyError:
-        return None
 
 
 def _gb(n: int | None) -> str:
@@ -222,7 +234,7 @@ def report(rows: list[dict]) -> str:
         lines.append(head)
         if "kwargs" in row:
             args = ", ".join(f"{k}={v!r}" for k, v in row["kwargs"].items())
-            for where, dtype in TARGETS:
+            for where, dtype in TARGETS:  # the files decide variant/use_safetensors; only the dtype differs
                 lines.append(f"    {where:<4} dtype=torch.{dtype}, {args}")
             lines.append(f"    downloads {_gb(row['bytes'])} of weights: {', '.join(row['files'])}  [{row['source']}]")
         for problem in row["problems"]:

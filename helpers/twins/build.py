@@ -28,7 +28,7 @@ from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "10"
+BUILDER_VERSION = "11"
 FULL_BUILDER_VERSION = "2"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
 MARKER = "twin.json"
 
@@ -489,6 +489,29 @@ def build_tiny_vae(repo: str):
     ).eval()
 
 
+def _portable_init(model, seed: str) -> None:
+    """Refill every parameter from numpy's seeded generator, the same on every torch version.
+
+    transformers initialises Dinov2 with torch's truncated normal, whose draws changed between torch releases, so
+    the depth twin's weights (and every printed depth fingerprint) would differ by torch version. The scale keeps
+    activations O(1) through neck and head: the default init shrinks them to ~1e-8, where the normalised depth map
+    is rounding noise. Norm weights and layer scales start at 1, biases at 0, tokens at std 0.02.
+    """
+    import numpy as np
+    import torch
+
+    rng = np.random.RandomState(int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() == 1:
+                values = np.zeros(param.shape) if name.endswith("bias") else np.ones(param.shape)
+            else:
+                fan_in = int(np.prod(param.shape[1:]))
+                std = 0.02 if param.shape[0] == 1 and fan_in > 8 else (2.0 / fan_in) ** 0.5
+                values = rng.standard_normal(param.shape) * std
+            param.copy_(torch.from_numpy(values.astype(np.float32)))
+
+
 def build_depth(repo: str):
     """Tiny Depth Anything V2 model and its real image processor settings (ch. 4)."""
 
@@ -504,6 +527,7 @@ def build_depth(repo: str):
         neck_hidden_sizes=[8, 16, 32, 32], head_hidden_size=8, depth_estimation_type="relative",
     )
     model = DepthAnythingForDepthEstimation(cfg).eval()
+    _portable_init(model, f"{repo}/model")
     processor = DPTImageProcessor(
         do_resize=True, size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
         resample=3, do_rescale=True, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
@@ -592,7 +616,7 @@ def match_record(repo: str, snapshot: Path, size: str = "tiny") -> None:
     wanted = set(recorded_files(repo))
     for folder in sorted({p.parent for p in snapshot.rglob("*") if p.is_file()} | {snapshot}):
         rel = "" if folder == snapshot else folder.relative_to(snapshot).as_posix()
-        names = [n for n in (w.rpartition("/")[2] for w in wanted if w.rpartition("/")[0] == rel)]
+        names = [w.rpartition("/")[2] for w in wanted if w.rpartition("/")[0] == rel]
         built = [p for p in folder.iterdir() if p.is_file() and WEIGHT_NAME.match(p.name)]
         if not built:
             continue
