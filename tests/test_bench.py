@@ -167,3 +167,11 @@ def test_full_size_twin_files_match_the_real_layout():
         2 * 859_520_964, rel=0.001)
     assert json.loads((snap / "text_encoder" / "config.json").read_text())["dtype"] == "float32"
     assert is_twin(str(snap / "unet"))
+    # the real repo's safetensors files, no pickle copies (a benchmark twin loads safetensors)
+    from helpers.loading import WEIGHT_NAME
+    from helpers.manifests import recorded_files
+
+    weights = {p.relative_to(snap).as_posix() for p in snap.rglob("*") if WEIGHT_NAME.match(p.name)}
+    assert weights == {p for p in recorded_files(SD15) if p.endswith(".safetensors")}
+    non_ema = snap / "unet" / "diffusion_pytorch_model.non_ema.safetensors"
+    assert non_ema.stat().st_ino == (snap / "unet" / "diffusion_pytorch_model.safetensors").stat().st_ino

@@ -29,7 +29,7 @@ from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
 BUILDER_VERSION = "11"
-FULL_BUILDER_VERSION = "2"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
+FULL_BUILDER_VERSION = "3"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
 MARKER = "twin.json"
 
 # The real CLIP byte-pair merges (MIT licence, OpenAI) ship inside this small PyPI wheel; the twins'
@@ -628,8 +628,11 @@ def match_record(repo: str, snapshot: Path, size: str = "tiny") -> None:
             if source is None:
                 raise TwinBuildError(f"{repo}: cannot make {rel}/{name} for the twin: no matching safetensors was "
                                      "built. The recipe and helpers/manifests.json disagree.")
-            if name.endswith(".safetensors"):
-                shutil.copyfile(source, target)  # e.g. non_ema: the same tensors under the variant's name
+            if name.endswith(".safetensors"):  # e.g. non_ema: the same tensors under the variant's name
+                try:
+                    os.link(source, target)  # no second copy on disk (full-size files are gigabytes)
+                except OSError:
+                    shutil.copyfile(source, target)
             else:
                 torch.save(load_file(source), target)
         for path in built:
