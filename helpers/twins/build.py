@@ -28,7 +28,7 @@ from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
 # Bump when the twins change: an older cache is then rebuilt.
-BUILDER_VERSION = "11"
+BUILDER_VERSION = "12"
 FULL_BUILDER_VERSION = "3"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
 MARKER = "twin.json"
 
@@ -760,6 +760,8 @@ def dedupe(cache: Path) -> int:
         if not p.is_file() or p.stat().st_size < 4096:
             continue
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        if digest in seen and seen[digest].stat().st_ino == p.stat().st_ino:
+            continue  # already one file (rename onto a hard link of itself would leave the temporary name behind)
         if digest in seen:
             tmp = p.with_name(p.name + ".link")
             try:
