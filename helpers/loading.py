@@ -163,8 +163,8 @@ def _cached_listing(repo_id: str) -> dict[str, int | None] | None:
 
 
 @cache
-def _hub_listing(repo_id: str) -> dict[str, int | None] | None:
-    """The Hub's file list with sizes (one API call, no weights downloaded), or None when the Hub cannot be reached."""
+def hub_listing(repo_id: str) -> dict[str, int | None] | None:
+    """The Hub's file list with sizes (one API call, no weights), or None when unreachable (every chapter)."""
     from huggingface_hub import HfApi
 
     try:
@@ -179,7 +179,7 @@ def repo_files(repo_id: str) -> tuple[dict[str, int | None], str]:
     from helpers.modes import active_mode, hub_offline
 
     if active_mode() != "twins" and not hub_offline():
-        listing = _hub_listing(repo_id)
+        listing = hub_listing(repo_id)
         if listing:
             return listing, "Hub listing"
     listing = _cached_listing(repo_id)

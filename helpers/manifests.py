@@ -55,6 +55,11 @@ def recorded_files(repo_id: str) -> dict[str, int | None]:
             for name, size in entry["files"].items()}
 
 
+def has_fp16_files(repo_id: str) -> bool:
+    """True if the real repo ships any `*.fp16.*` weight file (ch. 1)."""
+    return any(".fp16." in path for path in recorded_files(repo_id))
+
+
 def component_folders(repo_id: str) -> list[str]:
     """The folders that hold the repo's weights ("" for a single model at the repo root) (every chapter)."""
     return list(record(repo_id)["folders"])

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.loading import PickleWeightsError, _hub_listing, compare_with_record, decide
+from helpers.loading import PickleWeightsError, compare_with_record, decide, hub_listing
 from helpers.manifests import component_folders, record, recorded_files, recorded_repos
 from helpers.paths import PROJECT_ROOT
 
@@ -191,7 +191,7 @@ def listing_for(repo_id: str, recorded: bool) -> tuple[dict[str, int | None], st
     """The file listing to check against: the record, or the Hub's live listing (maintainer tool)."""
     if recorded:
         return recorded_files(repo_id), "recorded manifest"
-    listing = _hub_listing(repo_id)
+    listing = hub_listing(repo_id)
     if listing is None:
         raise ConnectionError(f"the Hub's listing of {repo_id} could not be read; check the network or HF_TOKEN, "
                               "or run `python -m helpers.preflight --recorded` to check against the record.")

@@ -170,7 +170,7 @@ def test_a_live_listing_that_differs_from_the_record_is_said_and_followed(monkey
     assert "-unet/diffusion_pytorch_model.fp16.safetensors" in out
 
 
-def test_the_hub_listing_is_read_with_sizes_and_no_weights(monkeypatch):
+def test_thehub_listing_is_read_with_sizes_and_no_weights(monkeypatch):
     class Sibling:
         def __init__(self, name, size):
             self.rfilename, self.size = name, size
@@ -182,10 +182,10 @@ def test_the_hub_listing_is_read_with_sizes_and_no_weights(monkeypatch):
 
     import huggingface_hub
 
-    loading._hub_listing.cache_clear()
+    loading.hub_listing.cache_clear()
     monkeypatch.setattr(huggingface_hub, "HfApi", Api)
-    assert loading._hub_listing(SD15) == {"unet/diffusion_pytorch_model.safetensors": 5}
-    loading._hub_listing.cache_clear()
+    assert loading.hub_listing(SD15) == {"unet/diffusion_pytorch_model.safetensors": 5}
+    loading.hub_listing.cache_clear()
 
 
 def test_no_network_falls_back_instead_of_crashing(monkeypatch):
@@ -195,10 +195,10 @@ def test_no_network_falls_back_instead_of_crashing(monkeypatch):
         def model_info(self, *args, **kwargs):
             raise RuntimeError("[Errno 111] Connection refused")  # whatever the HTTP library raises
 
-    loading._hub_listing.cache_clear()
+    loading.hub_listing.cache_clear()
     monkeypatch.setattr(huggingface_hub, "HfApi", Unreachable)
-    assert loading._hub_listing(SD15) is None
-    loading._hub_listing.cache_clear()
+    assert loading.hub_listing(SD15) is None
+    loading.hub_listing.cache_clear()
 
 
 def test_the_choice_agrees_with_diffusers_when_fp16_files_are_pickle_only_in_one_folder():
@@ -218,6 +218,12 @@ def test_an_unconfirmed_file_turning_up_is_no_difference():
     assert compare_with_record(CONTROLNET, files) == ()
     assert compare_with_record(CONTROLNET, [*files, "diffusion_pytorch_model.non_ema.bin"]) == (
         "+diffusion_pytorch_model.non_ema.bin",)
+
+
+def test_fp16_files_are_known_per_repo():
+    from helpers.manifests import has_fp16_files
+
+    assert has_fp16_files(SD15) and has_fp16_files(X4) and not has_fp16_files(X2)
 
 
 def test_the_record_file_is_valid_json_with_an_about_line():

@@ -99,11 +99,11 @@ def _full_repo_done(hub: Path, repo: str) -> bool:
 
 def full_size_bytes(repo: str) -> int:
     """Disk bytes a full-size twin takes: fp32 weights, plus fp16 copies where the real repo has them (ch. 1)."""
-    from helpers.manifests import recorded_files
+    from helpers.manifests import has_fp16_files
     from helpers.twins.build import full_size_configs
 
     params = sum(part["params"] for part in full_size_configs()[repo].values())
-    return params * (4 + (2 if any(".fp16." in path for path in recorded_files(repo)) else 0))
+    return params * (4 + (2 if has_fp16_files(repo) else 0))
 
 
 def ensure_full_built(repos=None, log=print) -> Path:

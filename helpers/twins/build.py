@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 from helpers.loading import WEIGHT_NAME
-from helpers.manifests import recorded_files
+from helpers.manifests import has_fp16_files, recorded_files
 from helpers.models import MODELS
 from helpers.twins.facts import FACTS
 
@@ -689,7 +689,7 @@ def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path, size
     if size == "full" and repo not in full_size_configs():
         raise TwinBuildError(f"no full-size config is recorded for {repo}; full-size twins exist for: "
                              f"{', '.join(full_size_repos())}. Add its configs to {FULL_SIZE_FILE.name}.")
-    fp16 = any(".fp16." in path for path in recorded_files(repo))
+    fp16 = has_fp16_files(repo)
     if MODELS[repo].pipeline == "DepthAnythingForDepthEstimation":
         model, processor = build_depth(repo)
         _save(model, snapshot, fp16)
