@@ -5,7 +5,8 @@ every `from_pretrained` and every pipeline call stays in the notebooks. Importin
 cheap and imports neither diffusers nor huggingface_hub, so `use_models()` can still pick the cache.
 """
 
+from helpers.explain import explain_errors
 from helpers.modes import active_mode, use_models
 
-__all__ = ["active_mode", "use_models"]
+__all__ = ["active_mode", "explain_errors", "use_models"]
 __version__ = "0.1.0"

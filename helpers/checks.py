@@ -13,15 +13,21 @@ class PromptTruncatedWarning(UserWarning):
     """A prompt longer than the text encoder's window: the end is cut off."""
 
 
-def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(float(value)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
+def check_number(name: str, value) -> float:
+    """A real, finite number: NaN and inf pass every range check, then break torch or the schedule (ch. 1–5)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        quoted = isinstance(value, str) and value.strip().replace(".", "", 1).isdigit()
+        raise TypeError(f"{name} must be a number, got {value!r}."
+                        + (f" Leave out the quotes: {name}={value.strip()}." if quoted else ""))
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name}={value!r} is not a finite number. Pass an ordinary number; the chapter's cells "
+                         f"show typical values of {name}.")
     return float(value)
 
 
 def check_strength(strength) -> float:
     """strength must lie in [0, 1]: the share of the steps that re-noise the input image (ch. 2)."""
-    value = _number("strength", strength)
+    value = check_number("strength", strength)
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"strength={strength} is outside [0, 1]. It is the fraction of the denoising run applied "
                          "to your image: 0 keeps it, 1 replaces it. Pass a value such as 0.75.")
@@ -31,7 +37,12 @@ def check_strength(strength) -> float:
 def check_steps(num_inference_steps, strength=None) -> int:
     """Steps must be a positive int, and steps × strength must leave at least one step (ch. 2)."""
     if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, numbers.Integral):
-        raise TypeError(f"num_inference_steps must be a whole number, got {num_inference_steps!r}.")
+        hint = ""
+        if isinstance(num_inference_steps, numbers.Real) and math.isfinite(num_inference_steps):
+            hint = (f" Use a whole number such as {max(1, round(num_inference_steps))}, or int(...) around a "
+                    "computed value.")
+        raise TypeError(f"num_inference_steps must be a whole number of denoising steps, got "
+                        f"{num_inference_steps!r}.{hint or ' 20–50 is typical.'}")
     if num_inference_steps < 1:
         raise ValueError(f"num_inference_steps={num_inference_steps} must be at least 1; 20–50 is typical.")
     if strength is not None:
@@ -48,7 +59,7 @@ def check_steps(num_inference_steps, strength=None) -> int:
 
 def check_guidance(guidance_scale) -> float:
     """guidance_scale must be ≥ 0; values ≤ 1 switch classifier-free guidance off (ch. 1)."""
-    value = _number("guidance_scale", guidance_scale)
+    value = check_number("guidance_scale", guidance_scale)
     if value < 0:
         raise ValueError(f"guidance_scale={guidance_scale} is negative. Use 0–1 for no guidance, 5–8 as usual, "
                          "10+ for strong prompt adherence.")
@@ -69,7 +80,7 @@ def check_size(width, height, multiple: int = 8) -> tuple[int, int]:
 
 def check_noise_level(noise_level, max_noise_level: int = 350) -> int:
     """The x4 upscaler's noise_level must lie in [0, max_noise_level] (ch. 3)."""
-    value = _number("noise_level", noise_level)
+    value = check_number("noise_level", noise_level)
     if not 0 <= value <= max_noise_level:
         raise ValueError(f"noise_level={noise_level} is outside [0, {max_noise_level}] (this pipeline's "
                          f"max_noise_level). Use the default 20, or up to {max_noise_level} for a blurrier input.")
@@ -77,22 +88,13 @@ def check_noise_level(noise_level, max_noise_level: int = 350) -> int:
 
 
 def check_image(image, name: str = "image") -> Image.Image:
-    """Return `image` as an RGB PIL image, saying so when it converts RGBA, grayscale or 16-bit input (ch. 2–5)."""
+    """Return `image` as RGB: CMYK, palette, alpha, 16-bit and float converted right, with a warning (ch. 2–5)."""
     if not isinstance(image, Image.Image):
         raise TypeError(f"{name} must be a PIL image (load it with helpers.images.load_image_file), "
                         f"got {type(image).__name__}.")
-    if image.mode == "RGB":
-        return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        from helpers.images import _to_8bit  # the same scaling load_image_file applies
+    from helpers.callcheck import to_rgb  # one conversion for direct calls and for checked pipeline calls
 
-        print(f"{name}: {name} was a 16-bit/float image; scaled it to 8-bit RGB")
-        return _to_8bit(image).convert("RGB")
-    if image.mode == "RGBA":
-        print(f"{name}: dropped the alpha channel (RGBA → RGB); transparent areas become their stored colour")
-    else:
-        print(f"{name}: converted mode {image.mode} → RGB")
-    return image.convert("RGB")
+    return to_rgb(image, name)
 
 
 def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Image:
@@ -134,7 +136,9 @@ def check_prompt_length(tokenizer, prompt: str) -> int:
         dropped = tokenizer.decode(ids[limit - 1:-1])
         warnings.warn(PromptTruncatedWarning(
             f"prompt has {len(ids)} tokens but the text encoder reads {limit}; these words are ignored: "
-            f"'{dropped}'. Shorten the prompt, or use compel to split it into chunks. Kept: '{kept[:60]}…'"),
+            f"'{dropped}'. Shorten the prompt and put what matters first. (For Stable Diffusion pipelines, "
+            "compel can encode it whole: Compel(..., truncate_long_prompts=False), then prompt_embeds=, chapter 4.) "
+            f"Kept: '{kept[:60]}…'"),
             stacklevel=2)
     return len(ids)
 
@@ -146,7 +150,8 @@ def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
     if tuple(prompt_embeds.shape) != tuple(negative_prompt_embeds.shape):
         raise ValueError(
             f"prompt_embeds {tuple(prompt_embeds.shape)} and negative_prompt_embeds "
-            f"{tuple(negative_prompt_embeds.shape)} differ in shape (a long prompt made more 77-token chunks). "
+            f"{tuple(negative_prompt_embeds.shape)} differ in shape (compel's .and() or a long prompt made more "
+            "77-token chunks than the other). "
             "Fix: compel.pad_conditioning_tensors_to_same_length([prompt_embeds, negative_prompt_embeds])."
         )
 

@@ -1,13 +1,35 @@
-"""Side-by-side comparisons: diffusers' make_image_grid with a caption under each tile and an optional title."""
+"""Side-by-side comparisons: diffusers' make_image_grid with a caption under each tile and an optional title.
+
+Captions and titles are drawn in Pillow's bundled font when it has every character (all ASCII text), else in a
+font with Chinese, Japanese and Korean glyphs: Debian's fonts-wqy-microhei (WenQuanYi Micro Hei), or a CJK font
+the system already has (macOS, Windows, other Linux packages). Without one, such characters draw as boxes and
+captioned_grid warns once per call, naming the install command.
+"""
 
 from __future__ import annotations
 
+import functools
+import glob
 import os
+import shutil
+import subprocess
+import unicodedata
+import warnings
 
 from PIL import Image, ImageDraw, ImageFont
 
 TWIN_BANNER = "TWIN MODELS — random weights: these images are noise, not the lesson's result"
 PAD = 6
+
+CJK_FONT_PACKAGE = "fonts-wqy-microhei"
+CJK_FONT_FILE = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+_UNMAPPED = "\U0010fffd"  # a private-use code point no font maps: it draws the font's "missing glyph" box
+_PROBE = "中文"  # a candidate CJK font must have glyphs for these
+_NO_BREAK_BEFORE = set("，。、；：！？）」』》〉】…·,.;:!?)”’")
+
+
+class MissingFontWarning(UserWarning):
+    """Caption or title characters that no font found here can draw; they show as boxes."""
 
 
 def _font(size: int):
@@ -17,31 +39,161 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _drawable(text: str) -> str:
-    """Swap dashes the bundled font lacks for ASCII ones."""
-    return str(text).replace("\u2014", "-").replace("\u2013", "-")
+@functools.lru_cache(maxsize=32)
+def _truetype(path: str, size: int):
+    return ImageFont.truetype(path, size, index=0)  # index 0: the regular face of a .ttc collection
+
+
+def _has_glyph(font, char: str, missing_box) -> bool:
+    try:
+        mask = font.getmask(char)
+    except UnicodeEncodeError:  # Pillow's bitmap font (no FreeType) knows Latin-1 only
+        return False
+    return missing_box is None or mask.size != missing_box.size or bytes(mask) != bytes(missing_box)
+
+
+def _missing(font, text: str) -> str:
+    """The characters of `text` that `font` has no glyph for, each once, in order (ASCII and spaces never)."""
+    try:
+        missing_box = font.getmask(_UNMAPPED)
+    except UnicodeEncodeError:
+        missing_box = None
+    out = [c for c in dict.fromkeys(str(text))
+           if not (" " <= c <= "~" or c.isspace()) and not _has_glyph(font, c, missing_box)]
+    return "".join(out)
+
+
+def _candidates() -> list[str]:
+    """Font files to try, best first: the package this project installs, then well-known system CJK fonts."""
+    fonts = os.path.join(os.environ.get("WINDIR", r"C:\Windows"), "Fonts")
+    paths = [
+        CJK_FONT_FILE,
+        # other Linux packages: Noto Sans CJK (Debian/Ubuntu, Fedora, Arch), WenQuanYi Zen Hei, Droid Sans Fallback
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+        # macOS
+        "/System/Library/Fonts/PingFang.ttc",
+        "/System/Library/Fonts/Hiragino Sans GB.ttc",
+        "/System/Library/Fonts/STHeiti Medium.ttc",
+        "/System/Library/Fonts/STHeiti Light.ttc",
+        "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",
+        "/Library/Fonts/Arial Unicode.ttf",
+        # Windows: Microsoft YaHei, SimHei, SimSun, Microsoft JhengHei
+        *(os.path.join(fonts, name) for name in ("msyh.ttc", "simhei.ttf", "simsun.ttc", "msjh.ttc")),
+    ]
+    paths += sorted(glob.glob("/usr/share/fonts/opentype/noto/NotoSans*CJK*.tt[cf]"))
+    if shutil.which("fc-list"):  # fontconfig: whatever else is installed that covers Chinese
+        try:
+            listed = subprocess.run(["fc-list", "-f", "%{file}\n", ":lang=zh-cn"], capture_output=True,
+                                    text=True, timeout=10).stdout.split("\n")
+        except (OSError, subprocess.SubprocessError):
+            listed = []
+        paths += sorted(p for p in listed if p.lower().endswith((".ttc", ".ttf", ".otf", ".otc")))
+    return paths
+
+
+_found: list[str] = []  # the CJK font file, once found; "none found" is not kept, so installing one mid-session works
+
+
+def find_cjk_font() -> str | None:
+    """Path of a font with Chinese, Japanese and Korean glyphs, or None where this machine has none (ch. 1)."""
+    if _found:
+        return _found[0]
+    for path in dict.fromkeys(_candidates()):
+        if not os.path.isfile(path):
+            continue
+        try:
+            usable = not _missing(_truetype(path, 16), _PROBE)
+        except OSError:  # unreadable, or a format FreeType cannot open
+            continue
+        if usable:
+            _found.append(path)
+            return path
+    return None
+
+
+def _install_command() -> str:
+    sudo = "sudo " if hasattr(os, "geteuid") and os.geteuid() != 0 and shutil.which("sudo") else ""
+    return f"{sudo}apt-get install -y {CJK_FONT_PACKAGE}"
+
+
+def _warn_missing(chars: str) -> None:
+    shown = chars if len(chars) <= 12 else chars[:12] + "…"
+    warnings.warn(
+        f"captioned_grid: no font with glyphs for {shown!r} was found, so those characters are drawn as boxes. "
+        f"The font for Chinese, Japanese and Korean captions is {CJK_FONT_PACKAGE} (WenQuanYi Micro Hei); "
+        f"install it with `{_install_command()}` (Debian, Ubuntu, Colab, Kaggle; in a notebook cell put ! in front) "
+        "and run the cell again.",
+        MissingFontWarning,
+        stacklevel=3,
+    )
+
+
+def _drawable(text: str, font) -> str:
+    """Swap dashes `font` lacks (the bundled one has neither — nor –) for ASCII ones."""
+    text = str(text)
+    for dash in "\u2014\u2013":
+        if dash in text and _missing(font, dash):
+            text = text.replace(dash, "-")
+    return text
+
+
+def _pick_font(texts, size: int):
+    """One font for all of `texts`: the bundled one if it draws them all (ASCII always), else a CJK font.
+
+    Returns the font, the texts as they will be drawn, and the characters left without a glyph because no CJK
+    font was found ("" when everything can be drawn, or when a CJK font was found).
+    """
+    font = _font(size)
+    drawn = [_drawable(t, font) for t in texts]
+    missing = _missing(font, "".join(drawn))
+    if missing and (path := find_cjk_font()) is not None:
+        font = _truetype(path, size)
+        return font, [_drawable(t, font) for t in texts], ""
+    return font, drawn, missing
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _cut(line: str, font, width: int) -> int:
+    """Where to break an over-wide `line` beside a wide (CJK) character so the head fits; 0 where it can't."""
+    for i in range(len(line) - 1, 0, -1):
+        if ((_wide(line[i - 1]) or _wide(line[i])) and line[i] not in _NO_BREAK_BEFORE
+                and font.getlength(line[:i].rstrip(" ")) <= width):
+            return i
+    return 0
 
 
 def _wrap(text: str, font, width: int) -> list[str]:
-    """Break text into lines no wider than `width` pixels (long words are left whole)."""
+    """Break text into lines no wider than `width` pixels: at spaces, and between CJK characters (long words
+    without CJK characters are left whole)."""
     lines: list[str] = []
     for paragraph in str(text).splitlines() or [""]:
         line = ""
         for word in paragraph.split(" "):
             trial = f"{line} {word}" if line else word
-            if line and font.getlength(trial) > width:
+            if line and font.getlength(trial) > width and not any(map(_wide, word)):
                 lines.append(line)
                 line = word
             else:
                 line = trial
+            while font.getlength(line) > width and (cut := _cut(line, font, width)):
+                lines.append(line[:cut].rstrip(" "))
+                line = line[cut:].lstrip(" ")
         lines.append(line)
     return lines
 
 
 def _text_bar(text: str, width: int, font, fill: str, ink: str, lines: int | None = None) -> Image.Image:
-    """A strip of `width` px holding wrapped, centred text; `lines` fixes its height."""
-    wrapped = _wrap(_drawable(text), font, width - 2 * PAD)
-    line_height = font.getbbox("Ag")[3] + 4
+    """A strip of `width` px holding wrapped, centred text (already _drawable); `lines` fixes its height."""
+    wrapped = _wrap(text, font, width - 2 * PAD)
+    # the bundled font keeps its "Ag" line height; a CJK font's ideographs may reach lower
+    line_height = max(font.getbbox(probe)[3] for probe in ("Ag", "Ag中") if not _missing(font, probe)) + 4
     bar = Image.new("RGB", (width, (lines or len(wrapped)) * line_height + 2 * PAD), fill)
     draw = ImageDraw.Draw(bar)
     for i, line in enumerate(wrapped):
@@ -97,16 +249,32 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     elif not isinstance(twin, bool):
         raise TypeError(f"twin must be True, False or None (None follows TUTORIAL_MODE_ACTIVE), got {twin!r}.")
     size = images[0].size
+    for i, im in enumerate(images[1:], start=1):
+        if abs(im.width / im.height - size[0] / size[1]) > 0.02 * size[0] / size[1]:
+            import warnings
+
+            from helpers.callcheck import CallWarning
+
+            warnings.warn(CallWarning(
+                f"images[{i}] is {im.width}×{im.height} but every tile takes the first image's size "
+                f"{size[0]}×{size[1]}, so it is drawn stretched. Crop the pictures to one shape first, or put the "
+                "odd one first."), stacklevel=2)
     tiles = [im.convert("RGB") if im.size == size else im.convert("RGB").resize(size, Image.LANCZOS) for im in images]
-    font = _font(max(12, size[0] // 28))
+    missing = ""  # characters drawn as boxes for want of a CJK font: one warning for the whole grid
     if captions is not None:
-        most = max(len(_wrap(_drawable(c), font, size[0] - 2 * PAD)) for c in captions)
-        pairs = zip(tiles, captions, strict=True)
+        font, texts, missing = _pick_font(captions, max(12, size[0] // 28))
+        most = max(len(_wrap(c, font, size[0] - 2 * PAD)) for c in texts)
+        pairs = zip(tiles, texts, strict=True)
         tiles = [_stack(t, _text_bar(c, size[0], font, "white", "black", most)) for t, c in pairs]
     grid = make_image_grid(tiles, rows=rows, cols=cols)
     parts = []
     if twin:
-        parts.append(_text_bar(TWIN_BANNER, grid.width, _font(max(14, grid.width // 40)), "#d00000", "white"))
+        font, (text,), _ = _pick_font([TWIN_BANNER], max(14, grid.width // 40))
+        parts.append(_text_bar(text, grid.width, font, "#d00000", "white"))
     if title is not None:
-        parts.append(_text_bar(str(title), grid.width, _font(max(14, grid.width // 36)), "white", "black"))
+        font, (text,), lost = _pick_font([title], max(14, grid.width // 36))
+        missing += lost
+        parts.append(_text_bar(text, grid.width, font, "white", "black"))
+    if missing:
+        _warn_missing("".join(dict.fromkeys(missing)))
     return _stack(*parts, grid)

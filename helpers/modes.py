@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import urllib.error
@@ -137,6 +138,20 @@ def _check_not_loaded_elsewhere(cache: str) -> None:
         )
 
 
+class _TwinChatter(logging.Filter):
+    """Drop diffusers' notes that say nothing new on the twins: no Hub, so the local cache; files load_args named."""
+
+    NOISE = ("Couldn't connect to the Hub", "Will try to load from local cache", "should be kept in float32: []",
+             # chapter 3 shares SD 1.5's safety checker: diffusers cannot look its class up and prints the module
+             "You have passed a non-standard module StableDiffusionSafetyChecker(",
+             # load_args has already said which parts load fp16 files and which full precision
+             "A mixture of fp16 and non-fp16 filenames will be loaded")
+
+    def filter(self, record) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in self.NOISE)
+
+
 def _quiet_offline_loading() -> None:
     """Twins load offline in a blink: hide the 'could not reach the Hub' notes and loading bars they cause."""
     import warnings
@@ -151,7 +166,12 @@ def _quiet_offline_loading() -> None:
 
     hub_logging.set_verbosity_error()
 
-    diffusers_logging.set_verbosity_error()
+    # diffusers stays at WARNING, so that a learner's mistakes still show (an argument from_pretrained ignores,
+    # a prompt cut at 77 tokens); only the notes that offline twins cause on every load are dropped
+    diffusers_logging.set_verbosity_warning()
+    for handler in logging.getLogger("diffusers").handlers:  # records from diffusers.* reach it through these
+        if not any(isinstance(f, _TwinChatter) for f in handler.filters):
+            handler.addFilter(_TwinChatter())
     diffusers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def main(paths) -> int:
     """Clean the given notebooks in place (main job)."""
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        nbformat.write(clean(nb), path)
+        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+        nbformat.write(clean(nb), tmp)
+        os.replace(tmp, path)  # one step: a kill mid-write leaves the notebook as it was
         print(f"cleaned {Path(path).name}")
     return 0
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import inspect
 import io
+import itertools
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ipywidgets as W
 from PIL import Image, PngImagePlugin
@@ -55,6 +58,33 @@ def caption_for(params: dict, seconds: float) -> str:
     return " · ".join(bits) + f" · {seconds:.2f} s"
 
 
+def _check_start(guidance_scale, num_inference_steps, seed, strength, controlnet_conditioning_scale, weight):
+    """Refuse starting values no pipeline takes, before a slider could clamp them into range unseen."""
+    from helpers.checks import check_guidance, check_number, check_steps, check_strength
+    from helpers.device import SEED_LIMIT
+
+    check_guidance(guidance_scale)
+    check_steps(num_inference_steps)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number such as 0 or 42, got {seed!r}.")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative whole number such as 42.")
+    if strength is not None:
+        check_strength(strength)
+    for name, value in (("controlnet_conditioning_scale", controlnet_conditioning_scale), ("weight", weight)):
+        if value is not None and check_number(name, value) < 0:
+            raise ValueError(f"{name}={value} is negative; it must be ≥ 0 (0 = no effect, 1 = full). "
+                             f"Pass e.g. {name}=1.0.")
+
+
+def _slider(kind, name: str, value, low, high, **kwargs):
+    """A slider from `low` to at least `value`: ipywidgets would silently clamp a larger start to `high`."""
+    if value > high:
+        print(f"Panel: {name}={value} is above the slider's usual maximum {high}; its range now goes to {value}.")
+        high = value
+    return kind(value=value, min=low, max=high, description=name, **kwargs)
+
+
 class Panel:
     """Sliders, prompts, Generate/Stop/Save and a history strip around one pipeline (ch. 1–5).
 
@@ -70,6 +100,7 @@ class Panel:
                  controlnet_conditioning_scale: float | None = None, weight: float | None = None,
                  masks: dict | None = None, fixed: dict | None = None, encode=None, history: int = 6,
                  live: bool = False, device: str = "cpu", save_dir=None):
+        _check_start(guidance_scale, num_inference_steps, seed, strength, controlnet_conditioning_scale, weight)
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
         self.masks = dict(masks or {})
@@ -88,20 +119,18 @@ class Panel:
                 "layout": W.Layout(width="460px")}
         self.prompt = W.Textarea(value=prompt, description="prompt", rows=2, **cont)
         self.negative_prompt = W.Textarea(value=negative_prompt, description="negative_prompt", rows=1, **cont)
-        self.guidance_scale = W.FloatSlider(value=guidance_scale, min=0.0, max=20.0, step=0.5,
-                                            description="guidance_scale", **cont)
-        self.num_inference_steps = W.IntSlider(value=num_inference_steps, min=1, max=100,
-                                               description="num_inference_steps", **cont)
-        self.seed = W.IntSlider(value=seed, min=0, max=1000, description="seed", **cont)
+        self.guidance_scale = _slider(W.FloatSlider, "guidance_scale", guidance_scale, 0.0, 20.0, step=0.5, **cont)
+        self.num_inference_steps = _slider(W.IntSlider, "num_inference_steps", num_inference_steps, 1, 100, **cont)
+        self.seed = _slider(W.IntSlider, "seed", seed, 0, 1000, **cont)
         self.controls = [self.prompt, self.negative_prompt, self.guidance_scale, self.num_inference_steps, self.seed]
-        self.strength = self._optional(strength, "strength", lambda v: W.FloatSlider(
-            value=v, min=0.0, max=1.0, step=0.05, description="strength", **cont))
+        self.strength = self._optional(strength, "strength", lambda v: _slider(
+            W.FloatSlider, "strength", v, 0.0, 1.0, step=0.05, **cont))
         self.controlnet_conditioning_scale = self._optional(
-            controlnet_conditioning_scale, "controlnet_conditioning_scale", lambda v: W.FloatSlider(
-                value=v, min=0.0, max=2.0, step=0.05, description="controlnet_conditioning_scale", **cont))
+            controlnet_conditioning_scale, "controlnet_conditioning_scale", lambda v: _slider(
+                W.FloatSlider, "controlnet_conditioning_scale", v, 0.0, 2.0, step=0.05, **cont))
         self.weight = None
         if weight is not None:  # chapter 4: a compel weight, used by `encode`
-            self.weight = W.FloatSlider(value=weight, min=0.0, max=2.0, step=0.1, description="weight", **cont)
+            self.weight = _slider(W.FloatSlider, "weight", weight, 0.0, 2.0, step=0.1, **cont)
             self.controls.append(self.weight)
         self.mask = None
         if self.masks:
@@ -119,7 +148,7 @@ class Panel:
 
         self.generate_button.on_click(lambda _: self.generate())
         self.stop_button.on_click(lambda _: self.stop())
-        self.save_button.on_click(lambda _: self.save())
+        self.save_button.on_click(lambda _: self._save_clicked())
         for control in self.controls:
             control.observe(self._on_change, names="value")
 
@@ -178,6 +207,7 @@ class Panel:
         return p
 
     def _kwargs(self, p: dict) -> dict:
+        from helpers.callcheck import check_prompts
         from helpers.checks import check_call
         from helpers.device import make_generator
 
@@ -187,6 +217,9 @@ class Panel:
         if "mask" in p:
             kwargs["mask_image"] = self.masks[p["mask"]]
         check_call(**kwargs)  # a readable message before torch gets a chance to fail deep inside
+        # the text goes in as prompt_embeds below, which the call's own checks cannot read: check it here
+        check_prompts(self.pipeline, {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"],
+                                      "guidance_scale": p["guidance_scale"]})
         if self.encode is None:
             kwargs["prompt"] = p["prompt"]
             if p["negative_prompt"]:
@@ -233,27 +266,35 @@ class Panel:
         self.status.value = "stopping after this step…"
 
     def _run(self, p: dict) -> None:
+        from helpers.callcheck import collect_warnings
+
         start = time.perf_counter()
         try:
-            kwargs = self._kwargs(p)
-            self.runs += 1
-            output = self.pipeline(**kwargs)
+            with collect_warnings() as said:  # this thread's warnings go to the status line, not a lost stderr
+                kwargs = self._kwargs(p)
+                self.runs += 1
+                output = self.pipeline(**kwargs)
             seconds = time.perf_counter() - start
             if self._stop.is_set():
                 self.status.value = f"stopped after {seconds:.2f} s; the last picture is unchanged"
                 return
             self._show(Result(output.images[0], p, seconds, caption_for(p, seconds)))
-            self.status.value = f"done in {seconds:.2f} s"
+            self.status.value = f"done in {seconds:.2f} s" + "".join(
+                f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except Exception as exc:  # the panel must survive any error and keep the learner's history
-            self.status.value = (f"<span style='color:#b00'><b>{type(exc).__name__}</b>: "
-                                 f"{_html(str(exc).splitlines()[0] if str(exc) else '')}</span>")
-            self.last_error = exc
+            self._show_error(exc)
         finally:
             if getattr(self.pipeline, "_interrupt", False):
                 self.pipeline._interrupt = False
             self.generate_button.disabled = False
             self.stop_button.disabled = True
             self._busy.release()
+
+    def _show_error(self, exc: Exception, fix: str = "") -> None:
+        line = str(exc).splitlines()[0] if str(exc) else ""
+        self.status.value = (f"<span style='color:#b00'><b>{type(exc).__name__}</b>: "
+                             f"{_html(line)}{_html(fix)}</span>")
+        self.last_error = exc
 
     def _show(self, result: Result) -> None:
         from helpers.modes import active_mode
@@ -277,25 +318,66 @@ class Panel:
 
     # ------------------------------------------------------------------ saving
 
-    def save(self, path=None):
-        """Save the current picture as PNG with its parameters in the metadata; return the path (ch. 1–5)."""
+    def save(self, path=None, overwrite: bool = False) -> Path:
+        """Save the current picture as PNG with its parameters in the metadata; return the path (ch. 1–5).
+
+        Never overwrites: without `path` it adds -2, -3, ... to the name; an existing `path` raises
+        FileExistsError unless overwrite=True."""
         if not self.results:
             raise RuntimeError("Nothing to save yet: press Generate first.")
         r = self.results[0]
-        folder = build_dir() / "panel" if self.save_dir is None else self.save_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        path = path or folder / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}.png"
         info = PngImagePlugin.PngInfo()
         info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
                                                 "pipeline": type(self.pipeline).__name__}))
-        r.image.save(path, pnginfo=info)
-        self.status.value = f"saved {path.name}"
+        if path is not None:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
+            try:
+                _write_png(path, r.image, info, overwrite)
+            except FileExistsError:
+                raise FileExistsError(f"path={str(path)!r} already exists and holds an earlier picture. "
+                                      "Pass another path=, or overwrite=True to replace it.") from None
+        else:
+            folder = build_dir() / "panel" if self.save_dir is None else Path(self.save_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}"
+            for n in itertools.count(1):  # same second, same seed: take the next free name
+                path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
+                try:
+                    _write_png(path, r.image, info, overwrite=False)
+                    break
+                except FileExistsError:
+                    continue
+        self.status.value = f"saved {_html(path.name)}"
         return path
+
+    def _save_clicked(self) -> None:
+        try:
+            self.save()
+        except Exception as exc:  # a full or read-only folder must show in the panel, not vanish in a log
+            fix = " · Free some space or save elsewhere: panel.save(path=...) or Panel(..., save_dir=...)."
+            self._show_error(exc, fix if isinstance(exc, OSError) else "")
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
+
+
+def _write_png(path: Path, image: Image.Image, info, overwrite: bool) -> None:
+    """Write a PNG that never replaces a file by accident and is never left half-written."""
+    # "xb" creates the file or fails, in one step, so two panels saving at once cannot both get the name;
+    # overwrite=True writes beside the old file and swaps it in only when complete
+    target = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp") if overwrite else path
+    with open(target, "wb" if overwrite else "xb") as f:
+        try:
+            image.save(f, format="PNG", pnginfo=info)
+        except BaseException:
+            f.close()
+            target.unlink()  # ours, just created: a full disk must not leave an empty PNG behind
+            raise
+    if overwrite:
+        os.replace(target, path)
 
 
 def _html(text: str) -> str:

@@ -1,20 +1,34 @@
-"""The main job: execute every chapter notebook headless and collect their figures into build/."""
+"""The main job: execute every chapter notebook headless and collect their figures into build/.
+
+Every file is written beside its old copy and moved over it only when complete, so a crash, a kill or a
+Ctrl-C never leaves half a file. A chapter that fails is written as <name>.failed.ipynb and keeps the last
+good <name>.ipynb. Ctrl-C stops the whole job (exit code 130) and keeps the interrupted chapter's old file.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import html
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
 from helpers.paths import PROJECT_ROOT, build_dir
+
+INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
+# Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def chapter_notebooks(folder: Path | None = None) -> list[Path]:
@@ -36,10 +50,52 @@ def _failed_cell(nb) -> tuple[int, str]:
     return -1, "unknown error"
 
 
-def execute(path: Path, timeout: int = 600, kernel: str = "python3"):
-    """Run one notebook top to bottom in a fresh kernel; return (notebook, error or None, seconds) (main job)."""
+class _Stopped(Exception):
+    """Ctrl-C came while no cell was running: run no further cell."""
+
+
+class _Client(NotebookClient):
+    """nbclient's own Ctrl-C handler shuts the kernel down and lets the job go on with the next chapter
+    (the kernel runs in its own session, so the terminal's Ctrl-C never reaches it). This one records the
+    Ctrl-C in `stop` and interrupts the running cell; a second Ctrl-C shuts the kernel down at once."""
+
+    def __init__(self, nb, stop: threading.Event, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.stop = stop
+
+    async def async_start_new_kernel(self, **kwargs) -> None:
+        # async_setup_kernel has just installed nbclient's handler and awaits nothing before this call,
+        # so no Ctrl-C can reach the old handler in between
+        with contextlib.suppress(RuntimeError):  # not the main thread: there are no signal handlers to swap
+            for signum in STOP_SIGNALS:
+                asyncio.get_running_loop().add_signal_handler(signum, self._on_sigint)
+        await super().async_start_new_kernel(**kwargs)
+
+    def _on_sigint(self) -> None:
+        again = self.stop.is_set()
+        self.stop.set()
+        if self.km is None or self.kc is None:
+            return  # kernel still starting: async_execute_cell stops before the first cell
+        if again:  # the cell ignores the interrupt (busy in C code): kill the kernel; nbclient then tidies up
+            asyncio.ensure_future(ensure_async(self.km.shutdown_kernel(now=True)))
+        else:  # the running cell raises KeyboardInterrupt; nbclient then shuts the kernel down cleanly
+            print("\nCtrl-C: interrupting the running cell, then stopping (Ctrl-C again kills its kernel now)",
+                  file=sys.stderr, flush=True)
+            asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+        if self.stop.is_set():
+            raise _Stopped("stopped by Ctrl-C before this cell")
+        return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+
+def execute(path: Path, timeout: int = 600, kernel: str = "python3", stop: threading.Event | None = None):
+    """Run one notebook top to bottom in a fresh kernel; return (notebook, error or None, seconds) (main job).
+
+    Ctrl-C interrupts the running cell and sets `stop` (run_all then stops the whole job)."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}})
+    client = _Client(nb, stop if stop is not None else threading.Event(), timeout=timeout, kernel_name=kernel,
+                     resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     error = None
     try:
@@ -71,6 +127,24 @@ def _first_stream_line(nb) -> str:
     return ""
 
 
+def _write_atomic(target: Path, write) -> None:
+    """Call write(file) on a temporary file beside `target`, then move it over `target` in one step."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # same folder: os.replace is then atomic
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+        os.replace(tmp, target)
+    except BaseException:  # an error or Ctrl-C mid-write: the old file stays, the half-written one goes
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _failed_name(name: str) -> str:
+    return f"{name}.failed.ipynb"
+
+
 def write_report(results, out: Path) -> Path:
     """One HTML page with every chapter's figures, its run time and status (main job)."""
     parts = ["<!doctype html><meta charset='utf-8'><title>diffusers img2img chapters</title>",
@@ -78,37 +152,109 @@ def write_report(results, out: Path) -> Path:
              ".fail{color:#b00}.mode{background:#fee;padding:4px}</style>",
              "<h1>diffusers image-to-image: chapter figures</h1>"]
     for name, nb, error, seconds in results:
-        parts.append(f"<h2>{html.escape(name)}</h2><p>{seconds:.1f} s</p>")
+        when = f"{seconds:.1f} s" if seconds is not None else "not run this time: the last good run's figures"
+        parts.append(f"<h2>{html.escape(name)}</h2><p>{when}</p>")
         mode = _first_stream_line(nb)
         if mode:
             parts.append(f"<p class='mode'>{html.escape(mode)}</p>")
         if error:
-            parts.append(f"<p class='fail'>FAILED: {html.escape(error)}</p>")
+            failed, good = html.escape(_failed_name(name)), html.escape(f"{name}.ipynb")
+            kept = (f"; the last good run is kept in <a href='{good}'>{good}</a>"
+                    if (out / f"{name}.ipynb").exists() else "; there is no earlier good run")
+            parts.append(f"<p class='fail'>FAILED: {html.escape(error)}</p>"
+                         f"<p>This run: <a href='{failed}'>{failed}</a>{kept}. "
+                         "Figures below are those made before the failure.</p>")
         for png in figures(nb):
             parts.append(f"<img src='data:image/png;base64,{png}'>")
     page = out / "index.html"
-    page.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    _write_atomic(page, lambda f: f.write("\n".join(parts) + "\n"))
     return page
 
 
+def _save(nb, name: str, error, out: Path) -> str:
+    """Write one chapter's result; return the note for its status line."""
+    good, failed = out / f"{name}.ipynb", out / _failed_name(name)
+    if not error:
+        _write_atomic(good, lambda f: nbformat.write(nb, f))
+        failed.unlink(missing_ok=True)  # a failure from an earlier run no longer describes this chapter
+        return ""
+    _write_atomic(failed, lambda f: nbformat.write(nb, f))
+    kept = f", kept the earlier good {good.name}" if good.exists() else ""
+    return f"; wrote {failed.name}{kept}"
+
+
+def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
+    """Lines that say what a Ctrl-C'd job finished, what it did not run, and what it left in build/."""
+    finished = ", ".join(f"{p.name} ({status})" for p, status in done) or "none"
+    lines = [f"Stopped by Ctrl-C (or a kill signal){f' during {current.name}' if current else ''}."]
+    if current:
+        old = out / current.name
+        lines.append(f"{current.name}: its kernel was shut down; "
+                     + (f"{os.path.relpath(old)} from the earlier run is kept." if old.exists()
+                        else "nothing was written."))
+    lines += [f"finished: {finished}",
+              f"not run: {', '.join(p.name + (' (interrupted)' if p == current else '') for p in todo) or 'none'}",
+              "index.html was left as it was; run `python -m helpers run` again for a full report."]
+    return "\n".join(lines)
+
+
 def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
-    """Execute the chapters, write build/<name>.ipynb and build/index.html, return the number that failed (main job)."""
+    """Execute the chapters, write build/<name>.ipynb and build/index.html, return the number that failed (main job).
+
+    A failing chapter is written as <name>.failed.ipynb and leaves the last good <name>.ipynb in place.
+    Ctrl-C stops the job: the running chapter's old file is kept, and SystemExit(130) is raised.
+    """
     out = out or build_dir()
     out.mkdir(parents=True, exist_ok=True)
     notebooks = [Path(p) for p in (notebooks or chapter_notebooks())]
     if not notebooks:
         raise FileNotFoundError("No chapter notebooks (NN_name.ipynb) found to run.")
-    results, failed = [], 0
+    stop = threading.Event()
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set signal handlers
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+
+    def catch_ctrl_c():  # (again:) nbclient resets SIGINT to Python's default when its kernel stops
+        if main_thread:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, lambda *_: stop.set())
+
+    results, done, failed, current = [], [], 0, None
     bar = tqdm(notebooks, desc="chapters", unit="nb", file=sys.stderr)
-    for path in bar:
-        bar.set_postfix_str(path.name)
-        nb, error, seconds = execute(path, timeout=timeout)
-        nbformat.write(nb, out / path.name)
-        results.append((path.stem, nb, error, seconds))
-        status = f"FAILED ({error})" if error else "ok"
-        tqdm.write(f"{path.name}: {status} in {seconds:.1f} s", file=sys.stderr)
-        failed += bool(error)
-    page = write_report(results, out)
+    try:
+        for path in bar:
+            catch_ctrl_c()
+            if stop.is_set():
+                break
+            current = path
+            bar.set_postfix_str(path.name)
+            nb, error, seconds = execute(path, timeout=timeout, stop=stop)
+            catch_ctrl_c()
+            if error and stop.is_set():
+                break  # interrupted: this half-run notebook must not replace anything
+            note = _save(nb, path.stem, error, out)
+            results.append((path.stem, nb, error, seconds))
+            done.append((path, "FAILED" if error else "ok"))
+            current = None
+            tqdm.write(f"{path.name}: {f'FAILED ({error})' if error else 'ok'} in {seconds:.1f} s{note}",
+                       file=sys.stderr)
+            failed += bool(error)
+    except KeyboardInterrupt:  # Ctrl-C in the moment Python's default handler was back
+        stop.set()
+    finally:
+        bar.close()
+        if main_thread:
+            for signum, handler in previous.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
+    if stop.is_set():
+        todo = notebooks[len(done):]
+        print(_stopped_summary(done, current, todo, out), flush=True)
+        raise SystemExit(INTERRUPTED)  # python -m helpers run passes this on as its exit code
+    ran = {name for name, *_ in results}
+    for path in chapter_notebooks():  # a run of some chapters keeps the others' last good figures in the report
+        if path.stem not in ran and (out / path.name).exists():
+            results.append((path.stem, nbformat.read(out / path.name, as_version=4), None, None))
+    page = write_report(sorted(results, key=lambda r: r[0]), out)
     rel = os.path.relpath(page, Path.cwd())
     print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {rel}")
     return failed

@@ -61,11 +61,20 @@ def test_04_inverted_mask_gets_a_hint(capsys):
     assert "invert it with PIL.ImageOps.invert" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("mode", "note"), [("RGBA", "dropped the alpha channel"), ("L", "converted mode L → RGB"),
-                                            ("I;16", "16-bit/float image")])
-def test_05_rgba_grayscale_and_16_bit_images_become_rgb(mode, note, capsys):
-    out = checks.check_image(Image.new(mode, (16, 16)), "image")
-    assert out.mode == "RGB" and note in capsys.readouterr().out
+@pytest.mark.parametrize(("mode", "note"), [("RGBA", "has transparency"), ("CMYK", "CMYK image"),
+                                            ("P", "P image"), ("I;16", "I;16 image")])
+def test_05_cmyk_palette_alpha_and_16_bit_images_become_rgb_with_a_warning(mode, note):
+    from helpers.callcheck import CallWarning
+
+    with pytest.warns(CallWarning, match=note):
+        out = checks.check_image(Image.new(mode, (16, 16)), "image")
+    assert out.mode == "RGB"
+
+
+def test_05b_grey_becomes_rgb_silently():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # grey to RGB loses nothing: no warning
+        assert checks.check_image(Image.new("L", (16, 16)), "image").mode == "RGB"
 
 
 def test_06_image_that_is_not_an_image():

@@ -1,11 +1,15 @@
 """Tests for helpers.grid: captioned grids on top of diffusers' make_image_grid, and the twin banner."""
 
+import os
+import warnings
+
 import numpy as np
 import pytest
 from diffusers.utils import make_image_grid
 from PIL import Image
 
-from helpers.grid import captioned_grid
+from helpers import grid as grid_module
+from helpers.grid import CJK_FONT_PACKAGE, MissingFontWarning, captioned_grid, find_cjk_font
 
 
 def tiles(n=4, size=(64, 48)):
@@ -102,3 +106,101 @@ def test_long_caption_wraps(monkeypatch):
     long = captioned_grid(tiles(1, (128, 128)), ["a much longer caption that cannot fit on one line of the tile"])
     assert long.width == short.width == 128
     assert long.height > short.height
+
+
+# --- captions in any script: Chinese through a CJK font, boxes plus one warning without it -------------------
+
+
+@pytest.fixture
+def cjk_font():
+    """The CJK font captions use; CI installs it (.ci/run), elsewhere its absence skips."""
+    path = find_cjk_font()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no CJK font found; .ci/run installs {CJK_FONT_PACKAGE}")
+        pytest.skip(f"no CJK font here: apt-get install -y {CJK_FONT_PACKAGE}")
+    return path
+
+
+def caption_strip(text, **kwargs):
+    """The caption strip under one 128x96 tile, as an array."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingFontWarning)
+        return np.asarray(captioned_grid(tiles(1, (128, 96)), [text], twin=False, **kwargs))[96:]
+
+
+def test_chinese_caption_draws_glyphs_not_boxes(cjk_font, monkeypatch):
+    cat, astronaut = caption_strip("猫"), caption_strip("宇航员")
+    assert (cat < 128).any() and (astronaut < 128).any()
+    assert not np.array_equal(cat, caption_strip("宇"))  # two characters, two different glyphs
+    assert cat.shape == astronaut.shape
+    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    tofu = caption_strip("猫")
+    assert np.array_equal(tofu, caption_strip("宇"))  # without the font every character is the same box
+    assert not np.array_equal(cat, tofu)
+
+
+def test_chinese_title_and_mixed_captions_keep_tiles_aligned(cjk_font):
+    captions = ["猫", "cat", "宇航员 astronaut", "d"]
+    grid = np.asarray(captioned_grid(tiles(4), captions, rows=2, cols=2, twin=False))
+    strip = (grid.shape[0] - 2 * 48) // 2
+    assert strip > 0 and grid.shape[0] == 2 * (48 + strip)  # one font for all captions: equal strips
+    assert np.array_equal(grid[48 + strip:96 + strip, :64], np.asarray(tiles(4)[2]))
+    assert (grid[48:48 + strip, :64] < 128).any() and (grid[96 + strip:, :64] < 128).any()
+    titled = np.asarray(captioned_grid(tiles(4), captions, rows=2, cols=2, title="图生图", twin=False))
+    assert titled.shape[0] > grid.shape[0]
+    assert (titled[: titled.shape[0] - grid.shape[0]] < 128).any()  # the title is drawn
+
+
+def test_long_chinese_caption_wraps_between_characters(cjk_font):
+    text = "一只戴着宇航员头盔的猫在月球上骑马，背景是地球"
+    font = grid_module._truetype(cjk_font, 14)
+    lines = grid_module._wrap(text, font, 100)
+    assert len(lines) > 1 and "".join(lines) == text
+    assert all(font.getlength(line) <= 100 for line in lines)
+    assert not any(line.startswith("，") for line in lines)
+    short = captioned_grid(tiles(1, (128, 128)), ["猫"])
+    long = captioned_grid(tiles(1, (128, 128)), [text])
+    assert long.width == short.width and long.height > short.height
+
+
+def test_without_a_cjk_font_warns_once_per_call_and_still_draws(monkeypatch):
+    """One MissingFontWarning per captioned_grid call, however many captions and the title need the font."""
+    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grid = captioned_grid(tiles(2), ["猫", "宇航员"], title="图生图")
+        assert isinstance(grid, Image.Image) and grid.width == 2 * 64 and grid.height > 48
+        captioned_grid(tiles(2), ["猫", "x"])
+    found = [w for w in caught if issubclass(w.category, MissingFontWarning)]
+    assert len(found) == 2, [str(w.message) for w in caught]
+    message = str(found[0].message)
+    assert f"apt-get install -y {CJK_FONT_PACKAGE}" in message
+    assert "猫" in message and "图" in message
+    assert found[0].filename == __file__  # it points at the caller's line
+
+
+def test_ascii_captions_stay_silent_and_never_look_for_a_font(monkeypatch):
+    def no_search():
+        raise AssertionError("ASCII text must not look for a CJK font")
+
+    monkeypatch.setattr(grid_module, "find_cjk_font", no_search)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        captioned_grid(tiles(2), ["seed 0 · guidance 7.5", "start — image"], title="a – b", twin=True)
+    assert not caught
+
+
+def test_dashes_the_bundled_font_lacks_draw_as_ascii(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MODE_ACTIVE", raising=False)
+    assert np.array_equal(caption_strip("a — b – c"), caption_strip("a - b - c"))
+
+
+def test_finder_skips_fonts_without_chinese(monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    dejavu = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    monkeypatch.setattr(grid_module, "_found", [])
+    monkeypatch.setattr(grid_module, "_candidates", lambda: ["/no/such/font.ttc", dejavu])
+    assert find_cjk_font() is None
+    with pytest.warns(MissingFontWarning, match=CJK_FONT_PACKAGE):
+        captioned_grid(tiles(1), ["猫"])

@@ -113,6 +113,96 @@ def test_save_writes_png_with_parameters(panel):
     assert meta["guidance_scale"] == 7.5 and meta["seed"] == 0 and meta["pipeline"] == "StableDiffusionImg2ImgPipeline"
 
 
+def test_saves_in_the_same_second_never_overwrite(panel, monkeypatch):
+    import helpers.panel
+
+    monkeypatch.setattr(helpers.panel.time, "strftime", lambda fmt: "20250101-120000")  # all in one second
+    saved = []
+    for guidance in (7.5, 3.0, 12.0):  # three different pictures, same seed
+        panel.guidance_scale.value = guidance
+        panel.generate(wait=True)
+        saved.append((panel.save(), panel.results[0].image.tobytes(), guidance))
+    assert [p.name for p, _, _ in saved] == ["20250101-120000-seed0.png", "20250101-120000-seed0-2.png",
+                                             "20250101-120000-seed0-3.png"]
+    assert len({pixels for _, pixels, _ in saved}) == 3
+    for path, pixels, guidance in saved:  # each file still holds the picture it was saved from
+        with Image.open(path) as img:
+            assert img.convert("RGB").tobytes() == pixels
+            assert json.loads(img.text["parameters"])["guidance_scale"] == guidance
+
+
+def test_save_to_an_existing_path_refuses_unless_told(panel, tmp_path):
+    panel.generate(wait=True)
+    target = tmp_path / "mine.png"
+    target.write_bytes(b"the learner's earlier picture")
+    with pytest.raises(FileExistsError, match="overwrite=True") as info:
+        panel.save(path=target)
+    assert str(target) in str(info.value)
+    assert target.read_bytes() == b"the learner's earlier picture"
+    assert panel.save(path=target, overwrite=True) == target
+    with Image.open(target) as img:
+        assert img.convert("RGB").tobytes() == panel.results[0].image.tobytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.png"]  # no temporary file left
+
+
+def test_a_failing_save_button_shows_the_error_and_keeps_the_results(panel, tmp_path, monkeypatch):
+    panel.generate(wait=True)
+    shown, results = panel.image.value, list(panel.results)
+
+    def disk_full(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    panel.save_button.click()
+    assert "color:#b00" in panel.status.value and "No space left on device" in panel.status.value
+    assert "save_dir" in panel.status.value  # ... and how to fix it
+    assert panel.results == results and panel.image.value == shown
+    assert list(tmp_path.iterdir()) == []  # no empty or partial PNG left behind
+    with pytest.raises(OSError, match="No space"):  # called from code, save() still raises
+        panel.save()
+
+
+class ControlNetLike:
+    """Takes the arguments a ControlNet img2img pipeline takes; the panel checks only the signature."""
+
+    def __call__(self, prompt=None, image=None, control_image=None, strength=0.8, num_inference_steps=50,
+                 guidance_scale=7.5, controlnet_conditioning_scale=1.0, generator=None):
+        raise AssertionError("not run in these tests")
+
+
+@pytest.mark.parametrize("name, value", [("seed", 5000), ("guidance_scale", 25.0), ("num_inference_steps", 150),
+                                         ("controlnet_conditioning_scale", 2.5), ("weight", 3.0)])
+def test_a_large_valid_start_widens_its_slider(name, value, capsys):
+    p = Panel(ControlNetLike(), prompt="x", strength=0.5, **{name: value})
+    slider = getattr(p, name)
+    assert slider.value == value and slider.max == value  # shown as given, not clamped
+    out = capsys.readouterr().out
+    assert f"{name}={value}" in out and "range now goes to" in out and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("strength", 1.5, ValueError), ("strength", -0.1, ValueError), ("strength", float("nan"), ValueError),
+    ("strength", float("inf"), ValueError), ("guidance_scale", -1.0, ValueError),
+    ("guidance_scale", float("inf"), ValueError), ("guidance_scale", float("nan"), ValueError),
+    ("num_inference_steps", 0, ValueError), ("num_inference_steps", 2.5, TypeError),
+    ("seed", -1, ValueError), ("seed", 2.5, TypeError),
+    ("controlnet_conditioning_scale", float("inf"), ValueError), ("controlnet_conditioning_scale", -0.5, ValueError),
+    ("weight", float("nan"), ValueError), ("weight", float("-inf"), ValueError),
+])
+def test_a_start_no_pipeline_takes_is_refused(name, value, error, capsys):
+    kwargs = {"strength": 0.5, name: value}
+    with pytest.raises(error, match=name):
+        Panel(ControlNetLike(), prompt="x", **kwargs)
+    assert capsys.readouterr().out == ""  # refused, not widened
+
+
+def test_values_in_range_keep_the_usual_sliders(capsys):
+    p = Panel(ControlNetLike(), prompt="x", strength=1.0, guidance_scale=20.0, controlnet_conditioning_scale=0.0)
+    assert (p.guidance_scale.max, p.seed.max, p.num_inference_steps.max, p.strength.max) == (20.0, 1000, 100, 1.0)
+    assert capsys.readouterr().out == ""
+
+
 def test_options_the_pipeline_does_not_take_are_refused(pipe):
     with pytest.raises(ValueError, match="controlnet_conditioning_scale"):
         Panel(pipe, prompt="x", controlnet_conditioning_scale=1.0)

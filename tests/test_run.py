@@ -1,7 +1,16 @@
-"""The main job runs every notebook, names a failing cell, and keeps going."""
+"""The main job runs every notebook, names a failing cell, keeps going, and never loses a good result."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import nbformat
+import pytest
 
+from helpers.paths import PROJECT_ROOT
 from helpers.run import chapter_notebooks, run_all
 
 
@@ -11,6 +20,24 @@ def _notebook(path, *sources):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
+
+
+def _temp_files(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def _gone(pid, wait=5.0):
+    """True once process `pid` has exited (a zombie counts as exited)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_failing_notebook_is_named_and_others_still_run(tmp_path, capsys):
@@ -25,6 +52,116 @@ def test_failing_notebook_is_named_and_others_still_run(tmp_path, capsys):
     page = (tmp_path / "build" / "index.html").read_text()
     assert "FAILED" in page and page.count("data:image/png;base64,") == 1
     assert (tmp_path / "build" / "02_good.ipynb").exists()
+
+
+def test_a_failing_run_keeps_the_last_good_notebook(tmp_path, capsys):
+    build = tmp_path / "build"
+    chapter = _notebook(tmp_path / "01_x.ipynb", "print('good run')")
+    assert run_all([chapter], out=build, timeout=60) == 0
+    good = (build / "01_x.ipynb").read_bytes()
+
+    _notebook(chapter, "raise RuntimeError('model download failed')")
+    assert run_all([chapter], out=build, timeout=60) == 1
+    assert (build / "01_x.ipynb").read_bytes() == good  # the earlier good result survives
+    failed = nbformat.read(build / "01_x.failed.ipynb", as_version=4)
+    assert "model download failed" in failed.cells[0].outputs[0]["evalue"]
+    err = capsys.readouterr().err
+    assert "01_x.ipynb: FAILED" in err and "wrote 01_x.failed.ipynb, kept the earlier good 01_x.ipynb" in err
+    page = (build / "index.html").read_text()
+    assert "01_x.failed.ipynb" in page and "last good run is kept in <a href='01_x.ipynb'>" in page
+
+    _notebook(chapter, "print('fixed')")
+    assert run_all([chapter], out=build, timeout=60) == 0
+    assert not (build / "01_x.failed.ipynb").exists()  # a stale failure would mislead
+    assert "fixed" in (build / "01_x.ipynb").read_text()
+    assert _temp_files(build) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_stops_the_job_and_keeps_the_old_files(tmp_path, signum):
+    build = tmp_path / "build"
+    build.mkdir()
+    old = build / "01_slow.ipynb"
+    old.write_text('{"earlier": "good run"}')
+    marker, ran = tmp_path / "kernel.pid", tmp_path / "second_ran"
+    _notebook(tmp_path / "01_slow.ipynb", f"import os; open({str(marker)!r}, 'w').write(str(os.getpid()))",
+              "import time; time.sleep(30)", "print('never reached')")
+    _notebook(tmp_path / "02_next.ipynb", f"open({str(ran)!r}, 'w').close()")
+    env = {**os.environ, "TUTORIAL_BUILD": str(build),
+           "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
+    # the real command, in its own process group, so that os.killpg reaches it as a terminal's Ctrl-C would
+    job = subprocess.Popen([sys.executable, "-m", "helpers", "run", "01_slow.ipynb", "02_next.ipynb"],
+                           cwd=tmp_path, env=env, start_new_session=True, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline and job.poll() is None, job.stdout.read() if job.poll() else "slow"
+            time.sleep(0.1)
+        time.sleep(0.3)  # the kernel is now in the sleep(30) cell
+        os.killpg(job.pid, signum)
+        output, _ = job.communicate(timeout=15)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 130, output
+    assert "Stopped by Ctrl-C (or a kill signal) during 01_slow.ipynb" in output
+    assert "finished: none" in output and "not run: 01_slow.ipynb (interrupted), 02_next.ipynb" in output
+    assert "from the earlier run is kept" in output and "never reached" not in output
+    assert old.read_text() == '{"earlier": "good run"}'
+    assert not ran.exists() and not (build / "02_next.ipynb").exists() and not (build / "index.html").exists()
+    assert _temp_files(build) == []
+    assert _gone(int(marker.read_text())), "the interrupted chapter's kernel is still running"
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from helpers.run import _write_atomic
+
+def write(f):
+    f.write("new, half written")
+    f.flush()
+    Path(sys.argv[2]).touch()  # tell the test the temp file holds part of the new text
+    time.sleep(30)
+    f.write(" ... rest")
+
+_write_atomic(Path(sys.argv[1]), write)
+"""
+
+
+def test_a_kill_during_a_write_leaves_the_old_file_whole(tmp_path):
+    target, busy = tmp_path / "01_x.ipynb", tmp_path / "busy"
+    target.write_text("old and complete")
+    job = subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(busy)], cwd=PROJECT_ROOT)
+    try:
+        deadline = time.monotonic() + 15
+        while not busy.exists():
+            assert time.monotonic() < deadline and job.poll() is None
+            time.sleep(0.05)
+    finally:
+        job.kill()  # SIGKILL: no handler, no cleanup
+        job.wait()
+    assert target.read_text() == "old and complete"
+    [tmp] = _temp_files(tmp_path)  # the partial text only ever lived under the temporary name
+    assert (tmp_path / tmp).read_text() == "new, half written"
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    from helpers.run import _write_atomic
+
+    target = tmp_path / "index.html"
+    target.write_text("old")
+
+    def broken(f):
+        f.write("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        _write_atomic(target, broken)
+    assert target.read_text() == "old" and _temp_files(tmp_path) == []
+    _write_atomic(target, lambda f: f.write("new"))
+    assert target.read_text() == "new" and _temp_files(tmp_path) == []
 
 
 def test_chapter_notebooks_are_numbered_and_sorted():

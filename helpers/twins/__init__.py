@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from helpers.paths import cache_dir
 
-__all__ = ["twin_cache", "ensure_built", "full_twin_cache", "ensure_full_built", "is_twin"]
+__all__ = ["twin_cache", "ensure_built", "verify", "full_twin_cache", "ensure_full_built", "is_twin"]
 
 
 def twin_root() -> Path:
@@ -24,59 +25,159 @@ def twin_cache() -> Path:
     return twin_root() / "hub"
 
 
-def _is_complete(hub: Path) -> bool:
+INFO = "BUILD_INFO.json"
+REPAIR = "python -m helpers.twins build"
+LEFTOVERS = ("hub.partial-*", "hub.old-*")  # folders of a build that was killed before it could tidy up
+LOCK_NAME = ".build.lock"
+
+
+def _sha256(path: Path) -> str:
+    # sha256 over blake2b: with the SHA extensions of current CPUs it hashes about twice as fast
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _file_table(hub: Path) -> dict[str, list]:
+    """Relative path -> [size, sha256] of every file in `hub` (symlinks followed), as BUILD_INFO records it."""
+    table, seen = {}, {}
+    for p in sorted(hub.rglob("*")):
+        rel = p.relative_to(hub).as_posix()
+        if p.is_file() and rel != INFO:
+            st = p.stat()
+            if (st.st_dev, st.st_ino) not in seen:  # hard-linked copies (dedupe) are hashed once
+                seen[st.st_dev, st.st_ino] = _sha256(p)
+            table[rel] = [st.st_size, seen[st.st_dev, st.st_ino]]
+    return table
+
+
+def _label(rel: str) -> str:
+    # "models--org--name/snapshots/<rev>/unet/x" -> "org/name: unet/x", as the learner names repos and files
+    parts = rel.split("/")
+    if len(parts) < 2 or not parts[0].startswith("models--"):
+        return rel
+    rest = parts[3:] if parts[1] == "snapshots" and len(parts) > 3 else parts[1:]
+    return f"{'/'.join(parts[0].split('--', 2)[1:])}: {'/'.join(rest)}"
+
+
+def verify(hub: Path) -> list[str]:
+    """Check a twin cache against the file table its build recorded; return the problems, [] if sound (ch. 1)."""
     from helpers.twins.build import BUILDER_VERSION
 
-    info = hub / "BUILD_INFO.json"
-    if not info.is_file():
-        return False
     try:
-        return json.loads(info.read_text()).get("builder_version") == BUILDER_VERSION
-    except (OSError, ValueError):
-        return False
+        info = json.loads((Path(hub) / INFO).read_text())
+    except FileNotFoundError:
+        return [f"{INFO}: missing (the twin cache in {hub} is not built, or its build did not finish)"]
+    except (OSError, ValueError) as err:
+        return [f"{INFO}: unreadable ({err})"]
+    if info.get("builder_version") != BUILDER_VERSION:
+        return [f"{INFO}: built by twin builder version {info.get('builder_version')}, this code builds "
+                f"version {BUILDER_VERSION}"]
+    if not isinstance(info.get("files"), dict):  # written before caches were checked: nothing to check against
+        return [f"{INFO}: no file table (the cache was built before twin caches were checked)"]
+    problems, seen = [], {}
+    for rel, (size, digest) in info["files"].items():
+        path = Path(hub) / rel
+        if not path.is_file():
+            problems.append(f"{_label(rel)}: missing")
+            continue
+        st = path.stat()
+        if st.st_size != size:  # a truncated or half-written file: no need to hash it
+            problems.append(f"{_label(rel)}: {st.st_size} bytes, expected {size}")
+            continue
+        try:
+            if (st.st_dev, st.st_ino) not in seen:
+                seen[st.st_dev, st.st_ino] = _sha256(path)
+        except OSError as err:
+            problems.append(f"{_label(rel)}: unreadable ({err.strerror})")
+            continue
+        if seen[st.st_dev, st.st_ino] != digest:
+            problems.append(f"{_label(rel)}: contents changed (same size, different sha256)")
+    return problems
+
+
+def _summary(problems: list[str], first: int = 3) -> str:
+    more = f"; and {len(problems) - first} more" if len(problems) > first else ""
+    return f"{len(problems)} problem{'s' * (len(problems) > 1)}: {'; '.join(problems[:first])}{more}"
+
+
+def _leftovers(root: Path, patterns) -> list[Path]:
+    return sorted(p for pattern in patterns for p in root.glob(pattern))
+
+
+def _remove_leftovers(root: Path, patterns, log) -> None:
+    # Call only while holding the build lock: every build runs under it, so any such folder is a dead build's.
+    gone = _leftovers(root, patterns)
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+    if gone:
+        log(f"Removed what an interrupted twin build left behind: {', '.join(p.name for p in gone)}")
+
+
+def _build(hub: Path, log) -> None:
+    """Build a fresh cache next to `hub`, record its file table, and switch it in with one rename."""
+    from helpers.twins.build import BUILDER_VERSION, TwinBuildError, build_cache
+
+    root = hub.parent
+    tmp = root / f"hub.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    start = time.perf_counter()
+    log("Building twin models (tiny random weights) into the project's .cache/twins/hub ...")
+    try:
+        build_cache(tmp, root / "src", log=log)
+        seconds = time.perf_counter() - start
+        info = {"builder_version": BUILDER_VERSION, "seconds": round(seconds, 1),
+                "files": _file_table(tmp)}  # path -> [size, sha256]: what verify() checks on every start
+        (tmp / INFO).write_text(json.dumps(info, indent=1) + "\n")
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(root).free / 2**20
+            raise TwinBuildError(
+                f"The disk is full: building the twins needs about 100 MiB in {root}, and {free:.0f} MiB are "
+                "free. Free some space (or set TUTORIAL_CACHE to a folder on a larger disk) and run again."
+            ) from err
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
+        raise
+    old = root / f"hub.old-{os.getpid()}"
+    if hub.exists():
+        hub.rename(old)
+    tmp.rename(hub)  # the switch is one rename: readers see the old cache or the new one, never half
+    shutil.rmtree(old, ignore_errors=True)
+    log(f"Twin models built in {seconds:.1f} s.")
 
 
 def ensure_built(force: bool = False, log=print) -> Path:
-    """Build the twin cache once (atomically, under a lock) and return its path (ch. 1)."""
-    from filelock import FileLock
+    """Build the twin cache once (atomically, under a lock), repair it if damaged, and return its path (ch. 1)."""
+    from filelock import FileLock, Timeout
 
-    from helpers.twins.build import BUILDER_VERSION, TwinBuildError, build_cache
+    from helpers.twins.build import TwinBuildError
 
-    hub = twin_cache()
-    if not force and _is_complete(hub):
+    hub, root = twin_cache(), twin_root()
+    if not force and not verify(hub):
+        if _leftovers(root, LEFTOVERS):  # one glob: cheap enough for every start
+            try:  # a short wait: if another process holds the lock, it is building and its folder is no leftover
+                with FileLock(str(root / LOCK_NAME), timeout=0.5):
+                    _remove_leftovers(root, LEFTOVERS, log)
+            except Timeout:
+                pass
         return hub
-    root = twin_root()
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".build.lock")):
-        if not force and _is_complete(hub):  # another process finished it while we waited
+    with FileLock(str(root / LOCK_NAME)):
+        _remove_leftovers(root, LEFTOVERS, log)
+        problems = [] if force else verify(hub)  # again: another process may have rebuilt it while we waited
+        if not force and not problems:
             return hub
-        tmp = root / f"hub.partial-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        start = time.perf_counter()
-        log("Building twin models (tiny random weights) into the project's .cache/twins/hub ...")
+        if hub.exists() and problems:
+            log(f"The twin cache in {hub} fails its check ({_summary(problems)}); rebuilding it.")
         try:
-            build_cache(tmp, root / "src", log=log)
-            seconds = time.perf_counter() - start
-            (tmp / "BUILD_INFO.json").write_text(json.dumps(
-                {"builder_version": BUILDER_VERSION, "seconds": round(seconds, 1)}, indent=2) + "\n")
-        except OSError as err:
-            shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
-            if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                free = shutil.disk_usage(root).free / 2**20
-                raise TwinBuildError(
-                    f"The disk is full: building the twins needs about 100 MiB in {root}, and {free:.0f} MiB are "
-                    "free. Free some space (or set TUTORIAL_CACHE to a folder on a larger disk) and run again."
-                ) from err
-            raise
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built cache behind
-            raise
-        old = root / f"hub.old-{os.getpid()}"
-        if hub.exists():
-            hub.rename(old)
-        tmp.rename(hub)  # the switch is one rename: readers see the old cache or the new one, never half
-        shutil.rmtree(old, ignore_errors=True)
-        log(f"Twin models built in {seconds:.1f} s.")
+            _build(hub, log)
+        except Exception as err:
+            if not (hub.exists() and problems):
+                raise  # a first build or a forced one: its own error says what went wrong
+            raise TwinBuildError(f"Repairing the twin cache in {hub} failed: {str(err).rstrip('.')}. Fix that, "
+                                 f"then rebuild it with: {REPAIR}") from err
     return hub
 
 
@@ -120,7 +221,8 @@ def ensure_full_built(repos=None, log=print) -> Path:
     hub = full_twin_cache()
     hub.mkdir(parents=True, exist_ok=True)
     root = hub.parent
-    with FileLock(str(root / ".build.lock")):
+    with FileLock(str(root / LOCK_NAME)):
+        _remove_leftovers(root, ("build.partial-*",), log)  # a full-size build killed midway
         todo = [r for r in repos if not _full_repo_done(hub, r)]
         need = sum(full_size_bytes(r) for r in todo)
         free = shutil.disk_usage(root).free

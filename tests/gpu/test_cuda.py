@@ -88,3 +88,20 @@ def test_bench_runs_all_three_settings_on_cuda(tmp_path):
         assert 0 < row["compute_fraction"] < 1
     assert "model CPU offload" in rows["chapter"]["choices"]
     assert "torch.compile=max-autotune" in rows["fast"]["choices"]
+
+
+def test_checked_calls_work_with_offload_and_compile():
+    """explain_errors() on, as in the notebooks: the checks must not refuse or break the GPU's own tricks."""
+    from helpers import explain
+
+    explain.enable()  # diffusers is imported by now (load_fp16 above), so every pipeline class is wrapped
+    try:
+        reference = generate(speed.fit_to_machine(load_fp16(), "cuda", verbose=False))
+        # model offload: the weights wait on the CPU, the steps run on the GPU, and so does the cuda generator
+        offloaded = speed.fit_to_machine(load_fp16(), "cuda", offload="always", verbose=False)
+        assert np.allclose(generate(offloaded), reference, atol=2e-2, equal_nan=True)
+        # fast mode compiles the UNet with fullgraph=True: the progress clock must not hook into that graph
+        fast = speed.fit_to_machine(load_fp16(), "cuda", fast=True, compile=True, verbose=False)
+        assert generate(fast).shape == (1, 128, 128, 3)
+    finally:
+        explain.disable()

@@ -1,0 +1,205 @@
+"""Errors explained in the cell: a note under known errors, and a check of every pipeline call before it runs.
+
+Each chapter turns it on with `explain_errors()` (or `%load_ext helpers.explain`). Two things, both switched off by
+`explain_errors(False)` (or `%unload_ext helpers.explain`):
+
+* Under the traceback of a known error (from diffusers, torch, PIL or the Hub) it adds two lines: what the error
+  means and how to fix it (helpers.notes). The traceback itself is unchanged.
+* Every diffusers pipeline's `__call__` is wrapped so that its arguments are checked before it runs
+  (helpers.callcheck): a clear error for values that cannot work, a warning where diffusers would change the
+  input without a word (a resize, a mode conversion, a prompt cut at 77 tokens), and a progress bar with an
+  estimate for a call that will take more than a minute (helpers.longrun). The call in the cell stays plain
+  diffusers; the pipeline is the same object, only its class's `__call__` gains the checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import threading
+import warnings
+
+_STATE = {"enabled": False, "wrapped": {}, "hooked": False, "showwarning": None}
+_LOCAL = threading.local()  # nested pipeline calls (Kandinsky's combined pipelines) are checked once, at the top
+
+
+def _depth() -> int:
+    return getattr(_LOCAL, "depth", 0)
+
+
+def _checked(original):
+    @functools.wraps(original)
+    def __call__(self, *args, **kwargs):
+        if not _STATE["enabled"] or _depth() > 0:
+            return original(self, *args, **kwargs)
+        from helpers.callcheck import check_names, check_pipeline_call
+        from helpers.longrun import Watch
+
+        __tracebackhide__ = True  # IPython: the traceback ends in the learner's cell, where the fix goes
+        signature = inspect.signature(original)
+        try:
+            check_names(self, signature, kwargs)
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError as err:
+                raise TypeError(f"{type(self).__name__}(): {err}. Pass arguments by name, e.g. "
+                                "pipeline(prompt, guidance_scale=7.5).") from None
+            replaced = check_pipeline_call(self, signature, bound.arguments)
+        except (TypeError, ValueError) as problem_in_this_call:  # the checker's own frames would bury the message
+            raise problem_in_this_call.with_traceback(None) from None
+        for name, value in replaced.items():
+            bound.arguments[name] = value
+        _LOCAL.depth = _depth() + 1
+        try:
+            defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
+            with Watch(self, {**defaults, **bound.arguments}):
+                output = original(*bound.args, **bound.kwargs)
+        finally:
+            _LOCAL.depth -= 1
+        if bound.arguments.get("output_type") == "latent":
+            _note_latent_space(self, output)
+        return output
+
+    __call__._tutorial_original = original
+    return __call__
+
+
+def _note_latent_space(pipeline, output) -> None:
+    """Latents remember where they came from, so the next pipeline can check they fit its VAE (chapter 3)."""
+    import torch
+
+    from helpers.chain import latent_space
+
+    images = getattr(output, "images", None)
+    if isinstance(images, torch.Tensor):
+        try:
+            images._tutorial_latent_space = latent_space(pipeline)
+        except TypeError:  # a pipeline with no VAE: nothing to compare later
+            pass
+
+
+def _wrap(cls) -> None:
+    original = cls.__dict__.get("__call__")
+    if original is None or hasattr(original, "_tutorial_original") or cls in _STATE["wrapped"]:
+        return
+    _STATE["wrapped"][cls] = original
+    cls.__call__ = _checked(original)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def wrap_pipelines() -> int:
+    """Wrap `__call__` of every diffusers pipeline class imported so far and of those imported later (every chapter)."""
+    if "diffusers" not in sys.modules:
+        return 0  # not imported yet: importing it here would fix the hub cache before use_models() chooses it
+    from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
+    for cls in list(_subclasses(base)):
+        _wrap(cls)
+    if not _STATE["hooked"]:  # classes that diffusers imports lazily later, e.g. inside from_pretrained
+        previous = base.__dict__.get("__init_subclass__")
+
+        def hook(cls, **kw):
+            if previous is not None:
+                previous.__func__(cls, **kw)
+            else:
+                super(base, cls).__init_subclass__(**kw)
+            if _STATE["enabled"]:
+                _wrap(cls)
+
+        base.__init_subclass__ = classmethod(hook)
+        _STATE["hooked"] = True
+    return len(_STATE["wrapped"])
+
+
+def unwrap_pipelines() -> None:
+    """Give every wrapped pipeline class its own `__call__` back (every chapter)."""
+    for cls, original in _STATE["wrapped"].items():
+        cls.__call__ = original
+    _STATE["wrapped"].clear()
+
+
+def _show_call_warning(message, category, filename, lineno, file=None, line=None):
+    from helpers.callcheck import CallWarning
+
+    if issubclass(category, CallWarning):  # one clean line: no file name or source line, which change every run
+        print(f"CallWarning: {message}", file=sys.stderr)
+    else:
+        _STATE["showwarning"](message, category, filename, lineno, file, line)
+
+
+def _custom_exc(shell, etype, value, tb, tb_offset=None):
+    from helpers.notes import format_note
+
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # %debug and %tb read these
+    if sys.version_info >= (3, 12):
+        sys.last_exc = value
+    stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    note = format_note(value)
+    if note:
+        stb = [*stb, note]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def enable(shell=None) -> None:
+    """Switch the notes and call checks on; in IPython also after every cell's imports (every chapter)."""
+    from helpers.callcheck import CallWarning
+
+    _STATE["enabled"] = True
+    wrap_pipelines()
+    if _STATE["showwarning"] is None:
+        _STATE["showwarning"] = warnings.showwarning
+        warnings.showwarning = _show_call_warning
+    warnings.filterwarnings("always", category=CallWarning)  # the same mistake made twice is reported twice
+    if shell is not None:
+        shell.set_custom_exc((Exception,), _custom_exc)
+        if _pre_run_cell not in shell.events.callbacks["pre_run_cell"]:  # turning it on twice adds it once
+            shell.events.register("pre_run_cell", _pre_run_cell)
+
+
+def disable(shell=None) -> None:
+    """Switch the notes and call checks off and restore diffusers' own `__call__` (every chapter)."""
+    _STATE["enabled"] = False
+    unwrap_pipelines()
+    if _STATE["showwarning"] is not None:
+        warnings.showwarning = _STATE["showwarning"]
+        _STATE["showwarning"] = None
+    if shell is not None:
+        shell.set_custom_exc((), None)
+        try:
+            shell.events.unregister("pre_run_cell", _pre_run_cell)
+        except ValueError:
+            pass
+
+
+def _pre_run_cell(*_):
+    wrap_pipelines()
+
+
+def explain_errors(on: bool = True) -> None:
+    """Notes under known errors, checks before every pipeline call; explain_errors(False): off (every chapter)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    (enable if on else disable)(shell)
+
+
+def load_ipython_extension(shell) -> None:
+    """`%load_ext helpers.explain` (every chapter)."""
+    enable(shell)
+    print("helpers.explain is on: errors get a note on how to fix them, and pipeline calls are checked first "
+          "(%unload_ext helpers.explain turns it off).")
+
+
+def unload_ipython_extension(shell) -> None:
+    """`%unload_ext helpers.explain` (every chapter)."""
+    disable(shell)
+    print("helpers.explain is off: plain tracebacks, and pipeline calls run unchecked.")

@@ -1,0 +1,182 @@
+"""What a known error from diffusers, torch, PIL or the Hub means, and how to fix it, in two short lines."""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+TWINS_REPAIR = "python -m helpers.twins build"
+
+# (exception class names, a pattern its message matches, what it means, how to fix it[, where]); first match wins.
+# `where` (optional) must match the file or function of a traceback frame: a bare IndexError means a bad step
+# count only when a scheduler raised it, not when the learner's own list was too short.
+RULES = [
+    (("ZeroDivisionError",), r"", "a step count of 0 reached the scheduler, which divides by it.",
+     "pass num_inference_steps=1 or more (20–50 is typical); for img2img also num_inference_steps × strength ≥ 1.",
+     r"schedul"),
+    (("IndexError",), r"out of bounds|out of range",
+     "the scheduler looked up a timestep that does not exist: usually a float or a too-large num_inference_steps, or "
+     "a strength outside [0, 1].",
+     "use a whole num_inference_steps (int(...)) between 1 and 1000, and strength between 0 and 1.", r"schedul"),
+    (("ValueError", "OverflowError"), r"cannot convert float (NaN|infinity) to integer",
+     "a NaN or inf reached a place that needs a whole number (steps × strength, a size).",
+     "check the numbers you pass (strength, num_inference_steps, guidance_scale, height, width): all must be finite."),
+    (("OutOfMemoryError", "RuntimeError"),
+     r"out of memory|can't allocate memory|not enough memory|DefaultCPUAllocator|MPS backend out of memory",
+     "the device ran out of memory for this call.",
+     "use a smaller picture (height/width), num_images_per_prompt=1 or fewer steps; free other pipelines with "
+     "`del pipeline` then helpers.device.free_memory(); or run with fit_to_machine(..., offload='always')."),
+    (("AssertionError", "RuntimeError", "ValueError"),
+     r"Torch not compiled with CUDA|no CUDA GPUs are available|Found no NVIDIA driver|requires accelerator|"
+     r"CUDA is not available|xformers.*(cuda|gpu)|memory_efficient_attention",
+     "this asks for a CUDA GPU (the book's .to('cuda'), enable_model_cpu_offload() or xformers), and this machine "
+     "has none.",
+     "let fit_to_machine(pipeline, device) choose: it moves, offloads and picks attention for the machine you are "
+     "on (attention='auto')."),
+    (("ValueError",), r"variant=.*no such modeling files|variant.*not available",
+     "you asked for variant='fp16' files, but this repo ships none for some of its parts.",
+     "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and chooses."),
+    (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
+     r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
+     r"PytorchStreamReader failed|invalid load key|file is truncated|Unable to load weights",
+     "a weights file in the cache is damaged (a download or build that was cut off).",
+     f"twins: run `{TWINS_REPAIR}` (or restart the kernel: the first cell checks and repairs them). Real weights: "
+     "delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
+     "`hf cache delete` lists them."),
+    (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
+     r"does not appear to have a file|no file named|model_index\.json",
+     "this repo has no such file: a variant= it does not ship, or a class that does not fit the repo (a ControlNet or "
+     "a single model loaded with a pipeline class, or the other way round).",
+     "load ControlNets with ControlNetModel.from_pretrained and pass them as controlnet=; for the files, pass "
+     "**load_args(repo_id) instead of variant=."),
+    (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
+     r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
+     r"not fully cached|is incomplete",
+     "the weights are not (all) on this machine and could not be downloaded (no internet, or HF_HUB_OFFLINE is set).",
+     "connect once to download them, or run on the offline twins: `%env TUTORIAL_MODELS=twins`, then restart the "
+     f"kernel and run from the top. Twins already in use? Their cache is damaged: `{TWINS_REPAIR}`."),
+    (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
+     r"not a valid model identifier|Repository Not Found|Repo id must|repo_id",
+     "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
+     "copy the id from the model's Hub page as org/name; helpers.models.model('...') suggests the closest id this "
+     "tutorial knows."),
+    (("RuntimeError", "TypeError"),
+     r"same device|device type for generator|cuda\.\w+Tensor\) and \w+ type \(torch\.(?!cuda)|"
+     r"\(torch\.(?!cuda)\w+Tensor\) and \w+ type \(torch\.cuda",
+     "two things live on different devices (CPU and GPU): the generator, an input tensor, or part of the pipeline.",
+     "make the generator with helpers.device.make_generator(seed, device), and move the pipeline once with "
+     "fit_to_machine(pipeline, device)."),
+    (("RuntimeError", "TypeError"),
+     r"Half|float16|expected scalar type|should be the same|must have the same dtype",
+     "half precision (float16) met float32, or float16 ran on a device that cannot compute it (most CPUs).",
+     "load with dtype=pick_dtype(device) (fp16 only on CUDA), and pass images as PIL pictures rather than tensors."),
+    (("RuntimeError", "ValueError"),
+     r"size of tensor a|Sizes of tensors must match|shapes cannot be multiplied|must match the size|"
+     r"Incorrect configuration settings|to have \d+ channels",
+     "two inputs do not fit together: pictures, masks or control images of different sizes, or latents from a "
+     "pipeline with another VAE.",
+     "resize image, mask_image and control_image to one size (multiples of 8); between pipelines check "
+     "helpers.chain.check_latents_compatible, or pass pictures with output_type='pil'."),
+    (("ValueError",), r"have to be divisible by",
+     "height and width must be multiples of 8: the VAE shrinks pictures 8 times.",
+     "round them: height = height // 8 * 8, and the same for width."),
+    (("AttributeError",), r"'(Tensor|ndarray)' object has no attribute '(save|resize|convert|size|show|crop|mode)'",
+     "this is a tensor or array, not a PIL picture: output_type='latent' (or 'pt', 'np') returns those.",
+     "ask for pictures with output_type='pil' (the default), or pass the latents on to the next pipeline (chapter 3)."),
+    (("AssertionError",), r"", "make_image_grid needs rows × cols to equal the number of images.",
+     "pass rows and cols whose product is len(images), e.g. rows=1, cols=len(images).", r"make_image_grid"),
+    (("UnidentifiedImageError",), r"",
+     "PIL could not read this file as a picture (a web page, a text file, or a damaged download).",
+     "open the file in a browser to check it; for a URL, link the image itself (it ends in .png or .jpg)."),
+    (("FileNotFoundError",), r"",
+     "the file is not where the path says. Relative paths start from the notebook's folder (notebooks/).",
+     "print(Path.cwd()) to see where you are, and pass the full path or one relative to that folder."),
+    (("OSError",), r"cannot write mode|cannot save mode",
+     "this file format cannot hold the picture's mode (for example RGBA or 16-bit as JPEG).",
+     "convert first, e.g. image.convert('RGB').save('out.jpg'), or save as .png."),
+    (("ValueError",), r"images do not match|image has wrong mode|bad transparency mask",
+     "PIL combines only pictures of the same size and a matching mode (masks are 'L').",
+     "image2 = image2.resize(image1.size); mask = mask.convert('L')."),
+    (("DecompressionBombError",), r"",
+     "the picture has so many pixels that PIL refuses to open it.",
+     "downscale it in an image editor, or load it with helpers.images.load_image_file, which says the size."),
+    (("NameError",), r"",
+     "a name used here was never defined in this kernel: its cell has not run yet, or the kernel restarted.",
+     "run the notebook's cells from the top (Run ▸ Run All Above Selected Cell); each chapter stands alone."),
+    (("ModuleNotFoundError", "ImportError"), r"xformers|controlnet_aux|compel|helpers|diffusers|transformers",
+     "a package this cell needs is not installed in the kernel's environment.",
+     "in a cell: %pip install <the package named above>, then restart the kernel; or run the chapter's first cell "
+     "(on Colab and Kaggle it installs everything)."),
+]
+
+FOOTER = "(a note from helpers.explain; explain_errors(False) turns these notes off)"
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _frames(exc: BaseException):
+    return traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+
+
+def _from_helpers(exc: BaseException) -> bool:
+    """Errors the tutorial's own checks raise already say the problem and the fix."""
+    frames = _frames(exc)
+    return bool(frames) and "/helpers/" in frames[-1].filename.replace("\\", "/") \
+        and not frames[-1].filename.endswith("notes.py")
+
+
+def _chain(exc: BaseException, limit: int = 5):
+    """The error and what caused it: diffusers often re-raises a telling error as a vaguer one."""
+    seen = []
+    while exc is not None and len(seen) < limit and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _dead_id(text: str) -> tuple[str, str] | None:
+    """A book id that is gone from the Hub, named in an error message, with today's id (from helpers.models)."""
+    from helpers.models import DEAD_IDS
+
+    for old, new in DEAD_IDS.items():
+        if old.lower() in text.lower():
+            return (f"{old} is a model id printed in the book that does not exist on the Hub any more.",
+                    f"use {new} instead (the same weights).")
+    return None
+
+
+def _match(exc: BaseException) -> tuple[str, str] | None:
+    names, text = _names(exc), str(exc)
+    if names & {"OSError", "RepositoryNotFoundError", "HFValidationError", "GatedRepoError", "HTTPError"}:
+        found = _dead_id(text)
+        if found:
+            return found
+    for classes, pattern, meaning, fix, *where in RULES:
+        if not names.intersection(classes) or not re.search(pattern, text, re.IGNORECASE):
+            continue
+        if where and not any(re.search(where[0], f"{f.filename} {f.name}") for f in _frames(exc)[-3:]):
+            continue
+        return meaning, fix
+    return None
+
+
+def note_for(exc: BaseException) -> tuple[str, str] | None:
+    """(what it means, how to fix it) for a known error or its cause, or None (every chapter)."""
+    if _from_helpers(exc):
+        return None
+    for link in _chain(exc):
+        found = _match(link)
+        if found:
+            return found
+    return None
+
+
+def format_note(exc: BaseException) -> str | None:
+    """The note printed under a traceback: what it means, how to fix it (every chapter)."""
+    found = note_for(exc)
+    if found is None:
+        return None
+    meaning, fix = found
+    return f"\nWhat this means: {meaning}\nHow to fix it: {fix}\n{FOOTER}"
