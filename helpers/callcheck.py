@@ -15,9 +15,10 @@ import numbers
 import re
 import threading
 import warnings
+import weakref
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from helpers import checks
 
@@ -81,6 +82,9 @@ def check_names(pipeline, signature, given: dict) -> None:
             continue
         close = difflib.get_close_matches(key, params, n=1, cutoff=0.6)
         hint = f"Did you mean {close[0]}=?" if close else "Check the spelling against help(type(pipeline).__call__)."
+        if key in ("height", "width") and "image" in params:
+            hint = (f"{_name(pipeline)} takes its size from image=; resize the picture instead: "
+                    "image = image.resize((width, height)), both multiples of 8.")
         if key in BELONGS_TO:
             hint = (f"{_name(pipeline)} takes no {key}=; {BELONGS_TO[key]} does. Make one from the loaded weights: "
                     f"{BELONGS_TO[key]}.from_pipe(pipeline)." if BELONGS_TO[key].startswith("Auto") else
@@ -199,6 +203,7 @@ def check_generator(pipeline, generator) -> None:
                             f"generator=torch.Generator().manual_seed({g}) (or helpers.device.make_generator).")
         if not isinstance(g, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(g).__name__}.")
+        _check_reuse(g)
         try:  # with CPU offload the weights wait on the CPU, yet the steps run on the GPU: ask where they run
             device = pipeline._execution_device
         except Exception:  # noqa: BLE001  (a pipeline without the property: fall back to where its weights are)
@@ -206,6 +211,40 @@ def check_generator(pipeline, generator) -> None:
         if g.device.type != "cpu" and device is not None and g.device.type != torch.device(device).type:
             raise ValueError(f"generator lives on {g.device.type} but the pipeline runs on {device}. Make it with "
                              f"torch.Generator('{torch.device(device).type}') or on the CPU, which works everywhere.")
+
+
+def check_dtype(pipeline) -> None:
+    """Half precision on a CPU is slow or unsupported: say so once (ch. 1)."""
+    import torch
+
+    try:
+        device, dtype = torch.device(pipeline._execution_device), pipeline.dtype
+    except Exception:  # noqa: BLE001  (a pipeline without the properties)
+        return
+    if device.type == "cpu" and dtype in (torch.float16, torch.bfloat16):
+        _warn(f"the pipeline's weights are {str(dtype).replace('torch.', '')} on the CPU, which most CPUs compute "
+              "slowly or not at all. Load with dtype=pick_dtype(device) (fp16 only on CUDA).")
+
+
+_USED = weakref.WeakKeyDictionary()  # generator -> its state right after the call that used it
+
+
+def note_generator_use(generator) -> None:
+    """Remember each generator's state after a call, to notice it coming back unseeded (ch. 1)."""
+    for g in generator if isinstance(generator, (list, tuple)) else [generator]:
+        if hasattr(g, "get_state"):
+            _USED[g] = g.get_state()
+
+
+def _check_reuse(generator) -> None:
+    import torch
+
+    for g in generator if isinstance(generator, (list, tuple)) else [generator]:
+        state = _USED.get(g)
+        if state is not None and torch.equal(state, g.get_state()):
+            _warn(f"generator was used by an earlier call and not seeded again, so this call starts from different "
+                  f"noise than seed {g.initial_seed()} does. That is fine for variety; to compare settings, give each "
+                  "call a fresh one: generator=make_generator(seed, device).")
 
 
 # ------------------------------------------------------------------ prompts
@@ -377,6 +416,11 @@ def check_images(pipeline, args: dict) -> dict:
                 from helpers.chain import check_latents_compatible
 
                 check_latents_compatible(source, pipeline)
+            if isinstance(item, Image.Image) and item.getexif().get(0x0112, 1) not in (1, None):
+                # a phone photo opened with Image.open: the pixels are stored sideways, the EXIF tag turns them
+                _warn(f"{name} carries an EXIF rotation (orientation {item.getexif()[0x0112]}) that Image.open does "
+                      "not apply; turned it upright with PIL.ImageOps.exif_transpose, as a photo viewer shows it.")
+                item = ImageOps.exif_transpose(item)
             if isinstance(item, Image.Image):
                 item = _to_mask(item, args.get("image")) if name == "mask_image" else checks.check_image(item, name)
             elif hasattr(item, "images"):  # a whole pipeline output
@@ -450,9 +494,10 @@ def check_sizes(pipeline, args: dict, signature) -> None:
             "control_image = control_image.resize(image.size).")
     if isinstance(control, Image.Image):
         grey = np.asarray(control.convert("L"))
-        clipped = float(((grey == 0) | (grey == 255)).mean())
-        if clipped > 0.97:
-            _warn(f"control_image is {clipped:.0%} pure black or white: it carries almost no shape. A 16-bit depth "
+        white = float((grey == 255).mean())  # an edge map is mostly black on purpose; a clipped depth map is white
+        if white > 0.97 or grey.min() == grey.max():
+            _warn(f"control_image is {max(white, 1.0 if grey.min() == grey.max() else 0):.0%} one flat value: it "
+                  "carries almost no shape. A 16-bit depth "
                   "map opened with load_image or .convert('RGB') is clipped to white; open it with "
                   "helpers.images.load_image_file, which keeps its range.")
     for name in ("image", "control_image"):
@@ -494,6 +539,7 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     try:
         check_numbers(pipeline, args, defaults)
         check_generator(pipeline, args.get("generator"))
+        check_dtype(pipeline)
         check_prompts(pipeline, args)
         replaced = check_images(pipeline, args)
         args.update(replaced)

@@ -57,6 +57,9 @@ def _checked(original):
                 output = original(*bound.args, **bound.kwargs)
         finally:
             _LOCAL.depth -= 1
+        from helpers.callcheck import note_generator_use
+
+        note_generator_use(bound.arguments.get("generator"))
         if bound.arguments.get("output_type") == "latent":
             _note_latent_space(self, output)
         return output

@@ -28,7 +28,7 @@ RULES = [
      "`del pipeline` then helpers.device.free_memory(); or run with fit_to_machine(..., offload='always')."),
     (("AssertionError", "RuntimeError", "ValueError"),
      r"Torch not compiled with CUDA|no CUDA GPUs are available|Found no NVIDIA driver|requires accelerator|"
-     r"CUDA is not available|xformers.*(cuda|gpu)|memory_efficient_attention",
+     r"CUDA is not available|xformers.*(cuda|gpu)|memory_efficient_attention|Cannot get CUDA generator|ATen_cuda",
      "this asks for a CUDA GPU (the book's .to('cuda'), enable_model_cpu_offload() or xformers), and this machine "
      "has none.",
      "let fit_to_machine(pipeline, device) choose: it moves, offloads and picks attention for the machine you are "
@@ -103,7 +103,14 @@ RULES = [
     (("NameError",), r"",
      "a name used here was never defined in this kernel: its cell has not run yet, or the kernel restarted.",
      "run the notebook's cells from the top (Run ▸ Run All Above Selected Cell); each chapter stands alone."),
-    (("ModuleNotFoundError", "ImportError"), r"xformers|controlnet_aux|compel|helpers|diffusers|transformers",
+    (("ModuleNotFoundError", "ImportError"), r"xformers",
+     "xformers is an optional attention library for CUDA GPUs, and it is not installed here.",
+     "on a CPU or a Mac skip it: fit_to_machine(pipeline, device) picks PyTorch's own attention (attention='auto'); "
+     "on a CUDA GPU, `%pip install -r requirements-gpu.txt` and restart the kernel."),
+    (("AttributeError",), r"'NoneType' object has no attribute '(pop|get|keys|items)'",
+     "a callback_on_step_end function returned nothing; diffusers reads the tensors it returns.",
+     "end your callback with `return callback_kwargs`.", r"pipeline|callback"),
+    (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
      "a package this cell needs is not installed in the kernel's environment.",
      "in a cell: %pip install <the package named above>, then restart the kernel; or run the chapter's first cell "
      "(on Colab and Kaggle it installs everything)."),

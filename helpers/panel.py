@@ -31,6 +31,7 @@ class Result:
     params: dict
     seconds: float
     caption: str = field(default="")
+    saved: bool = False
 
 
 def _png(image: Image.Image, max_side: int | None = None) -> bytes:
@@ -279,7 +280,7 @@ class Panel:
                 self.status.value = f"stopped after {seconds:.2f} s; the last picture is unchanged"
                 return
             self._show(Result(output.images[0], p, seconds, caption_for(p, seconds)))
-            self.status.value = f"done in {seconds:.2f} s" + "".join(
+            self.status.value = f"done in {seconds:.2f} s" + _html(self.__dict__.pop("_dropped_note", "")) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except Exception as exc:  # the panel must survive any error and keep the learner's history
             self._show_error(exc)
@@ -302,7 +303,12 @@ class Panel:
         if active_mode() == "twins":
             result.caption = "TWIN (noise) · " + result.caption
         self.results.insert(0, result)
+        dropped = [r for r in self.results[self.history_size:] if not r.saved]
         del self.results[self.history_size:]
+        if dropped:  # say it, so that a picture worth keeping is saved before it scrolls away
+            seeds = ", ".join(str(r.params.get("seed")) for r in dropped)
+            self._dropped_note = (f" · the history keeps {self.history_size}: the oldest unsaved picture (seed "
+                                  f"{seeds}) left it; press Save PNG to keep a picture")
         self.image.value = _png(result.image)
         self.caption.value = _html(result.caption)
         self.save_button.disabled = False
@@ -331,6 +337,9 @@ class Panel:
                                                 "pipeline": type(self.pipeline).__name__}))
         if path is not None:
             path = Path(path)
+            if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
+                raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
+                                 f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
             path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
             try:
                 _write_png(path, r.image, info, overwrite)
@@ -348,6 +357,7 @@ class Panel:
                     break
                 except FileExistsError:
                     continue
+        r.saved = True
         self.status.value = f"saved {_html(path.name)}"
         return path
 

@@ -251,9 +251,9 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
         print(_stopped_summary(done, current, todo, out), flush=True)
         raise SystemExit(INTERRUPTED)  # python -m helpers run passes this on as its exit code
     ran = {name for name, *_ in results}
-    for path in chapter_notebooks():  # a run of some chapters keeps the others' last good figures in the report
-        if path.stem not in ran and (out / path.name).exists():
-            results.append((path.stem, nbformat.read(out / path.name, as_version=4), None, None))
+    for path in sorted(out.glob("[0-9][0-9]_*.ipynb")):  # a run of some chapters keeps the others' last figures
+        if path.stem not in ran and not path.name.endswith(".failed.ipynb"):
+            results.append((path.stem, nbformat.read(path, as_version=4), None, None))
     page = write_report(sorted(results, key=lambda r: r[0]), out)
     rel = os.path.relpath(page, Path.cwd())
     print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {rel}")

@@ -17,6 +17,7 @@ from helpers.modes import snapshot_path
 from helpers.twins import REPAIR, ensure_built, ensure_full_built, twin_cache, verify
 from helpers.twins import build as builder
 from helpers.twins.__main__ import main
+from helpers.twins.build import TwinBuildError
 
 REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 UNET = "unet/diffusion_pytorch_model.safetensors"
@@ -160,3 +161,34 @@ def test_a_failed_repair_names_the_command_that_rebuilds(hub, monkeypatch):
     with pytest.raises(TwinBuildError, match=f"the builder broke. .*{REPAIR}"):
         ensure_built(log=lambda m: None)
     assert not list(hub.parent.glob("hub.partial-*"))
+
+
+def test_a_held_lock_is_waited_for_out_loud_and_given_up(hub):
+    import subprocess
+    import sys
+
+    from helpers import twins
+
+    lock = hub.parent / twins.LOCK_NAME
+    # another process's build, stopped with Ctrl-Z: it holds the lock and never lets go
+    script = (f"from filelock import FileLock; import time; held = FileLock({str(lock)!r}); held.acquire(); "
+              "print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lines, log = logged()
+        with pytest.raises(TwinBuildError, match=r"held .* for 0 s.*delete that lock file"):
+            with twins._waiting_lock(lock, log, patience=0.3, every=0.1):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert any("Waiting for another twin build" in line for line in lines)
+
+
+def test_a_cache_setting_that_names_a_file(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "cache.txt"
+    not_a_folder.write_text("oops")
+    monkeypatch.setenv("TUTORIAL_CACHE", str(not_a_folder))
+    with pytest.raises(TwinBuildError, match="TUTORIAL_CACHE must name a folder"):
+        ensure_built(log=lambda m: None)

@@ -233,3 +233,26 @@ def test_kandinsky_panel_passes_the_text_itself():
     assert p.encode is None
     p.generate(wait=True)
     assert len(p.results) == 1, p.status.value
+
+
+def test_save_refuses_a_name_that_is_not_png_and_makes_the_folder(panel, tmp_path):
+    panel.generate(wait=True)
+    with pytest.raises(ValueError, match=r"Save writes PNG files.*first.png"):
+        panel.save(path=tmp_path / "shots" / "first.jpg")
+    saved = panel.save(path=tmp_path / "shots" / "first.png")  # a folder that did not exist yet
+    assert saved.is_file()
+
+
+def test_a_picture_leaving_the_history_unsaved_is_said(pipe, tmp_path):
+    panel = Panel(pipe, prompt="x", num_inference_steps=2, strength=1.0, history=2,
+                  fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path)
+    panel.generate(wait=True)
+    panel.save()  # the first picture is kept on disk
+    panel.seed.value = 1
+    panel.generate(wait=True)
+    panel.seed.value = 2
+    panel.generate(wait=True)  # the saved seed-0 picture leaves quietly
+    assert "left it" not in panel.status.value
+    panel.seed.value = 3
+    panel.generate(wait=True)  # the unsaved seed-1 picture leaves: say so
+    assert "oldest unsaved picture (seed 1) left it" in panel.status.value

@@ -168,3 +168,14 @@ def test_chapter_notebooks_are_numbered_and_sorted():
     names = [p.name for p in chapter_notebooks()]
     assert names and names == sorted(names)
     assert names[0] == "01_guidance_scale.ipynb"
+
+
+def test_running_one_chapter_keeps_the_others_in_the_report(tmp_path):
+    build = tmp_path / "build"
+    first = _notebook(tmp_path / "01_a.ipynb", "from PIL import Image\nImage.new('RGB', (8, 8), 'red')")
+    second = _notebook(tmp_path / "02_b.ipynb", "print('b')")
+    assert run_all([first, second], out=build, timeout=60) == 0
+    assert run_all([second], out=build, timeout=60) == 0  # only chapter 2 again
+    page = (build / "index.html").read_text()
+    assert "<h2>01_a</h2>" in page and "<h2>02_b</h2>" in page
+    assert "not run this time" in page and page.count("data:image/png;base64,") == 1

@@ -148,6 +148,38 @@ def _build(hub: Path, log) -> None:
     log(f"Twin models built in {seconds:.1f} s.")
 
 
+class _waiting_lock:
+    """The build lock, waited for out loud: a build stopped with Ctrl-Z would otherwise hang every notebook."""
+
+    def __init__(self, path: Path, log, patience: float = 600.0, every: float = 10.0):
+        from filelock import FileLock
+
+        self.lock, self.path, self.log, self.patience, self.every = FileLock(str(path)), path, log, patience, every
+
+    def __enter__(self):
+        from filelock import Timeout
+
+        from helpers.twins.build import TwinBuildError
+
+        waited = 0.0
+        while True:
+            try:
+                self.lock.acquire(timeout=self.every)
+                return self
+            except Timeout:
+                waited += self.every
+                if waited >= self.patience:
+                    raise TwinBuildError(
+                        f"Another twin build has held {self.path} for {waited:.0f} s. If none is running (one stopped "
+                        "with Ctrl-Z, or a machine that went to sleep), end it, or delete that lock file, then run "
+                        f"again; `{REPAIR}` rebuilds.") from None
+                self.log(f"Waiting for another twin build to finish (lock {self.path}, {waited:.0f} s so far) ...")
+
+    def __exit__(self, *exc):
+        self.lock.release()
+        return False
+
+
 def ensure_built(force: bool = False, log=print) -> Path:
     """Build the twin cache once (atomically, under a lock), repair it if damaged, and return its path (ch. 1)."""
     from filelock import FileLock, Timeout
@@ -163,8 +195,12 @@ def ensure_built(force: bool = False, log=print) -> Path:
             except Timeout:
                 pass
         return hub
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / LOCK_NAME)):
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise TwinBuildError(f"The twin cache folder {root} cannot be made: {err.strerror} ({err.filename}). "
+                             "TUTORIAL_CACHE must name a folder (or be unset, for the project's .cache).") from None
+    with _waiting_lock(root / LOCK_NAME, log):
         _remove_leftovers(root, LEFTOVERS, log)
         problems = [] if force else verify(hub)  # again: another process may have rebuilt it while we waited
         if not force and not problems:
