@@ -79,7 +79,7 @@ class _Client(NotebookClient):
         if again:  # the cell ignores the interrupt (busy in C code): kill the kernel; nbclient then tidies up
             asyncio.ensure_future(ensure_async(self.km.shutdown_kernel(now=True)))
         else:  # the running cell raises KeyboardInterrupt; nbclient then shuts the kernel down cleanly
-            print("\nCtrl-C: interrupting the running cell, then stopping (Ctrl-C again kills its kernel now)",
+            print("\nStopping (Ctrl-C or kill): interrupting the running cell; a second one kills its kernel now",
                   file=sys.stderr, flush=True)
             asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))
 
