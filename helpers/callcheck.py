@@ -15,7 +15,7 @@ import numbers
 import re
 import threading
 import warnings
-import weakref
+from collections import OrderedDict
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -226,22 +226,28 @@ def check_dtype(pipeline) -> None:
               "slowly or not at all. Load with dtype=pick_dtype(device) (fp16 only on CUDA).")
 
 
-_USED = weakref.WeakKeyDictionary()  # generator -> its state right after the call that used it
+# id(generator) -> (generator, its state right after the call that used it). The generator itself is kept, so
+# its id cannot be reused by another; torch before 2.13 cannot make weak references to generators. The newest
+# 64 are enough for any notebook.
+_USED: OrderedDict = OrderedDict()
 
 
 def note_generator_use(generator) -> None:
     """Remember each generator's state after a call, to notice it coming back unseeded (ch. 1)."""
     for g in generator if isinstance(generator, (list, tuple)) else [generator]:
         if hasattr(g, "get_state"):
-            _USED[g] = g.get_state()
+            _USED[id(g)] = (g, g.get_state())
+            _USED.move_to_end(id(g))
+            while len(_USED) > 64:
+                _USED.popitem(last=False)
 
 
 def _check_reuse(generator) -> None:
     import torch
 
     for g in generator if isinstance(generator, (list, tuple)) else [generator]:
-        state = _USED.get(g)
-        if state is not None and torch.equal(state, g.get_state()):
+        same, state = _USED.get(id(g), (None, None))
+        if same is g and torch.equal(state, g.get_state()):
             _warn(f"generator was used by an earlier call and not seeded again, so this call starts from different "
                   f"noise than seed {g.initial_seed()} does. That is fine for variety; to compare settings, give each "
                   "call a fresh one: generator=make_generator(seed, device).")
