@@ -13,8 +13,6 @@ import difflib
 import math
 import numbers
 import re
-import threading
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -34,36 +32,8 @@ BELONGS_TO = {"image": "AutoPipelineForImage2Image", "strength": "AutoPipelineFo
               "mask_image": "AutoPipelineForInpainting", "control_image": "a ControlNet pipeline"}
 
 
-class CallWarning(UserWarning):
-    """A pipeline call whose result differs from what its arguments suggest (a resize, a conversion, a cut)."""
-
-
-_LOCAL = threading.local()  # the pipeline being checked, and the panel's collector, for this thread
-
-
 def _warn(message: str) -> None:
-    said = getattr(_LOCAL, "said", None)
-    if said is not None:  # once per pipeline: a cell re-run with the same picture need not repeat it
-        if message in said:
-            return
-        said.add(message)
-    sink = getattr(_LOCAL, "sink", None)
-    if sink is not None:
-        sink.append(message)
-    else:
-        warnings.warn(CallWarning(message), stacklevel=4)
-
-
-class collect_warnings:
-    """Collect CallWarnings of this thread into a list instead of printing them (the panel shows them) (ch. 1–5)."""
-
-    def __enter__(self) -> list[str]:
-        self.previous, _LOCAL.sink = getattr(_LOCAL, "sink", None), []
-        return _LOCAL.sink
-
-    def __exit__(self, *exc):
-        _LOCAL.sink = self.previous
-        return False
+    checks.warn_call(message)
 
 
 def _name(pipeline) -> str:
@@ -274,11 +244,7 @@ def check_prompts(pipeline, args: dict) -> None:
             tokenizer = next((t for t in (getattr(pipeline, n, None) for n in ("tokenizer", "tokenizer_2",
                               "prior_tokenizer")) if t is not None), None)  # the SDXL refiner has only the 2nd
             if tokenizer is not None and name in ("prompt", "negative_prompt"):
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    checks.check_prompt_length(tokenizer, text)
-                for w in caught:
-                    _warn(f"{name}: {w.message}")
+                checks.check_prompt_length(tokenizer, text, name)
     guidance = args.get("guidance_scale")
     if args.get("negative_prompt") and guidance is not None and guidance <= 1:
         _warn(f"negative_prompt is ignored: guidance_scale={guidance} ≤ 1 switches classifier-free guidance off, "
@@ -337,32 +303,7 @@ def _to_mask(mask: Image.Image, image) -> Image.Image:
             _warn(f"mask_image is coloured ({coloured:.0%} of it is not grey). Inpainting reads brightness: a "
                   "pixel at or above mid-grey is repainted, so pure red (brightness 76) or blue (29) counts as "
                   "keep. Paint the area to repaint white on black.")
-    with warnings.catch_warnings(record=True) as caught, _printed_as_warnings():
-        warnings.simplefilter("always")
-        checked = checks.check_mask(mask, image if isinstance(image, Image.Image) else None, allow_full=True)
-    for w in caught:
-        _warn(str(w.message))
-    return checked
-
-
-class _printed_as_warnings:
-    """check_mask prints its notes; inside a call they become CallWarnings like the rest."""
-
-    def __enter__(self):
-        import contextlib
-        import io
-
-        self._buffer = io.StringIO()
-        self._redirect = contextlib.redirect_stdout(self._buffer)
-        self._redirect.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._redirect.__exit__(*exc)
-        for line in self._buffer.getvalue().splitlines():
-            if line.strip():
-                _warn(line)
-        return False
+    return checks.check_mask(mask, image if isinstance(image, Image.Image) else None, allow_full=True)
 
 
 def _convert_array(value, name: str):
@@ -487,8 +428,8 @@ def check_sizes(pipeline, args: dict, signature) -> None:
                   "what is cut.")
         if isinstance(image, Image.Image) and max(image.size) > 512:
             _warn(f"image is {image.width}×{image.height}: {_name(pipeline)} will make it "
-                  f"{image.width * times}×{image.height * times}, which takes long and much memory (the upscalers "
-                  f"were trained to bring up to 512 px to {512 * times}). Upscale a smaller picture, or crop first.")
+                  f"{image.width * times}×{image.height * times}, {times * times}× the pixels, which takes long "
+                  "and much memory (chapter 3's table). Upscale a smaller picture, or crop first.")
         return
     image, control = args.get("image"), args.get("control_image")
     if isinstance(image, Image.Image) and isinstance(control, Image.Image) and args.get("height") is None \
@@ -541,8 +482,7 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     var_kw = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
     args = {k: v for k, v in arguments.items() if k != "self" and k not in var_kw}
     defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
-    _LOCAL.said = pipeline.__dict__.setdefault("_tutorial_said", set())
-    try:
+    with checks.said_once_for(pipeline):
         check_numbers(pipeline, args, defaults)
         check_generator(pipeline, args.get("generator"))
         check_dtype(pipeline)
@@ -553,6 +493,4 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
                 and isinstance(args["mask_image"], Image.Image) and args["mask_image"].size != args["image"].size:
             checks.check_mask(args["mask_image"], args["image"])  # raises: sizes must match
         check_sizes(pipeline, args, signature)
-    finally:
-        _LOCAL.said = None
     return replaced

@@ -4,13 +4,62 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import warnings
 
 from PIL import Image
 
 
-class PromptTruncatedWarning(UserWarning):
+class CallWarning(UserWarning):
+    """A pipeline call whose result differs from what its arguments suggest (a resize, a conversion, a cut)."""
+
+
+class PromptTruncatedWarning(CallWarning):
     """A prompt longer than the text encoder's window: the end is cut off."""
+
+
+_LOCAL = threading.local()  # per thread: the messages already said for the pipeline being checked; a collector
+
+
+def warn_call(message: str, category=CallWarning) -> None:
+    """Say what a call changes: once per pipeline and message, into the panel's collector if one is open (ch. 1–5)."""
+    said = getattr(_LOCAL, "said", None)
+    if said is not None:  # a cell re-run with the same picture need not repeat it
+        if message in said:
+            return
+        said.add(message)
+    sink = getattr(_LOCAL, "sink", None)
+    if sink is not None:
+        sink.append(message)
+    else:
+        warnings.warn(category(message), stacklevel=3)
+
+
+class collect_warnings:
+    """Collect this thread's CallWarnings into a list instead of printing them (the panel shows them) (ch. 1–5)."""
+
+    def __enter__(self) -> list[str]:
+        self.previous, _LOCAL.sink = getattr(_LOCAL, "sink", None), []
+        return _LOCAL.sink
+
+    def __exit__(self, *exc):
+        _LOCAL.sink = self.previous
+        return False
+
+
+class said_once_for:
+    """While a pipeline's call is checked, each message is said once for that pipeline (ch. 1–5)."""
+
+    def __init__(self, pipeline):
+        self.said = pipeline.__dict__.setdefault("_tutorial_said", set())
+
+    def __enter__(self):
+        _LOCAL.said = self.said
+        return self
+
+    def __exit__(self, *exc):
+        _LOCAL.said = None
+        return False
 
 
 def check_number(name: str, value) -> float:
@@ -108,10 +157,10 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
                          f"Fix: mask_image = mask_image.resize(image.size).")
     if mask_image.mode != "L":
         if mask_image.mode == "RGBA" and mask_image.getextrema()[3][0] < 255:
-            print("mask_image: RGBA mask; using its alpha channel (opaque = repaint)")
+            warn_call("mask_image: RGBA mask; using its alpha channel (opaque = repaint)")
             mask_image = mask_image.getchannel("A")
         else:
-            print(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")
+            warn_call(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")
             mask_image = mask_image.convert("L")
     hist = mask_image.histogram()
     white = sum(hist[128:]) / max(1, sum(hist))
@@ -122,24 +171,23 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
         raise ValueError("mask_image is all white: the whole image would be repainted, which is plain img2img. "
                          "Mark only the area to change in white, or pass allow_full=True if you mean it.")
     if white > 0.9:
-        print(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
+        warn_call(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
               "invert it with PIL.ImageOps.invert")
     return mask_image
 
 
-def check_prompt_length(tokenizer, prompt: str) -> int:
+def check_prompt_length(tokenizer, prompt: str, name: str = "prompt") -> int:
     """Count a prompt's tokens and warn, showing the dropped words, when it exceeds the 77-token window (ch. 4)."""
     limit = tokenizer.model_max_length
     ids = tokenizer(prompt, truncation=False).input_ids
     if len(ids) > limit:
         kept = tokenizer.decode(ids[1:limit - 1])
         dropped = tokenizer.decode(ids[limit - 1:-1])
-        warnings.warn(PromptTruncatedWarning(
-            f"prompt has {len(ids)} tokens but the text encoder reads {limit}; these words are ignored: "
+        warn_call(
+            f"{name} has {len(ids)} tokens but the text encoder reads {limit}; these words are ignored: "
             f"'{dropped}'. Shorten the prompt and put what matters first. (For Stable Diffusion pipelines, "
             "compel can encode it whole: Compel(..., truncate_long_prompts=False), then prompt_embeds=, chapter 4.) "
-            f"Kept: '{kept[:60]}…'"),
-            stacklevel=2)
+            f"Kept: '{kept[:60]}…'", PromptTruncatedWarning)
     return len(ids)
 
 

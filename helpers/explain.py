@@ -127,7 +127,7 @@ def unwrap_pipelines() -> None:
 
 
 def _show_call_warning(message, category, filename, lineno, file=None, line=None):
-    from helpers.callcheck import CallWarning
+    from helpers.checks import CallWarning
 
     if issubclass(category, CallWarning):  # one clean line: no file name or source line, which change every run
         print(f"CallWarning: {message}", file=sys.stderr)
@@ -151,7 +151,7 @@ def _custom_exc(shell, etype, value, tb, tb_offset=None):
 
 def enable(shell=None) -> None:
     """Switch the notes and call checks on; in IPython also after every cell's imports (every chapter)."""
-    from helpers.callcheck import CallWarning
+    from helpers.checks import CallWarning
 
     _STATE["enabled"] = True
     wrap_pipelines()

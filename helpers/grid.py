@@ -251,9 +251,7 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     size = images[0].size
     for i, im in enumerate(images[1:], start=1):
         if abs(im.width / im.height - size[0] / size[1]) > 0.02 * size[0] / size[1]:
-            import warnings
-
-            from helpers.callcheck import CallWarning
+            from helpers.checks import CallWarning
 
             warnings.warn(CallWarning(
                 f"images[{i}] is {im.width}×{im.height} but every tile takes the first image's size "

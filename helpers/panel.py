@@ -267,7 +267,7 @@ class Panel:
         self.status.value = "stopping after this step…"
 
     def _run(self, p: dict) -> None:
-        from helpers.callcheck import collect_warnings
+        from helpers.checks import collect_warnings
 
         start = time.perf_counter()
         try:
