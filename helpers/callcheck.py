@@ -467,9 +467,12 @@ def check_sizes(pipeline, args: dict, signature) -> None:
             fix = f"pass height={fix_h}, width={fix_w}" + (
                 f" and resize it to match: {name} = {name}.resize(({fix_w}, {fix_h}))"
                 if (fix_w, fix_h) != value.size else "")
+        elif args.get("height"):  # the size was asked for: the picture is brought to it
+            fix = f"crop or resize it to {w}×{h} yourself first, e.g. {name}.resize(({w}, {h}))"
         else:
             fix = f"resize or crop it to a multiple of {step} yourself first, e.g. {name}.resize(({fix_w}, {fix_h}))"
-        _warn(f"{name} is {value.width}×{value.height}, but {reason}: the result will be {w}×{h}"
+        becomes = "the result will be" if name == "image" else "it is resized to"
+        _warn(f"{name} is {value.width}×{value.height}, but {reason}: {becomes} {w}×{h}"
               + (", stretched out of shape" if stretch else "") + f". To control it, {fix}.")
 
 

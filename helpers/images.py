@@ -33,7 +33,10 @@ STAND_IN_DESCRIPTIONS = {
     "img2img-init": "scikit-image astronaut photo",
     "inpaint": "scikit-image cat photo (chelsea), cropped to 512x512",
     "inpaint_mask": "white ellipse over the stand-in cat's nose and mouth",
-    "control": "blurred grayscale astronaut, not a real depth map",
+    # the real control.png is the depth map of the ControlNet model card's own example (a lecture hall), not of
+    # img2img-init.png; its stand-in is therefore another scene too
+    "control": "blurred grayscale of scikit-image's camera photo (another scene than the start image), not a real "
+               "depth map",
 }
 
 
@@ -90,11 +93,10 @@ def _stand_in(name: str) -> Image.Image:
     """Build the offline replacement for one chapter image from scikit-image's bundled photos."""
     from skimage import data
 
-    if name in ("img2img-init", "control"):
-        photo = Image.fromarray(data.astronaut()).convert("RGB")
-        if name == "img2img-init":
-            return photo
-        gray = photo.convert("L").filter(ImageFilter.GaussianBlur(12))
+    if name == "img2img-init":
+        return Image.fromarray(data.astronaut()).convert("RGB")
+    if name == "control":
+        gray = Image.fromarray(data.camera()).filter(ImageFilter.GaussianBlur(12))
         return ImageOps.autocontrast(gray).convert("RGB")
     if name == "inpaint":
         cat = data.chelsea()

@@ -149,6 +149,14 @@ def test_control_image_of_another_size(control):
         control(prompt="x", image=rgb(), control_image=rgb((48, 48)), num_inference_steps=2)
 
 
+def test_control_image_resized_to_the_asked_size_says_so(control):
+    out, said = run(control, prompt="x", image=rgb(), control_image=rgb((48, 48)), height=64, width=64,
+                    num_inference_steps=2)
+    assert out.images[0].size == (64, 64)
+    # the control image is brought to the asked size, and the fix names that size (not its own)
+    assert any(re.search(r"control_image is 48×48.*it is resized to 64×64.*resize\(\(64, 64\)\)\.$", s) for s in said)
+
+
 def test_kandinsky_steps_zero(kandinsky):
     with pytest.raises(ValueError, match="num_inference_steps=0"):
         kandinsky(prompt="x", image=rgb(), mask_image=box_mask(), num_inference_steps=0)

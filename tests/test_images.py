@@ -50,6 +50,15 @@ def test_stand_ins_are_deterministic(cache, no_network):
     assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_control_stand_in_is_another_scene(cache, no_network):
+    # the real control.png is the depth map of another photo (the model card's lecture hall), so its stand-in
+    # must not share the start image's layout
+    control = np.asarray(images.load_chapter_image("control", offline=True).convert("L"), dtype=float)
+    start = np.asarray(images.load_chapter_image("img2img-init", offline=True).convert("L"), dtype=float)
+    assert control.shape == start.shape
+    assert abs(np.corrcoef(control.ravel(), start.ravel())[0, 1]) < 0.5
+
+
 def test_stand_in_mask_matches_cat(cache, no_network):
     mask = images.load_chapter_image("inpaint_mask", offline=True)
     assert 0.1 < images.mask_coverage(mask) < 0.5
