@@ -34,7 +34,8 @@ STAND_IN_DESCRIPTIONS = {
     "inpaint": "scikit-image cat photo (chelsea), cropped to 512x512",
     "inpaint_mask": "white ellipse over the stand-in cat's nose and mouth",
     # the real control.png is the depth map of the ControlNet model card's own example (a lecture hall), not of
-    # img2img-init.png; its stand-in is therefore another scene too
+    # img2img-init.png (source: control_net_depth.py and README.md in
+    # https://huggingface.co/lllyasviel/control_v11f1p_sd15_depth); its stand-in is therefore another scene too
     "control": "blurred grayscale of scikit-image's camera photo (another scene than the start image), not a real "
                "depth map",
 }
