@@ -18,7 +18,8 @@ import warnings
 
 from PIL import Image, ImageDraw, ImageFont
 
-TWIN_BANNER = "TWIN MODELS — random weights: these images are noise, not the lesson's result"
+from helpers.twins import TWIN_BANNER
+
 PAD = 6
 
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"

@@ -108,8 +108,10 @@ def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ())
     os.environ["TUTORIAL_MODE_ACTIVE"] = chosen
     _ACTIVE["mode"] = chosen
     if chosen == "twins":
-        print("Models: TWINS — tiny random-weight stand-ins, loaded offline under the real repo ids. "
-              "The code is the real code; the pictures are noise.")
+        from helpers.twins import WHAT_TWINS_ARE
+
+        print(f"Models: TWINS — {WHAT_TWINS_ARE}. They load offline under the real repo ids; the code is the real "
+              "code.")
     else:
         where = "offline, from your Hugging Face cache" if hub_offline() else "downloaded once into your HF cache"
         print(f"Models: HUB — the real checkpoints ({where}).")

@@ -12,7 +12,7 @@ PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter
 
 
 def clean(nb):
-    """Strip image data (twin pictures are noise) and run metadata; text outputs stay for nbval (main job)."""
+    """Strip image data (it differs by weights and device) and run metadata; text stays for nbval (main job)."""
     nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
     nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:

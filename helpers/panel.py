@@ -301,7 +301,7 @@ class Panel:
         from helpers.modes import active_mode
 
         if active_mode() == "twins":
-            result.caption = "TWIN (noise) · " + result.caption
+            result.caption = "TWIN · " + result.caption
         self.results.insert(0, result)
         dropped = [r for r in self.results[self.history_size:] if not r.saved]
         del self.results[self.history_size:]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import bench
-from helpers.twins.build import full_size_configs
+from helpers.twins.full_size import full_size_configs
 
 SD15 = bench.SD15
 
@@ -45,7 +45,7 @@ def test_sdxl_refiner_unet_is_bigger_per_step():
 
 @pytest.mark.parametrize(("repo", "folder"), [(r, f) for r, parts in full_size_configs().items() for f in parts])
 def test_full_size_configs_give_the_recorded_parameter_counts(repo, folder):
-    from helpers.twins.build import full_component
+    from helpers.twins.full_size import full_component
 
     entry = full_size_configs()[repo][folder]
     assert entry["source"].startswith("https://huggingface.co/"), "every config names where it comes from"

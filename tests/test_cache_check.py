@@ -14,10 +14,9 @@ from filelock import FileLock
 
 from helpers.loading import decide
 from helpers.modes import snapshot_path
-from helpers.twins import REPAIR, ensure_built, ensure_full_built, twin_cache, verify
+from helpers.twins import REPAIR, TwinBuildError, ensure_built, ensure_full_built, twin_cache, verify
 from helpers.twins import build as builder
 from helpers.twins.__main__ import main
-from helpers.twins.build import TwinBuildError
 
 REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 UNET = "unet/diffusion_pytorch_model.safetensors"
@@ -150,7 +149,7 @@ def test_check_exit_codes(hub, capsys):
 
 
 def test_a_failed_repair_names_the_command_that_rebuilds(hub, monkeypatch):
-    from helpers.twins.build import TwinBuildError
+    from helpers.twins import TwinBuildError
 
     def broken(dest, src, log=print, repos=None):
         dest.mkdir(parents=True)

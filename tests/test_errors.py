@@ -262,9 +262,8 @@ def test_27_non_http_url_schemes(url):
 
 
 def test_28_full_disk_while_building_twins(tmp_path, monkeypatch):
+    from helpers.twins import TwinBuildError, ensure_built
     from helpers.twins import build as builder
-    from helpers.twins import ensure_built
-    from helpers.twins.build import TwinBuildError
 
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
 
@@ -363,8 +362,7 @@ def test_38_full_size_twins_that_do_not_fit_on_the_disk(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
 
-    from helpers.twins import ensure_full_built
-    from helpers.twins.build import TwinBuildError
+    from helpers.twins import TwinBuildError, ensure_full_built
 
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
     usage = namedtuple("usage", "total used free")

@@ -170,3 +170,18 @@ def test_repository_url_is_recorded():
     urls = PROJECT["urls"]
     assert urls["Repository"].startswith("https://github.com/")
     assert urls["Homepage"] == urls["Repository"]
+
+
+def test_the_twins_trained_weights_ship_in_the_wheel():
+    # the builder loads them on every machine: `pip install .` on Colab and Kaggle must carry them too
+    import fnmatch
+
+    from helpers.twins.train import RECIPES, WEIGHTS
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    patterns = data["helpers.twins"]
+    for name in RECIPES:
+        rel = (WEIGHTS / f"{name}.safetensors").relative_to(ROOT / "helpers" / "twins").as_posix()
+        assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} is not in helpers.twins package-data"
+    total = sum(p.stat().st_size for p in WEIGHTS.glob("*.safetensors"))
+    assert total <= 5 * 10**6, f"the twins' trained weights take {total / 1e6:.1f} MB; keep them under 5 MB"

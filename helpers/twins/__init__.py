@@ -1,4 +1,4 @@
-"""Twins: tiny random-weight stand-ins for the chapter's checkpoints, served from a hub cache of their own."""
+"""Twins: tiny stand-ins for the chapter's checkpoints, served from a hub cache of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ from pathlib import Path
 
 from helpers.paths import cache_dir
 
-__all__ = ["twin_cache", "ensure_built", "verify", "full_twin_cache", "ensure_full_built", "is_twin"]
+# What the twins are, told the same way wherever a learner meets them (mode line, banner, model cards, README)
+WHAT_TWINS_ARE = ("tiny stand-ins whose UNets learned from 13 sample photos for a few minutes each: they show "
+                  "what a pipeline does to a picture, they know no prompts, and only the real checkpoints draw the "
+                  "lesson's pictures")
+TWIN_BANNER = ("TWIN MODELS — tiny stand-ins taught on 13 sample photos: they show what the pipeline does to a "
+               "picture, they know no prompts")
+
+__all__ = ["WHAT_TWINS_ARE", "TWIN_BANNER", "twin_cache", "ensure_built", "verify", "full_twin_cache",
+           "ensure_full_built", "is_twin"]
+
+
+class TwinBuildError(RuntimeError):
+    """Raised when the twin cache cannot be built; the message says what to do."""
 
 
 def twin_root() -> Path:
@@ -115,13 +127,13 @@ def _remove_leftovers(root: Path, patterns, log) -> None:
 
 def _build(hub: Path, log) -> None:
     """Build a fresh cache next to `hub`, record its file table, and switch it in with one rename."""
-    from helpers.twins.build import BUILDER_VERSION, TwinBuildError, build_cache
+    from helpers.twins.build import BUILDER_VERSION, build_cache
 
     root = hub.parent
     tmp = root / f"hub.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     start = time.perf_counter()
-    log("Building twin models (tiny random weights) into the project's .cache/twins/hub ...")
+    log("Building twin models (tiny, seeded stand-ins) into the project's .cache/twins/hub ...")
     try:
         build_cache(tmp, root / "src", log=log)
         seconds = time.perf_counter() - start
@@ -159,7 +171,6 @@ class _waiting_lock:
     def __enter__(self):
         from filelock import Timeout
 
-        from helpers.twins.build import TwinBuildError
 
         waited = 0.0
         while True:
@@ -184,7 +195,6 @@ def ensure_built(force: bool = False, log=print) -> Path:
     """Build the twin cache once (atomically, under a lock), repair it if damaged, and return its path (ch. 1)."""
     from filelock import FileLock, Timeout
 
-    from helpers.twins.build import TwinBuildError
 
     hub, root = twin_cache(), twin_root()
     if not force and not verify(hub):
@@ -237,7 +247,7 @@ def _full_repo_done(hub: Path, repo: str) -> bool:
 def full_size_bytes(repo: str) -> int:
     """Disk bytes a full-size twin takes: fp32 weights, plus fp16 copies where the real repo has them (ch. 1)."""
     from helpers.manifests import has_fp16_files
-    from helpers.twins.build import full_size_configs
+    from helpers.twins.full_size import full_size_configs
 
     params = sum(part["params"] for part in full_size_configs()[repo].values())
     return params * (4 + (2 if has_fp16_files(repo) else 0))
@@ -247,7 +257,8 @@ def ensure_full_built(repos=None, log=print) -> Path:
     """Build full-size twins of `repos` (default: all with a recipe) once, each atomically; return the cache (ch. 1)."""
     from filelock import FileLock
 
-    from helpers.twins.build import TwinBuildError, build_cache, full_size_repos
+    from helpers.twins.build import build_cache
+    from helpers.twins.full_size import full_size_repos
 
     known = full_size_repos()
     repos = list(repos) if repos else known

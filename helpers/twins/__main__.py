@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from helpers.twins import REPAIR, ensure_built, ensure_full_built, twin_cache, verify
-from helpers.twins.build import TwinBuildError
+from helpers.twins import REPAIR, TwinBuildError, ensure_built, ensure_full_built, twin_cache, verify
 
 
 def check() -> int:
@@ -62,7 +61,9 @@ def main(argv=None) -> int:
         except TwinBuildError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        print("These are TWINS: tiny random-weight models. Images made with them are noise.", file=sys.stderr)
+        from helpers.twins import WHAT_TWINS_ARE
+
+        print(f"These are TWINS: {WHAT_TWINS_ARE}.", file=sys.stderr)
     print(hub)
     return 0
 

@@ -1,0 +1,345 @@
+"""Train the twins' UNets into small denoisers of photos, so that their pictures show each lesson's mechanism.
+
+Maintainer tool: `python -m helpers.twins.train [name ...]` rewrites `helpers/twins/weights/<name>.safetensors`.
+Everything is seeded; a run on another machine gives nearly the same weights, and the builder only ever loads the
+committed files, so every machine builds identical twins without training.
+
+The UNets learn from crops of scikit-image's sample photos and of random shapes, never from the pictures the
+chapters start from (astronaut, chelsea the cat, coffee): those measure the twins. They learn no prompts: the text
+and image conditioning they see while learning is random, so it ends up barely moving their output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHTS = Path(__file__).with_name("weights")
+# scikit-image's bundled photos the twins learn from; the chapters' own start pictures are left out on purpose
+TRAIN_PHOTOS = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "camera", "brick",
+                "grass", "moon", "clock", "coins", "cell", "page")
+HELD_OUT = ("astronaut", "chelsea", "cat", "coffee")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shared UNet is made and taught."""
+
+    repo: str  # the checkpoint whose twin architecture, scheduler and VAE it uses
+    task: str  # denoise, inpaint_sd, inpaint_kandinsky, upscale_x4, upscale_x2
+    steps: int
+    used_by: tuple[str, ...]  # every repo whose twin loads these weights
+
+
+RECIPES: dict[str, Recipe] = {
+    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, (
+        "stable-diffusion-v1-5/stable-diffusion-v1-5", "ogkalu/Comic-Diffusion", "kohbanye/pixel-art-style",
+        "nitrosocke/elden-ring-diffusion")),
+    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500,
+                                ("stabilityai/stable-diffusion-xl-refiner-1.0",)),
+    "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500,
+                             ("kandinsky-community/kandinsky-2-2-decoder",)),
+    "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000,
+                                ("stable-diffusion-v1-5/stable-diffusion-inpainting",)),
+    "sdxl-inpaint-unet": Recipe("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "inpaint_sd", 3000,
+                                ("diffusers/stable-diffusion-xl-1.0-inpainting-0.1",)),
+    "kandinsky-inpaint-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder-inpaint", "inpaint_kandinsky", 1500,
+                                     ("kandinsky-community/kandinsky-2-2-decoder-inpaint",)),
+    "x4-unet": Recipe("stabilityai/stable-diffusion-x4-upscaler", "upscale_x4", 1500,
+                      ("stabilityai/stable-diffusion-x4-upscaler",)),
+    "x2-unet": Recipe("stabilityai/sd-x2-latent-upscaler", "upscale_x2", 1500,
+                      ("stabilityai/sd-x2-latent-upscaler",)),
+}
+
+
+def weights_for(repo: str) -> Path | None:
+    """The committed UNet weights a repo's twin loads, or None (ch. 1)."""
+    for name, recipe in RECIPES.items():
+        if repo in recipe.used_by:
+            return WEIGHTS / f"{name}.safetensors"
+    return None
+
+
+# ---------------------------------------------------------------- pictures to learn from
+
+
+class Pictures:
+    """Seeded random crops of the training photos and of random shapes, as [-1, 1] tensors."""
+
+    def __init__(self, seed: int):
+        import numpy as np
+        from PIL import Image
+        from skimage import data
+
+        self.rng = np.random.RandomState(seed)
+        self.photos = []
+        for name in TRAIN_PHOTOS:
+            a = getattr(data, name)()
+            a = np.stack([a] * 3, -1) if a.ndim == 2 else a[..., :3]
+            image = Image.fromarray(a.astype(np.uint8))
+            for scale in (1.0, 0.6):  # two scales: the longer side 512 and about 300 pixels
+                side = 512 * scale / max(image.size)
+                size = (max(CROP + 32, round(image.size[0] * side)), max(CROP + 32, round(image.size[1] * side)))
+                self.photos.append(np.asarray(image.resize(size, Image.LANCZOS)))
+
+    def _shapes(self, size: int):
+        import numpy as np
+        from PIL import Image, ImageDraw, ImageFilter
+
+        rng = self.rng
+        image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.randint(0, 256, 3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(rng.randint(2, 9)):
+            x, y = rng.randint(-size // 4, size, 2)
+            w, h = rng.randint(size // 8, size, 2)
+            shape = draw.ellipse if rng.rand() < 0.5 else draw.rectangle
+            shape([int(x), int(y), int(x + w), int(y + h)], fill=tuple(int(v) for v in rng.randint(0, 256, 3)))
+        return np.asarray(image.filter(ImageFilter.GaussianBlur(float(rng.rand() * 2))))
+
+    def batch(self, n: int, size: int):
+        """n crops of size x size pixels, shape (n, 3, size, size), values in [-1, 1]."""
+        import numpy as np
+        import torch
+
+        rng, out = self.rng, []
+        for _ in range(n):
+            if rng.rand() < 0.3:
+                crop = self._shapes(size)
+            else:
+                photo = self.photos[rng.randint(len(self.photos))]
+                top = rng.randint(0, photo.shape[0] - size + 1)
+                left = rng.randint(0, photo.shape[1] - size + 1)
+                crop = photo[top:top + size, left:left + size]
+                if rng.rand() < 0.5:
+                    crop = crop[:, ::-1]
+                crop = crop[..., rng.permutation(3)]  # colours the grey and single-hue photos lack
+            out.append(crop)
+        return torch.from_numpy(np.stack(out).astype(np.float32)).permute(0, 3, 1, 2) / 127.5 - 1.0
+
+    def masks(self, n: int, size: int):
+        """n random boxes or ellipses covering 5-40 % of the picture, 1 = repaint, shape (n, 1, size, size)."""
+        import numpy as np
+        import torch
+        from PIL import Image, ImageDraw
+
+        rng, out = self.rng, []
+        for _ in range(n):
+            mask = Image.new("L", (size, size), 0)
+            w, h = (rng.uniform(0.25, 0.6, 2) * size).astype(int)
+            x, y = rng.randint(0, size - w), rng.randint(0, size - h)
+            (ImageDraw.Draw(mask).ellipse if rng.rand() < 0.5 else ImageDraw.Draw(mask).rectangle)(
+                [int(x), int(y), int(x + w), int(y + h)], fill=255)
+            out.append(np.asarray(mask, dtype=np.float32) / 255.0)
+        return torch.from_numpy(np.stack(out))[:, None]
+
+
+# ---------------------------------------------------------------- the twins' parts
+
+
+def _parts(recipe: Recipe):
+    """The twin's freshly built UNet, VAE and scheduler for a recipe's repo."""
+    from helpers.twins import parts
+    from helpers.twins.facts import FACTS
+
+    repo = recipe.repo
+    facts = FACTS[repo]
+    sched = parts.scheduler(facts["scheduler"])
+    if recipe.task in ("denoise", "inpaint_sd") and "xl" in repo:
+        unet = parts.sdxl_unet(repo, facts["unet_in"], parts.TEXT_DIM * (2 if recipe.task == "inpaint_sd" else 1),
+                               aesthetics=recipe.task == "denoise")
+        return unet, parts.vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True), sched
+    if "kandinsky" in repo:
+        return parts.kandinsky_unet(repo, facts["unet_in"]), parts.movq(), sched
+    if recipe.task == "upscale_x4":
+        return parts.x4_unet(repo), parts.vae(f"{repo}/vae", blocks=3, scaling_factor=0.08333), sched
+    if recipe.task == "upscale_x2":
+        return parts.x2_unet(repo), parts.vae("sd15-vae"), sched
+    return parts.sd_unet(f"{repo}/unet", in_channels=facts["unet_in"]), parts.vae("sd15-vae"), sched
+
+
+def _encode(vae, pixels):
+    """Latents as the pipelines feed them to the UNet (scaled by the VAE's scaling factor)."""
+    if hasattr(vae, "quantize"):  # Kandinsky's MoVQ: no scaling factor
+        return vae.encode(pixels).latents
+    return vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+
+
+def _conditioning(unet, n: int, gen):
+    """Random prompt or image conditioning of the shapes this UNet expects: it learns to barely use it."""
+    import torch
+
+    cfg = unet.config
+    scale = torch.rand(n, 1, 1, generator=gen) * 2.5 + 0.3
+    kwargs = {}
+    if cfg.addition_embed_type == "image":  # Kandinsky: everything comes from the prior's image embedding
+        kwargs["encoder_hidden_states"] = None
+        kwargs["added_cond_kwargs"] = {"image_embeds": torch.randn(n, cfg.encoder_hid_dim, generator=gen)}
+        return kwargs
+    kwargs["encoder_hidden_states"] = torch.randn(n, 77, cfg.cross_attention_dim, generator=gen) * scale
+    if cfg.addition_embed_type == "text_time":  # SDXL: pooled text plus (size, crop, score or target size) ids
+        from helpers.twins.parts import TEXT_DIM
+
+        n_ids = (cfg.projection_class_embeddings_input_dim - TEXT_DIM) // cfg.addition_time_embed_dim
+        sizes = torch.tensor([512.0, 768.0, 1024.0])[torch.randint(0, 3, (n, 2), generator=gen)]
+        last = torch.where(torch.rand(n, 1, generator=gen) < 0.5, 6.0, 2.5) if n_ids == 5 else sizes
+        ids = torch.cat([sizes, torch.zeros(n, 2), last], 1)  # 5 ids for the refiner, 6 for SDXL inpainting
+        kwargs["added_cond_kwargs"] = {"text_embeds": torch.randn(n, TEXT_DIM, generator=gen), "time_ids": ids}
+    return kwargs
+
+
+def _noisy(sched, z0, gen):
+    """DDPM-form noising x_t = sqrt(abar) z0 + sqrt(1 - abar) eps at a random step t, as every scheduler here uses."""
+    import torch
+
+    abar_all = sched.alphas_cumprod
+    t = torch.randint(0, len(abar_all), (z0.shape[0],), generator=gen)
+    abar = abar_all[t].float().view(-1, 1, 1, 1)
+    eps = torch.randn(z0.shape, generator=gen)
+    return abar.sqrt() * z0 + (1 - abar).sqrt() * eps, t, eps, abar
+
+
+CROP = 128  # pixels per side of each training crop
+X0_WEIGHT_CAP = 10.0
+
+
+def _loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch: int):
+    """One training batch's loss for the recipe's task."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        if recipe.task == "upscale_x2":
+            pixels = pictures.batch(batch, CROP)
+            small = F.interpolate(pixels, scale_factor=0.5, mode="area")
+            z0, low = _encode(vae, pixels), _encode(vae, small)
+        elif recipe.task == "upscale_x4":
+            pixels = pictures.batch(batch, CROP)
+            z0 = _encode(vae, pixels)
+            low = F.interpolate(pixels, scale_factor=0.25, mode="area")
+        else:
+            pixels = pictures.batch(batch, CROP)
+            z0 = _encode(vae, pixels)
+    cond = _conditioning(unet, batch, gen)
+    if recipe.task == "upscale_x2":
+        # the pipeline's Karras preconditioning: denoised = x / (s^2 + 1) + s / sqrt(s^2 + 1) * F(x / sqrt(s^2 + 1))
+        sigmas = sched.sigmas[:-1]
+        log_lo, log_hi = sigmas.min().log(), sigmas.max().log()
+        sigma = (log_lo + (log_hi - log_lo) * torch.rand(batch, generator=gen)).exp().view(-1, 1, 1, 1)
+        x = z0 + sigma * torch.randn(z0.shape, generator=gen)
+        model_in = torch.cat([x / (sigma**2 + 1).sqrt(), F.interpolate(low, scale_factor=2, mode="nearest")], 1)
+        pooled = torch.randn(batch, unet.config.time_cond_proj_dim - 128, generator=gen)
+        noise_level = torch.cat([torch.ones(batch, 64), torch.zeros(batch, 64)], 1)
+        out = unet(model_in, sigma.flatten().log() * 0.25, encoder_hidden_states=cond["encoder_hidden_states"],
+                   timestep_cond=torch.cat([noise_level, pooled], 1)).sample[:, :-1]
+        denoised = x / (sigma**2 + 1) + sigma / (sigma**2 + 1).sqrt() * out
+        return F.mse_loss(denoised, z0)
+    x_t, t, eps, abar = _noisy(sched, z0, gen)
+    target = eps
+    inpainting = recipe.task.startswith("inpaint")
+    if inpainting:
+        # Sampling starts from pure noise, so at high noise the picture in x_t is the UNet's own earlier guess, not
+        # the kept area. Half the high-noise samples therefore carry another crop's latents in x_t, with the target
+        # still pointing at this crop: the UNet learns to take the kept area from the masked picture's latents.
+        swap = ((t >= 500) & (torch.rand(batch, generator=gen) < 0.5)).view(-1, 1, 1, 1)
+        x_t = torch.where(swap, abar.sqrt() * z0.roll(1, 0) + (1 - abar).sqrt() * eps, x_t)
+        target = (x_t - abar.sqrt() * z0) / (1 - abar).sqrt()
+    if recipe.task == "upscale_x4":
+        level = torch.randint(0, 120, (batch,), generator=gen)
+        low_abar = low_res_alphas_cumprod()[level].view(-1, 1, 1, 1)
+        low = low_abar.sqrt() * low + (1 - low_abar).sqrt() * torch.randn(low.shape, generator=gen)
+        model_in = torch.cat([x_t, low], 1)
+        cond["class_labels"] = level
+        target = abar.sqrt() * eps - (1 - abar).sqrt() * z0  # v-prediction
+    elif recipe.task == "inpaint_sd":
+        mask = pictures.masks(batch, CROP)
+        with torch.no_grad():
+            masked = _encode(vae, pixels * (mask < 0.5))
+        small_mask = F.interpolate(mask, size=z0.shape[-2:])
+        model_in = torch.cat([x_t, small_mask, masked], 1)
+    elif recipe.task == "inpaint_kandinsky":
+        keep = 1 - (F.interpolate(pictures.masks(batch, CROP), size=z0.shape[-2:], mode="nearest") >= 0.5).float()
+        keep = 1 - F.max_pool2d(1 - keep, 3, stride=1, padding=1)  # the pipeline's prepare_mask widens the hole
+        model_in = torch.cat([x_t, z0 * keep, keep], 1)
+    else:
+        model_in = x_t
+    out = unet(model_in, t, **cond).sample[:, :4]
+    if not inpainting:
+        return F.mse_loss(out, target)
+    # weight each sample by 1 + its x0 error factor (1 - abar) / abar, capped: plain noise-prediction loss barely
+    # notices errors at high noise, yet they decide whether the kept area is copied; the cap keeps the low-noise
+    # steps, which remove the last grain, in the loss too
+    weight = 1 + ((1 - abar) / abar).clamp(max=X0_WEIGHT_CAP)
+    return (weight * (out - target) ** 2).mean() / weight.mean()
+
+
+def low_res_alphas_cumprod():
+    """Cumulative alphas of the x4 upscaler's low-resolution noise scheduler (maintainer tool)."""
+    from helpers.twins.facts import FACTS
+    from helpers.twins.parts import scheduler
+
+    return scheduler(FACTS["stabilityai/stable-diffusion-x4-upscaler"]["low_res_scheduler"]).alphas_cumprod
+
+
+def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, log=print):
+    """Train one recipe's UNet from the twin's seeded start; return it (maintainer tool)."""
+    import torch
+
+    recipe = RECIPES[name]
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    unet, vae, sched = _parts(recipe)
+    unet.train()
+    vae.requires_grad_(False)
+    pictures = Pictures(seed)
+    steps = steps or recipe.steps
+    opt = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.0)
+    lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
+    start, running = time.time(), None
+    for step in range(steps):
+        loss = _loss(recipe, unet, vae, sched, pictures, gen, batch)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        lr.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 250 == 0 or step == steps - 1:
+            log(f"  {name} step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
+    return unet.eval()
+
+
+def save(unet, name: str, folder: Path | None = None) -> Path:
+    """Write a UNet's weights as fp16 safetensors, by default into the committed weights folder (maintainer tool)."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder = folder or WEIGHTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.safetensors"
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in unet.state_dict().items()}
+    save_file(tensors, path, metadata={"recipe": name, "repo": RECIPES[name].repo})
+    return path
+
+
+def main(argv=None) -> int:
+    """Command line: train the named recipes (default: all) and write their weights (maintainer tool)."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.twins.train", description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", metavar="name",
+                        help=f"recipes to train: {', '.join(RECIPES)} (default: all)")
+    parser.add_argument("--steps", type=int, default=None, help="override every recipe's step count")
+    parser.add_argument("--out", type=Path, default=WEIGHTS, help=f"folder for the weights (default: {WEIGHTS})")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
+    for name in args.names or list(RECIPES):
+        start = time.time()
+        path = save(train(name, args.steps), name, args.out)
+        print(f"{name}: {path.stat().st_size / 1e6:.2f} MB in {time.time() - start:.0f} s -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
