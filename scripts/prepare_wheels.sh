@@ -12,7 +12,7 @@
 #   * setuptools and wheel: the build backend pyproject.toml names, so the editable install of the checkout
 #     can build offline (pip takes build requirements from --find-links too);
 #   * clip-anytorch==2.6.0: the twin builder reads the CLIP vocabulary from this exact wheel
-#     (helpers/twins/build.py `_clip_merges`) and would otherwise `pip download` it;
+#     (helpers/twins/tokenizer.py `_clip_merges`) and would otherwise `pip download` it;
 #   * this project's own wheel (`pip wheel --no-deps .`), for installs outside a checkout;
 #   * MANIFEST.txt (sha256 of every file, `sha256sum -c` format after the # lines) and
 #     requirements-offline.txt (what gpu_check.sh installs).
@@ -54,7 +54,7 @@ cd "$ROOT" || die "cannot cd to $ROOT"
 # The torch the GPU machine will have: constraints.txt's pin (CI's torch) unless TORCH_VERSION says otherwise.
 TORCH_VERSION="${TORCH_VERSION:-$(sed -n 's/^torch==\([^[:space:];]*\).*/\1/p' constraints.txt | head -n1)}"
 [[ -n "$TORCH_VERSION" ]] || die "no torch==... line in constraints.txt (or set TORCH_VERSION)"
-CLIP_SHA="$(sed -n 's/^CLIP_WHEEL_SHA256 = "\([0-9a-f]*\)"$/\1/p' helpers/twins/build.py)"
+CLIP_SHA="$(sed -n 's/^CLIP_WHEEL_SHA256 = "\([0-9a-f]*\)"$/\1/p' helpers/twins/tokenizer.py)"
 
 # Refuse to clean a folder that holds anything but what this script writes.
 if [[ -d "$DIR" ]]; then
@@ -155,7 +155,7 @@ say "$(wc -l < "$TMP/pins.txt") packages to download (torch and its own tree exc
   || die "could not download clip-anytorch==2.6.0"
 if [[ -n "$CLIP_SHA" ]]; then
   got="$(sha256sum "$DIR/clip_anytorch-2.6.0-py3-none-any.whl" | cut -d' ' -f1)"
-  [[ "$got" == "$CLIP_SHA" ]] || die "clip_anytorch wheel sha256 $got != $CLIP_SHA (helpers/twins/build.py)"
+  [[ "$got" == "$CLIP_SHA" ]] || die "clip_anytorch wheel sha256 $got != $CLIP_SHA (helpers/twins/tokenizer.py)"
 fi
 
 # 4. The project's own wheel (pure Python). Built from this checkout, so it is a snapshot of helpers/.

@@ -185,3 +185,12 @@ def test_the_twins_trained_weights_ship_in_the_wheel():
         assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} is not in helpers.twins package-data"
     total = sum(p.stat().st_size for p in WEIGHTS.glob("*.safetensors"))
     assert total <= 5 * 10**6, f"the twins' trained weights take {total / 1e6:.1f} MB; keep them under 5 MB"
+
+
+def test_prepare_wheels_reads_the_clip_checksum_where_it_is_defined():
+    # the offline wheel script greps the builder's source for the CLIP wheel's sha256: the file must still hold it
+    script = (ROOT / "scripts" / "prepare_wheels.sh").read_text()
+    source = re.search(r"CLIP_WHEEL_SHA256 = .*?\$/\\1/p' (\S+)\)", script).group(1)
+    from helpers.twins.tokenizer import CLIP_WHEEL_SHA256
+
+    assert f'CLIP_WHEEL_SHA256 = "{CLIP_WHEEL_SHA256}"' in (ROOT / source).read_text()
