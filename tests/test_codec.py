@@ -8,20 +8,7 @@ from PIL import Image
 from helpers.compare import psnr
 from helpers.images import load_chapter_image
 from helpers.twins import parts
-
-
-def _round_trip(vae, image):
-    x = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
-    with torch.no_grad():
-        if hasattr(vae, "quantize"):
-            z = vae.encode(x).latents
-            y = vae.decode(z, force_not_quantize=True).sample
-        else:
-            z = vae.encode(x).latent_dist.sample()
-            y = vae.decode(z).sample
-    out = ((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    return z, Image.fromarray(out)
-
+from helpers.twins.codec import round_trip
 
 VAES = {
     "sd15": (lambda: parts.vae("sd15-vae"), 8),
@@ -36,7 +23,7 @@ def test_round_trip_keeps_the_real_latent_shape_and_the_picture(name):
     # the 512 px PSNR targets on held-out photos are in test_teaching_twins.py; this is the quick version
     make, factor = VAES[name]
     photo = load_chapter_image("img2img-init", size=(128, 128), offline=True)
-    z, back = _round_trip(make(), photo)
+    z, back = round_trip(make(), photo)
     assert tuple(z.shape) == (1, 4, 128 // factor, 128 // factor)
     assert psnr(back, photo, size=32) >= 18  # a 16 x 16 latent holds less of a 128 px photo than 64 x 64 of 512
 
@@ -45,7 +32,7 @@ def test_round_trip_keeps_the_real_latent_shape_and_the_picture(name):
 def test_flat_colours_come_back_exactly(name):
     # the group norms must not remove brightness: a flat picture keeps its colour, whatever the colour
     for colour in [(0, 0, 0), (250, 30, 120), (128, 128, 128)]:
-        _, back = _round_trip(VAES[name][0](), Image.new("RGB", (64, 64), colour))
+        _, back = round_trip(VAES[name][0](), Image.new("RGB", (64, 64), colour))
         centre = np.asarray(back, dtype=int)[16:48, 16:48]
         assert np.abs(centre - colour).max() <= 1, (name, colour)
 
@@ -54,7 +41,7 @@ def test_scaled_latents_spread_about_one_like_the_real_ones():
     photo = load_chapter_image("img2img-init", size=(512, 512), offline=True)
     for make, _ in VAES.values():
         vae = make()
-        z, _ = _round_trip(vae, photo)
+        z, _ = round_trip(vae, photo)
         scale = getattr(vae.config, "scaling_factor", 1.0) if not hasattr(vae, "quantize") else 1.0
         assert 0.3 < float((z * scale).std()) < 3.0
 

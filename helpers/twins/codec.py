@@ -151,3 +151,21 @@ def latent_gains(scaling_factor: float) -> tuple[float, float, float, float]:
     """
     luma, colour = 2.0 / scaling_factor, 6.0 / scaling_factor
     return (luma, colour, colour, luma)
+
+
+def round_trip(vae, image):
+    """Encode an RGB picture with a twin VAE or MoVQ and decode it again: (latents, picture) (ch. 1)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    with torch.no_grad():
+        if hasattr(vae, "quantize"):  # MoVQ: the pipelines decode its latents without quantizing
+            z = vae.encode(x).latents
+            y = vae.decode(z, force_not_quantize=True).sample
+        else:
+            z = vae.encode(x).latent_dist.sample()
+            y = vae.decode(z).sample
+    pixels = ((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return z, Image.fromarray(pixels)

@@ -62,26 +62,12 @@ def held_out(size: int = 512):
     return out
 
 
-def _tensor(image):
-    import numpy as np
-    import torch
-
-    return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
-
-
-def _image(tensor):
-    from PIL import Image
-
-    array = ((tensor[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    return Image.fromarray(array)
-
-
 def vae_rows(photos) -> list[Row]:
     """PSNR of each twin VAE's encode-decode round trip at full size, target 1 (maintainer tool)."""
-    import torch
     from diffusers import AutoencoderKL, VQModel
 
     from helpers.compare import psnr
+    from helpers.twins.codec import round_trip
 
     rows = []
     parts = [("SD 1.5-family AutoencoderKL", AutoencoderKL, "stable-diffusion-v1-5/stable-diffusion-v1-5", "vae"),
@@ -91,13 +77,8 @@ def vae_rows(photos) -> list[Row]:
     for label, cls, repo, folder in parts:
         vae = cls.from_pretrained(repo, subfolder=folder).eval()
         for name, photo in photos.items():
-            with torch.no_grad():
-                x = _tensor(photo)
-                if cls is VQModel:
-                    y = vae.decode(vae.encode(x).latents, force_not_quantize=True).sample
-                else:
-                    y = vae.decode(vae.encode(x).latent_dist.sample()).sample
-            value = psnr(_image(y), photo, size=None)
+            _, back = round_trip(vae, photo)
+            value = psnr(back, photo, size=None)
             rows.append(Row(label, f"round-trip PSNR, {name}, 512²", value, f">= {VAE_PSNR_DB}", value >= VAE_PSNR_DB))
     return rows
 
