@@ -1,4 +1,4 @@
-"""Companion helpers for the diffusers image-to-image chapter notebooks.
+"""The learner's package: only what the chapter notebooks import. Maintainer tools live in tools/.
 
 Only the plumbing lives here (which weights, which device, images, grids, fingerprints, speed setup);
 every `from_pretrained` and every pipeline call stays in the notebooks. Importing this package is

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from helpers.device import module_bytes
+
 # Pipelines that never take latents as `image`: they always turn `image` into pixels or encode it themselves.
 PIXEL_ONLY = {
     "StableDiffusionUpscalePipeline": (
@@ -122,13 +124,6 @@ def check_latents_compatible(producer, consumer) -> None:
         )
 
 
-def _module_bytes(module: torch.nn.Module) -> int:
-    seen: dict[int, int] = {}
-    for tensor in (*module.parameters(), *module.buffers()):
-        seen[id(tensor)] = tensor.numel() * tensor.element_size()
-    return sum(seen.values())
-
-
 def shared_modules(first, second) -> dict[str, int]:
     """Components of `second` that are the very same nn.Module objects as in `first`, with their bytes (ch. 3)."""
     for pipeline in (first, second):
@@ -139,7 +134,7 @@ def shared_modules(first, second) -> dict[str, int]:
             )
     mine = {id(m) for m in first.components.values() if isinstance(m, torch.nn.Module)}
     return {
-        name: _module_bytes(module)
+        name: module_bytes(module)
         for name, module in second.components.items()
         if isinstance(module, torch.nn.Module) and id(module) in mine
     }

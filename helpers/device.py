@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from helpers.paths import OFF
+
 DEVICES = ("cuda", "mps", "cpu")
 # Set TUTORIAL_DECIDE_AS=cuda to take every decision a CUDA machine takes (fp16 dtype, fp16 files, sizes, steps)
 # while still running on this machine: CI loads every chapter's checkpoints that way, against the twins.
@@ -24,8 +26,8 @@ def _available(device: str) -> bool:
     return device == "cpu"
 
 
-def _kind(device: str) -> str:
-    """Reduce "cuda:1" to "cuda" and check the name is one the tutorial knows."""
+def device_kind(device: str) -> str:
+    """Reduce "cuda:1" to "cuda", checking the name is one the tutorial knows (ch. 1)."""
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cuda' or 'cpu', got {type(device).__name__} {device!r}.")
     kind = device.split(":", 1)[0].strip().lower()
@@ -59,7 +61,7 @@ def pick_device() -> str:
 def decide_as() -> str | None:
     """"cuda" when TUTORIAL_DECIDE_AS asks to decide as on a CUDA machine, else None (every chapter)."""
     wanted = os.environ.get(DECIDE_AS_ENV, "").strip().lower()
-    if wanted in ("", "0", "off", "no", "false"):
+    if wanted in OFF:
         return None
     if wanted != "cuda":
         raise ValueError(f"{DECIDE_AS_ENV}={wanted!r} is not supported; set {DECIDE_AS_ENV}=cuda to take a CUDA "
@@ -69,7 +71,7 @@ def decide_as() -> str | None:
 
 def decision_kind(device: str | None = None) -> str:
     """The device kind whose decisions apply: "cuda" under TUTORIAL_DECIDE_AS=cuda, else the device's (ch. 1)."""
-    return decide_as() or (_kind(device) if device is not None else pick_device())
+    return decide_as() or (device_kind(device) if device is not None else pick_device())
 
 
 def for_device(*, cuda, cpu, mps=None):
@@ -116,7 +118,7 @@ def make_generator(seed: int, device: str | None = None) -> torch.Generator:
         raise TypeError(f"seed must be a plain int such as 0 or 42, got {type(seed).__name__} {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative int such as 42.")
-    kind = _kind(device) if device is not None else pick_device()
+    kind = device_kind(device) if device is not None else pick_device()
     where = device if kind == "cuda" else "cpu"  # mps generators are unreliable; diffusers accepts CPU ones
     return torch.Generator(device=where).manual_seed(seed)
 
@@ -128,3 +130,12 @@ def describe() -> str:
     if decide_as() and device != "cuda":
         line += f" · decisions as on cuda ({DECIDE_AS_ENV}=cuda): fp16 weights, CUDA sizes and steps"
     return line
+
+
+def module_bytes(*modules: torch.nn.Module) -> int:
+    """Bytes held by the parameters and buffers of `modules`, each tensor counted once (ch. 1, 3)."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        for tensor in (*module.parameters(), *module.buffers()):
+            seen[id(tensor)] = tensor.numel() * tensor.element_size()
+    return sum(seen.values())

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
-from helpers.paths import PROJECT_ROOT, cache_dir
+from helpers.paths import PROJECT_ROOT, cache_dir, env_flag
 
 _DOCS = "https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/"
 CHAPTER_IMAGES: dict[str, str] = {
@@ -48,7 +48,7 @@ def _offline(offline: bool | None) -> str:
             raise TypeError(f"offline must be True, False or None, got {offline!r}.")
         return "offline=True" if offline else ""
     for var in ("TUTORIAL_OFFLINE", "HF_HUB_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+        if env_flag(var):
             return f"{var}={os.environ[var]}"
     return ""
 

@@ -202,10 +202,10 @@ def decide(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[st
 
     `listing(repo_id)` returns (files with sizes, where they came from); by default `repo_files`.
     """
-    from helpers.models import model
+    from helpers.checkpoints import checkpoint
 
     listing = listing or repo_files
-    repo_id = model(repo_id).repo_id  # unknown or dead ids fail here, with the fix
+    repo_id = checkpoint(repo_id).repo_id  # unknown or dead ids fail here, with the fix
     if allow_pickle is not None and allow_pickle != repo_id:
         raise ValueError(f"allow_pickle={allow_pickle!r} must name the repo being loaded ({repo_id!r}): pickle is "
                          "allowed one repo at a time, by name.")
@@ -251,11 +251,11 @@ def download_summary(repo_ids: Iterable[str]) -> str:
 
     Pickle-only repos are counted as the chapter loads them, after its named opt-in.
     """
-    from helpers.models import model
+    from helpers.checkpoints import checkpoint
 
     lines, total, cached, unknown = [], 0, 0, []
     for repo_id in repo_ids:
-        repo_id = model(repo_id).repo_id
+        repo_id = checkpoint(repo_id).repo_id
         choice = decide(repo_id, allow_pickle=repo_id)
         here = sum(size or 0 for path, size in zip(choice.files, choice.sizes, strict=True) if _cached(repo_id, path))
         if choice.download_bytes is None:

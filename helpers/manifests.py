@@ -1,7 +1,7 @@
 """The recorded file lists of the real checkpoints (helpers/manifests.json), with a public source for each folder.
 
 The record is what the twins are built from and what loading decisions fall back on when no listing can be read.
-It is kept by hand from public listings of the Hub; `python -m helpers.preflight` compares it with the live Hub.
+It is kept by hand from public listings of the Hub; `python -m tools.preflight` compares it with the live Hub.
 """
 
 from __future__ import annotations

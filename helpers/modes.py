@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from helpers.paths import env_flag, repo_folder
+
 MODES = ("auto", "twins", "hub")
 _ACTIVE: dict[str, str] = {}
 
@@ -32,7 +34,7 @@ def active_hub_cache() -> Path:
 
 def snapshot_path(repo_id: str, cache: Path | None = None) -> Path | None:
     """Folder of the snapshot `refs/main` points to in a hub cache, or None if it is not there (ch. 1)."""
-    root = (cache or active_hub_cache()) / ("models--" + repo_id.replace("/", "--"))
+    root = (cache or active_hub_cache()) / repo_folder(repo_id)
     ref = root / "refs" / "main"
     if not ref.is_file():
         return None
@@ -42,13 +44,13 @@ def snapshot_path(repo_id: str, cache: Path | None = None) -> Path | None:
 
 def is_cached(repo_id: str, cache: Path | None = None) -> bool:
     """True if a snapshot of `repo_id` is in the learner's hub cache (ch. 1)."""
-    snapshots = (cache or user_hub_cache()) / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    snapshots = (cache or user_hub_cache()) / repo_folder(repo_id) / "snapshots"
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 
 def hub_offline() -> bool:
     """True when HF_HUB_OFFLINE says not to use the network (1, true, yes or on) (ch. 1)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag("HF_HUB_OFFLINE")
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -88,9 +90,9 @@ def decide(mode: str | None, needs: tuple[str, ...] | list[str] = (), *, reachab
 
 def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ()) -> str:
     """Point Hugging Face loading at real weights or at the twins, and say which in one line (every chapter)."""
-    from helpers.models import model
+    from helpers.checkpoints import checkpoint
 
-    needs = tuple(model(r).repo_id for r in needs)  # unknown or dead ids fail here, with the fix
+    needs = tuple(checkpoint(r).repo_id for r in needs)  # unknown or dead ids fail here, with the fix
     chosen = decide(mode, needs)
     if chosen == "twins":
         from helpers.twins import ensure_built, twin_cache

@@ -58,8 +58,8 @@ RULES = [
     (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
      r"not a valid model identifier|Repository Not Found|Repo id must|repo_id",
      "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
-     "copy the id from the model's Hub page as org/name; helpers.models.model('...') suggests the closest id this "
-     "tutorial knows."),
+     "copy the id from the model's Hub page as org/name; helpers.checkpoints.checkpoint('...') suggests the "
+     "closest id this tutorial knows."),
     (("RuntimeError", "TypeError"),
      r"same device|device type for generator|cuda\.\w+Tensor\) and \w+ type \(torch\.(?!cuda)|"
      r"\(torch\.(?!cuda)\w+Tensor\) and \w+ type \(torch\.cuda",
@@ -144,8 +144,8 @@ def _chain(exc: BaseException, limit: int = 5):
 
 
 def _dead_id(text: str) -> tuple[str, str] | None:
-    """A book id that is gone from the Hub, named in an error message, with today's id (from helpers.models)."""
-    from helpers.models import DEAD_IDS
+    """A book id that is gone from the Hub, named in an error message, with today's id (from helpers.checkpoints)."""
+    from helpers.checkpoints import DEAD_IDS
 
     for old, new in DEAD_IDS.items():
         if old.lower() in text.lower():

@@ -1,8 +1,9 @@
 """A "try it yourself" panel: sliders and text boxes for a pipeline's parameters, with a short history.
 
 The panel never hides the lesson: it calls the same pipeline with the same keyword arguments as the
-notebook above it (`prompt`, `negative_prompt`, `guidance_scale`, `strength`, `num_inference_steps`,
-`generator`, `image`, `mask_image`, `control_image`, ...), and the caption of every picture lists them.
+notebook above it, and the caption of every picture lists them. It knows the controls every pipeline shares
+(`prompt`, `negative_prompt`, `guidance_scale`, `num_inference_steps`, and the seed of `generator`); a chapter
+declares its own, such as `strength` or a choice of `mask_image`, with `Slider` and `Choice`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import ipywidgets as W
 from PIL import Image, PngImagePlugin
 
 from helpers.paths import build_dir
+
+SHARED = ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "seed")
+_SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
 
 
 @dataclass
@@ -32,6 +36,91 @@ class Result:
     seconds: float
     caption: str = field(default="")
     saved: bool = False
+
+
+@dataclass(frozen=True)
+class Slider:
+    """A chapter's own number control, e.g. Slider("strength", 0.75, 0.0, 1.0, step=0.05) (ch. 2–5).
+
+    `value` is the start, `low` the smallest value the slider allows and `high` its usual end (a larger start
+    widens the slider, saying so, as for the seed). Whole-number value, low, high and step
+    make a whole-number slider. `label` is the short name in captions (default: `name`). The panel passes the value
+    to the pipeline as `name=`; pipeline_arg=False marks a control for the panel's `encode` function instead.
+    """
+
+    name: str
+    value: float
+    low: float
+    high: float
+    _: KW_ONLY
+    step: float | None = None
+    label: str | None = None
+    pipeline_arg: bool = True
+
+    def __post_init__(self):
+        from helpers.checks import check_call, check_number
+
+        _check_name(self)
+        low = check_number(f"Slider({self.name!r}) low", self.low)
+        high = check_number(f"Slider({self.name!r}) high", self.high)
+        if not low < high:
+            raise ValueError(f"Slider({self.name!r}): low={self.low} must be below high={self.high}.")
+        value = check_number(self.name, self.value)
+        if self.pipeline_arg:
+            check_call(**{self.name: self.value})  # the pipeline's own rules where known, e.g. strength in [0, 1]
+        if value < low:
+            raise ValueError(f"{self.name}={self.value} is below its slider's low end {self.low}. Start it between "
+                             f"{self.low} and {self.high}, e.g. Slider({self.name!r}, {self.low}, {self.low}, "
+                             f"{self.high}).")
+
+    def _widget(self, style: dict):
+        numbers = (self.value, self.low, self.high, self.step)
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
+        kind = W.IntSlider if whole else W.FloatSlider
+        step = {} if self.step is None else {"step": self.step}
+        return _slider(kind, self.name, self.value, self.low, self.high, **step, **style)
+
+    def _argument(self, shown):
+        return shown
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chapter's own drop-down of named values, e.g. Choice("mask_image", {"box": box, "oval": oval}) (ch. 5).
+
+    The panel passes the chosen value as `name=`; captions and saved PNGs record its key. `value` is the key
+    shown first (default: the first key); `label` and `pipeline_arg` work as for `Slider`.
+    """
+
+    name: str
+    options: dict
+    value: str | None = None
+    _: KW_ONLY
+    label: str | None = None
+    pipeline_arg: bool = True
+
+    def __post_init__(self):
+        _check_name(self)
+        if not isinstance(self.options, dict) or not self.options:
+            raise TypeError(f"Choice({self.name!r}) needs a dict of named options, e.g. "
+                            f"{{'box': box_mask, 'oval': oval_mask}}; got {self.options!r}.")
+        if self.value is None:
+            object.__setattr__(self, "value", next(iter(self.options)))
+        elif self.value not in self.options:
+            raise ValueError(f"{self.name}={self.value!r} is not one of its options {list(self.options)}. Pass one "
+                             "of them as value=, or leave value out to start at the first.")
+
+    def _widget(self, style: dict):
+        return W.Dropdown(options=list(self.options), value=self.value, description=self.name, **style)
+
+    def _argument(self, shown):
+        return self.options[shown]
+
+
+def _check_name(control) -> None:
+    if control.name in SHARED:
+        raise ValueError(f"{type(control).__name__}({control.name!r}): {control.name} is one of the panel's own "
+                         f"controls; set its start with Panel(..., {control.name}=...) instead.")
 
 
 def _png(image: Image.Image, max_side: int | None = None) -> bytes:
@@ -50,18 +139,18 @@ def _accepts(pipeline, name: str) -> bool:
         return False
 
 
-def caption_for(params: dict, seconds: float) -> str:
-    """Short text naming the arguments that made a picture, for its caption (ch. 1–5)."""
-    order = ["guidance_scale", "strength", "num_inference_steps", "seed", "controlnet_conditioning_scale",
-             "weight", "mask"]
-    short = {"guidance_scale": "guidance", "num_inference_steps": "steps", "controlnet_conditioning_scale": "control"}
-    bits = [f"{short.get(k, k)}={params[k]}" for k in order if k in params]
+def caption_for(params: dict, seconds: float, labels: dict | None = None) -> str:
+    """Short text naming the arguments that made a picture, in `params` order, for its caption (ch. 1–5).
+
+    The prompts are left out; `labels` maps an argument's name to a shorter one (`guidance`, `steps` built in)."""
+    short = {**_SHORT, **(labels or {})}
+    bits = [f"{short.get(k, k)}={v}" for k, v in params.items() if k not in ("prompt", "negative_prompt")]
     return " · ".join(bits) + f" · {seconds:.2f} s"
 
 
-def _check_start(guidance_scale, num_inference_steps, seed, strength, controlnet_conditioning_scale, weight):
+def _check_start(guidance_scale, num_inference_steps, seed):
     """Refuse starting values no pipeline takes, before a slider could clamp them into range unseen."""
-    from helpers.checks import check_guidance, check_number, check_steps, check_strength
+    from helpers.checks import check_guidance, check_steps
     from helpers.device import SEED_LIMIT
 
     check_guidance(guidance_scale)
@@ -70,12 +159,6 @@ def _check_start(guidance_scale, num_inference_steps, seed, strength, controlnet
         raise TypeError(f"seed must be a whole number such as 0 or 42, got {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative whole number such as 42.")
-    if strength is not None:
-        check_strength(strength)
-    for name, value in (("controlnet_conditioning_scale", controlnet_conditioning_scale), ("weight", weight)):
-        if value is not None and check_number(name, value) < 0:
-            raise ValueError(f"{name}={value} is negative; it must be ≥ 0 (0 = no effect, 1 = full). "
-                             f"Pass e.g. {name}=1.0.")
 
 
 def _slider(kind, name: str, value, low, high, **kwargs):
@@ -90,21 +173,24 @@ class Panel:
     """Sliders, prompts, Generate/Stop/Save and a history strip around one pipeline (ch. 1–5).
 
     Arguments named like the pipeline's own (`prompt`, `guidance_scale`, ...) set the starting values.
-    `fixed` holds arguments passed unchanged on every run (`image=`, `control_image=`, ...).
-    `masks` offers a choice of `mask_image` (chapter 5). `encode` turns (prompt, negative_prompt, extras)
-    into keyword arguments such as `prompt_embeds` (chapter 4 uses compel there); it is cached per prompt,
-    so moving a slider other than a prompt never re-encodes the text.
+    `extras` declares the chapter's own controls, in caption order: `Slider("strength", 0.75, 0.0, 1.0)`,
+    `Choice("mask_image", {...})`. `fixed` holds arguments passed unchanged on every run (`image=`, ...).
+    `encode` turns (prompt, negative_prompt, extras) into keyword arguments such as `prompt_embeds`, where
+    extras holds every control's value (chapter 4 uses compel there); it is cached per prompt and per value
+    of each control declared with pipeline_arg=False, so moving any other slider never re-encodes the text.
     """
 
     def __init__(self, pipeline, *, prompt: str, negative_prompt: str = "", guidance_scale: float = 7.5,
-                 num_inference_steps: int = 20, seed: int = 0, strength: float | None = None,
-                 controlnet_conditioning_scale: float | None = None, weight: float | None = None,
-                 masks: dict | None = None, fixed: dict | None = None, encode=None, history: int = 6,
-                 live: bool = False, device: str = "cpu", save_dir=None):
-        _check_start(guidance_scale, num_inference_steps, seed, strength, controlnet_conditioning_scale, weight)
+                 num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
+                 encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None, **unknown):
+        if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
+            name, value = next(iter(unknown.items()))
+            raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
+                            f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
+        _check_start(guidance_scale, num_inference_steps, seed)
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
-        self.masks = dict(masks or {})
+        self.extras = self._check_extras(extras)
         self.encode = encode if encode is not None else self._default_encoder()
         self.history_size = history
         self.device = device
@@ -123,20 +209,11 @@ class Panel:
         self.guidance_scale = _slider(W.FloatSlider, "guidance_scale", guidance_scale, 0.0, 20.0, step=0.5, **cont)
         self.num_inference_steps = _slider(W.IntSlider, "num_inference_steps", num_inference_steps, 1, 100, **cont)
         self.seed = _slider(W.IntSlider, "seed", seed, 0, 1000, **cont)
-        self.controls = [self.prompt, self.negative_prompt, self.guidance_scale, self.num_inference_steps, self.seed]
-        self.strength = self._optional(strength, "strength", lambda v: _slider(
-            W.FloatSlider, "strength", v, 0.0, 1.0, step=0.05, **cont))
-        self.controlnet_conditioning_scale = self._optional(
-            controlnet_conditioning_scale, "controlnet_conditioning_scale", lambda v: _slider(
-                W.FloatSlider, "controlnet_conditioning_scale", v, 0.0, 2.0, step=0.05, **cont))
-        self.weight = None
-        if weight is not None:  # chapter 4: a compel weight, used by `encode`
-            self.weight = _slider(W.FloatSlider, "weight", weight, 0.0, 2.0, step=0.1, **cont)
-            self.controls.append(self.weight)
-        self.mask = None
-        if self.masks:
-            self.mask = W.Dropdown(options=list(self.masks), description="mask_image", **cont)
-            self.controls.append(self.mask)
+        # every control by name, the shared ones first, then the chapter's in the order it declared them
+        self.controls = {"prompt": self.prompt, "negative_prompt": self.negative_prompt,
+                         "guidance_scale": self.guidance_scale, "num_inference_steps": self.num_inference_steps,
+                         "seed": self.seed}
+        self.controls.update({extra.name: extra._widget(cont) for extra in self.extras})
 
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
@@ -150,23 +227,32 @@ class Panel:
         self.generate_button.on_click(lambda _: self.generate())
         self.stop_button.on_click(lambda _: self.stop())
         self.save_button.on_click(lambda _: self._save_clicked())
-        for control in self.controls:
+        for control in self.controls.values():
             control.observe(self._on_change, names="value")
 
         buttons = W.HBox([self.generate_button, self.stop_button, self.save_button, self.live])
-        self.widget = W.VBox([*self.controls, buttons, self.status, self.image, self.caption,
+        self.widget = W.VBox([*self.controls.values(), buttons, self.status, self.image, self.caption,
                               W.HTML("<b>history</b> (newest first)"), self.history])
 
     # ------------------------------------------------------------------ setup helpers
 
-    def _optional(self, value, name, make):
-        if value is None:
-            return None
-        if not _accepts(self.pipeline, name):
-            raise ValueError(f"{type(self.pipeline).__name__} does not take `{name}`; leave {name}=None for it.")
-        widget = make(value)
-        self.controls.append(widget)
-        return widget
+    def _check_extras(self, extras) -> tuple:
+        """Each declared control once, and a pipeline argument only where the pipeline takes it."""
+        extras = tuple(extras)
+        seen = set()
+        for extra in extras:
+            if not isinstance(extra, (Slider, Choice)):
+                raise TypeError(f"extras holds the chapter's own controls, declared as Slider(...) or Choice(...); "
+                                f"got {extra!r}.")
+            if extra.name in seen:
+                raise ValueError(f"extras declares `{extra.name}` twice; keep one.")
+            seen.add(extra.name)
+            if extra.name in self.fixed:
+                raise ValueError(f"`{extra.name}` is both in fixed= and a control in extras; keep one.")
+            if extra.pipeline_arg and not _accepts(self.pipeline, extra.name):
+                raise ValueError(f"{type(self.pipeline).__name__} does not take `{extra.name}`. Leave the control out, "
+                                 f"or, if your own encode function reads it, declare it with pipeline_arg=False.")
+        return extras
 
     def _default_encoder(self):
         """Cache prompt embeddings through the pipeline's own `encode_prompt` (SD 1.x/2.x and SDXL layouts)."""
@@ -193,19 +279,8 @@ class Panel:
     # ------------------------------------------------------------------ running
 
     def params(self) -> dict:
-        """The current control values, named as the pipeline's arguments (ch. 1–5)."""
-        p = {"prompt": self.prompt.value, "negative_prompt": self.negative_prompt.value,
-             "guidance_scale": self.guidance_scale.value, "num_inference_steps": self.num_inference_steps.value,
-             "seed": self.seed.value}
-        if self.strength is not None:
-            p["strength"] = self.strength.value
-        if self.controlnet_conditioning_scale is not None:
-            p["controlnet_conditioning_scale"] = self.controlnet_conditioning_scale.value
-        if self.weight is not None:
-            p["weight"] = self.weight.value
-        if self.mask is not None:
-            p["mask"] = self.mask.value
-        return p
+        """The current control values by name, the shared ones first, then the chapter's own (ch. 1–5)."""
+        return {name: control.value for name, control in self.controls.items()}
 
     def _kwargs(self, p: dict) -> dict:
         from helpers.callcheck import check_prompts
@@ -213,10 +288,8 @@ class Panel:
         from helpers.device import make_generator
 
         kwargs = dict(self.fixed)
-        kwargs.update({k: p[k] for k in ("guidance_scale", "num_inference_steps", "strength",
-                                         "controlnet_conditioning_scale") if k in p})
-        if "mask" in p:
-            kwargs["mask_image"] = self.masks[p["mask"]]
+        kwargs.update(guidance_scale=p["guidance_scale"], num_inference_steps=p["num_inference_steps"])
+        kwargs.update({e.name: e._argument(p[e.name]) for e in self.extras if e.pipeline_arg})
         check_call(**kwargs)  # a readable message before torch gets a chance to fail deep inside
         # the text goes in as prompt_embeds below, which the call's own checks cannot read: check it here
         check_prompts(self.pipeline, {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"],
@@ -226,7 +299,8 @@ class Panel:
             if p["negative_prompt"]:
                 kwargs["negative_prompt"] = p["negative_prompt"]
         else:
-            key = (p["prompt"], p["negative_prompt"], p.get("weight"))
+            # the controls the pipeline does not take can only feed `encode`, so they belong in its cache key
+            key = (p["prompt"], p["negative_prompt"], *(p[e.name] for e in self.extras if not e.pipeline_arg))
             if key not in self._cache:
                 self._cache.clear()  # keep one: the embeddings of the prompt on screen
                 self._cache[key] = self.encode(p["prompt"], p["negative_prompt"], p)
@@ -279,8 +353,9 @@ class Panel:
             if self._stop.is_set():
                 self.status.value = f"stopped after {seconds:.2f} s; the last picture is unchanged"
                 return
-            self._show(Result(output.images[0], p, seconds, caption_for(p, seconds)))
-            self.status.value = f"done in {seconds:.2f} s" + _html(self.__dict__.pop("_dropped_note", "")) + "".join(
+            labels = {e.name: e.label for e in self.extras if e.label}
+            note = self._show(Result(output.images[0], p, seconds, caption_for(p, seconds, labels)))
+            self.status.value = f"done in {seconds:.2f} s" + _html(note) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except Exception as exc:  # the panel must survive any error and keep the learner's history
             self._show_error(exc)
@@ -295,9 +370,9 @@ class Panel:
         line = str(exc).splitlines()[0] if str(exc) else ""
         self.status.value = (f"<span style='color:#b00'><b>{type(exc).__name__}</b>: "
                              f"{_html(line)}{_html(fix)}</span>")
-        self.last_error = exc
 
-    def _show(self, result: Result) -> None:
+    def _show(self, result: Result) -> str:
+        """Show a new picture; return a note for the status line when an unsaved one left the history."""
         from helpers.modes import active_mode
 
         if active_mode() == "twins":
@@ -305,10 +380,11 @@ class Panel:
         self.results.insert(0, result)
         dropped = [r for r in self.results[self.history_size:] if not r.saved]
         del self.results[self.history_size:]
+        note = ""
         if dropped:  # say it, so that a picture worth keeping is saved before it scrolls away
             seeds = ", ".join(str(r.params.get("seed")) for r in dropped)
-            self._dropped_note = (f" · the history keeps {self.history_size}: the oldest unsaved picture (seed "
-                                  f"{seeds}) left it; press Save PNG to keep a picture")
+            note = (f" · the history keeps {self.history_size}: the oldest unsaved picture (seed "
+                    f"{seeds}) left it; press Save PNG to keep a picture")
         self.image.value = _png(result.image)
         self.caption.value = _html(result.caption)
         self.save_button.disabled = False
@@ -317,6 +393,7 @@ class Panel:
             thumbs.append(W.VBox([W.Image(value=_png(r.image, 160), format="png"),
                                   W.HTML(f"<small>{_html(r.caption)}</small>", layout=W.Layout(width="170px"))]))
         self.history.children = thumbs
+        return note
 
     def _on_change(self, change) -> None:
         if self.live.value:

@@ -3,7 +3,9 @@
 This stands in for the book's `enable_model_cpu_offload()` and `enable_xformers_memory_efficient_attention()`
 lines. On a big GPU those are slow (offload moves every model over PCIe on every call), and on a machine without
 CUDA they crash. `plan()` is the policy as a pure function of the machine, so it can be read and tested anywhere;
-`fit_to_machine()` applies it. `python -m helpers.speed` prints the policy as a table.
+it calls one small `decide_*` function per choice. `plan_for()` makes the plan for a given pipeline without
+changing it, `apply_plan()` carries it out, and `fit_to_machine()` does both and prints the plan.
+`python -m helpers.speed` prints the policy as a table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from helpers.device import _kind, pick_device
+from helpers.device import device_kind, module_bytes, pick_device
 
 OFFLOAD_CHOICES = ("auto", "always", "never")
 ATTENTION_CHOICES = ("auto", "xformers", "sdpa")
@@ -85,16 +87,7 @@ def pipeline_bytes(pipeline) -> int:
             f"pipeline must be a diffusers pipeline with a .components dict, got {type(pipeline).__name__}; "
             "pass e.g. AutoPipelineForImage2Image.from_pretrained(...)."
         )
-    seen: set[int] = set()
-    total = 0
-    for module in components.values():
-        if not isinstance(module, torch.nn.Module):
-            continue
-        for tensor in (*module.parameters(), *module.buffers()):
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                total += tensor.numel() * tensor.element_size()
-    return total
+    return module_bytes(*(m for m in components.values() if isinstance(m, torch.nn.Module)))
 
 
 def vae_decode_bytes(height: int, width: int, dtype: torch.dtype | None, batch: int = 1) -> int:
@@ -124,7 +117,7 @@ def _available_ram() -> int | None:
 def this_machine(device: str | None = None) -> Machine:
     """Describe the machine `device` lives on, for `plan()` (ch. 1)."""
     device = device if device is not None else pick_device()
-    kind = _kind(device)
+    kind = device_kind(device)
     has_xformers = importlib.util.find_spec("xformers") is not None
     if kind == "cuda":
         index = torch.device(device).index or 0
@@ -150,127 +143,170 @@ def _check_choices(offload, attention, compile, tricks) -> None:
                              "tricks that change the image are only used when named exactly.")
 
 
-def plan(machine: Machine, *, weights_bytes: int, dtype: torch.dtype | None, height: int = 512, width: int = 512,
-         batch: int = 1, offload: str = "auto", attention: str = "auto", fast: bool = False,
-         compile: bool | None = None, tricks: tuple[str, ...] = ()) -> Plan:
-    """The speed and memory policy: what to switch on for this machine and workload, and why (ch. 1)."""
-    _check_choices(offload, attention, compile, tricks)
-    p = Plan(machine=machine, tricks=tuple(tricks))
-    kind = machine.kind
-    dtype_name = str(dtype).replace("torch.", "") if dtype is not None else "unknown"
+# ---------------------------------------------------------------- one function per decision
+# Each takes only what its decision depends on and returns its value(s) with the Choice that explains them
+# (None where the decision does not apply to this machine), so it can be read and tested on its own.
 
-    # placement: the fastest place is the GPU itself; offload only when the weights would not fit
-    if kind != "cuda":
+
+def decide_offload(machine: Machine, weights_bytes: int, offload: str) -> tuple[bool, Choice]:
+    """Placement: keep the weights on the GPU, or offload them when they would not fit (ch. 1)."""
+    # the fastest place is the GPU itself; offload only when the weights would not fit
+    if machine.kind != "cuda":
         if offload == "always":
             raise ValueError(
-                f"offload='always' but the device is {kind}: enable_model_cpu_offload() moves each model to a "
-                "CUDA (accelerator) device only while it runs, so it needs one. Pass offload='auto' or "
+                f"offload='always' but the device is {machine.kind}: enable_model_cpu_offload() moves each model "
+                "to a CUDA (accelerator) device only while it runs, so it needs one. Pass offload='auto' or "
                 "offload='never'."
             )
-        p.add("placement", kind, "no CUDA device, so nothing to offload to")
-    elif offload == "never":
-        p.add("placement", "GPU", "offload='never'")
-    elif offload == "always":
-        p.offload = True
-        p.add("placement", "model CPU offload", "offload='always' (slower: weights cross PCIe on every call)")
-    elif machine.free_bytes is not None and weights_bytes > FREE_MEMORY_SHARE * machine.free_bytes:
-        p.offload = True
-        p.add("placement", "model CPU offload",
-              f"weights {_gb(weights_bytes)} > 80% of {_gb(machine.free_bytes)} free GPU memory")
-    else:
-        free = f" fit in {_gb(machine.free_bytes)} free" if machine.free_bytes is not None else ""
-        p.add("placement", "GPU", f"weights {_gb(weights_bytes)}{free}; offload would only slow it down")
+        return False, Choice("placement", machine.kind, "no CUDA device, so nothing to offload to")
+    if offload == "never":
+        return False, Choice("placement", "GPU", "offload='never'")
+    if offload == "always":
+        return True, Choice("placement", "model CPU offload",
+                            "offload='always' (slower: weights cross PCIe on every call)")
+    free = machine.free_bytes
+    if free is not None and weights_bytes > FREE_MEMORY_SHARE * free:
+        return True, Choice("placement", "model CPU offload",
+                            f"weights {_gb(weights_bytes)} > 80% of {_gb(free)} free GPU memory")
+    fits = f" fit in {_gb(free)} free" if free is not None else ""
+    return False, Choice("placement", "GPU", f"weights {_gb(weights_bytes)}{fits}; offload would only slow it down")
 
-    # precision: chosen when loading (pick_dtype); here we only say whether it suits the device
-    if kind == "cuda":
-        why = "half precision runs on the tensor cores" if dtype in (torch.float16, torch.bfloat16) else \
+
+def decide_dtype(machine: Machine, dtype: torch.dtype | None) -> Choice:
+    """Precision: say whether the dtype the pipeline was loaded with suits the device (ch. 1)."""
+    # the dtype is chosen when loading (pick_dtype); here it is only judged
+    name = str(dtype).replace("torch.", "") if dtype is not None else "unknown"
+    half = dtype in (torch.float16, torch.bfloat16)
+    if machine.kind == "cuda":
+        why = "half precision runs on the tensor cores" if half else \
             "fp32 is ~2x slower here: load with dtype=torch.float16"
-        p.add("dtype", dtype_name, why)
-        if machine.capability is not None and machine.capability >= (8, 0):
-            p.tf32 = True
-            p.add("TF32 matmuls", "on", "Ampere or newer: fp32 leftovers (e.g. an upcast VAE) use tensor cores")
-        else:
-            p.add("TF32 matmuls", "n/a", "needs an Ampere (sm_80) or newer GPU")
+    elif half:
+        why = "half precision as a CUDA machine would load it; slow or unsupported here, so load float32 to run"
     else:
-        if dtype in (torch.float16, torch.bfloat16):
-            why = "half precision as a CUDA machine would load it; slow or unsupported here, so load float32 to run"
-        else:
-            why = "what runs reliably on CPU" if kind == "cpu" else "the dtype known to work on every MPS op here"
-        p.add("dtype", dtype_name, why)
+        why = "what runs reliably on CPU" if machine.kind == "cpu" else "the dtype known to work on every MPS op here"
+    return Choice("dtype", name, why)
 
-    # attention kernel: PyTorch 2's SDPA already has flash / memory-efficient kernels
+
+def decide_tf32(machine: Machine) -> tuple[bool, Choice | None]:
+    """TF32 matmuls: on for Ampere or newer CUDA GPUs (ch. 1)."""
+    if machine.kind != "cuda":
+        return False, None
+    if machine.capability is not None and machine.capability >= (8, 0):
+        return True, Choice("TF32 matmuls", "on",
+                            "Ampere or newer: fp32 leftovers (e.g. an upcast VAE) use tensor cores")
+    return False, Choice("TF32 matmuls", "n/a", "needs an Ampere (sm_80) or newer GPU")
+
+
+def decide_attention(machine: Machine, attention: str) -> tuple[str, bool, Choice]:
+    """Attention: the kernel (SDPA or xformers) and whether to slice it (ch. 1)."""
+    # PyTorch 2's SDPA already has flash / memory-efficient kernels, so xformers is used only by name
     if attention == "xformers":
-        if kind != "cuda":
+        if machine.kind != "cuda":
             raise ValueError("attention='xformers' needs a CUDA device; pass attention='sdpa' or attention='auto'.")
         if not machine.has_xformers:
             raise ValueError(
                 "attention='xformers' but the xformers package is not installed; "
                 "pip install xformers, or pass attention='sdpa' (PyTorch's built-in kernel)."
             )
-        p.attention = "xformers"
-        p.add("attention", "xformers", "attention='xformers'")
-    elif kind == "cuda":
-        note = " (xformers is installed; ask for it with attention='xformers' and compare in helpers.bench)" \
+        return "xformers", False, Choice("attention", "xformers", "attention='xformers'")
+    if machine.kind == "cuda":
+        note = " (xformers is installed; ask for it with attention='xformers' and compare in tools.bench)" \
             if machine.has_xformers and attention == "auto" else ""
-        p.add("attention", "SDPA", "PyTorch's fused flash / memory-efficient kernels" + note)
-    elif kind == "mps":
+        return "SDPA", False, Choice("attention", "SDPA", "PyTorch's fused flash / memory-efficient kernels" + note)
+    if machine.kind == "mps":
         ram = machine.free_bytes
-        p.attention_slicing = ram is not None and ram < MPS_SLICING_BELOW
-        p.add("attention", "SDPA" + (" + slicing" if p.attention_slicing else ""),
-              "slicing keeps big attention maps within unified memory below 64 GB" if p.attention_slicing
-              else "64 GB or more of unified memory: no slicing needed")
-    else:
-        p.add("attention", "SDPA", "PyTorch's fused kernel; xformers needs CUDA")
+        slicing = ram is not None and ram < MPS_SLICING_BELOW
+        why = "slicing keeps big attention maps within unified memory below 64 GB" if slicing \
+            else "64 GB or more of unified memory: no slicing needed"
+        return "SDPA", slicing, Choice("attention", "SDPA" + (" + slicing" if slicing else ""), why)
+    return "SDPA", False, Choice("attention", "SDPA", "PyTorch's fused kernel; xformers needs CUDA")
 
-    # memory layout
-    if kind == "cuda":
-        p.channels_last = True
-        p.add("channels_last", "on", "NHWC convolutions suit the tensor cores")
 
+def decide_channels_last(machine: Machine) -> tuple[bool, Choice | None]:
+    """Memory layout: channels-last convolutions on CUDA (ch. 1)."""
+    if machine.kind != "cuda":
+        return False, None
+    return True, Choice("channels_last", "on", "NHWC convolutions suit the tensor cores")
+
+
+def decide_vae(machine: Machine, weights_bytes: int, dtype: torch.dtype | None, height: int, width: int,
+               batch: int, offloaded: bool) -> tuple[bool, bool, Choice]:
+    """VAE decode: whole image, sliced (one image at a time) or tiled; returns (tiling, slicing, choice) (ch. 1)."""
     # the VAE decode is the biggest single allocation at large sizes
     need = vae_decode_bytes(height, width, dtype, batch)
     if machine.free_bytes is None:
-        p.add("VAE", "whole image", "free memory unknown")
-    else:
-        left = machine.free_bytes if p.offload or kind != "cuda" else machine.free_bytes - weights_bytes
-        if need > VAE_MEMORY_SHARE * left:
-            if batch > 1 and need / batch <= VAE_MEMORY_SHARE * left:
-                p.vae_slicing = True
-                p.add("VAE", "sliced", f"{batch} images at {width}x{height} need ~{_gb(need)}; one at a time fits")
-            else:
-                p.vae_tiling = True
-                p.add("VAE", "tiled", f"a {width}x{height} decode needs ~{_gb(need)} of {_gb(max(left, 0))} left")
-        else:
-            p.add("VAE", "whole image", f"a {width}x{height} decode fits")
+        return False, False, Choice("VAE", "whole image", "free memory unknown")
+    # resident weights share the GPU with the decode; offloaded ones, and RAM elsewhere, are not counted
+    left = machine.free_bytes if offloaded or machine.kind != "cuda" else machine.free_bytes - weights_bytes
+    if need <= VAE_MEMORY_SHARE * left:
+        return False, False, Choice("VAE", "whole image", f"a {width}x{height} decode fits")
+    if batch > 1 and need / batch <= VAE_MEMORY_SHARE * left:
+        return False, True, Choice("VAE", "sliced",
+                                   f"{batch} images at {width}x{height} need ~{_gb(need)}; one at a time fits")
+    return True, False, Choice("VAE", "tiled",
+                               f"a {width}x{height} decode needs ~{_gb(need)} of {_gb(max(left, 0))} left")
 
-    # fast mode: opt-in, because compiling costs time up front
+
+def decide_fused_qkv(fast: bool, compile: bool | None) -> tuple[bool, Choice]:
+    """Fast mode's first step: fuse the QKV projections, only when fast=True (ch. 1)."""
+    # fast mode is opt-in, because compiling costs time up front
     if not fast:
         if compile:
             raise ValueError("compile=True only applies in fast mode; pass fast=True, compile=True.")
-        p.add("fast mode", "off", "pass fast=True for fused QKV projections and torch.compile")
-    else:
-        p.fuse_qkv = True
-        p.add("fused QKV", "on", "one matmul instead of three in every attention layer")
-        if kind == "cuda" and p.offload and compile:
-            raise ValueError("compile=True with CPU offload: offload hooks move weights between calls, which "
-                             "breaks compiled graphs. Free GPU memory, or pass offload='never'.")
-        if compile is False:
-            p.add("torch.compile", "off", "compile=False")
-        elif kind == "cuda" and p.offload:
-            p.add("torch.compile", "off", "offloaded weights move between calls, which compiled graphs cannot follow")
-        elif kind == "cuda":
-            p.compile_mode = COMPILE_MODE_CUDA
-            p.add("torch.compile", COMPILE_MODE_CUDA,
-                  "autotuned kernels + CUDA graphs; the first call compiles (minutes), later calls are fast")
-        elif compile:
-            p.compile_mode = COMPILE_MODE_OTHER
-            p.add("torch.compile", COMPILE_MODE_OTHER, "compile=True; the first call compiles (minutes on CPU)")
-        else:
-            p.add("torch.compile", "off", f"on {kind} compiling takes longer than it saves; compile=True forces it")
+        return False, Choice("fast mode", "off", "pass fast=True for fused QKV projections and torch.compile")
+    return True, Choice("fused QKV", "on", "one matmul instead of three in every attention layer")
 
-    for name in tricks:
-        p.add(name, "on", TRICKS[name], changes_image=True)
-    return p
+
+def decide_compile(machine: Machine, fast: bool, compile: bool | None,
+                   offloaded: bool) -> tuple[str | None, Choice | None]:
+    """torch.compile in fast mode: its mode, or why it stays off (ch. 1)."""
+    if not fast:
+        return None, None
+    kind = machine.kind
+    if kind == "cuda" and offloaded and compile:
+        raise ValueError("compile=True with CPU offload: offload hooks move weights between calls, which "
+                         "breaks compiled graphs. Free GPU memory, or pass offload='never'.")
+    if compile is False:
+        return None, Choice("torch.compile", "off", "compile=False")
+    if kind == "cuda" and offloaded:
+        return None, Choice("torch.compile", "off",
+                            "offloaded weights move between calls, which compiled graphs cannot follow")
+    if kind == "cuda":
+        return COMPILE_MODE_CUDA, Choice(
+            "torch.compile", COMPILE_MODE_CUDA,
+            "autotuned kernels + CUDA graphs; the first call compiles (minutes), later calls are fast")
+    if compile:
+        return COMPILE_MODE_OTHER, Choice("torch.compile", COMPILE_MODE_OTHER,
+                                          "compile=True; the first call compiles (minutes on CPU)")
+    return None, Choice("torch.compile", "off",
+                        f"on {kind} compiling takes longer than it saves; compile=True forces it")
+
+
+def decide_tricks(tricks: tuple[str, ...]) -> list[Choice]:
+    """Tricks that change the picture: one labelled choice per trick named (ch. 1)."""
+    return [Choice(name, "on", TRICKS[name], changes_image=True) for name in tricks]
+
+
+def plan(machine: Machine, *, weights_bytes: int, dtype: torch.dtype | None, height: int = 512, width: int = 512,
+         batch: int = 1, offload: str = "auto", attention: str = "auto", fast: bool = False,
+         compile: bool | None = None, tricks: tuple[str, ...] = ()) -> Plan:
+    """The speed and memory policy: what to switch on for this machine and workload, and why (ch. 1)."""
+    _check_choices(offload, attention, compile, tricks)
+    # in this order, which is also the order of the printed lines and of the errors raised
+    offloaded, placement = decide_offload(machine, weights_bytes, offload)
+    precision = decide_dtype(machine, dtype)
+    tf32, tf32_choice = decide_tf32(machine)
+    kernel, attention_slicing, attention_choice = decide_attention(machine, attention)
+    channels_last, layout = decide_channels_last(machine)
+    vae_tiling, vae_slicing, vae = decide_vae(machine, weights_bytes, dtype, height, width, batch, offloaded)
+    fuse_qkv, fast_choice = decide_fused_qkv(fast, compile)
+    compile_mode, compile_choice = decide_compile(machine, fast, compile, offloaded)
+    choices = [placement, precision, tf32_choice, attention_choice, layout, vae, fast_choice, compile_choice,
+               *decide_tricks(tricks)]
+    return Plan(machine=machine, offload=offloaded, attention=kernel, attention_slicing=attention_slicing,
+                channels_last=channels_last, tf32=tf32, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
+                fuse_qkv=fuse_qkv, compile_mode=compile_mode, tricks=tuple(tricks),
+                choices=[c for c in choices if c is not None])
 
 
 def _modules(pipeline, names=("unet", "controlnet", "vae")):
@@ -299,6 +335,7 @@ def _apply_fast(pipeline, p: Plan) -> None:
             try:
                 fuse()
             except ValueError as err:  # e.g. Kandinsky's UNet with added KV projections
+                # noted on the plan, so the printout and a caller holding the plan both show it
                 p.add("fused QKV", f"skipped for {name}", str(err).split(".")[0])
     if p.compile_mode:
         import torch._inductor.config as inductor
@@ -319,25 +356,29 @@ def _apply_tricks(pipeline, p: Plan) -> None:
     if "tiny_vae" in p.tricks:
         from diffusers import AutoencoderTiny
 
-        from helpers.models import tiny_vae_for
+        from helpers.checkpoints import tiny_vae_for
 
         repo = tiny_vae_for(pipeline)
         pipeline.vae = AutoencoderTiny.from_pretrained(repo, dtype=pipeline.dtype, use_safetensors=True)
 
 
-def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
-                   fast: bool = False, compile: bool | None = None, height: int | None = None,
-                   width: int | None = None, batch: int = 1, tricks: tuple[str, ...] = (), verbose: bool = True):
-    """Apply the speed and memory policy to a pipeline and print what it chose and why (ch. 1)."""
-    _check_choices(offload, attention, compile, tricks)
+def plan_for(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
+             fast: bool = False, compile: bool | None = None, height: int | None = None, width: int | None = None,
+             batch: int = 1, tricks: tuple[str, ...] = ()) -> Plan:
+    """The plan `fit_to_machine` would apply to this pipeline on this device, without changing the pipeline (ch. 1)."""
+    _check_choices(offload, attention, compile, tricks)  # before measuring anything, so a typo fails first
     device = device if device is not None else pick_device()
-    machine = this_machine(device)
-    dtype = getattr(pipeline, "dtype", None)
     default = _default_size(pipeline)
-    p = plan(machine, weights_bytes=pipeline_bytes(pipeline), dtype=dtype, height=height or default,
-             width=width or default, batch=batch, offload=offload, attention=attention, fast=fast,
-             compile=compile, tricks=tricks)
+    return plan(this_machine(device), weights_bytes=pipeline_bytes(pipeline), dtype=getattr(pipeline, "dtype", None),
+                height=height or default, width=width or default, batch=batch, offload=offload,
+                attention=attention, fast=fast, compile=compile, tricks=tricks)
 
+
+def apply_plan(pipeline, p: Plan, device: str) -> None:
+    """Carry out a plan from plan_for on the pipeline, in the order that keeps each step valid (ch. 1)."""
+    if p.machine.kind != device_kind(device):
+        raise ValueError(f"the plan was made for a {p.machine.kind} device but device={device!r}; pass the same "
+                         "device to plan_for() and apply_plan().")
     if p.tf32:  # global switches: every fp32 matmul and convolution in this process may use TF32 from now on
         torch.set_float32_matmul_precision("high")
         torch.backends.cudnn.allow_tf32 = True
@@ -357,13 +398,19 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     _apply_attention(pipeline, p)
     _apply_fast(pipeline, p)
 
-    pipeline._tutorial_setup = {
-        "device": device,
-        "dtype": dtype,
-        "attention": p.attention,
-        "offload": p.offload,
-        "plan": p,
-    }
+
+def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
+                   fast: bool = False, compile: bool | None = None, height: int | None = None,
+                   width: int | None = None, batch: int = 1, tricks: tuple[str, ...] = (), verbose: bool = True):
+    """Apply the speed and memory policy to a pipeline, print what it chose and why, and return it (ch. 1).
+
+    It is plan_for() then apply_plan(); nothing is stored on the pipeline. A caller that records the plan (the
+    benchmark) calls those two itself.
+    """
+    device = device if device is not None else pick_device()
+    p = plan_for(pipeline, device, offload=offload, attention=attention, fast=fast, compile=compile, height=height,
+                 width=width, batch=batch, tricks=tricks)
+    apply_plan(pipeline, p, device)
     if verbose:
         print(explain(p, device))
     return pipeline

@@ -8,33 +8,68 @@ import os
 import pytest
 
 os.environ.setdefault("TUTORIAL_MODELS", "twins")
+# The run is split over one worker per core (pytest-xdist), and notebooks run in kernels beside them. Threads that
+# wait on a busy core must sleep, not spin: spinning OpenMP threads in oversubscribed processes cost a 2-core machine
+# more than twice the time. (Kernels inherit this; it changes no result, only how idle threads wait.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
 
-from helpers import use_models  # noqa: E402
-
-MODE = use_models()
+    torch.set_num_threads(1)  # each worker already has a core of its own; notebook kernels keep the default
 
 
 def pytest_addoption(parser):
     parser.addoption("--gpu", action="store_true",
                      help="also run tests/gpu: CUDA-only checks (fp16, offload, xformers, compile) for a GPU machine")
+    parser.addoption("--full-size", action="store_true",
+                     help="also run tests/full_size: build the full-size twins (8 GB of disk) and benchmark one")
     parser.addoption("--retrain-twins", action="store_true",
                      help="also run tests/retrain: retrain every twin UNet (about 45 min) and check the targets")
 
 
+# The slowest modules and notebooks, slowest first (seconds on 2 cores with 2 workers: 28, 27, 27, 25, 24, 22, 20,
+# 19, 18, 15). Handing them out first lets the workers finish together: sent last, the browser test alone once kept
+# one worker busy for 48 s after the other had finished.
+SLOWEST_FIRST = ("tests/test_cuda_path.py", "notebooks/01_", "notebooks/05_", "tests/test_browser.py",
+                 "notebooks/04_", "notebooks/03_", "tests/test_sweep.py", "tests/test_bench.py", "notebooks/02_",
+                 "tests/test_run.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        found = [i for i, start in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(start)]
+        return found[0] if found else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # a stable sort: the cells of a notebook keep their order
+
+
 def pytest_ignore_collect(collection_path, config):
-    # tests/gpu is a separate suite for GPU machines (scripts/gpu_check.sh): asked for with --gpu, never implied
+    # tests/gpu is a separate suite for GPU machines (tools/gpu_check.sh): asked for with --gpu, never implied
     if collection_path.parent.name == "tests":
         if collection_path.name == "gpu":
             return not config.getoption("--gpu")
         if collection_path.name == "retrain":  # opt-in as well: it trains for half an hour
             return not config.getoption("--retrain-twins")
+        if collection_path.name == "full_size":  # opt-in as well: gigabytes of disk and a minute or more
+            return not config.getoption("--full-size")
     return None
 
 
 def pytest_configure(config):
+    # In a distributed run each worker chooses the weights (before its tests import huggingface_hub); the process
+    # that only hands out tests loads nothing, which spares it the import of diffusers.
+    if not (config.getoption("numprocesses", None) and not hasattr(config, "workerinput")):
+        from helpers import use_models
+
+        use_models()
+    check_gpu_option(config)
+
+
+def check_gpu_option(config):
+    """--gpu needs a CUDA device: say so at once instead of failing every CUDA test."""
     if config.getoption("--gpu"):
         import torch
 
         if not torch.cuda.is_available():
             raise pytest.UsageError("--gpu runs the CUDA-only tests, but torch sees no CUDA device here. "
-                                    "Run them on a GPU machine (scripts/gpu_check.sh), or leave out --gpu.")
+                                    "Run them on a GPU machine (tools/gpu_check.sh), or leave out --gpu.")

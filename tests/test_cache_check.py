@@ -14,7 +14,8 @@ from filelock import FileLock
 
 from helpers.loading import decide
 from helpers.modes import snapshot_path
-from helpers.twins import REPAIR, TwinBuildError, ensure_built, ensure_full_built, twin_cache, verify
+from helpers.paths import repo_folder
+from helpers.twins import MARKER, REPAIR, TwinBuildError, ensure_built, twin_cache, verify
 from helpers.twins import build as builder
 from helpers.twins.__main__ import main
 
@@ -124,14 +125,15 @@ def test_leftovers_of_a_killed_build_are_removed_by_the_next_start(hub):
 def test_leftovers_of_a_killed_full_size_build_are_removed(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
     repo = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-    org, name = repo.split("/")
-    marker = (tmp_path / "twins" / "full" / "hub" / f"models--{org}--{name}" / "snapshots"
-              / builder.commit_hash(repo, "full") / builder.MARKER)
+    from tools import full_size
+
+    marker = (tmp_path / "twins" / "full" / "hub" / repo_folder(repo) / "snapshots" / full_size.revision(repo)
+              / MARKER)
     marker.parent.mkdir(parents=True)  # a finished full-size twin, so nothing needs building
-    marker.write_text(json.dumps({"builder_version": builder.FULL_BUILDER_VERSION, "size": "full"}))
+    marker.write_text(json.dumps({"builder_version": full_size.VERSION, "size": "full"}))
     dead = tmp_path / "twins" / "full" / "build.partial-99999999"
     (dead / "models--x--y").mkdir(parents=True)
-    ensure_full_built([repo], log=lambda m: None)
+    full_size.ensure_full_built([repo], log=lambda m: None)
     assert not dead.exists() and marker.is_file()
 
 

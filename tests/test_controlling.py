@@ -116,10 +116,10 @@ def test_controlnet_img2img_pipeline_class(twins):
 
 
 def test_the_book_controlnet_id_is_a_typo():
-    from helpers.models import DeadModelIdError, model
+    from helpers.checkpoints import DeadRepoIdError, checkpoint
 
-    with pytest.raises(DeadModelIdError, match="control_v11f1p_sd15_depth"):
-        model("lllyasviel/control_v11flip_sd15_depth")
+    with pytest.raises(DeadRepoIdError, match="control_v11f1p_sd15_depth"):
+        checkpoint("lllyasviel/control_v11flip_sd15_depth")
     assert decide(CONTROLNET).variant == "fp16"  # read from the ControlNet's files
     assert decide("nitrosocke/elden-ring-diffusion", allow_pickle="nitrosocke/elden-ring-diffusion").variant is None
 

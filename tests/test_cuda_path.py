@@ -43,40 +43,61 @@ print("HELD " + _json.dumps(_held()))
 '''
 
 
-def loading_run(path: Path, monkeypatch) -> tuple[list[str], list[list]]:
-    """Run the setup and load cells of one notebook as on CUDA; return their text output and each probe."""
+# Between chapters the one kernel forgets everything the last chapter made; the probe that follows must see no model
+RESET = """%reset -f
+import gc
+gc.collect()
+"""
+
+
+def loading_runs(monkeypatch) -> dict[str, tuple[list[str], list[list]]]:
+    """Run every chapter's setup and load cells as on CUDA, in one kernel; return each chapter's text and probes.
+
+    One kernel saves four kernel starts and four imports of diffusers. Each chapter starts from `%reset` (its own
+    setup cells import everything again) and a probe that must find no model left from the chapter before.
+    """
     monkeypatch.setenv("TUTORIAL_DECIDE_AS", "cuda")
     monkeypatch.setenv("TUTORIAL_MODELS", "twins")
-    source = nbformat.read(path, as_version=4)
-    nb = nbformat.v4.new_notebook(metadata=source.metadata)
-    for cell in source.cells:
-        tags = set(cell.metadata.get("tags", []))
-        if cell.cell_type == "code" and tags & {"setup", "load"}:
-            nb.cells.append(nbformat.v4.new_code_cell(cell.source))
-            if "load" in tags:
-                nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    texts, probes = [], []
-    for cell in nb.cells:
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
-        if text.startswith("HELD "):
-            probes.append(json.loads(text.splitlines()[0][5:]))
-        else:
-            texts.append(text)
-    return texts, probes
+    nb = nbformat.v4.new_notebook(metadata=nbformat.read(NOTEBOOKS[0], as_version=4).metadata)
+    starts = {}
+    for path in NOTEBOOKS:
+        nb.cells += [nbformat.v4.new_code_cell(RESET), nbformat.v4.new_code_cell(PROBE)]
+        starts[path.stem] = len(nb.cells)
+        for cell in nbformat.read(path, as_version=4).cells:
+            tags = set(cell.metadata.get("tags", []))
+            if cell.cell_type == "code" and tags & {"setup", "load"}:
+                nb.cells.append(nbformat.v4.new_code_cell(cell.source))
+                if "load" in tags:
+                    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    folder = str(NOTEBOOKS[0].parent)  # every chapter runs in notebooks/, as a learner's kernel does
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
+    results, bounds = {}, [*starts.values(), len(nb.cells) + 2]
+    for (name, first), end in zip(starts.items(), bounds[1:], strict=True):
+        left = _stdout(nb.cells[first - 1])
+        assert left == "HELD []\n", f"models from the chapter before {name} were still held: {left}"
+        texts, probes = [], []
+        for cell in nb.cells[first:end - 2]:
+            text = _stdout(cell)
+            if text.startswith("HELD "):
+                probes.append(json.loads(text.splitlines()[0][5:]))
+            else:
+                texts.append(text)
+        results[name] = texts, probes
+    return results
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
 
 
 @pytest.fixture(scope="module")
 def runs():
     """Every chapter's loading run, done once for the tests below."""
-    results = {}
     mp = pytest.MonkeyPatch()
     try:
-        for path in NOTEBOOKS:
-            results[path.stem] = loading_run(path, mp)
+        return loading_runs(mp)
     finally:
         mp.undo()
-    return results
 
 
 def peak_gb(probes: list[list]) -> float:

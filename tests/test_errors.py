@@ -10,15 +10,14 @@ import sys
 import textwrap
 import urllib.error
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
 from helpers import checks, images
+from helpers.checkpoints import DeadRepoIdError, UnknownCheckpointError, checkpoint
 from helpers.device import pick_dtype
-from helpers.models import DeadModelIdError, UnknownModelError, model
 from helpers.modes import HubUnavailableError, decide
 from helpers.speed import fit_to_machine
 
@@ -185,8 +184,8 @@ def test_18_x2_upscaler_given_a_single_latent_without_batch_axis():
 
 
 def test_19_unknown_repo_id():
-    with pytest.raises(UnknownModelError, match="Did you mean 'nitrosocke/elden-ring-diffusion'"):
-        model("nitrosocke/eldenring-diffusion")
+    with pytest.raises(UnknownCheckpointError, match="Did you mean 'nitrosocke/elden-ring-diffusion'"):
+        checkpoint("nitrosocke/eldenring-diffusion")
 
 
 @pytest.mark.parametrize(("dead", "alive"), [
@@ -194,8 +193,8 @@ def test_19_unknown_repo_id():
     ("lllyasviel/control_v11flip_sd15_depth", "lllyasviel/control_v11f1p_sd15_depth"),
 ])
 def test_20_dead_or_typod_book_id(dead, alive):
-    with pytest.raises(DeadModelIdError, match=f"Use repo_id='{alive}' instead"):
-        model(dead)
+    with pytest.raises(DeadRepoIdError, match=f"Use repo_id='{alive}' instead"):
+        checkpoint(dead)
 
 
 def test_21_hub_mode_offline_without_cache():
@@ -362,7 +361,8 @@ def test_38_full_size_twins_that_do_not_fit_on_the_disk(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
 
-    from helpers.twins import TwinBuildError, ensure_full_built
+    from helpers.twins import TwinBuildError
+    from tools.full_size import ensure_full_built
 
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
     usage = namedtuple("usage", "total used free")
@@ -373,19 +373,22 @@ def test_38_full_size_twins_that_do_not_fit_on_the_disk(tmp_path, monkeypatch):
 
 
 def test_39_full_size_twin_without_a_recipe(tmp_path, monkeypatch):
-    from helpers.twins import ensure_full_built
+    from tools.full_size import ensure_full_built
 
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path))
     with pytest.raises(ValueError, match="no full-size recipe; choose from: stable-diffusion-v1-5"):
         ensure_full_built(["ogkalu/Comic-Diffusion"], log=lambda m: None)
 
 
-def test_40_gpu_tests_without_cuda():
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-m", "pytest", "tests", "--gpu", "-p", "no:cacheprovider",
-                           "-o", "addopts=", "--co", "-q"], capture_output=True, text=True, cwd=root)
-    if torch.cuda.is_available():  # on a GPU machine the same option collects the CUDA-only suite
-        assert done.returncode == 0 and "tests/gpu/test_cuda.py" in done.stdout
-    else:
-        assert done.returncode != 0
-        assert "--gpu runs the CUDA-only tests" in done.stderr + done.stdout
+def test_40_gpu_tests_without_cuda(monkeypatch):
+    import conftest
+
+    class Asked:  # a session started with --gpu
+        def getoption(self, name):
+            return name == "--gpu"
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(pytest.UsageError, match="--gpu runs the CUDA-only tests, but torch sees no CUDA device"):
+        conftest.check_gpu_option(Asked())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    conftest.check_gpu_option(Asked())  # on a GPU machine the same option runs tests/gpu

@@ -510,10 +510,10 @@ def test_a_warning_is_said_once_per_pipeline(img2img):
 
 
 def test_the_panel_shows_the_calls_warnings(img2img):
-    from helpers.panel import Panel
+    from helpers.panel import Panel, Slider
 
     panel = Panel(img2img, prompt="一只猫", negative_prompt="blurry", guidance_scale=1.0, num_inference_steps=4,
-                  strength=0.5, fixed={"image": rgb()})
+                  extras=[Slider("strength", 0.5, 0.0, 1.0)], fixed={"image": rgb()})
     panel.generate(wait=True)
     assert "done in" in panel.status.value
     assert "English" in panel.status.value and "negative_prompt is ignored" in panel.status.value

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from helpers import loading
+from helpers.checkpoints import CHECKPOINTS
 from helpers.loading import PickleWeightsError, choose, compare_with_record, decide, load_args
 from helpers.manifests import RECORD_FILE, component_folders, parse_size, record, recorded_files, recorded_repos
-from helpers.models import MODELS
 from helpers.modes import snapshot_path
 from helpers.twins import twin_cache
 
@@ -36,7 +36,7 @@ EXPECTED = {
 
 
 def test_every_model_of_the_table_has_a_record_with_sources():
-    assert set(recorded_repos()) == set(MODELS) == set(EXPECTED)
+    assert set(recorded_repos()) == set(CHECKPOINTS) == set(EXPECTED)
     for repo in recorded_repos():
         entry = record(repo)
         assert entry.get("pipeline") or entry.get("model"), repo
@@ -45,7 +45,7 @@ def test_every_model_of_the_table_has_a_record_with_sources():
             assert part["source"].startswith(("https://", "a ")), (repo, folder)
             assert part["files"] and part["params"] > 0, (repo, folder)
         if "pipeline" in entry:
-            assert entry["pipeline"] == MODELS[repo].pipeline, repo
+            assert entry["pipeline"] == CHECKPOINTS[repo].pipeline, repo
 
 
 def test_sizes_parse_as_the_hub_shows_them():
@@ -202,7 +202,7 @@ def test_no_network_falls_back_instead_of_crashing(monkeypatch):
 
 
 def test_the_choice_agrees_with_diffusers_when_fp16_files_are_pickle_only_in_one_folder():
-    from helpers.preflight import diffusers_accepts
+    from tools.preflight import diffusers_accepts
 
     files = ["a/diffusion_pytorch_model.fp16.bin", "a/diffusion_pytorch_model.safetensors",
              "b/diffusion_pytorch_model.fp16.safetensors", "b/diffusion_pytorch_model.safetensors"]

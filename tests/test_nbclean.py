@@ -1,9 +1,11 @@
 """nbclean strips pictures and run metadata but keeps the text outputs nbval compares; paths honour overrides."""
 
+import os
+
 import nbformat
 
 from helpers import paths
-from helpers.nbclean import clean, main
+from tools.nbclean import clean, main
 
 
 def _executed_notebook():
@@ -37,6 +39,21 @@ def test_main_cleans_in_place(tmp_path, capsys):
     nbformat.write(_executed_notebook(), path)
     assert main([str(path)]) == 0
     assert "image/png" not in path.read_text() and "cleaned 01_x.ipynb" in capsys.readouterr().out
+
+
+def test_execute_runs_on_the_twins_and_keeps_only_text(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_MODELS", "hub")  # the committed outputs are the twins' whatever the shell says
+    path = tmp_path / "06_x.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("import os; print(os.environ['TUTORIAL_MODELS'], os.getcwd())"),
+                nbformat.v4.new_code_cell("from PIL import Image; Image.new('RGB', (8, 8))")]
+    nbformat.write(nb, path)
+    assert main(["--execute", str(path)]) == 0
+    ran = nbformat.read(path, as_version=4)
+    assert ran.cells[0].outputs[0]["text"] == f"twins {tmp_path}\n"
+    assert ran.cells[1].outputs[0]["data"] == {"text/plain": "<PIL.Image.Image image mode=RGB size=8x8>"}
+    assert "ran and cleaned 06_x.ipynb" in capsys.readouterr().out
+    assert os.environ["TUTORIAL_MODELS"] == "hub"
 
 
 def test_cache_and_build_folders_follow_their_variables(monkeypatch, tmp_path):

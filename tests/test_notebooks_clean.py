@@ -16,7 +16,7 @@ def test_committed_notebook_is_clean(path):
     counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
     assert counts == list(range(1, len(counts) + 1)), "run the notebook top to bottom once before committing"
     text = json.dumps(nb)
-    assert "image/png" not in text, "strip pictures with `python -m helpers.nbclean`"
+    assert "image/png" not in text, "strip pictures with `python -m tools.nbclean`"
     assert not re.search(r"/(root|home|tmp|work|Users)/", text), "an absolute local path is in the notebook"
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):

@@ -176,8 +176,10 @@ def test_the_twins_trained_weights_ship_in_the_wheel():
     # the builder loads them on every machine: `pip install .` on Colab and Kaggle must carry them too
     import fnmatch
 
-    from helpers.twins.train import RECIPES, WEIGHTS
+    from helpers.twins.parts import TAUGHT, WEIGHTS
+    from tools.train_twins import RECIPES
 
+    assert set(RECIPES) == set(TAUGHT), "each committed weight file has one training recipe"
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     patterns = data["helpers.twins"]
     for name in RECIPES:
@@ -189,7 +191,7 @@ def test_the_twins_trained_weights_ship_in_the_wheel():
 
 def test_prepare_wheels_reads_the_clip_checksum_where_it_is_defined():
     # the offline wheel script greps the builder's source for the CLIP wheel's sha256: the file must still hold it
-    script = (ROOT / "scripts" / "prepare_wheels.sh").read_text()
+    script = (ROOT / "tools" / "prepare_wheels.sh").read_text()
     source = re.search(r"CLIP_WHEEL_SHA256 = .*?\$/\\1/p' (\S+)\)", script).group(1)
     from helpers.twins.tokenizer import CLIP_WHEEL_SHA256
 

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from helpers.fingerprint import fingerprint
-from helpers.panel import Panel
+from helpers.panel import Choice, Panel, Slider
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,15 @@ def pipe():
     return p
 
 
+def strength(value):
+    return Slider("strength", value, 0.0, 1.0, step=0.05)
+
+
 @pytest.fixture
 def panel(pipe, tmp_path):
     init = Image.new("RGB", (128, 128), (90, 120, 60))
-    return Panel(pipe, prompt="Astronaut in a jungle", guidance_scale=7.5, num_inference_steps=4, strength=0.5,
-                 fixed={"image": init}, save_dir=tmp_path)
+    return Panel(pipe, prompt="Astronaut in a jungle", guidance_scale=7.5, num_inference_steps=4,
+                 extras=[strength(0.5)], fixed={"image": init}, save_dir=tmp_path)
 
 
 def test_click_makes_a_captioned_image_and_keeps_history(panel):
@@ -53,11 +57,11 @@ def test_same_seed_same_fingerprint_new_seed_new_picture(panel):
 
 def test_an_error_is_shown_in_the_panel_and_history_survives(panel):
     panel.generate(wait=True)
-    panel.strength.value = 0.1  # 4 steps × 0.1 leaves no step to run
+    panel.controls["strength"].value = 0.1  # 4 steps × 0.1 leaves no step to run
     panel.generate(wait=True)
     assert "ValueError" in panel.status.value and "num_inference_steps" in panel.status.value
     assert len(panel.results) == 1 and not panel.generate_button.disabled
-    panel.strength.value = 0.5
+    panel.controls["strength"].value = 0.5
     panel.generate(wait=True)
     assert "done" in panel.status.value and len(panel.results) == 2
 
@@ -91,7 +95,7 @@ def test_live_mode_runs_on_slider_release(panel):
 
 
 def test_stop_interrupts_and_keeps_the_last_picture(pipe, tmp_path):
-    slow = Panel(pipe, prompt="x", num_inference_steps=100, strength=1.0,
+    slow = Panel(pipe, prompt="x", num_inference_steps=100, extras=[strength(1.0)],
                  fixed={"image": Image.new("RGB", (128, 128))}, save_dir=tmp_path)
     slow.generate()
     time.sleep(0.3)
@@ -171,11 +175,20 @@ class ControlNetLike:
         raise AssertionError("not run in these tests")
 
 
+def chapter4_panel(**start):
+    """A panel with chapter 4's own controls; `start` overrides any control's starting value."""
+    extras = [Slider("strength", start.pop("strength", 0.5), 0.0, 1.0, step=0.05),
+              Slider("controlnet_conditioning_scale", start.pop("controlnet_conditioning_scale", 1.0), 0.0, 2.0,
+                     step=0.05, label="control"),
+              Slider("weight", start.pop("weight", 1.0), 0.0, 2.0, step=0.1, pipeline_arg=False)]
+    return Panel(ControlNetLike(), prompt="x", extras=extras, **start)
+
+
 @pytest.mark.parametrize("name, value", [("seed", 5000), ("guidance_scale", 25.0), ("num_inference_steps", 150),
                                          ("controlnet_conditioning_scale", 2.5), ("weight", 3.0)])
 def test_a_large_valid_start_widens_its_slider(name, value, capsys):
-    p = Panel(ControlNetLike(), prompt="x", strength=0.5, **{name: value})
-    slider = getattr(p, name)
+    p = chapter4_panel(**{name: value})
+    slider = p.controls[name]
     assert slider.value == value and slider.max == value  # shown as given, not clamped
     out = capsys.readouterr().out
     assert f"{name}={value}" in out and "range now goes to" in out and out.count("\n") == 1
@@ -188,24 +201,87 @@ def test_a_large_valid_start_widens_its_slider(name, value, capsys):
     ("num_inference_steps", 0, ValueError), ("num_inference_steps", 2.5, TypeError),
     ("seed", -1, ValueError), ("seed", 2.5, TypeError),
     ("controlnet_conditioning_scale", float("inf"), ValueError), ("controlnet_conditioning_scale", -0.5, ValueError),
-    ("weight", float("nan"), ValueError), ("weight", float("-inf"), ValueError),
+    ("weight", float("nan"), ValueError), ("weight", float("-inf"), ValueError), ("weight", "1.5", TypeError),
 ])
 def test_a_start_no_pipeline_takes_is_refused(name, value, error, capsys):
-    kwargs = {"strength": 0.5, name: value}
     with pytest.raises(error, match=name):
-        Panel(ControlNetLike(), prompt="x", **kwargs)
+        chapter4_panel(**{name: value})
     assert capsys.readouterr().out == ""  # refused, not widened
 
 
+def test_a_start_above_a_declared_range_widens_it_within_the_pipelines_own_limit(capsys):
+    p = Panel(ControlNetLike(), prompt="x", extras=[Slider("strength", 0.9, 0.0, 0.8)])
+    assert p.controls["strength"].max == 0.9 and "range now goes to" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="strength=1.5 is outside"):  # the pipeline's own limit still holds
+        Slider("strength", 1.5, 0.0, 1.0)
+
+
 def test_values_in_range_keep_the_usual_sliders(capsys):
-    p = Panel(ControlNetLike(), prompt="x", strength=1.0, guidance_scale=20.0, controlnet_conditioning_scale=0.0)
-    assert (p.guidance_scale.max, p.seed.max, p.num_inference_steps.max, p.strength.max) == (20.0, 1000, 100, 1.0)
+    p = chapter4_panel(strength=1.0, guidance_scale=20.0, controlnet_conditioning_scale=0.0)
+    assert (p.guidance_scale.max, p.seed.max, p.num_inference_steps.max,
+            p.controls["strength"].max) == (20.0, 1000, 100, 1.0)
     assert capsys.readouterr().out == ""
 
 
 def test_options_the_pipeline_does_not_take_are_refused(pipe):
     with pytest.raises(ValueError, match="controlnet_conditioning_scale"):
-        Panel(pipe, prompt="x", controlnet_conditioning_scale=1.0)
+        Panel(pipe, prompt="x", extras=[Slider("controlnet_conditioning_scale", 1.0, 0.0, 2.0)])
+    with pytest.raises(ValueError, match=r"`weight`.*pipeline_arg=False"):  # encode's control, not declared so
+        Panel(pipe, prompt="x", extras=[Slider("weight", 1.0, 0.0, 2.0)])
+
+
+def test_a_control_the_panel_does_not_know_by_name_points_to_extras():
+    with pytest.raises(TypeError, match=r"`strength`.*extras=\[Slider\('strength', 0.5"):
+        Panel(ControlNetLike(), prompt="x", strength=0.5)
+    with pytest.raises(ValueError, match="guidance_scale is one of the panel's own controls"):
+        Slider("guidance_scale", 7.5, 0.0, 20.0)
+    with pytest.raises(ValueError, match="twice"):
+        Panel(ControlNetLike(), prompt="x", extras=[Slider("strength", 0.5, 0.0, 1.0)] * 2)
+    with pytest.raises(ValueError, match=r"mask_image='oval' is not one of its options \['box'\]"):
+        Choice("mask_image", {"box": Image.new("L", (8, 8))}, "oval")
+
+
+class InpaintLike:
+    """Records the arguments of each call and returns a plain picture, as a pipeline's output does."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, prompt=None, image=None, mask_image=None, strength=0.8, num_inference_steps=50,
+                 guidance_scale=7.5, prompt_embeds=None, generator=None):
+        self.calls.append({"mask_image": mask_image, "strength": strength, "prompt_embeds": prompt_embeds})
+        return type("Output", (), {"images": [Image.new("RGB", (16, 16), (len(self.calls), 0, 0))]})()
+
+
+def test_declared_controls_reach_the_pipeline_or_encode_and_the_caption_in_order(tmp_path):
+    init = Image.new("RGB", (16, 16))
+    box, oval = Image.new("L", (16, 16)), Image.new("L", (16, 16))
+    box.paste(255, (0, 0, 8, 8))
+    oval.paste(255, (4, 4, 12, 12))
+    encoded = []
+
+    def encode(prompt, negative_prompt, extras):
+        encoded.append(extras["weight"])
+        return {"prompt_embeds": f"{prompt} @ {extras['weight']}"}
+
+    pipeline = InpaintLike()
+    p = Panel(pipeline, prompt="x", num_inference_steps=4, encode=encode, fixed={"image": init}, save_dir=tmp_path,
+              extras=[Slider("weight", 1.0, 0.0, 2.0, step=0.1, pipeline_arg=False),
+                      Choice("mask_image", {"box": box, "oval": oval}, label="mask"),
+                      Slider("strength", 0.5, 0.0, 1.0, step=0.05)])
+    p.generate(wait=True)
+    assert pipeline.calls[-1]["mask_image"] is box and pipeline.calls[-1]["strength"] == 0.5
+    assert "guidance=7.5 · steps=4 · seed=0 · weight=1.0 · mask=box · strength=0.5 · " in p.caption.value
+    p.controls["mask_image"].value = "oval"
+    p.controls["strength"].value = 0.75
+    p.generate(wait=True)
+    assert pipeline.calls[-1]["mask_image"] is oval and encoded == [1.0]  # no re-encoding for other controls
+    p.controls["weight"].value = 1.5
+    p.generate(wait=True)
+    assert encoded == [1.0, 1.5] and pipeline.calls[-1]["prompt_embeds"] == "x @ 1.5"
+    assert "weight=1.5 · mask=oval · strength=0.75" in p.caption.value
+    meta = json.loads(Image.open(p.save()).text["parameters"])
+    assert (meta["weight"], meta["mask_image"], meta["strength"]) == (1.5, "oval", 0.75)
 
 
 def test_sdxl_refiner_prompts_are_encoded_once_too():
@@ -213,7 +289,7 @@ def test_sdxl_refiner_prompts_are_encoded_once_too():
 
     refiner = AutoPipelineForImage2Image.from_pretrained("stabilityai/stable-diffusion-xl-refiner-1.0")
     refiner.set_progress_bar_config(disable=True)
-    p = Panel(refiner, prompt="Astronaut", negative_prompt="ugly", strength=0.5, num_inference_steps=2,
+    p = Panel(refiner, prompt="Astronaut", negative_prompt="ugly", extras=[strength(0.5)], num_inference_steps=2,
               fixed={"image": Image.new("RGB", (64, 64))})
     calls = []
     inner = p.encode
@@ -228,7 +304,7 @@ def test_kandinsky_panel_passes_the_text_itself():
     from diffusers import AutoPipelineForImage2Image
 
     kandinsky = AutoPipelineForImage2Image.from_pretrained("kandinsky-community/kandinsky-2-2-decoder")
-    p = Panel(kandinsky, prompt="Astronaut", strength=0.5, num_inference_steps=4,
+    p = Panel(kandinsky, prompt="Astronaut", extras=[strength(0.5)], num_inference_steps=4,
               fixed={"image": Image.new("RGB", (64, 64)), "prior_num_inference_steps": 2})
     assert p.encode is None
     p.generate(wait=True)
@@ -244,7 +320,7 @@ def test_save_refuses_a_name_that_is_not_png_and_makes_the_folder(panel, tmp_pat
 
 
 def test_a_picture_leaving_the_history_unsaved_is_said(pipe, tmp_path):
-    panel = Panel(pipe, prompt="x", num_inference_steps=2, strength=1.0, history=2,
+    panel = Panel(pipe, prompt="x", num_inference_steps=2, extras=[strength(1.0)], history=2,
                   fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path)
     panel.generate(wait=True)
     panel.save()  # the first picture is kept on disk

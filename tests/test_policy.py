@@ -121,6 +121,30 @@ def test_image_changing_tricks_are_labelled():
     assert not any(c.changes_image for c in plan(H100, weights_bytes=1, dtype=torch.float16).choices)
 
 
+def test_offload_decision_at_the_80_percent_line():
+    gpu = Machine("cuda", "GPU", 1000, (8, 0))
+    assert speed.decide_offload(gpu, 800, "auto")[0] is False
+    offloaded, why = speed.decide_offload(gpu, 801, "auto")
+    assert offloaded and why.value == "model CPU offload"
+    assert speed.decide_offload(gpu, 10**6, "never")[0] is False
+
+
+def test_vae_decision_counts_only_resident_weights():
+    gpu = Machine("cuda", "GPU", 10**10, (8, 0))
+    weights = 9 * 10**9  # leaves 1 GB beside the weights, less than twice a 512² fp16 decode
+    tiling, slicing, _ = speed.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=False)
+    assert tiling and not slicing
+    tiling, slicing, why = speed.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=True)
+    assert not tiling and not slicing and why.value == "whole image"
+
+
+def test_compile_decision_only_in_fast_mode():
+    assert speed.decide_compile(H100, False, None, offloaded=False) == (None, None)
+    mode, why = speed.decide_compile(H100, True, None, offloaded=False)
+    assert mode == "max-autotune" and why.name == "torch.compile"
+    assert speed.decide_tf32(CPU) == (False, None) and speed.decide_channels_last(CPU) == (False, None)
+
+
 def test_policy_table_lists_every_example_machine():
     table = speed.policy_table()
     for machine in speed.EXAMPLE_MACHINES:
@@ -155,10 +179,11 @@ def _run(pipe):
 
 def test_fast_mode_fuses_qkv_and_keeps_the_picture(twin_pipeline):
     before = _run(twin_pipeline)
-    speed.fit_to_machine(twin_pipeline, "cpu", fast=True, verbose=False)
+    plan = speed.plan_for(twin_pipeline, "cpu", fast=True)
+    assert plan.fuse_qkv and plan.compile_mode is None
+    speed.apply_plan(twin_pipeline, plan, "cpu")
     processors = {type(p).__name__ for p in twin_pipeline.unet.attn_processors.values()}
     assert processors == {"FusedAttnProcessor2_0"}
-    assert twin_pipeline._tutorial_setup["plan"].compile_mode is None
     # fusing reorders float sums only: the picture stays the same to rounding
     assert abs(_run(twin_pipeline) - before).max() < 1e-4
 
@@ -183,7 +208,7 @@ def test_tiny_vae_trick_swaps_the_decoder_and_says_so(twin_pipeline, capsys):
 
 
 def test_tiny_vae_needs_an_sd_style_vae():
-    from helpers.models import tiny_vae_for
+    from helpers.checkpoints import tiny_vae_for
 
     class NoVae:
         vae = None

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from helpers import preflight
 from helpers.manifests import recorded_files, recorded_repos
+from tools import preflight
 
 ROOT = Path(__file__).resolve().parent.parent
 X2 = "stabilityai/sd-x2-latent-upscaler"

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from helpers.paths import PROJECT_ROOT
-from helpers.run import chapter_notebooks, run_all
+from tools.run import chapter_notebooks, run_all
 
 
 def _notebook(path, *sources):
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_the_job_and_keeps_the_old_files(tmp_path, signum):
     env = {**os.environ, "TUTORIAL_BUILD": str(build),
            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")])}
     # the real command, in its own process group, so that os.killpg reaches it as a terminal's Ctrl-C would
-    job = subprocess.Popen([sys.executable, "-m", "helpers", "run", "01_slow.ipynb", "02_next.ipynb"],
+    job = subprocess.Popen([sys.executable, "-m", "tools.run", "01_slow.ipynb", "02_next.ipynb"],
                            cwd=tmp_path, env=env, start_new_session=True, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -117,7 +117,7 @@ def test_ctrl_c_stops_the_job_and_keeps_the_old_files(tmp_path, signum):
 WRITER = """
 import sys, time
 from pathlib import Path
-from helpers.run import _write_atomic
+from tools.run import write_atomic
 
 def write(f):
     f.write("new, half written")
@@ -126,7 +126,7 @@ def write(f):
     time.sleep(30)
     f.write(" ... rest")
 
-_write_atomic(Path(sys.argv[1]), write)
+write_atomic(Path(sys.argv[1]), write)
 """
 
 
@@ -148,7 +148,7 @@ def test_a_kill_during_a_write_leaves_the_old_file_whole(tmp_path):
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
-    from helpers.run import _write_atomic
+    from tools.run import write_atomic
 
     target = tmp_path / "index.html"
     target.write_text("old")
@@ -158,9 +158,9 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"):
-        _write_atomic(target, broken)
+        write_atomic(target, broken)
     assert target.read_text() == "old" and _temp_files(tmp_path) == []
-    _write_atomic(target, lambda f: f.write("new"))
+    write_atomic(target, lambda f: f.write("new"))
     assert target.read_text() == "new" and _temp_files(tmp_path) == []
 
 

@@ -77,12 +77,13 @@ def test_pipeline_bytes_rejects_non_pipeline():
 
 def test_cpu_moves_and_never_offloads(capsys):
     pipe = FakePipeline()
+    plan = speed.plan_for(pipe, "cpu")
+    assert plan.offload is False and plan.attention == "SDPA" and plan.machine.kind == "cpu"
+    assert pipe.calls == []  # planning does not touch the pipeline
     assert speed.fit_to_machine(pipe, "cpu") is pipe
     assert pipe.calls == [("to", "cpu")]
-    assert pipe._tutorial_setup["offload"] is False
-    assert pipe._tutorial_setup["attention"] == "SDPA"
-    assert pipe._tutorial_setup["device"] == "cpu"
     out = capsys.readouterr().out
+    assert out == speed.explain(plan, "cpu") + "\n"
     assert out.startswith("speed/memory on cpu:\n")
     assert "  placement: cpu (no CUDA device, so nothing to offload to)" in out
     assert "  attention: SDPA (PyTorch's fused kernel; xformers needs CUDA)" in out
@@ -92,6 +93,31 @@ def test_cpu_moves_and_never_offloads(capsys):
 def test_quiet_prints_nothing(capsys):
     speed.fit_to_machine(FakePipeline(), "cpu", verbose=False)
     assert capsys.readouterr().out == ""
+
+
+def test_fit_stores_nothing_on_the_pipeline():
+    pipe = FakePipeline()
+    before = set(vars(pipe))
+    speed.fit_to_machine(pipe, "cpu", verbose=False)
+    assert set(vars(pipe)) == before
+
+
+def test_fit_is_plan_for_then_apply_plan(capsys):
+    plan = speed.plan_for(FakePipeline(), "cpu", fast=True)
+    pipe = FakePipeline()
+    assert speed.fit_to_machine(pipe, "cpu", fast=True) is pipe
+    assert capsys.readouterr().out == speed.explain(plan, "cpu") + "\n"
+    applied = FakePipeline()
+    speed.apply_plan(applied, plan, "cpu")
+    assert applied.calls == pipe.calls == [("to", "cpu")]
+
+
+def test_a_plan_is_applied_only_on_its_kind_of_device():
+    plan = speed.plan_for(FakePipeline(), "cpu")
+    pipe = FakePipeline()
+    with pytest.raises(ValueError, match="made for a cpu device but device='mps'"):
+        speed.apply_plan(pipe, plan, "mps")
+    assert pipe.calls == []
 
 
 @pytest.mark.parametrize("device", ["cpu", "mps"])
@@ -113,6 +139,11 @@ def test_bad_choices(kwargs, word):
         speed.fit_to_machine(FakePipeline(), "cpu", **kwargs)
 
 
+def test_plan_for_checks_the_options_before_the_pipeline():
+    with pytest.raises(ValueError, match="pass offload='auto'"):
+        speed.plan_for(object(), "cpu", offload="yes")  # not a pipeline, but the typo is reported first
+
+
 def test_xformers_requires_cuda(xformers_installed):
     with pytest.raises(ValueError, match="attention='xformers' needs a CUDA"):
         speed.fit_to_machine(FakePipeline(), "cpu", attention="xformers")
@@ -124,20 +155,19 @@ def test_xformers_requires_package(fake_cuda, no_xformers):
 
 
 def test_cuda_fits_moves(fake_cuda, no_xformers):
+    plan = speed.plan_for(FakePipeline())
+    assert plan.offload is False and plan.attention == "SDPA"
+    assert plan.channels_last and plan.tf32 and not plan.compile_mode
     pipe = speed.fit_to_machine(FakePipeline(), verbose=False)
     assert pipe.calls == [("to", "cuda")]
-    assert pipe._tutorial_setup["offload"] is False
-    assert pipe._tutorial_setup["attention"] == "SDPA"
-    plan = pipe._tutorial_setup["plan"]
-    assert plan.channels_last and plan.tf32 and not plan.compile_mode
     assert torch.get_float32_matmul_precision() == "high"
 
 
 def test_cuda_too_big_offloads(fake_cuda, no_xformers, capsys):
     fake_cuda["free"] = 100  # the fake pipeline needs 440 bytes
+    assert speed.plan_for(FakePipeline(), "cuda").offload is True
     pipe = speed.fit_to_machine(FakePipeline(), "cuda")
     assert pipe.calls == [("offload",)]
-    assert pipe._tutorial_setup["offload"] is True
     assert "placement: model CPU offload (weights 0.0 GB > 80% of 0.0 GB free GPU memory)" in capsys.readouterr().out
 
 
@@ -156,24 +186,25 @@ def test_cuda_offload_never_and_always(fake_cuda, no_xformers):
 
 
 def test_cuda_auto_prefers_sdpa_even_with_xformers(fake_cuda, xformers_installed):
-    # PyTorch 2's SDPA has flash kernels: xformers is used only when asked for, and measured by helpers.bench
+    # PyTorch 2's SDPA has flash kernels: xformers is used only when asked for, and measured by tools.bench
     pipe = speed.fit_to_machine(FakePipeline(), "cuda", verbose=False)
     assert ("xformers",) not in pipe.calls
-    assert pipe._tutorial_setup["attention"] == "SDPA"
-    why = next(c.why for c in pipe._tutorial_setup["plan"].choices if c.name == "attention")
+    plan = speed.plan_for(FakePipeline(), "cuda")
+    assert plan.attention == "SDPA"
+    why = next(c.why for c in plan.choices if c.name == "attention")
     assert "attention='xformers'" in why
 
 
 def test_cuda_xformers_by_name(fake_cuda, xformers_installed):
     pipe = speed.fit_to_machine(FakePipeline(), "cuda", attention="xformers", verbose=False)
     assert pipe.calls == [("to", "cuda"), ("xformers",)]
-    assert pipe._tutorial_setup["attention"] == "xformers"
+    assert speed.plan_for(FakePipeline(), "cuda", attention="xformers").attention == "xformers"
 
 
 def test_cuda_sdpa_skips_xformers(fake_cuda, xformers_installed):
     pipe = speed.fit_to_machine(FakePipeline(), "cuda", attention="sdpa", verbose=False)
     assert ("xformers",) not in pipe.calls
-    assert pipe._tutorial_setup["attention"] == "SDPA"
+    assert speed.plan_for(FakePipeline(), "cuda", attention="sdpa").attention == "SDPA"
 
 
 def test_broken_xformers_explicit_raises(fake_cuda, xformers_installed):
@@ -192,4 +223,4 @@ def test_dtype_unknown_when_missing(capsys):
     del pipe.dtype
     speed.fit_to_machine(pipe, "cpu")
     assert "dtype: unknown" in capsys.readouterr().out
-    assert pipe._tutorial_setup["dtype"] is None
+    assert next(c.value for c in speed.plan_for(pipe, "cpu").choices if c.name == "dtype") == "unknown"

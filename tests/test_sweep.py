@@ -8,7 +8,7 @@ import sys
 import pytest
 from PIL import Image
 
-from helpers.sweep import caption, run_sweep, sweep_jobs
+from tools.sweep import caption, run_sweep, sweep_jobs
 
 
 def test_jobs_are_rows_of_seed_and_strength_and_columns_of_guidance():
@@ -39,7 +39,7 @@ def _tiles(output: str) -> dict[str, str]:
 
 
 def test_two_cpu_processes_split_the_work_and_match_one(tmp_path):
-    args = ["-m", "helpers.sweep", "--steps", "2", "--size", "64", "--guidance", "1", "7", "--seeds", "0", "3"]
+    args = ["-m", "tools.sweep", "--steps", "2", "--size", "64", "--guidance", "1", "7", "--seeds", "0", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one.png")], capture_output=True,
                          text=True, env=env, timeout=300)

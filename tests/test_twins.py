@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.checkpoints import CHECKPOINTS
 from helpers.loading import decide
 from helpers.manifests import recorded_files
-from helpers.models import MODELS
 from helpers.modes import snapshot_path
 from helpers.twins import build as builder
 from helpers.twins import ensure_built, is_twin, twin_cache
@@ -27,7 +27,7 @@ def load_json(path: Path) -> dict:
 
 def test_cache_holds_a_marked_twin_for_every_id_and_is_small():
     ensure_built()
-    for repo in MODELS:
+    for repo in CHECKPOINTS:
         marker = load_json(snapshot(repo) / "twin.json")
         assert marker["twin"] is True and marker["repo_id"] == repo
         assert "twin" in (snapshot(repo) / "README.md").read_text()
@@ -42,7 +42,7 @@ PIPELINES = [r for r, f in FACTS.items() if "pipeline" in f]
 def test_pipeline_twin_matches_the_facts_table(repo):
     facts, snap = FACTS[repo], snapshot(repo)
     index = load_json(snap / "model_index.json")
-    assert index["_class_name"] == facts["pipeline"] == MODELS[repo].pipeline
+    assert index["_class_name"] == facts["pipeline"] == CHECKPOINTS[repo].pipeline
     for name, cls in facts["components"].items():
         assert index[name][1] == cls, name
     for key, value in facts.get("pipeline_config", {}).items():
@@ -127,7 +127,7 @@ EXPECTED = {
 def test_unmodified_autopipeline_calls_load_the_twin(repo):
     import diffusers
 
-    task = MODELS[repo].task
+    task = CHECKPOINTS[repo].task
     loader = getattr(diffusers, LOADERS.get(task, "AutoPipelineForImage2Image"))
     pickle_only = not any(f.endswith(".safetensors") for f in recorded_files(repo))
     kwargs = decide(repo, allow_pickle=repo if pickle_only else None).kwargs  # what the files allow

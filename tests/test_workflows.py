@@ -95,9 +95,9 @@ def test_gpu_workflow_installs_the_gpu_and_dev_requirements(gpu):
 def test_gpu_workflow_runs_preflight_before_the_notebooks(gpu):
     _, job, steps = gpu
     install = _index(steps, _runs("pip install"), "installs")
-    preflight = _index(steps, _runs("python -m helpers.preflight"), "runs python -m helpers.preflight")
+    preflight = _index(steps, _runs("python -m tools.preflight"), "runs python -m tools.preflight")
     notebooks = _index(steps, _runs("--nbval-lax notebooks/"), "runs the notebooks")
     gpu_tests = _index(steps, _runs("--gpu"), "runs the tests with --gpu")
-    bench = _index(steps, _runs("helpers.bench"), "runs the benchmark")
+    bench = _index(steps, _runs("tools.bench"), "runs the benchmark")
     assert install < preflight < notebooks < gpu_tests < bench
     assert job["env"]["TUTORIAL_MODELS"] == "hub"

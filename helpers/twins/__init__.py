@@ -19,8 +19,7 @@ WHAT_TWINS_ARE = ("tiny stand-ins whose UNets learned from 13 sample photos for 
 TWIN_BANNER = ("TWIN MODELS — tiny stand-ins taught on 13 sample photos: they show what the pipeline does to a "
                "picture, they know no prompts")
 
-__all__ = ["WHAT_TWINS_ARE", "TWIN_BANNER", "twin_cache", "ensure_built", "verify", "full_twin_cache",
-           "ensure_full_built", "is_twin"]
+__all__ = ["WHAT_TWINS_ARE", "TWIN_BANNER", "twin_cache", "ensure_built", "verify", "is_twin"]
 
 
 class TwinBuildError(RuntimeError):
@@ -38,6 +37,7 @@ def twin_cache() -> Path:
 
 
 INFO = "BUILD_INFO.json"
+MARKER = "twin.json"  # in every twin's snapshot: what is_twin() looks for
 REPAIR = "python -m helpers.twins build"
 LEFTOVERS = ("hub.partial-*", "hub.old-*")  # folders of a build that was killed before it could tidy up
 LOCK_NAME = ".build.lock"
@@ -227,77 +227,6 @@ def ensure_built(force: bool = False, log=print) -> Path:
     return hub
 
 
-def full_twin_cache() -> Path:
-    """Path of the full-size twin hub cache (real architectures, random weights) (ch. 1)."""
-    return twin_root() / "full" / "hub"
-
-
-def _full_repo_done(hub: Path, repo: str) -> bool:
-    from helpers.twins.build import FULL_BUILDER_VERSION, MARKER, commit_hash
-
-    org, name = repo.split("/")
-    marker = hub / f"models--{org}--{name}" / "snapshots" / commit_hash(repo, "full") / MARKER
-    try:
-        info = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    return info.get("builder_version") == FULL_BUILDER_VERSION and info.get("size") == "full"
-
-
-def full_size_bytes(repo: str) -> int:
-    """Disk bytes a full-size twin takes: fp32 weights, plus fp16 copies where the real repo has them (ch. 1)."""
-    from helpers.manifests import has_fp16_files
-    from helpers.twins.full_size import full_size_configs
-
-    params = sum(part["params"] for part in full_size_configs()[repo].values())
-    return params * (4 + (2 if has_fp16_files(repo) else 0))
-
-
-def ensure_full_built(repos=None, log=print) -> Path:
-    """Build full-size twins of `repos` (default: all with a recipe) once, each atomically; return the cache (ch. 1)."""
-    from filelock import FileLock
-
-    from helpers.twins.build import build_cache
-    from helpers.twins.full_size import full_size_repos
-
-    known = full_size_repos()
-    repos = list(repos) if repos else known
-    for repo in repos:
-        if repo not in known:
-            raise ValueError(f"{repo!r} has no full-size recipe; choose from: {', '.join(known)}.")
-    hub = full_twin_cache()
-    hub.mkdir(parents=True, exist_ok=True)
-    root = hub.parent
-    with FileLock(str(root / LOCK_NAME)):
-        _remove_leftovers(root, ("build.partial-*",), log)  # a full-size build killed midway
-        todo = [r for r in repos if not _full_repo_done(hub, r)]
-        need = sum(full_size_bytes(r) for r in todo)
-        free = shutil.disk_usage(root).free
-        if need > free:
-            raise TwinBuildError(
-                f"Full-size twins of {len(todo)} repos need about {need / 1e9:.1f} GB in {root}, and "
-                f"{free / 1e9:.1f} GB are free. Build fewer (e.g. --only stable-diffusion-v1-5/stable-diffusion-v1-5) "
-                "or set TUTORIAL_CACHE to a folder on a larger disk."
-            )
-        for repo in todo:
-            start = time.perf_counter()
-            log(f"Building the full-size twin of {repo} (random weights, {full_size_bytes(repo) / 1e9:.1f} GB) ...")
-            tmp = root / f"build.partial-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            try:
-                build_cache(tmp, twin_root() / "src", repos=[repo], log=lambda m: None, size="full")
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-built repo behind
-                raise
-            org, name = repo.split("/")
-            folder = f"models--{org}--{name}"
-            shutil.rmtree(hub / folder, ignore_errors=True)
-            (tmp / folder).rename(hub / folder)  # one rename: the repo is there whole or not at all
-            shutil.rmtree(tmp, ignore_errors=True)
-            log(f"  done in {time.perf_counter() - start:.1f} s")
-    return hub
-
-
 def is_twin(obj) -> bool:
     """True if a pipeline, model or repo id was loaded from the twin cache (ch. 1)."""
     import huggingface_hub
@@ -311,6 +240,6 @@ def is_twin(obj) -> bool:
         return False
     if os.path.isdir(repo):  # a component's folder (…/snapshots/<rev>/unet) or the snapshot itself
         folder = Path(repo).resolve()
-        return any((p / "twin.json").is_file() for p in (folder, folder.parent))
-    found = huggingface_hub.try_to_load_from_cache(repo, "twin.json")
+        return any((p / MARKER).is_file() for p in (folder, folder.parent))
+    found = huggingface_hub.try_to_load_from_cache(repo, MARKER)
     return isinstance(found, str)

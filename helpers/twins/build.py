@@ -2,7 +2,8 @@
 
 A twin keeps what a caller can see (classes, scheduler config, channels, VAE scale factor, default size, tokenizer,
 which fp16 files exist) and shrinks everything else; `facts.py` holds the table, `recipes.py` what each twin is made
-of. The same recipes build *full-size* twins (`size="full"`, see full_size.py) for measuring speed.
+of. The pieces below (snapshot, model card, weights, record, listing) are also what the maintainer's full-size
+twins (tools/full_size.py) are assembled from.
 """
 
 from __future__ import annotations
@@ -15,63 +16,57 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from helpers.checkpoints import CHECKPOINTS
 from helpers.loading import WEIGHT_NAME
 from helpers.manifests import has_fp16_files, recorded_files
-from helpers.models import MODELS
-from helpers.twins import WHAT_TWINS_ARE, TwinBuildError
+from helpers.paths import repo_folder
+from helpers.twins import MARKER, WHAT_TWINS_ARE, TwinBuildError
 from helpers.twins.facts import FACTS
-from helpers.twins.full_size import FULL_SIZE_FILE, SIZES, full_size_configs, full_size_repos
 from helpers.twins.recipes import build_depth, pipeline_for
 from helpers.twins.tokenizer import clip_vocab, save_tokenizer
 
 # Bump when the twins change: an older cache is then rebuilt.
 BUILDER_VERSION = "13"
-FULL_BUILDER_VERSION = "3"  # the full-size recipe (full_size.json) has its own version: rebuilding costs minutes
-MARKER = "twin.json"
 
 
 # ---------------------------------------------------------------- saving into a hub cache
 
 
-def builder_version(size: str = "tiny") -> str:
-    """The version of the recipe that builds twins of this size (ch. 1)."""
-    return BUILDER_VERSION if size == "tiny" else FULL_BUILDER_VERSION
+def commit_hash(repo: str, version: str = BUILDER_VERSION, kind: str = "twin") -> str:
+    """A fixed 40-hex revision per twin and builder version, so refs/main is the same on every build (ch. 1)."""
+    return hashlib.sha1(f"{kind}:{repo}:{version}".encode()).hexdigest()
 
 
-def commit_hash(repo: str, size: str = "tiny") -> str:
-    """A fixed 40-hex revision per twin, so refs/main is the same on every build (ch. 1)."""
-    tag = f"twin:{repo}:{BUILDER_VERSION}" if size == "tiny" else f"twin-full:{repo}:{FULL_BUILDER_VERSION}"
-    return hashlib.sha1(tag.encode()).hexdigest()
+def open_snapshot(dest: Path, repo: str, revision: str) -> tuple[Path, Path]:
+    """Make a repo's folder in a hub cache, refs/main naming `revision`; return (repo root, snapshot) (ch. 1)."""
+    root = dest / repo_folder(repo)
+    snapshot = root / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (root / "refs").mkdir()
+    (root / "refs" / "main").write_text(revision)
+    return root, snapshot
 
 
-def _readme(repo: str, size: str = "tiny") -> str:
-    lines = ["---", "tags:", "- twin", "- tiny" if size == "tiny" else "- random-weights"]
+def write_card(snapshot: Path, repo: str, *, tag: str, what: str, version: str, built_by: str, **info) -> None:
+    """Write the twin's model card (README.md) and its twin.json marker, which is_twin() looks for (ch. 1)."""
+    lines = ["---", "tags:", "- twin", f"- {tag}"]
     prior = FACTS.get(repo, {}).get("connected_prior")
     if prior:
         lines += ["prior:", f"- {prior}"]  # diffusers loads the prior from here for the combined pipelines
-    what = (f"A twin: {WHAT_TWINS_ARE}." if size == "tiny" else
-            "Full-size random weights (the real architecture): images made with it are noise.")
     lines += ["---", "", f"# TWIN of {repo}", "", "It mirrors the real checkpoint's classes, configs and file layout.",
-              what, "Built by `python -m helpers.twins`.", ""]
-    return "\n".join(lines)
+              what, f"Built by `{built_by}`.", ""]
+    (snapshot / "README.md").write_text("\n".join(lines))
+    (snapshot / MARKER).write_text(json.dumps(
+        {"twin": True, "repo_id": repo, "builder_version": version, **info}, indent=2) + "\n")
 
 
-def _save(obj, folder: Path, fp16: bool, in_place: bool = False) -> None:
-    """save_pretrained in fp32 safetensors and, when `fp16`, the *.fp16.safetensors variant files too.
+def save_weights(obj, folder: Path, fp16: bool) -> None:
+    """save_pretrained in fp32 safetensors and, when `fp16`, the *.fp16.safetensors variant files too (ch. 1).
 
-    `match_record` then turns this superset into exactly the real repo's files. With in_place=True (full size,
-    where a second copy would not fit in memory) the fp32 files are written first, the model is then cast to fp16
-    in place, and the fp32 run's JSON files are put back afterwards.
+    `match_record` then turns this superset into exactly the real repo's files.
     """
     import torch
 
-    if fp16 and in_place:
-        obj.save_pretrained(folder, safe_serialization=True)
-        configs = {p: p.read_text() for p in folder.rglob("*.json")}
-        obj.to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
-        for p, text in configs.items():  # the real configs say float32
-            p.write_text(text)
-        return
     if fp16:  # cast a copy: a round trip through fp16 would change the fp32 weights
         copy.deepcopy(obj).to(torch.float16).save_pretrained(folder, safe_serialization=True, variant="fp16")
     # fp32 last: transformers records the dtype in config.json, and the real configs say float32
@@ -97,12 +92,12 @@ def _source_for(folder: Path, name: str) -> Path | None:
     return None
 
 
-def match_record(repo: str, snapshot: Path, size: str = "tiny") -> None:
+def match_record(repo: str, snapshot: Path, pickle_copies: bool = True) -> None:
     """Make the snapshot's weight files exactly the real repo's recorded ones: derive missing ones, drop extras (ch. 1).
 
-    Tiny twins get every recorded file: pickle copies (`.bin`, written by this builder from its own tensors, so
-    they are safe to load), non-EMA copies and fp16 variants. Full-size twins, built only to measure speed, get
-    the recorded safetensors files and leave out the pickle copies, which would double gigabytes of disk.
+    Twins get every recorded file: pickle copies (`.bin`, written by this builder from its own tensors, so they are
+    safe to load), non-EMA copies and fp16 variants. `pickle_copies=False` leaves the pickle copies out (full-size
+    twins, where they would double gigabytes of disk).
     """
     import torch
     from safetensors.torch import load_file
@@ -116,7 +111,7 @@ def match_record(repo: str, snapshot: Path, size: str = "tiny") -> None:
             continue
         for name in sorted(names):
             target = folder / name
-            if target.is_file() or (size == "full" and name.endswith(".bin")):
+            if target.is_file() or (not pickle_copies and name.endswith(".bin")):
                 continue
             source = _source_for(folder, name)
             if source is None:
@@ -152,62 +147,63 @@ def write_tree_listing(repo_root: Path, revision: str, snapshot: Path) -> None:
     (trees / f"{revision}.json").write_text(json.dumps({"format_version": 1, "files": files}, indent=1) + "\n")
 
 
-def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path, size: str = "tiny") -> None:
-    """Build one repo's twin into its snapshot folder, with README and twin.json marker (ch. 1)."""
-
-    if size not in SIZES:
-        raise ValueError(f"size={size!r} is not one of {SIZES}; pass size='tiny' or size='full'.")
-    if size == "full" and repo not in full_size_configs():
-        raise TwinBuildError(f"no full-size config is recorded for {repo}; full-size twins exist for: "
-                             f"{', '.join(full_size_repos())}. Add its configs to {FULL_SIZE_FILE.name}.")
+def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> None:
+    """Build one repo's twin into its snapshot folder, with model card and twin.json marker (ch. 1)."""
     fp16 = has_fp16_files(repo)
-    if MODELS[repo].pipeline == "DepthAnythingForDepthEstimation":
+    if CHECKPOINTS[repo].pipeline == "DepthAnythingForDepthEstimation":
         model, processor = build_depth(repo)
-        _save(model, snapshot, fp16)
+        save_weights(model, snapshot, fp16)
         processor.save_pretrained(snapshot)
     else:
-        _save(pipeline_for(repo, tok_dir, tok_bang_dir, size), snapshot, fp16, in_place=size == "full")
-    (snapshot / "README.md").write_text(_readme(repo, size))
-    weights = WHAT_TWINS_ARE if size == "tiny" else "full-size random weights (real architecture): images are noise"
-    (snapshot / MARKER).write_text(json.dumps(
-        {"twin": True, "repo_id": repo, "builder_version": builder_version(size), "size": size,
-         "note": weights}, indent=2) + "\n")
+        save_weights(pipeline_for(repo, tok_dir, tok_bang_dir), snapshot, fp16)
+    write_card(snapshot, repo, tag="tiny", what=f"A twin: {WHAT_TWINS_ARE}.", version=BUILDER_VERSION,
+               built_by="python -m helpers.twins", size="tiny", note=WHAT_TWINS_ARE)
 
 
-def build_cache(dest: Path, src_dir: Path, repos=None, log=print, size: str = "tiny") -> Path:
-    """Build every twin (or `repos`) into a fresh hub cache at `dest`, which must not exist yet (ch. 1)."""
+def quiet_libraries() -> None:
+    """Silence diffusers' and transformers' progress bars and warnings while building (ch. 1)."""
     import diffusers
-    import torch
     import transformers
 
     diffusers.utils.logging.set_verbosity_error()
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
-    if size == "tiny":  # tiny models gain nothing from more threads; full-size ones initialise faster
-        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+
+
+def make_tokenizers(src_dir: Path, work: Path) -> tuple[Path, Path]:
+    """Save the two CLIP tokenizers every twin copies: padding with the end token, and SDXL's with "!" (ch. 1)."""
     vocab, merges = clip_vocab(src_dir)
-    dest.mkdir(parents=True)
-    work = Path(tempfile.mkdtemp(prefix="tok-", dir=dest))
     tok_dir, tok_bang_dir = work / "clip", work / "clip-bang"
     save_tokenizer(tok_dir, vocab, merges)
     save_tokenizer(tok_bang_dir, vocab, merges, pad_token="!")  # SDXL's second tokenizer pads with "!"
-    for repo in repos or list(MODELS):
-        org, name = repo.split("/")
-        root = dest / f"models--{org}--{name}"
-        rev = commit_hash(repo, size)
-        snapshot = root / "snapshots" / rev
-        snapshot.mkdir(parents=True)
-        (root / "refs").mkdir()
-        (root / "refs" / "main").write_text(rev)
-        build_one(repo, snapshot, tok_dir, tok_bang_dir, size)
-        match_record(repo, snapshot, size)
-        _tidy_snapshot(snapshot)
-        write_tree_listing(root, rev, snapshot)
-        log(f"  {'twin' if size == 'tiny' else 'full-size twin'} {repo}")
+    return tok_dir, tok_bang_dir
+
+
+def finish_snapshot(root: Path, revision: str, snapshot: Path) -> None:
+    """Tidy a built snapshot and write the hub's tree listing for it (ch. 1)."""
+    _tidy_snapshot(snapshot)
+    write_tree_listing(root, revision, snapshot)
+
+
+def build_cache(dest: Path, src_dir: Path, repos=None, log=print) -> Path:
+    """Build every twin (or `repos`) into a fresh hub cache at `dest`, which must not exist yet (ch. 1)."""
+    import torch
+
+    quiet_libraries()
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))  # tiny models gain nothing from more threads
+    dest.mkdir(parents=True)
+    work = Path(tempfile.mkdtemp(prefix="tok-", dir=dest))
+    tok_dir, tok_bang_dir = make_tokenizers(src_dir, work)
+    for repo in repos or list(CHECKPOINTS):
+        rev = commit_hash(repo)
+        root, snapshot = open_snapshot(dest, repo, rev)
+        build_one(repo, snapshot, tok_dir, tok_bang_dir)
+        match_record(repo, snapshot)
+        finish_snapshot(root, rev, snapshot)
+        log(f"  twin {repo}")
     shutil.rmtree(work)
-    if size == "tiny":  # full-size repos share no files worth hashing gigabytes for
-        dedupe(dest)
+    dedupe(dest)
     return dest
 
 

@@ -1,12 +1,13 @@
 """The twins' tiny components: seeded, with the real classes, channels and configs, and narrow inside.
 
 The VAEs are set by hand to a colour-average codec (codec.py); the UNets load the committed weights that
-train.py taught them; everything else keeps its seeded random weights.
+tools/train_twins.py taught them; everything else keeps its seeded random weights.
 """
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from helpers.twins import TwinBuildError
 from helpers.twins.codec import codec_config, latent_gains, set_codec_weights
@@ -25,6 +26,20 @@ PLAIN_UP = ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D")
 CLIP_L = "openai/clip-vit-large-patch14"  # SD 1.x and its fine-tunes, SD inpainting, x2 upscaler, SDXL's first
 CLIP_H = "laion/CLIP-ViT-H-14"  # x4 upscaler (an SD 2 model)
 CLIP_BIGG = "laion/CLIP-ViT-bigG-14"  # SDXL's second encoder
+
+# The committed UNet weights (tools/train_twins.py writes them) and the twins that load each file
+WEIGHTS = Path(__file__).with_name("weights")
+TAUGHT: dict[str, tuple[str, ...]] = {
+    "sd15-unet": ("stable-diffusion-v1-5/stable-diffusion-v1-5", "ogkalu/Comic-Diffusion", "kohbanye/pixel-art-style",
+                  "nitrosocke/elden-ring-diffusion"),
+    "sdxl-refiner-unet": ("stabilityai/stable-diffusion-xl-refiner-1.0",),
+    "kandinsky-unet": ("kandinsky-community/kandinsky-2-2-decoder",),
+    "sd15-inpaint-unet": ("stable-diffusion-v1-5/stable-diffusion-inpainting",),
+    "sdxl-inpaint-unet": ("diffusers/stable-diffusion-xl-1.0-inpainting-0.1",),
+    "kandinsky-inpaint-unet": ("kandinsky-community/kandinsky-2-2-decoder-inpaint",),
+    "x4-unet": ("stabilityai/stable-diffusion-x4-upscaler",),
+    "x2-unet": ("stabilityai/sd-x2-latent-upscaler",),
+}
 
 
 def seed_torch(name: str) -> None:
@@ -201,11 +216,17 @@ def safety_checker(seed: str):
     return StableDiffusionSafetyChecker(cfg).eval()
 
 
-def taught(repo: str, unet):
-    """Load the committed trained weights a repo's twin UNet uses (see train.py); the UNet is returned (ch. 1)."""
-    from safetensors.torch import load_file
+def weights_for(repo: str) -> Path | None:
+    """The committed UNet weights a repo's twin loads, or None (ch. 1)."""
+    for name, repos in TAUGHT.items():
+        if repo in repos:
+            return WEIGHTS / f"{name}.safetensors"
+    return None
 
-    from helpers.twins.train import weights_for
+
+def taught(repo: str, unet):
+    """Load the committed weights tools/train_twins.py taught a repo's twin UNet into it, and return it (ch. 1)."""
+    from safetensors.torch import load_file
 
     path = weights_for(repo)
     if path is None:
@@ -213,7 +234,7 @@ def taught(repo: str, unet):
     if not path.is_file():
         raise TwinBuildError(f"{path} is missing: the twin of {repo} loads its UNet from it. Restore it with "
                              f"`git checkout -- {path.name}` in {path.parent}, or retrain with "
-                             f"`python -m helpers.twins.train {path.stem}`.")
+                             f"`python -m tools.train_twins {path.stem}`.")
     unet.load_state_dict({k: v.float() for k, v in load_file(path).items()})
     return unet
 

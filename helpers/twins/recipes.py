@@ -1,13 +1,16 @@
-"""Recipes: which tiny (or full-size) components make up each checkpoint's twin, one function per family."""
+"""Recipes: which tiny components make up each checkpoint's twin, one function per family.
+
+Each recipe takes an optional `part(repo, folder)` that supplies a component in place of the tiny one (the
+maintainer's full-size twins use it to put in the real architectures); without it, every part is tiny.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.models import MODELS
+from helpers.checkpoints import CHECKPOINTS
 from helpers.twins import TwinBuildError
 from helpers.twins.facts import FACTS
-from helpers.twins.full_size import full_component
 from helpers.twins.parts import (
     CLIP_BIGG,
     CLIP_H,
@@ -34,14 +37,12 @@ from helpers.twins.parts import (
 )
 
 
-def _part(size: str, repo: str, folder: str, tiny):
-    """The tiny twin's component (from the `tiny` recipe) or the full-size one for `repo`/`folder`."""
-    if size == "full":
-        return full_component(repo, folder)
-    return tiny()
+def _part(part, repo: str, folder: str, tiny):
+    """The component `part` supplies for `repo`/`folder`, or, without `part`, the tiny one `tiny()` makes."""
+    return part(repo, folder) if part else tiny()
 
 
-def build_sd15(repo: str, tok_dir: Path, size: str = "tiny"):
+def build_sd15(repo: str, tok_dir: Path, part=None):
     """SD 1.5-family twin (base, fine-tunes, inpainting), sharing one VAE like the real ones (ch. 1)."""
 
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
@@ -51,30 +52,30 @@ def build_sd15(repo: str, tok_dir: Path, size: str = "tiny"):
     cls = StableDiffusionInpaintPipeline if facts["unet_in"] == 9 else StableDiffusionPipeline
     return cls(
         # all SD 1.x fine-tunes in the chapter share SD 1.5's VAE, so the twins share one too
-        vae=_part(size, repo, "vae", lambda: vae("sd15-vae")),
-        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
+        vae=_part(part, repo, "vae", lambda: vae("sd15-vae")),
+        text_encoder=_part(part, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
-        unet=_part(size, repo, "unet", lambda: taught(repo, sd_unet(f"{repo}/unet", in_channels=facts["unet_in"]))),
+        unet=_part(part, repo, "unet", lambda: taught(repo, sd_unet(f"{repo}/unet", in_channels=facts["unet_in"]))),
         scheduler=scheduler(facts["scheduler"]),
-        safety_checker=_part(size, repo, "safety_checker", lambda: safety_checker("sd15-safety")),
+        safety_checker=_part(part, repo, "safety_checker", lambda: safety_checker("sd15-safety")),
         feature_extractor=image_processor(),
         requires_safety_checker=True,
     )
 
 
-def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path, size: str = "tiny"):
+def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path, part=None):
     """SDXL refiner twin: second text encoder only, aesthetic-score time ids (ch. 2)."""
 
     from diffusers import StableDiffusionXLImg2ImgPipeline
     from transformers import CLIPTokenizer
 
     return StableDiffusionXLImg2ImgPipeline(
-        vae=_part(size, repo, "vae", lambda: vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True)),
+        vae=_part(part, repo, "vae", lambda: vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True)),
         text_encoder=None, tokenizer=None,
-        text_encoder_2=_part(size, repo, "text_encoder_2",
+        text_encoder_2=_part(part, repo, "text_encoder_2",
                              lambda: text_encoder("CLIPTextModelWithProjection", CLIP_BIGG, pad_token_id=0)),
         tokenizer_2=CLIPTokenizer.from_pretrained(tok_bang_dir),
-        unet=_part(size, repo, "unet", lambda: taught(repo, sdxl_unet(repo, 4, TEXT_DIM, aesthetics=True))),
+        unet=_part(part, repo, "unet", lambda: taught(repo, sdxl_unet(repo, 4, TEXT_DIM, aesthetics=True))),
         scheduler=scheduler(FACTS[repo]["scheduler"]),
         requires_aesthetics_score=True, force_zeros_for_empty_prompt=False,
     )
@@ -99,33 +100,33 @@ def build_sdxl_inpaint(repo: str, tok_dir: Path, tok_bang_dir: Path):
     )
 
 
-def build_kandinsky_decoder(repo: str, size: str = "tiny"):
+def build_kandinsky_decoder(repo: str, part=None):
     """Kandinsky 2.2 decoder or decoder-inpaint twin: UNet, DDPM scheduler, MoVQ (ch. 3, 5)."""
 
     from diffusers import KandinskyV22InpaintPipeline, KandinskyV22Pipeline
 
     facts = FACTS[repo]
     cls = KandinskyV22InpaintPipeline if facts["unet_in"] == 9 else KandinskyV22Pipeline
-    return cls(unet=_part(size, repo, "unet", lambda: taught(repo, kandinsky_unet(repo, facts["unet_in"]))),
-               scheduler=scheduler(facts["scheduler"]), movq=_part(size, repo, "movq", movq))
+    return cls(unet=_part(part, repo, "unet", lambda: taught(repo, kandinsky_unet(repo, facts["unet_in"]))),
+               scheduler=scheduler(facts["scheduler"]), movq=_part(part, repo, "movq", movq))
 
 
-def build_kandinsky_prior(repo: str, tok_dir: Path, size: str = "tiny"):
+def build_kandinsky_prior(repo: str, tok_dir: Path, part=None):
     """Kandinsky 2.2 prior twin: prior transformer, CLIP text and image encoders (ch. 3, 5)."""
 
     import torch
     from diffusers import KandinskyV22PriorPipeline
     from transformers import CLIPTokenizer
 
-    prior = _part(size, repo, "prior", lambda: prior_transformer(repo))
+    prior = _part(part, repo, "prior", lambda: prior_transformer(repo))
     # the real prior stores CLIP image-embedding statistics; keep them neutral
     dim = prior.config.embedding_dim
     prior.clip_mean = torch.nn.Parameter(torch.zeros(1, dim))
     prior.clip_std = torch.nn.Parameter(torch.ones(1, dim))
     return KandinskyV22PriorPipeline(
         prior=prior,
-        image_encoder=_part(size, repo, "image_encoder", lambda: vision_encoder(f"{repo}/image_encoder")),
-        text_encoder=_part(size, repo, "text_encoder",
+        image_encoder=_part(part, repo, "image_encoder", lambda: vision_encoder(f"{repo}/image_encoder")),
+        text_encoder=_part(part, repo, "text_encoder",
                            lambda: text_encoder("CLIPTextModelWithProjection", f"{repo}/text_encoder")),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         scheduler=scheduler(FACTS[repo]["scheduler"]),
@@ -133,32 +134,32 @@ def build_kandinsky_prior(repo: str, tok_dir: Path, size: str = "tiny"):
     )
 
 
-def build_x2(repo: str, tok_dir: Path, size: str = "tiny"):
+def build_x2(repo: str, tok_dir: Path, part=None):
     """x2 latent upscaler twin with the K-diffusion UNet layout (ch. 3)."""
 
     from diffusers import StableDiffusionLatentUpscalePipeline
     from transformers import CLIPTokenizer
 
-    unet = _part(size, repo, "unet", lambda: taught(repo, x2_unet(repo)))
+    unet = _part(part, repo, "unet", lambda: taught(repo, x2_unet(repo)))
     return StableDiffusionLatentUpscalePipeline(
-        vae=_part(size, repo, "vae", lambda: vae("sd15-vae")),
-        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
+        vae=_part(part, repo, "vae", lambda: vae("sd15-vae")),
+        text_encoder=_part(part, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         unet=unet,
         scheduler=scheduler(FACTS[repo]["scheduler"]),
     )
 
 
-def build_x4(repo: str, tok_dir: Path, size: str = "tiny"):
+def build_x4(repo: str, tok_dir: Path, part=None):
     """x4 upscaler twin: 7-channel UNet, 3-block VAE (4x downsampling), two schedulers (ch. 3)."""
 
     from diffusers import StableDiffusionUpscalePipeline
     from transformers import CLIPTokenizer
 
-    unet = _part(size, repo, "unet", lambda: taught(repo, x4_unet(repo)))
+    unet = _part(part, repo, "unet", lambda: taught(repo, x4_unet(repo)))
     return StableDiffusionUpscalePipeline(
-        vae=_part(size, repo, "vae", lambda: vae(f"{repo}/vae", blocks=3, scaling_factor=0.08333)),
-        text_encoder=_part(size, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_H)),
+        vae=_part(part, repo, "vae", lambda: vae(f"{repo}/vae", blocks=3, scaling_factor=0.08333)),
+        text_encoder=_part(part, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_H)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
         unet=unet,
         low_res_scheduler=scheduler(FACTS[repo]["low_res_scheduler"]),
@@ -167,13 +168,13 @@ def build_x4(repo: str, tok_dir: Path, size: str = "tiny"):
     )
 
 
-def build_controlnet(repo: str, size: str = "tiny"):
+def build_controlnet(repo: str, part=None):
     """Depth ControlNet twin whose blocks line up with the SD 1.5 twin's UNet (ch. 4)."""
 
     from diffusers import ControlNetModel
 
-    if size == "full":
-        return full_component(repo, "")
+    if part:
+        return part(repo, "")
 
     seed_torch(f"{repo}/controlnet")
     return ControlNetModel(
@@ -219,25 +220,25 @@ def build_depth(repo: str):
     return model, processor
 
 
-def pipeline_for(repo: str, tok_dir: Path, tok_bang_dir: Path, size: str = "tiny"):
+def pipeline_for(repo: str, tok_dir: Path, tok_bang_dir: Path, part=None):
     """The twin of `repo` as a pipeline or model, ready to save (ch. 1)."""
-    kind = MODELS[repo].pipeline
+    kind = CHECKPOINTS[repo].pipeline
     if kind == "StableDiffusionXLImg2ImgPipeline":
-        return build_sdxl_refiner(repo, tok_dir, tok_bang_dir, size)
+        return build_sdxl_refiner(repo, tok_dir, tok_bang_dir, part)
     if kind == "StableDiffusionXLInpaintPipeline":
         return build_sdxl_inpaint(repo, tok_dir, tok_bang_dir)
     if kind in ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline"):
-        return build_sd15(repo, tok_dir, size)
+        return build_sd15(repo, tok_dir, part)
     if kind in ("KandinskyV22Pipeline", "KandinskyV22InpaintPipeline"):
-        return build_kandinsky_decoder(repo, size)
+        return build_kandinsky_decoder(repo, part)
     if kind == "KandinskyV22PriorPipeline":
-        return build_kandinsky_prior(repo, tok_dir, size)
+        return build_kandinsky_prior(repo, tok_dir, part)
     if kind == "StableDiffusionLatentUpscalePipeline":
-        return build_x2(repo, tok_dir, size)
+        return build_x2(repo, tok_dir, part)
     if kind == "StableDiffusionUpscalePipeline":
-        return build_x4(repo, tok_dir, size)
+        return build_x4(repo, tok_dir, part)
     if kind == "ControlNetModel":
-        return build_controlnet(repo, size)
+        return build_controlnet(repo, part)
     if kind == "AutoencoderTiny":
         return build_tiny_vae(repo)
     raise TwinBuildError(f"no twin recipe for {repo} ({kind})")  # pragma: no cover - table and builder grow together

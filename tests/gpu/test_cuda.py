@@ -1,6 +1,6 @@
-"""CUDA-only checks, run with `pytest tests --gpu` on a GPU machine (scripts/gpu_check.sh): fp16, offload, xformers.
+"""CUDA-only checks, run with `pytest tests --gpu` on a GPU machine (tools/gpu_check.sh): fp16, offload, xformers.
 
-They use the tiny twins, so they are quick; helpers.bench measures the full-size ones.
+They use the tiny twins, so they are quick; tools.bench measures the full-size ones.
 """
 
 import importlib.util
@@ -37,8 +37,9 @@ def test_device_and_dtype_pick_cuda_fp16():
 
 
 def test_default_policy_on_this_gpu():
-    pipe = speed.fit_to_machine(load_fp16(), "cuda")
-    plan = pipe._tutorial_setup["plan"]
+    pipe = load_fp16()
+    plan = speed.plan_for(pipe, "cuda")
+    speed.apply_plan(pipe, plan, "cuda")
     assert not plan.offload and plan.channels_last and plan.attention == "SDPA"
     assert plan.tf32 == (torch.cuda.get_device_capability() >= (8, 0))
     assert pipe.unet.device.type == "cuda" and pipe.unet.dtype == torch.float16
@@ -49,8 +50,10 @@ def test_default_policy_on_this_gpu():
 
 def test_offload_gives_the_same_picture():
     on_gpu = generate(speed.fit_to_machine(load_fp16(), "cuda", verbose=False))
-    offloaded = speed.fit_to_machine(load_fp16(), "cuda", offload="always", verbose=False)
-    assert offloaded._tutorial_setup["offload"] is True
+    offloaded = load_fp16()
+    plan = speed.plan_for(offloaded, "cuda", offload="always")
+    assert plan.offload is True
+    speed.apply_plan(offloaded, plan, "cuda")
     assert offloaded.unet.device.type == "cpu"  # parked on the CPU between calls
     assert np.allclose(generate(offloaded), on_gpu, atol=2e-2, equal_nan=True)
 
@@ -62,8 +65,9 @@ def test_xformers_by_name():
             speed.fit_to_machine(pipe, "cuda", attention="xformers", verbose=False)
         return
     reference = generate(speed.fit_to_machine(load_fp16(), "cuda", verbose=False))
-    pipe = speed.fit_to_machine(pipe, "cuda", attention="xformers", verbose=False)
-    assert pipe._tutorial_setup["attention"] == "xformers"
+    plan = speed.plan_for(pipe, "cuda", attention="xformers")
+    assert plan.attention == "xformers"
+    speed.apply_plan(pipe, plan, "cuda")
     assert np.allclose(generate(pipe), reference, atol=2e-2, equal_nan=True)
 
 
@@ -75,7 +79,7 @@ def test_fast_mode_without_compile_keeps_the_picture():
 
 
 def test_bench_runs_all_three_settings_on_cuda(tmp_path):
-    from helpers import bench
+    from tools import bench
 
     out = tmp_path / "bench.md"
     assert bench.main(["--models", "twins", "--workloads", "sd15_t2i", "--size", "128", "--steps", "4",

@@ -10,10 +10,10 @@ import sys
 
 def test_retrained_twins_meet_every_target(tmp_path):
     weights = tmp_path / "weights"
-    trained = subprocess.run([sys.executable, "-m", "helpers.twins.train", "--out", str(weights)],
+    trained = subprocess.run([sys.executable, "-m", "tools.train_twins", "--out", str(weights)],
                              capture_output=True, text=True, timeout=3 * 3600)
     assert trained.returncode == 0, trained.stderr[-3000:]
-    measured = subprocess.run([sys.executable, "-m", "helpers.twins.targets", "--weights", str(weights),
+    measured = subprocess.run([sys.executable, "-m", "tools.twin_targets", "--weights", str(weights),
                                "--cache", str(tmp_path / "hub")], capture_output=True, text=True, timeout=3600)
     print(measured.stdout)
     assert measured.returncode == 0, measured.stdout + measured.stderr[-3000:]

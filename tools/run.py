@@ -1,5 +1,7 @@
 """The main job: execute every chapter notebook headless and collect their figures into build/.
 
+    python -m tools.run [notebooks/NN_name.ipynb ...] [--timeout SECONDS]
+
 Every file is written beside its old copy and moved over it only when complete, so a crash, a kill or a
 Ctrl-C never leaves half a file. A chapter that fails is written as <name>.failed.ipynb and keeps the last
 good <name>.ipynb. Ctrl-C stops the whole job (exit code 130) and keeps the interrupted chapter's old file.
@@ -7,6 +9,7 @@ good <name>.ipynb. Ctrl-C stops the whole job (exit code 130) and keeps the inte
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -127,8 +130,8 @@ def _first_stream_line(nb) -> str:
     return ""
 
 
-def _write_atomic(target: Path, write) -> None:
-    """Call write(file) on a temporary file beside `target`, then move it over `target` in one step."""
+def write_atomic(target: Path, write) -> None:
+    """Call write(file) on a temporary file beside `target`, then move it over `target` in one step (main job)."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # same folder: os.replace is then atomic
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -167,7 +170,7 @@ def write_report(results, out: Path) -> Path:
         for png in figures(nb):
             parts.append(f"<img src='data:image/png;base64,{png}'>")
     page = out / "index.html"
-    _write_atomic(page, lambda f: f.write("\n".join(parts) + "\n"))
+    write_atomic(page, lambda f: f.write("\n".join(parts) + "\n"))
     return page
 
 
@@ -175,10 +178,10 @@ def _save(nb, name: str, error, out: Path) -> str:
     """Write one chapter's result; return the note for its status line."""
     good, failed = out / f"{name}.ipynb", out / _failed_name(name)
     if not error:
-        _write_atomic(good, lambda f: nbformat.write(nb, f))
+        write_atomic(good, lambda f: nbformat.write(nb, f))
         failed.unlink(missing_ok=True)  # a failure from an earlier run no longer describes this chapter
         return ""
-    _write_atomic(failed, lambda f: nbformat.write(nb, f))
+    write_atomic(failed, lambda f: nbformat.write(nb, f))
     kept = f", kept the earlier good {good.name}" if good.exists() else ""
     return f"; wrote {failed.name}{kept}"
 
@@ -194,7 +197,7 @@ def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
                         else "nothing was written."))
     lines += [f"finished: {finished}",
               f"not run: {', '.join(p.name + (' (interrupted)' if p == current else '') for p in todo) or 'none'}",
-              "index.html was left as it was; run `python -m helpers run` again for a full report."]
+              "index.html was left as it was; run `python -m tools.run` again for a full report."]
     return "\n".join(lines)
 
 
@@ -249,7 +252,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
     if stop.is_set():
         todo = notebooks[len(done):]
         print(_stopped_summary(done, current, todo, out), flush=True)
-        raise SystemExit(INTERRUPTED)  # python -m helpers run passes this on as its exit code
+        raise SystemExit(INTERRUPTED)  # python -m tools.run passes this on as its exit code
     ran = {name for name, *_ in results}
     for path in sorted(out.glob("[0-9][0-9]_*.ipynb")):  # a run of some chapters keeps the others' last figures
         if path.stem not in ran and not path.name.endswith(".failed.ipynb"):
@@ -258,3 +261,17 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
     rel = os.path.relpath(page, Path.cwd())
     print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {rel}")
     return failed
+
+
+def main(argv=None) -> int:
+    """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
+    parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of notebooks/NN_*.ipynb)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    args = parser.parse_args(argv)
+    failed = run_all(args.notebooks or None, timeout=args.timeout)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""`python -m helpers.bench`: the chapter's settings vs the helpers' default vs fast mode, side by side.
+"""`python -m tools.bench`: the chapter's settings vs the helpers' default vs fast mode, side by side.
 
 One run, one device. For every workload it loads the pipeline three ways:
   (a) chapter - the book's lines: fp16 weights, enable_model_cpu_offload(), xformers;
@@ -316,7 +316,7 @@ def load(workload: Workload, config: str, device: str, cache_dir):
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, ControlNetModel
 
     from helpers.device import pick_dtype
-    from helpers.speed import fit_to_machine
+    from helpers.speed import apply_plan, plan_for
 
     cls = AutoPipelineForText2Image if workload.strength is None else AutoPipelineForImage2Image
     if config == "chapter":
@@ -341,10 +341,10 @@ def load(workload: Workload, config: str, device: str, cache_dir):
         extra["controlnet"] = _from_pretrained(ControlNetModel, workload.controlnet, cache_dir, dtype=dtype,
                                                **_file_args(workload.controlnet))
     pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=dtype, **_file_args(workload.repo), **extra)
-    pipeline = fit_to_machine(pipeline, device, fast=config == "fast", height=workload.size, width=workload.size,
-                              verbose=False)
+    plan = plan_for(pipeline, device, fast=config == "fast", height=workload.size, width=workload.size)
+    apply_plan(pipeline, plan, device)
     pipeline.set_progress_bar_config(disable=True)
-    plan = pipeline._tutorial_setup["plan"]
+    # read after fitting: a model that cannot fuse its QKV projections adds a "skipped" choice to the plan
     shown = [f"{c.name}={c.value}" for c in plan.choices if c.name not in ("fast mode",) and c.value != "n/a"]
     return pipeline, " · ".join(shown)
 
@@ -438,7 +438,7 @@ def run(workloads, configs, device: str, models: str, repeats: int, size: int | 
     import dataclasses
 
     from helpers.device import pick_dtype
-    from helpers.twins import ensure_full_built, full_twin_cache
+    from tools.full_size import ensure_full_built, full_twin_cache
 
     cache_dir = None
     if models == "full":
@@ -522,7 +522,7 @@ def markdown(rows: list[Row], breakdowns: dict, device: str, title: str) -> str:
 
 def main(argv=None) -> int:
     """Run the benchmark and write build/bench-<device>.md and .json (ch. 1)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", choices=["twins", "full", "hub"],
                         help="twins: tiny twins; full: full-size twins; hub: the real weights "
@@ -575,7 +575,7 @@ def main(argv=None) -> int:
         records.append({"title": title, "device": device, "device_name": device_name(device),
                         "rows": [asdict(r) | {"warmup_s": r.warmup_s} for r in rows],
                         "flops": {k: v for k, v in breakdowns.items()}})
-    header = "# helpers.bench\n\nImages from twins are noise: these numbers measure speed, not quality.\n\n"
+    header = "# tools.bench\n\nImages from twins are noise: these numbers measure speed, not quality.\n\n"
     out.write_text(header + "\n".join(sections))
     out.with_suffix(".json").write_text(json.dumps(records, indent=2) + "\n")
     print(header + "\n".join(sections))

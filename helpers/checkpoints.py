@@ -1,4 +1,4 @@
-"""The one table of model ids the chapter uses: book id -> current id, task, pipeline class, trigger token.
+"""The one table of the chapter's checkpoints: book id -> current id, task, pipeline class, trigger token.
 
 Which files each repo ships (fp16, safetensors, pickle) is recorded with sources in helpers/manifests.json.
 """
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Model:
+class Checkpoint:
     """One checkpoint of the chapter, as the book names it and as the Hub serves it today."""
 
     repo_id: str  # the id that works today
@@ -22,99 +22,94 @@ class Model:
     note: str = ""
 
 
-MODELS: dict[str, Model] = {
+CHECKPOINTS: dict[str, Checkpoint] = {
     m.repo_id: m
     for m in [
-        Model("stable-diffusion-v1-5/stable-diffusion-v1-5", "runwayml/stable-diffusion-v1-5",
+        Checkpoint("stable-diffusion-v1-5/stable-diffusion-v1-5", "runwayml/stable-diffusion-v1-5",
               "text2img", "StableDiffusionPipeline", None, "01",
               "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
-        Model("stabilityai/stable-diffusion-xl-refiner-1.0", "stabilityai/stable-diffusion-xl-refiner-1.0",
+        Checkpoint("stabilityai/stable-diffusion-xl-refiner-1.0", "stabilityai/stable-diffusion-xl-refiner-1.0",
               "img2img", "StableDiffusionXLImg2ImgPipeline", None, "02"),
-        Model("kandinsky-community/kandinsky-2-2-decoder", "kandinsky-community/kandinsky-2-2-decoder",
+        Checkpoint("kandinsky-community/kandinsky-2-2-decoder", "kandinsky-community/kandinsky-2-2-decoder",
               "text2img", "KandinskyV22Pipeline", None, "03",
               "AutoPipeline wraps it with its prior into a *CombinedPipeline"),
-        Model("kandinsky-community/kandinsky-2-2-prior", "kandinsky-community/kandinsky-2-2-prior",
+        Checkpoint("kandinsky-community/kandinsky-2-2-prior", "kandinsky-community/kandinsky-2-2-prior",
               "prior", "KandinskyV22PriorPipeline", None, "03",
               "loaded for you by the Kandinsky combined pipelines"),
-        Model("ogkalu/Comic-Diffusion", "ogkalu/Comic-Diffusion",
+        Checkpoint("ogkalu/Comic-Diffusion", "ogkalu/Comic-Diffusion",
               "img2img", "StableDiffusionPipeline", "charliebo artstyle", "03"),
-        Model("kohbanye/pixel-art-style", "kohbanye/pixel-art-style",
+        Checkpoint("kohbanye/pixel-art-style", "kohbanye/pixel-art-style",
               "img2img", "StableDiffusionPipeline", "pixelartstyle", "03"),
-        Model("stabilityai/sd-x2-latent-upscaler", "stabilityai/sd-x2-latent-upscaler",
+        Checkpoint("stabilityai/sd-x2-latent-upscaler", "stabilityai/sd-x2-latent-upscaler",
               "upscale", "StableDiffusionLatentUpscalePipeline", None, "03"),
-        Model("stabilityai/stable-diffusion-x4-upscaler", "stabilityai/stable-diffusion-x4-upscaler",
+        Checkpoint("stabilityai/stable-diffusion-x4-upscaler", "stabilityai/stable-diffusion-x4-upscaler",
               "upscale", "StableDiffusionUpscalePipeline", None, "03"),
-        Model("lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11flip_sd15_depth",
+        Checkpoint("lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11flip_sd15_depth",
               "controlnet", "ControlNetModel", None, "04",
               "the book's 'control_v11flip' is a typo of 'control_v11f1p' (f-one-p, not 'flip')"),
-        Model("nitrosocke/elden-ring-diffusion", "nitrosocke/elden-ring-diffusion",
+        Checkpoint("nitrosocke/elden-ring-diffusion", "nitrosocke/elden-ring-diffusion",
               "img2img", "StableDiffusionPipeline", "elden ring style", "04"),
-        Model("depth-anything/Depth-Anything-V2-Small-hf", "",
+        Checkpoint("depth-anything/Depth-Anything-V2-Small-hf", "",
               "depth", "DepthAnythingForDepthEstimation", None, "04",
               "not in the book: makes a depth map from any image (small, Apache-2.0, safetensors, no remote code)"),
-        Model("kandinsky-community/kandinsky-2-2-decoder-inpaint", "kandinsky-community/kandinsky-2-2-decoder-inpaint",
+        Checkpoint("kandinsky-community/kandinsky-2-2-decoder-inpaint",
+                   "kandinsky-community/kandinsky-2-2-decoder-inpaint",
               "inpaint", "KandinskyV22InpaintPipeline", None, "05"),
-        Model("stable-diffusion-v1-5/stable-diffusion-inpainting", "runwayml/stable-diffusion-inpainting",
+        Checkpoint("stable-diffusion-v1-5/stable-diffusion-inpainting", "runwayml/stable-diffusion-inpainting",
               "inpaint", "StableDiffusionInpaintPipeline", None, "05",
               "runwayml/* was taken down in 2024; the same weights live under stable-diffusion-v1-5/*"),
-        Model("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+        Checkpoint("diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
+                   "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
               "inpaint", "StableDiffusionXLInpaintPipeline", None, "05"),
-        Model("madebyollin/taesd", "", "tiny_vae", "AutoencoderTiny", None, "speed",
+        Checkpoint("madebyollin/taesd", "", "tiny_vae", "AutoencoderTiny", None, "speed",
               "not in the book: a distilled VAE for SD 1.x/2.x latents, for fit_to_machine(tricks=('tiny_vae',)); "
               "decodes many times faster, slightly softer detail"),
-        Model("madebyollin/taesdxl", "", "tiny_vae", "AutoencoderTiny", None, "speed",
+        Checkpoint("madebyollin/taesdxl", "", "tiny_vae", "AutoencoderTiny", None, "speed",
               "not in the book: the same for SDXL latents"),
     ]
 }
 
 # Ids printed in the book (or common typos of them) that no longer resolve, mapped to today's id.
-DEAD_IDS: dict[str, str] = {m.book_id: m.repo_id for m in MODELS.values() if m.book_id and m.book_id != m.repo_id}
+DEAD_IDS: dict[str, str] = {m.book_id: m.repo_id for m in CHECKPOINTS.values() if m.book_id and m.book_id != m.repo_id}
 DEAD_IDS.update({
     "runwayml/stable-diffusion-v1-5".lower(): "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "lllyasviel/control_v11p_sd15_depth": "lllyasviel/control_v11f1p_sd15_depth",
 })
 
 
-class UnknownModelError(ValueError):
+class UnknownCheckpointError(ValueError):
     """Raised for a repo id that is not one of the chapter's checkpoints."""
 
 
-class DeadModelIdError(ValueError):
+class DeadRepoIdError(ValueError):
     """Raised for a book id that no longer resolves; the message names the current id."""
 
 
-def model(repo_id: str) -> Model:
+def checkpoint(repo_id: str) -> Checkpoint:
     """Look up a checkpoint of the chapter by its current id; dead book ids raise with the fix (all chapters)."""
     if not isinstance(repo_id, str) or not repo_id:
-        raise UnknownModelError(f"repo_id must be a non-empty string like {next(iter(MODELS))!r}, got {repo_id!r}.")
-    if repo_id in MODELS:
-        return MODELS[repo_id]
+        raise UnknownCheckpointError(f"repo_id must be a non-empty string like {next(iter(CHECKPOINTS))!r}, "
+                                     f"got {repo_id!r}.")
+    if repo_id in CHECKPOINTS:
+        return CHECKPOINTS[repo_id]
     if repo_id in DEAD_IDS or repo_id.lower() in DEAD_IDS:
         new = DEAD_IDS.get(repo_id, DEAD_IDS.get(repo_id.lower()))
-        why = MODELS[new].note or "the repo was renamed"
-        raise DeadModelIdError(
+        why = CHECKPOINTS[new].note or "the repo was renamed"
+        raise DeadRepoIdError(
             f"repo_id={repo_id!r} is the id printed in the book, but it does not exist on the Hub any more "
             f"({why}). Use repo_id={new!r} instead."
         )
-    close = difflib.get_close_matches(repo_id, list(MODELS), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(repo_id, list(CHECKPOINTS), n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownModelError(
+    raise UnknownCheckpointError(
         f"repo_id={repo_id!r} is not one of the checkpoints this tutorial knows.{hint} "
-        f"Known ids: {', '.join(sorted(MODELS))}."
+        f"Known ids: {', '.join(sorted(CHECKPOINTS))}."
     )
-
-
-def resolve(repo_id: str) -> str:
-    """Return the current id for a current or book id, raising for unknown ids (all chapters)."""
-    try:
-        return model(repo_id).repo_id
-    except DeadModelIdError:
-        return DEAD_IDS.get(repo_id, DEAD_IDS.get(repo_id.lower()))
 
 
 def with_trigger(repo_id: str, prompt: str) -> str:
     """Add the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
-    trigger = model(repo_id).trigger
+    trigger = checkpoint(repo_id).trigger
     if trigger and trigger.lower() not in prompt.lower():
         return f"{prompt}, {trigger}"
     return prompt

@@ -1,8 +1,8 @@
 """Measure what the twins teach: VAE round trips, img2img strength, inpainting, chains and upscalers.
 
-Maintainer tool: `python -m helpers.twins.targets` builds the twins it needs into a temporary cache (or uses
+Maintainer tool: `python -m tools.twin_targets` builds the twins it needs into a temporary cache (or uses
 `--cache`), prints one table row per model and target, and exits 1 when a target is missed. Every picture it
-measures on is one the twins never learned from (train.py's HELD_OUT), the chapters' start pictures among them.
+measures on is one the twins never learned from (train_twins.py's HELD_OUT), the chapters' start pictures among them.
 """
 
 from __future__ import annotations
@@ -202,10 +202,11 @@ def measure(groups=GROUPS) -> list[Row]:
 
 def main(argv=None) -> int:
     """Command line: build (or use) a twin cache, measure, print the table (maintainer tool)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.twins.targets", description=__doc__.split("\n")[0])
-    parser.add_argument("--cache", type=Path, help="an existing twin hub cache (default: build one in a temp dir)")
+    parser = argparse.ArgumentParser(prog="python -m tools.twin_targets", description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, help="a twin hub cache, built there first if the folder does not exist "
+                        "(default: build one in a temporary folder)")
     parser.add_argument("--weights", type=Path, help="build from the UNet weights in this folder (default: the "
-                        "committed helpers/twins/weights), e.g. those `python -m helpers.twins.train --out` wrote")
+                        "committed helpers/twins/weights), e.g. those `python -m tools.train_twins --out` wrote")
     parser.add_argument("groups", nargs="*", default=list(GROUPS), help=f"any of {', '.join(GROUPS)} (default: all)")
     args = parser.parse_args(argv)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="twins-")) / "hub"
@@ -214,12 +215,12 @@ def main(argv=None) -> int:
     os.environ["HF_HUB_OFFLINE"] = "1"
     import diffusers
 
-    from helpers.twins import train, twin_root
+    from helpers.twins import parts, twin_root
     from helpers.twins.build import build_cache
 
     if args.weights is not None:
-        train.WEIGHTS = args.weights
-    if args.cache is None:
+        parts.WEIGHTS = args.weights  # weights_for() reads it at build time
+    if not cache.exists():
         build_cache(cache, twin_root() / "src", log=lambda *_: None)
 
     diffusers.utils.logging.set_verbosity_error()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run ONLINE, before a GPU check: fill a folder with every wheel that scripts/gpu_check.sh needs to install
+# Run ONLINE, before a GPU check: fill a folder with every wheel that tools/gpu_check.sh needs to install
 # this project OFFLINE on a linux x86_64 machine that already has a CUDA build of torch.
 #
-#   scripts/prepare_wheels.sh [DIR]        # DIR defaults to wheels/ (add `wheels/` to .gitignore)
+#   tools/prepare_wheels.sh [DIR]        # DIR defaults to wheels/ (add `wheels/` to .gitignore)
 #
 # What goes in, and why:
 #   * requirements.txt minus torch and `-e .`, with the whole dependency tree EXCEPT what only torch

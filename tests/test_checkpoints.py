@@ -1,12 +1,11 @@
 import pytest
 
-from helpers.models import (
+from helpers.checkpoints import (
+    CHECKPOINTS,
     DEAD_IDS,
-    MODELS,
-    DeadModelIdError,
-    UnknownModelError,
-    model,
-    resolve,
+    DeadRepoIdError,
+    UnknownCheckpointError,
+    checkpoint,
     with_trigger,
 )
 
@@ -20,8 +19,8 @@ def test_every_chapter_checkpoint_is_in_the_one_table():
         "nitrosocke/elden-ring-diffusion", "kandinsky-community/kandinsky-2-2-decoder-inpaint",
         "stable-diffusion-v1-5/stable-diffusion-inpainting", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1",
     }
-    assert expected <= set(MODELS)
-    assert any(m.task == "depth" for m in MODELS.values())
+    assert expected <= set(CHECKPOINTS)
+    assert any(m.task == "depth" for m in CHECKPOINTS.values())
 
 
 @pytest.mark.parametrize(("book_id", "current"), [
@@ -30,25 +29,24 @@ def test_every_chapter_checkpoint_is_in_the_one_table():
     ("lllyasviel/control_v11flip_sd15_depth", "lllyasviel/control_v11f1p_sd15_depth"),
 ])
 def test_dead_book_ids_name_the_current_id(book_id, current):
-    with pytest.raises(DeadModelIdError, match=current):
-        model(book_id)
-    assert resolve(book_id) == current
+    with pytest.raises(DeadRepoIdError, match=current):
+        checkpoint(book_id)
     assert DEAD_IDS[book_id] == current
 
 
 def test_unknown_id_is_refused_with_a_suggestion():
-    with pytest.raises(UnknownModelError, match="Did you mean 'ogkalu/Comic-Diffusion'"):
-        model("ogkalu/Comic-Difusion")
-    with pytest.raises(UnknownModelError, match="not one of the checkpoints"):
-        model("someone/something-else")
-    with pytest.raises(UnknownModelError, match="non-empty string"):
-        model("")
+    with pytest.raises(UnknownCheckpointError, match="Did you mean 'ogkalu/Comic-Diffusion'"):
+        checkpoint("ogkalu/Comic-Difusion")
+    with pytest.raises(UnknownCheckpointError, match="not one of the checkpoints"):
+        checkpoint("someone/something-else")
+    with pytest.raises(UnknownCheckpointError, match="non-empty string"):
+        checkpoint("")
 
 
 def test_trigger_tokens():
-    assert MODELS["ogkalu/Comic-Diffusion"].trigger == "charliebo artstyle"
-    assert MODELS["kohbanye/pixel-art-style"].trigger == "pixelartstyle"
-    assert MODELS["nitrosocke/elden-ring-diffusion"].trigger == "elden ring style"
+    assert CHECKPOINTS["ogkalu/Comic-Diffusion"].trigger == "charliebo artstyle"
+    assert CHECKPOINTS["kohbanye/pixel-art-style"].trigger == "pixelartstyle"
+    assert CHECKPOINTS["nitrosocke/elden-ring-diffusion"].trigger == "elden ring style"
     assert with_trigger("kohbanye/pixel-art-style", "Astronaut") == "Astronaut, pixelartstyle"
     assert with_trigger("kohbanye/pixel-art-style", "pixelartstyle astronaut") == "pixelartstyle astronaut"
     assert with_trigger("stable-diffusion-v1-5/stable-diffusion-v1-5", "Astronaut") == "Astronaut"

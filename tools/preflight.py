@@ -1,7 +1,7 @@
 """Pre-flight: check every `from_pretrained` the chapter notebooks make against the repos' file listings.
 
-    python -m helpers.preflight             # the Hub's live listings (no weights downloaded)
-    python -m helpers.preflight --recorded  # the recorded manifests (helpers/manifests.json), offline
+    python -m tools.preflight             # the Hub's live listings (no weights downloaded)
+    python -m tools.preflight --recorded  # the recorded manifests (helpers/manifests.json), offline
 
 It reads the notebooks' code, finds each `from_pretrained` (and the depth-estimation `pipeline(model=...)`), works
 out the arguments it gets from `load_args` on a CUDA machine (float16) and on a CPU (float32) -- the files decide
@@ -194,7 +194,7 @@ def listing_for(repo_id: str, recorded: bool) -> tuple[dict[str, int | None], st
     listing = hub_listing(repo_id)
     if listing is None:
         raise ConnectionError(f"the Hub's listing of {repo_id} could not be read; check the network or HF_TOKEN, "
-                              "or run `python -m helpers.preflight --recorded` to check against the record.")
+                              "or run `python -m tools.preflight --recorded` to check against the record.")
     return listing, "Hub listing"
 
 
@@ -248,7 +248,7 @@ def report(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     """Command line: print the report and return 1 if any check failed (maintainer tool)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.preflight", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--recorded", action="store_true",
                         help="check against the recorded manifests instead of the Hub's live listings")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Latency of the try-it-yourself panel: from a slider change to the new picture on screen.
 
-Run: python scripts/bench_panel.py [--changes 20] [--size 256] [--steps 4]
+Run: python -m tools.bench_panel [--changes 20] [--size 256] [--steps 4]
 Uses the current mode (twins by default when offline). Prints the median and 90th percentile.
 """
 
@@ -14,6 +14,7 @@ from helpers import use_models
 
 
 def main() -> int:
+    """Time slider changes to new pictures and print the median and 90th percentile (maintainer tool)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--size", type=int, default=256, help="init image side in pixels")
@@ -27,7 +28,7 @@ def main() -> int:
     from PIL import Image
 
     from helpers.device import pick_device, pick_dtype
-    from helpers.panel import Panel
+    from helpers.panel import Panel, Slider
     from helpers.speed import fit_to_machine
 
     device = pick_device()
@@ -38,7 +39,8 @@ def main() -> int:
     pipe.set_progress_bar_config(disable=True)
     init = Image.new("RGB", (args.size, args.size), (90, 120, 60))
     panel = Panel(pipe, prompt="Astronaut in a jungle, cold color palette", num_inference_steps=args.steps,
-                  strength=args.strength, fixed={"image": init}, device=device, live=True)
+                  extras=[Slider("strength", args.strength, 0.0, 1.0, step=0.05)], fixed={"image": init},
+                  device=device, live=True)
     panel.generate(wait=True)  # warm-up: loads kernels and encodes the prompt once
 
     latencies = []

@@ -1,6 +1,6 @@
 """Train the twins' UNets into small denoisers of photos, so that their pictures show each lesson's mechanism.
 
-Maintainer tool: `python -m helpers.twins.train [name ...]` rewrites `helpers/twins/weights/<name>.safetensors`.
+Maintainer tool: `python -m tools.train_twins [name ...]` rewrites `helpers/twins/weights/<name>.safetensors`.
 Everything is seeded; a run on another machine gives nearly the same weights, and the builder only ever loads the
 committed files, so every machine builds identical twins without training.
 
@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-WEIGHTS = Path(__file__).with_name("weights")
+from helpers.twins.parts import WEIGHTS
+
 # scikit-image's bundled photos the twins learn from; the chapters' own start pictures are left out on purpose
 TRAIN_PHOTOS = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "colorwheel", "camera", "brick",
                 "grass", "moon", "clock", "coins", "cell", "page")
@@ -30,36 +31,20 @@ class Recipe:
     repo: str  # the checkpoint whose twin architecture, scheduler and VAE it uses
     task: str  # denoise, inpaint_sd, inpaint_kandinsky, upscale_x4, upscale_x2
     steps: int
-    used_by: tuple[str, ...]  # every repo whose twin loads these weights
 
 
+# one recipe per committed weight file; helpers.twins.parts.TAUGHT says which twins load it
 RECIPES: dict[str, Recipe] = {
-    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, (
-        "stable-diffusion-v1-5/stable-diffusion-v1-5", "ogkalu/Comic-Diffusion", "kohbanye/pixel-art-style",
-        "nitrosocke/elden-ring-diffusion")),
-    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500,
-                                ("stabilityai/stable-diffusion-xl-refiner-1.0",)),
-    "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500,
-                             ("kandinsky-community/kandinsky-2-2-decoder",)),
-    "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000,
-                                ("stable-diffusion-v1-5/stable-diffusion-inpainting",)),
-    "sdxl-inpaint-unet": Recipe("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "inpaint_sd", 3000,
-                                ("diffusers/stable-diffusion-xl-1.0-inpainting-0.1",)),
-    "kandinsky-inpaint-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder-inpaint", "inpaint_kandinsky", 1500,
-                                     ("kandinsky-community/kandinsky-2-2-decoder-inpaint",)),
-    "x4-unet": Recipe("stabilityai/stable-diffusion-x4-upscaler", "upscale_x4", 1500,
-                      ("stabilityai/stable-diffusion-x4-upscaler",)),
-    "x2-unet": Recipe("stabilityai/sd-x2-latent-upscaler", "upscale_x2", 1500,
-                      ("stabilityai/sd-x2-latent-upscaler",)),
+    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500),
+    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500),
+    "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500),
+    "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000),
+    "sdxl-inpaint-unet": Recipe("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "inpaint_sd", 3000),
+    "kandinsky-inpaint-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder-inpaint", "inpaint_kandinsky", 1500),
+    "x4-unet": Recipe("stabilityai/stable-diffusion-x4-upscaler", "upscale_x4", 1500),
+    "x2-unet": Recipe("stabilityai/sd-x2-latent-upscaler", "upscale_x2", 1500),
 }
 
-
-def weights_for(repo: str) -> Path | None:
-    """The committed UNet weights a repo's twin loads, or None (ch. 1)."""
-    for name, recipe in RECIPES.items():
-        if repo in recipe.used_by:
-            return WEIGHTS / f"{name}.safetensors"
-    return None
 
 
 # ---------------------------------------------------------------- pictures to learn from
@@ -325,7 +310,7 @@ def save(unet, name: str, folder: Path | None = None) -> Path:
 
 def main(argv=None) -> int:
     """Command line: train the named recipes (default: all) and write their weights (maintainer tool)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.twins.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.train_twins", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", metavar="name",
                         help=f"recipes to train: {', '.join(RECIPES)} (default: all)")
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's step count")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Run on an OFFLINE CUDA machine, from the repository root, after scripts/prepare_wheels.sh filled WHEELS_DIR
+# Run on an OFFLINE CUDA machine, from the repository root, after tools/prepare_wheels.sh filled WHEELS_DIR
 # on an online machine:
 #
-#   scripts/gpu_check.sh [WHEELS_DIR]                  # default wheels/; results in ${OUT:-build/gpu}
-#   scripts/gpu_check.sh --install-only [WHEELS_DIR]   # just the offline install and its checks
+#   tools/gpu_check.sh [WHEELS_DIR]                  # default wheels/; results in ${OUT:-build/gpu}
+#   tools/gpu_check.sh --install-only [WHEELS_DIR]   # just the offline install and its checks
 #
 # Stages (each timed, each under `timeout`; a failing stage does not stop the later ones, but the script exits
 # non-zero at the end): install, header, twins, tests, notebooks, full_twins, bench. Only a failed install
@@ -21,11 +21,11 @@
 #   REQUIRE_CUDA=1         0 lets the install check pass without CUDA (to rehearse the install on a CPU box)
 #   BUDGET=470             seconds for all stages together; each stage's timeout is cut to what is left
 #   T_INSTALL T_HEADER T_TWINS T_TESTS T_NOTEBOOKS T_FULL_TWINS T_BENCH   per-stage timeouts (seconds)
-#   BENCH_ARGS="..."       extra arguments for `python -m helpers.bench` (e.g. "--repeats 1")
+#   BENCH_ARGS="..."       extra arguments for `python -m tools.bench` (e.g. "--repeats 1")
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SELF="$ROOT/scripts/$(basename "${BASH_SOURCE[0]}")"
+SELF="$ROOT/tools/$(basename "${BASH_SOURCE[0]}")"
 cd "$ROOT" || exit 2
 
 MODE=all
@@ -49,7 +49,7 @@ if [[ "$VENV" == none ]]; then PY="$(command -v "$PYTHON")"; else PY="$ROOT/$VEN
 install_env() {
   local fail=0 torch_before torch_file_before pyver req tmp
   echo "== install: wheels from $WHEELS, interpreter $PYTHON, venv $VENV"
-  [[ -d "$WHEELS" ]] || { echo "ERROR: no wheels folder $WHEELS (run scripts/prepare_wheels.sh online first)"; return 1; }
+  [[ -d "$WHEELS" ]] || { echo "ERROR: no wheels folder $WHEELS (run tools/prepare_wheels.sh online first)"; return 1; }
   if [[ -f "$WHEELS/MANIFEST.txt" ]]; then
     # A truncated copy shows up here, not as a confusing pip error later.
     (cd "$WHEELS" && grep -v '^#' MANIFEST.txt | sha256sum --quiet -c -) \
@@ -240,8 +240,8 @@ if stage install "${T_INSTALL:-120}" "$SELF" --install-only "$WHEELS"; then
   stage notebooks "${T_NOTEBOOKS:-75}" "$PY" -m pytest -o addopts= --nbval-lax notebooks -p no:cacheprovider \
     -q -rfEs --junitxml="$OUT/junit-notebooks.xml"
   # Built apart from the bench so their cost shows on its own line (bench would build them itself).
-  stage full_twins "${T_FULL_TWINS:-60}" "$PY" -m helpers.twins path --full-size --only "${FULL_REPOS[@]}"
-  stage bench "${T_BENCH:-200}" "$PY" -m helpers.bench --models full --device cuda \
+  stage full_twins "${T_FULL_TWINS:-60}" "$PY" -m tools.full_size path --only "${FULL_REPOS[@]}"
+  stage bench "${T_BENCH:-200}" "$PY" -m tools.bench --models full --device cuda \
     --out "$OUT/bench-cuda.md" "${BENCH_EXTRA[@]}"
 else
   echo "install failed: the later stages need its environment, so they are skipped"

@@ -1,7 +1,7 @@
 """Parameter sweeps (guidance × seed × strength) split across every process and gathered into one grid.
 
 Run on one process like any script, or on several with accelerate, which starts one process per GPU:
-    accelerate launch --multi_gpu --num_processes 2 -m helpers.sweep --steps 10
+    accelerate launch --multi_gpu --num_processes 2 -m tools.sweep --steps 10
 The same command works on a machine without a GPU: the processes then talk over gloo on the CPU (that is how the
 tests run it). Each process renders its share of the grid; the main process gathers the pictures and saves one
 captioned grid.
@@ -67,7 +67,7 @@ def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
 
 def main(argv=None) -> int:
     """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
-    parser = argparse.ArgumentParser(prog="helpers.sweep")
+    parser = argparse.ArgumentParser(prog="tools.sweep")
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 5.0, 10.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=20)

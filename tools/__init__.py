@@ -1,0 +1,1 @@
+"""Maintainer tools, never imported by a notebook: main job, benchmarks, sweeps, full-size twins, training, checks."""

@@ -1,0 +1,77 @@
+"""Make executed notebooks fit to commit: drop pictures and volatile metadata, keep the text outputs.
+
+    python -m tools.nbclean notebooks/06_name.ipynb            # clean a notebook that was run in Jupyter
+    python -m tools.nbclean --execute notebooks/06_name.ipynb  # run it top to bottom on the twins, then clean
+
+The committed outputs are the twins' (nbval compares them in CI), so --execute always runs on the twins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import nbformat
+
+PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
+
+
+def clean(nb):
+    """Strip image data (it differs by weights and device) and run metadata; text stays for nbval (main job)."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")}
+    nb.metadata.get("language_info", {}).pop("version", None)
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data is not None:
+                for key in PICTURES:
+                    data.pop(key, None)
+                if not data:
+                    continue
+            out.pop("metadata", None) if out.get("output_type") == "stream" else out.__setitem__("metadata", {})
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
+def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom on the twins, in its own folder, keeping its outputs in memory (maintainer tool)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    env_before = os.environ.get("TUTORIAL_MODELS")
+    os.environ["TUTORIAL_MODELS"] = "twins"  # the kernel inherits it: committed outputs are always the twins'
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("TUTORIAL_MODELS", None)
+        else:
+            os.environ["TUTORIAL_MODELS"] = env_before
+    return nb
+
+
+def main(argv=None) -> int:
+    """Clean the given notebooks in place, after running them on the twins with --execute (maintainer tool)."""
+    parser = argparse.ArgumentParser(prog="python -m tools.nbclean", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--execute", action="store_true", help="run each notebook on the twins first")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        nb = execute(path, args.timeout) if args.execute else nbformat.read(path, as_version=4)
+        tmp = path.with_name(f".{path.name}.tmp")
+        nbformat.write(clean(nb), tmp)
+        os.replace(tmp, path)  # one step: a kill mid-write leaves the notebook as it was
+        print(f"{'ran and ' if args.execute else ''}cleaned {path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
