@@ -74,7 +74,7 @@ class Slider:
                              f"{self.high}).")
 
     def _widget(self, style: dict):
-        numbers = (self.value, self.low, self.high, self.step)
+        numbers = (self.value, self.low, self.high) + (() if self.step is None else (self.step,))
         whole = all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
         kind = W.IntSlider if whole else W.FloatSlider
         step = {} if self.step is None else {"step": self.step}

@@ -58,7 +58,7 @@ def panel_cells(path: Path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     nb.cells = [c for c in code if {"setup", "load"} & set(c.metadata.get("tags", []))
-                or c.source.startswith("prompt = ") or c is code[-1]]
+                or c.source.startswith("prompt = ") or "Panel(" in c.source]
     return nb
 
 

@@ -119,7 +119,7 @@ def test_no_exact_pins_where_users_install_and_every_dependency_has_a_floor():
 
 @pytest.mark.parametrize("torch", ["2.11.0", "2.13.0", "2.15.0", "2.16.0"])
 def test_torch_range_keeps_the_torch_machines_already_have(torch):
-    # 2.11: Colab and the lent GPU machines; 2.13: CI; 2.15: newest on PyPI; 2.16: the next one.
+    # 2.11: Colab and the CUDA test machines; 2.13: CI; 2.15: newest on PyPI; 2.16: the next one.
     assert _by_name("torch").specifier.contains(torch, prereleases=True)
 
 

@@ -4,11 +4,14 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tools.sweep import caption, run_sweep, sweep_jobs
+
+ROOT = Path(__file__).resolve().parent.parent  # `python -m tools.sweep` runs from the checkout
 
 
 def test_jobs_are_rows_of_seed_and_strength_and_columns_of_guidance():
@@ -42,11 +45,11 @@ def test_two_cpu_processes_split_the_work_and_match_one(tmp_path):
     args = ["-m", "tools.sweep", "--steps", "2", "--size", "64", "--guidance", "1", "7", "--seeds", "0", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one.png")], capture_output=True,
-                         text=True, env=env, timeout=300)
+                         text=True, env=env, timeout=300, cwd=ROOT)
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                           *args, "--out", str(tmp_path / "two.png")], capture_output=True, text=True, env=env,
-                         timeout=300)
+                         timeout=300, cwd=ROOT)
     assert two.returncode == 0, two.stderr[-2000:]
     assert "process 0/2: rendered 2 tiles" in two.stdout and "process 1/2: rendered 2 tiles" in two.stdout
     assert "grid 128x" in two.stdout and "from 2 process(es)" in two.stdout

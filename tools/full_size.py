@@ -19,7 +19,7 @@ from pathlib import Path
 
 from helpers.manifests import has_fp16_files
 from helpers.paths import repo_folder
-from helpers.twins import MARKER, TwinBuildError, twin_root
+from helpers.twins import LOCK_NAME, MARKER, TwinBuildError, remove_leftovers, twin_root
 from helpers.twins.build import (
     commit_hash,
     finish_snapshot,
@@ -137,10 +137,8 @@ def ensure_full_built(repos=None, log=print) -> Path:
     hub = full_twin_cache()
     hub.mkdir(parents=True, exist_ok=True)
     root = hub.parent
-    with FileLock(str(root / ".build.lock")):
-        for dead in sorted(root.glob("build.partial-*")):  # a build killed midway; every build holds this lock
-            shutil.rmtree(dead, ignore_errors=True)
-            log(f"Removed what an interrupted full-size build left behind: {dead.name}")
+    with FileLock(str(root / LOCK_NAME)):
+        remove_leftovers(root, ("build.partial-*",), log)  # a full-size build killed midway
         todo = [r for r in repos if not is_built(hub, r)]
         need = sum(full_size_bytes(r) for r in todo)
         free = shutil.disk_usage(root).free

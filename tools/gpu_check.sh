@@ -15,7 +15,7 @@
 #
 # Environment knobs:
 #   OUT=dir                results (log, timings.txt, junit xml, bench md/json); default build/gpu. At most 7
-#                          files land there, so a caller that fetches a handful of files gets all of them.
+#                          files land there, so a caller that copies a handful of files back gets all of them.
 #   PYTHON=python3         the interpreter that holds the CUDA torch
 #   VENV=.cache/gpu-venv   venv to create/reuse (--system-site-packages); VENV=none installs into PYTHON's env
 #   REQUIRE_CUDA=1         0 lets the install check pass without CUDA (to rehearse the install on a CPU box)
@@ -78,7 +78,7 @@ install_env() {
       # --system-site-packages: the venv sees the machine's CUDA torch (and its nvidia libs) without a copy.
       "$PYTHON" -m venv --system-site-packages "$VENV" || { echo "ERROR: could not create $VENV"; return 1; }
     fi
-    # If PYTHON is itself a venv (on the lent GPU machines python3 is /opt/torch/.venv/bin/python3),
+    # If PYTHON is itself a venv (on some CUDA machines python3 is /opt/torch/.venv/bin/python3),
     # --system-site-packages reaches the BASE interpreter's site-packages, not PYTHON's, where torch is.
     # So hand the new venv PYTHON's site directories through a .pth file, after its own: pip then sees torch
     # and the rest as installed, installs only what is missing or too old into the venv, and never
@@ -231,9 +231,10 @@ if stage install "${T_INSTALL:-120}" "$SELF" --install-only "$WHEELS"; then
   export PATH
   stage header "${T_HEADER:-15}" "$SELF" --header
   stage twins "${T_TWINS:-40}" "$PY" -m helpers.twins path
-  # -p no:cacheprovider: the checkout may be read-only or shared. addopts carries --nbval, harmless for .py.
+  # -p no:cacheprovider: the checkout may be read-only or shared. -o addopts=: one process (no pytest-xdist
+  # offline; CUDA tests share one GPU), and no --nbval for .py files.
   # the browser test needs Chromium, which a GPU box without internet does not have; CPU CI runs it
-  stage tests "${T_TESTS:-150}" "$PY" -m pytest tests "${GPU_OPT[@]}" --ignore=tests/test_browser.py \
+  stage tests "${T_TESTS:-150}" "$PY" -m pytest -o addopts= tests "${GPU_OPT[@]}" --ignore=tests/test_browser.py \
     -p no:cacheprovider -q -rfEs \
     --junitxml="$OUT/junit-tests.xml"
   # Lax: outputs recorded on a CPU (image fingerprints) differ on a GPU; cells must still run without error.

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from tools.run import write_atomic
+
 PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
 
 
@@ -65,10 +67,10 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
     for path in args.notebooks:
+        if not path.is_file():
+            parser.error(f"{path} is not a notebook file; name notebooks such as notebooks/06_name.ipynb")
         nb = execute(path, args.timeout) if args.execute else nbformat.read(path, as_version=4)
-        tmp = path.with_name(f".{path.name}.tmp")
-        nbformat.write(clean(nb), tmp)
-        os.replace(tmp, path)  # one step: a kill mid-write leaves the notebook as it was
+        write_atomic(path, lambda f, nb=nb: nbformat.write(clean(nb), f))  # a kill mid-write leaves the old file
         print(f"{'ran and ' if args.execute else ''}cleaned {path.name}")
     return 0
 

@@ -116,8 +116,8 @@ def _leftovers(root: Path, patterns) -> list[Path]:
     return sorted(p for pattern in patterns for p in root.glob(pattern))
 
 
-def _remove_leftovers(root: Path, patterns, log) -> None:
-    # Call only while holding the build lock: every build runs under it, so any such folder is a dead build's.
+def remove_leftovers(root: Path, patterns, log) -> None:
+    """Delete what a killed build left in `root`; hold the build lock, so each such folder is a dead build's (ch. 1)."""
     gone = _leftovers(root, patterns)
     for p in gone:
         shutil.rmtree(p, ignore_errors=True)
@@ -201,7 +201,7 @@ def ensure_built(force: bool = False, log=print) -> Path:
         if _leftovers(root, LEFTOVERS):  # one glob: cheap enough for every start
             try:  # a short wait: if another process holds the lock, it is building and its folder is no leftover
                 with FileLock(str(root / LOCK_NAME), timeout=0.5):
-                    _remove_leftovers(root, LEFTOVERS, log)
+                    remove_leftovers(root, LEFTOVERS, log)
             except Timeout:
                 pass
         return hub
@@ -211,7 +211,7 @@ def ensure_built(force: bool = False, log=print) -> Path:
         raise TwinBuildError(f"The twin cache folder {root} cannot be made: {err.strerror} ({err.filename}). "
                              "TUTORIAL_CACHE must name a folder (or be unset, for the project's .cache).") from None
     with _waiting_lock(root / LOCK_NAME, log):
-        _remove_leftovers(root, LEFTOVERS, log)
+        remove_leftovers(root, LEFTOVERS, log)
         problems = [] if force else verify(hub)  # again: another process may have rebuilt it while we waited
         if not force and not problems:
             return hub
