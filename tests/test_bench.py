@@ -119,3 +119,13 @@ def test_bad_arguments(args, match, capsys):
     with pytest.raises(SystemExit):
         bench.main(args)
     assert match in capsys.readouterr().err
+
+
+def test_meta_copies_take_the_dtype_of_the_real_weights():
+    # a CUDA run loads float16 weights; a float32 copy fed the recorded float16 inputs cannot count their FLOPs
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(SD15, dtype=torch.float16, variant="fp16", use_safetensors=True)
+    for name in ("unet", "vae.decoder", "vae.post_quant_conv", "text_encoder"):
+        copy = bench.meta_twin(pipe, name)
+        assert {(p.dtype, p.device.type) for p in copy.parameters()} == {(torch.float16, "meta")}, name

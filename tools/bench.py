@@ -168,8 +168,8 @@ def _get(pipeline, dotted: str):
     return obj if isinstance(obj, torch.nn.Module) else None
 
 
-def _meta_twin(pipeline, dotted: str):
-    """A shape-only copy of a pipeline module: same class and config, weights on the meta device."""
+def meta_twin(pipeline, dotted: str):
+    """A shape-only copy of a pipeline module: same class, config and dtype, on the meta device (maintainer tool)."""
     import torch
 
     top_name, *rest = dotted.split(".")
@@ -181,7 +181,10 @@ def _meta_twin(pipeline, dotted: str):
             copy = type(top)(top.config)
     for part in rest:
         copy = getattr(copy, part)
-    return copy.to(getattr(_get(pipeline, dotted), "dtype", None) or torch.float32)
+    # the dtype of the real module's weights: a plain nn.Module such as vae.decoder has no .dtype of its own, and a
+    # float32 copy fed the recorded float16 inputs fails ("Input type (c10::Half) and bias type (float)")
+    real = _get(pipeline, dotted)
+    return copy.to(next((p.dtype for p in real.parameters()), torch.float32) if real is not None else torch.float32)
 
 
 class FlopRecorder:
@@ -225,7 +228,7 @@ class FlopRecorder:
 
         out = {}
         for name, (args, kwargs) in self.inputs.items():
-            copy = _meta_twin(self.pipeline, name)
+            copy = meta_twin(self.pipeline, name)
             with FlopCounterMode(display=False) as counter, torch.no_grad():
                 copy(*args, **kwargs)
             out[name] = counter.get_total_flops() * self.calls[name]
