@@ -148,3 +148,13 @@ def test_free_memory_empties_the_cuda_cache_when_there_is_one(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     dev.free_memory()
     assert emptied == [True]
+
+
+def test_module_bytes_counts_a_shared_tensor_once():
+    import torch
+
+    a = torch.nn.Linear(4, 4)  # 16 + 4 float32 parameters
+    b = torch.nn.Sequential(a, torch.nn.Linear(4, 2, bias=False))  # holds `a` again, plus 8 more
+    b.register_buffer("steps", torch.zeros(3, dtype=torch.int64))
+    assert dev.module_bytes(a) == 20 * 4
+    assert dev.module_bytes(a, b) == 28 * 4 + 3 * 8

@@ -1,8 +1,9 @@
-"""nbclean strips pictures and run metadata but keeps the text outputs nbval compares; paths honour overrides."""
+"""nbclean strips pictures and run metadata but keeps the text outputs nbval compares; helpers.paths: folders, flags."""
 
 import os
 
 import nbformat
+import pytest
 
 from helpers import paths
 from tools.nbclean import clean, main
@@ -62,3 +63,23 @@ def test_cache_and_build_folders_follow_their_variables(monkeypatch, tmp_path):
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path / "c"))
     monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "b"))
     assert paths.cache_dir() == (tmp_path / "c").resolve() and paths.build_dir() == (tmp_path / "b").resolve()
+
+
+@pytest.mark.parametrize(("value", "on"), [("1", True), ("TRUE", True), (" yes ", True), ("on", True), ("0", False),
+                                           ("false", False), ("No", False), ("off", False), ("", False)])
+def test_env_flag_reads_the_usual_words(monkeypatch, value, on):
+    monkeypatch.setenv("TUTORIAL_OFFLINE", value)
+    assert paths.env_flag("TUTORIAL_OFFLINE") is on
+
+
+def test_env_flag_is_off_when_unset_and_refuses_other_words(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_OFFLINE", raising=False)
+    assert paths.env_flag("TUTORIAL_OFFLINE") is False
+    monkeypatch.setenv("TUTORIAL_OFFLINE", "maybe")
+    with pytest.raises(ValueError, match=r"TUTORIAL_OFFLINE='maybe' is neither on nor off; set TUTORIAL_OFFLINE=1"):
+        paths.env_flag("TUTORIAL_OFFLINE")
+
+
+def test_repo_folder_is_the_hub_cache_name():
+    assert paths.repo_folder("stable-diffusion-v1-5/stable-diffusion-v1-5") == (
+        "models--stable-diffusion-v1-5--stable-diffusion-v1-5")
