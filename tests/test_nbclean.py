@@ -57,6 +57,16 @@ def test_execute_runs_on_the_twins_and_keeps_only_text(tmp_path, capsys, monkeyp
     assert os.environ["TUTORIAL_MODELS"] == "hub"
 
 
+def test_a_failing_cell_leaves_the_notebook_as_it_was(tmp_path, capsys):
+    path = tmp_path / "06_x.ipynb"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("print('fine')"), nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, path)
+    before = path.read_text()
+    assert main(["--execute", str(path)]) == 1
+    assert "06_x.ipynb: code cell 2 failed" in capsys.readouterr().err and path.read_text() == before
+
+
 def test_cache_and_build_folders_follow_their_variables(monkeypatch, tmp_path):
     monkeypatch.delenv("TUTORIAL_CACHE", raising=False)
     assert paths.cache_dir() == (paths.PROJECT_ROOT / ".cache").resolve()

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import nbformat
 
+from tools.run import execute as run_notebook
 from tools.run import write_atomic
 
 PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
@@ -42,20 +44,18 @@ def clean(nb):
 
 
 def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom on the twins, in its own folder, keeping its outputs in memory (maintainer tool)."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
+    """Run a notebook top to bottom on the twins, as the main job does; raise naming a failed cell (maintainer tool)."""
     env_before = os.environ.get("TUTORIAL_MODELS")
     os.environ["TUTORIAL_MODELS"] = "twins"  # the kernel inherits it: committed outputs are always the twins'
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+        nb, error, _seconds = run_notebook(path, timeout)
     finally:
         if env_before is None:
             os.environ.pop("TUTORIAL_MODELS", None)
         else:
             os.environ["TUTORIAL_MODELS"] = env_before
+    if error:
+        raise RuntimeError(f"{path.name}: {error}. The notebook was left as it was; fix the cell and run again.")
     return nb
 
 
@@ -69,7 +69,11 @@ def main(argv=None) -> int:
     for path in args.notebooks:
         if not path.is_file():
             parser.error(f"{path} is not a notebook file; name notebooks such as notebooks/06_name.ipynb")
-        nb = execute(path, args.timeout) if args.execute else nbformat.read(path, as_version=4)
+        try:
+            nb = execute(path, args.timeout) if args.execute else nbformat.read(path, as_version=4)
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         write_atomic(path, lambda f, nb=nb: nbformat.write(clean(nb), f))  # a kill mid-write leaves the old file
         print(f"{'ran and ' if args.execute else ''}cleaned {path.name}")
     return 0
