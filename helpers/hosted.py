@@ -7,10 +7,12 @@ import os
 import sys
 from typing import NamedTuple
 
+from helpers.paths import DISTRIBUTION
+
 # Packages a hosted kernel may already have imported before the first cell installs the tutorial:
 # import name -> distribution name, as importlib.metadata knows it.
 WATCHED = {
-    "helpers": "diffusers-img2img-tutorial",
+    "helpers": DISTRIBUTION,
     "ipywidgets": "ipywidgets",
     "numpy": "numpy",
     "transformers": "transformers",
@@ -74,19 +76,31 @@ def stale_packages(watched: dict[str, str] | None = None) -> list[Stale]:
     return found
 
 
+class RestartNeeded(RuntimeError):
+    """The install changed packages this kernel had already imported: raised so that "Run all" stops at cell 1."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a stack trace: the learner reads what to do, not where it was raised
+        return [f"\033[1;31m{type(self).__name__}\033[0m: {self}"]
+
+
 def restart_message(stale: list[Stale], where: str | None = None) -> str:
     """Say which packages changed under the running kernel and how to restart it here (every chapter)."""
     how = RESTART.get(where or "", "restart the kernel")
     changed = "\n".join(f"  {s.name} {s.old} → {s.new}" for s in stale)
     return (
-        "Restart needed: installing the tutorial upgraded packages this kernel had already imported:\n"
+        "installing the tutorial upgraded packages this kernel had already imported:\n"
         f"{changed}\n"
-        f"Restart the runtime ({how}), then run this notebook again from the top."
+        f"Restart the runtime ({how}), then run this notebook again from the top. "
+        "\"Run all\" stops here: the cells below would have run with the old versions."
     )
 
 
-def finish_setup(watched: dict[str, str] | None = None) -> list[Stale]:
-    """Switch on Colab's widget manager, say if the runtime must restart, return the stale packages (every chapter)."""
+def finish_setup(watched: dict[str, str] | None = None) -> None:
+    """Switch on Colab's widget manager; raise RestartNeeded if the install changed an imported package (every chapter).
+
+    Raising, not printing, is what stops "Run all" here: a printed note sits in cell 1 while every later cell runs
+    with the old packages (ipywidgets 7 sliders, for one)."""
     where = platform()
     if where == "colab":
         from google.colab import output  # ipywidgets 8 widgets render on Colab only through its custom manager
@@ -94,5 +108,4 @@ def finish_setup(watched: dict[str, str] | None = None) -> list[Stale]:
         output.enable_custom_widget_manager()
     stale = stale_packages(watched)
     if stale:
-        print(restart_message(stale, where))
-    return stale
+        raise RestartNeeded(restart_message(stale, where))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
-from helpers.paths import PROJECT_ROOT, cache_dir, env_flag
+from helpers.paths import cache_dir, env_flag
 
 _DOCS = "https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/"
 CHAPTER_IMAGES: dict[str, str] = {
@@ -51,15 +51,6 @@ def _offline(offline: bool | None) -> str:
         if env_flag(var):
             return f"{var}={os.environ[var]}"
     return ""
-
-
-def _short(path: Path) -> str:
-    """A path for printing: relative to the project or to $TUTORIAL_CACHE, never absolute."""
-    path = Path(path).resolve()
-    for root, label in ((PROJECT_ROOT, ""), (cache_dir(), "$TUTORIAL_CACHE/")):
-        if path.is_relative_to(root):
-            return label + path.relative_to(root).as_posix()
-    return path.name
 
 
 def _check_url(url: str, parameter: str) -> None:
@@ -120,7 +111,7 @@ def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | No
     path = cache_dir() / "images" / f"{name}.png"
     if path.is_file():
         try:
-            return _open_guarded(path, f"cached image {_short(path)}").convert("RGB"), f"cached at {_short(path)}"
+            return _open_guarded(path, f"cached image {path}").convert("RGB"), f"cached at {path}"
         except (OSError, ValueError):
             path.unlink(missing_ok=True)  # a broken cache file: fetch it again
     if why_offline:
@@ -138,7 +129,7 @@ def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | No
             os.unlink(tmp.name)
             raise
     os.replace(tmp.name, path)
-    return image, f"downloaded, cached at {_short(path)}"
+    return image, f"downloaded, cached at {path}"
 
 
 def load_chapter_image(name: str, *, size: tuple[int, int] | None = None, offline: bool | None = None) -> Image.Image:

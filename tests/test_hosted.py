@@ -78,7 +78,7 @@ class Machine:
         self.monkeypatch = monkeypatch
         self.source = source
         self.installed: str | None = None  # version of the tutorial's distribution, None when absent
-        self.pip_result = (0, "")
+        self.pip_result = (0, "")  # (exit code, what pip printed)
         self.pip_calls: list[dict] = []
         self.widget_calls = 0
         self.cache_invalidations = 0
@@ -95,10 +95,10 @@ class Machine:
             cmd = [str(c) for c in cmd]
             pins = Path(cmd[cmd.index("-c") + 1]).read_text() if "-c" in cmd else None
             self.pip_calls.append({"cmd": cmd, "pins": pins, "kwargs": kwargs})
-            code, stderr = self.pip_result
+            code, said = self.pip_result
             if code == 0:
                 self.installed = literal(source, "VERSION")
-            return subprocess.CompletedProcess(cmd, code, "", stderr)
+            return subprocess.CompletedProcess(cmd, code, said, "")
 
         def invalidate():
             self.cache_invalidations += 1
@@ -181,8 +181,9 @@ def test_cell_names_the_repository_and_version_in_pyproject():
 
 def test_cell_stays_short_and_plain():
     source = cell_source()
-    assert len(source.strip().splitlines()) <= 30
-    assert "import *" not in source and "!pip" not in source and "%pip" not in source
+    assert len(source.strip().splitlines()) <= 58  # half of it tells a failed install's cause
+    assert "import *" not in source and not re.search(r"^\s*[!%]pip", source, re.M)  # plain Python, no shell magic
+    ast.parse(source)
     assert "-e" not in re.findall(r'"(-[a-z-]+)"', source), "an editable install needs a new interpreter to import"
 
 
@@ -236,11 +237,58 @@ def test_another_installed_version_is_replaced(machine, elsewhere):
     assert machine.target == f"git+{repository_url()}"
 
 
-def test_a_failed_install_shows_what_pip_said(machine, elsewhere):
-    machine.pip_result = (1, "ERROR: ResolutionImpossible: torch==2.11.0 conflicts")
-    with pytest.raises(RuntimeError, match="ResolutionImpossible"):
-        machine.colab().run_cell(elsewhere)
+PIP_SAID = ROOT / "tests" / "data" / "pip"  # real pip output, one file per way the install fails (README.md there)
+# file -> (where it happened, the cause the message must name, the line it must quote, what it must not blame)
+FAILURES = {
+    "no_network_git.txt": ("colab", "no internet. Reconnect (Runtime → Disconnect and delete runtime)",
+                           "Could not resolve host: github.com", "could not be cloned"),
+    "no_network_index.txt": ("kaggle", "switch Internet on in the notebook's settings",
+                             "Failed to resolve 'pypi.org'", "version conflict"),
+    "no_network_build_deps.txt": ("kaggle", "Kaggle notebooks start offline: switch Internet on",
+                                  "Failed to establish a new connection", "could not be cloned"),
+    "repo_asks_for_login.txt": ("colab", "could not be cloned. Copy the project to {here}",
+                                "fatal: could not read Username", "no internet"),
+    "repo_not_found.txt": ("kaggle", "could not be cloned. Copy the project to {here}",
+                           "fatal: repository 'https://github.com/img2img-tutorial/diffusers-img2img-tutorial/' not "
+                           "found",
+                           "no internet"),
+    "conflict_old_torch.txt": ("kaggle", "a version conflict with Kaggle's own packages (its torch 2.11.0+cu126 stays)",
+                               "The user requested (constraint) torch==2.10.0", "no internet"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAILURES))
+def test_a_failed_install_names_its_cause_and_quotes_only_pips_last_lines(machine, elsewhere, name):
+    where, cause, quoted, wrong = FAILURES[name]
+    said = (PIP_SAID / name).read_text(encoding="utf-8")
+    machine.pip_result = (1, said)
+    with pytest.raises(RuntimeError) as info:
+        getattr(machine, where)().run_cell(elsewhere)
+    message = str(info.value)
+    assert message.startswith("pip could not install the tutorial helpers: ")
+    assert cause.format(here=elsewhere.resolve() / "diffusers-img2img-tutorial") in message
+    assert "then run this cell again" in message
+    assert wrong not in message  # a note that names the wrong cause is worse than none
+    pip_lines = [line for line in message.splitlines() if line.startswith("  pip: ")]
+    assert any(quoted in line for line in pip_lines), message
+    assert 1 <= len(pip_lines) <= 4 and len(message) < len(said) / 2, "quote pip's last relevant lines, not all"
     assert machine.cache_invalidations == 0
+    assert info.value._render_traceback_() == [f"InstallFailed: {message}"]  # what Jupyter shows: no stack
+
+
+def test_an_unknown_failure_quotes_pips_errors(machine, elsewhere):
+    machine.pip_result = (1, "Processing ./x\nERROR: Could not install packages due to an OSError: [Errno 28] "
+                             "No space left on device\n")
+    with pytest.raises(RuntimeError, match=r"pip's own words follow.\n  pip: ERROR: .*No space left on device"):
+        machine.colab().run_cell(elsewhere)
+
+
+def test_the_install_never_waits_for_a_password_and_prints_plain_text(machine, elsewhere, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # ipykernel sets it for its own subprocesses: pip would answer in colour
+    machine.colab().run_cell(elsewhere)
+    env = machine.pip_calls[0]["kwargs"]["env"]
+    assert env["GIT_TERMINAL_PROMPT"] == "0"  # git would otherwise ask for a password on a URL that answers 401
+    assert env["NO_COLOR"] == "1" and "FORCE_COLOR" not in env
 
 
 def test_elsewhere_the_cell_does_nothing(machine, clone, capsys):
@@ -259,24 +307,24 @@ def fake_module(name: str, version) -> types.ModuleType:
     return module
 
 
-def test_upgraded_imported_packages_ask_for_a_restart(monkeypatch, capsys):
+def test_upgraded_imported_packages_stop_the_notebook_with_a_restart(monkeypatch):
     Machine(monkeypatch, "").colab()
     monkeypatch.setitem(sys.modules, "safetensors", fake_module("safetensors", "0.0.1"))
     monkeypatch.setitem(sys.modules, "PIL", fake_module("PIL", "9.0.0"))
-    stale = hosted.finish_setup()
+    with pytest.raises(hosted.RestartNeeded) as info:  # raised, so that "Run all" stops at the first cell
+        hosted.finish_setup()
     pillow, safetensors = importlib.metadata.version("pillow"), importlib.metadata.version("safetensors")
-    assert sorted(stale) == [("pillow", "9.0.0", pillow), ("safetensors", "0.0.1", safetensors)]
-    out = capsys.readouterr().out
+    out = str(info.value)
     assert f"pillow 9.0.0 → {pillow}" in out and f"safetensors 0.0.1 → {safetensors}" in out
-    assert "Restart" in out and "Runtime → Restart session" in out and "from the top" in out
+    assert "Restart the runtime (Runtime → Restart session)" in out and "from the top" in out
+    assert '"Run all" stops here' in out
 
 
-def test_kaggle_names_its_own_restart(monkeypatch, capsys):
+def test_kaggle_names_its_own_restart(monkeypatch):
     Machine(monkeypatch, "").kaggle()
     monkeypatch.setitem(sys.modules, "fake_widgets", fake_module("fake_widgets", "7.7.1"))
-    stale = hosted.finish_setup({"fake_widgets": "pytest"})
-    assert stale == [("pytest", "7.7.1", importlib.metadata.version("pytest"))]
-    assert "Run → Restart & clear cell outputs" in capsys.readouterr().out
+    with pytest.raises(hosted.RestartNeeded, match=r"(?s)pytest 7\.7\.1 → .*Run → Restart & clear cell outputs"):
+        hosted.finish_setup({"fake_widgets": "pytest"})
 
 
 def test_matching_versions_need_no_restart(monkeypatch, capsys):
@@ -288,9 +336,29 @@ def test_matching_versions_need_no_restart(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "fake_gone", fake_module("fake_gone", "1.0"))
     watched = {"fake_same": "pytest", "fake_padded": "pytest", "fake_unversioned": "pytest",
                "fake_gone": "no-such-distribution-here", "fake_never_imported": "pytest"}
-    assert hosted.finish_setup(watched) == []
-    assert hosted.finish_setup() == []  # this test environment itself is consistent
-    assert capsys.readouterr().out == ""
+    hosted.finish_setup(watched)
+    hosted.finish_setup()  # this test environment itself is consistent
+    assert capsys.readouterr().out == ""  # nothing to restart: the cell says nothing
+
+
+def test_in_a_notebook_the_restart_shows_only_what_to_do(monkeypatch):
+    # IPython shows an exception's _render_traceback_() in place of the stack: the learner reads the message alone
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    Machine(monkeypatch, "").colab()
+    monkeypatch.setitem(sys.modules, "fake_widgets", fake_module("fake_widgets", "7.7.1"))
+    shell = InteractiveShell.instance()
+    try:
+        with capture_output() as cap:
+            result = shell.run_cell("from helpers.hosted import finish_setup\n"
+                                    "finish_setup({'fake_widgets': 'ipywidgets'})")
+        text = cap.stdout + cap.stderr
+    finally:
+        InteractiveShell.clear_instance()
+    assert isinstance(result.error_in_exec, hosted.RestartNeeded)  # the cell failed: Jupyter runs no later cell
+    assert "RestartNeeded" in text and "ipywidgets 7.7.1 → " in text and "Runtime → Restart session" in text
+    assert "Traceback" not in text and "hosted.py" not in text
 
 
 def test_watched_names_are_real_distributions():

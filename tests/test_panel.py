@@ -115,6 +115,17 @@ def test_save_writes_png_with_parameters(panel):
     path = panel.save()
     meta = json.loads(Image.open(path).text["parameters"])
     assert meta["guidance_scale"] == 7.5 and meta["seed"] == 0 and meta["pipeline"] == "StableDiffusionImg2ImgPipeline"
+    assert f"saved {path.resolve()}" in panel.status.value  # the full path, folder included: where to find it
+
+
+def test_save_without_a_folder_goes_to_build_panel(pipe, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "out"))
+    init = Image.new("RGB", (128, 128), (120, 80, 40))
+    panel = Panel(pipe, prompt="a photo", num_inference_steps=2, extras=[strength(0.5)], fixed={"image": init})
+    panel.generate(wait=True)
+    path = panel.save()
+    assert path.parent == (tmp_path / "out" / "panel").resolve() and path.is_file()
+    assert str(path) in panel.status.value
 
 
 def test_saves_in_the_same_second_never_overwrite(panel, monkeypatch):

@@ -66,7 +66,8 @@ def test_a_failing_run_keeps_the_last_good_notebook(tmp_path, capsys):
     failed = nbformat.read(build / "01_x.failed.ipynb", as_version=4)
     assert "model download failed" in failed.cells[0].outputs[0]["evalue"]
     err = capsys.readouterr().err
-    assert "01_x.ipynb: FAILED" in err and "wrote 01_x.failed.ipynb, kept the earlier good 01_x.ipynb" in err
+    assert "01_x.ipynb: FAILED" in err
+    assert f"wrote {(build / '01_x.failed.ipynb').resolve()}, kept the earlier good 01_x.ipynb" in err
     page = (build / "index.html").read_text()
     assert "01_x.failed.ipynb" in page and "last good run is kept in <a href='01_x.ipynb'>" in page
 

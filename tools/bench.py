@@ -582,7 +582,7 @@ def main(argv=None) -> int:
     out.write_text(header + "\n".join(sections))
     out.with_suffix(".json").write_text(json.dumps(records, indent=2) + "\n")
     print(header + "\n".join(sections))
-    print(f"written: {out}", file=sys.stderr)
+    print(f"written: {Path(out).resolve()}", file=sys.stderr)
     return 0
 
 

@@ -183,7 +183,7 @@ def _save(nb, name: str, error, out: Path) -> str:
         return ""
     write_atomic(failed, lambda f: nbformat.write(nb, f))
     kept = f", kept the earlier good {good.name}" if good.exists() else ""
-    return f"; wrote {failed.name}{kept}"
+    return f"; wrote {failed.resolve()}{kept}"
 
 
 def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
@@ -193,7 +193,7 @@ def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
     if current:
         old = out / current.name
         lines.append(f"{current.name}: its kernel was shut down; "
-                     + (f"{os.path.relpath(old)} from the earlier run is kept." if old.exists()
+                     + (f"{old.resolve()} from the earlier run is kept." if old.exists()
                         else "nothing was written."))
     lines += [f"finished: {finished}",
               f"not run: {', '.join(p.name + (' (interrupted)' if p == current else '') for p in todo) or 'none'}",
@@ -258,8 +258,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
         if path.stem not in ran and not path.name.endswith(".failed.ipynb"):
             results.append((path.stem, nbformat.read(path, as_version=4), None, None))
     page = write_report(sorted(results, key=lambda r: r[0]), out)
-    rel = os.path.relpath(page, Path.cwd())
-    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {rel}")
+    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {page.resolve()}")
     return failed
 
 

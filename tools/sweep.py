@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         grid.save(out)
         for index, job, image, rank in results:
             print(f"tile {index}: {caption(job):<28} process {rank}  {fingerprint(image)}")
-        print(f"grid {grid.width}x{grid.height} from {state.num_processes} process(es): {out.name}")
+        print(f"grid {grid.width}x{grid.height} from {state.num_processes} process(es): {Path(out).resolve()}")
     return 0
 
 

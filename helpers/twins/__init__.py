@@ -133,7 +133,7 @@ def _build(hub: Path, log) -> None:
     tmp = root / f"hub.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     start = time.perf_counter()
-    log("Building twin models (tiny, seeded stand-ins) into the project's .cache/twins/hub ...")
+    log(f"Building twin models (tiny, seeded stand-ins) into {hub} ...")
     try:
         build_cache(tmp, root / "src", log=log)
         seconds = time.perf_counter() - start
@@ -209,7 +209,8 @@ def ensure_built(force: bool = False, log=print) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
         raise TwinBuildError(f"The twin cache folder {root} cannot be made: {err.strerror} ({err.filename}). "
-                             "TUTORIAL_CACHE must name a folder (or be unset, for the project's .cache).") from None
+                             "TUTORIAL_CACHE must name a folder, or be unset for the default place "
+                             "(helpers.paths.places() says where that is).") from None
     with _waiting_lock(root / LOCK_NAME, log):
         remove_leftovers(root, LEFTOVERS, log)
         problems = [] if force else verify(hub)  # again: another process may have rebuilt it while we waited
