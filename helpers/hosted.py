@@ -89,7 +89,7 @@ def restart_message(stale: list[Stale], where: str | None = None) -> str:
     how = RESTART.get(where or "", "restart the kernel")
     changed = "\n".join(f"  {s.name} {s.old} → {s.new}" for s in stale)
     return (
-        "installing the tutorial upgraded packages this kernel had already imported:\n"
+        "installing the tutorial changed packages this kernel had already imported:\n"
         f"{changed}\n"
         f"Restart the runtime ({how}), then run this notebook again from the top. "
         "\"Run all\" stops here: the cells below would have run with the old versions."

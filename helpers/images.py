@@ -193,7 +193,7 @@ def load_image_file(path_or_url) -> Image.Image:
         path = Path(text)
         if not path.is_file():
             raise FileNotFoundError(
-                f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd().name}/)."
+                f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd()})."
             )
         try:
             image = _open_guarded(path, path.name)

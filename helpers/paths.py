@@ -63,6 +63,9 @@ def build_dir() -> Path:
     """Folder for what a learner or the main job makes: saved pictures, executed notebooks, reports (every chapter)."""
     chosen = _from_env("TUTORIAL_BUILD")
     if chosen is not None:
+        if chosen.exists() and not chosen.is_dir():
+            raise ValueError(f"TUTORIAL_BUILD={os.environ['TUTORIAL_BUILD']!r} is a file ({chosen}); it must "
+                             "name a folder, or be unset for the default place (build/).")
         return chosen
     root = checkout()
     return root / "build" if root is not None else Path.cwd().resolve() / "build"

@@ -25,7 +25,7 @@ def pytest_addoption(parser):
                      help="also run tests/full_size: build the full-size twins (8 GB of disk) and benchmark one")
     parser.addoption("--hosted", action="store_true",
                      help="also run tests/hosted: chapter 1 on an emulated Colab kernel (Python 3.13, torch 2.11, "
-                          "ipywidgets 7.7.1; a 5 GB image downloaded once)")
+                          "ipywidgets 7.7.1; a 5 GB image downloaded once, then about three minutes)")
     parser.addoption("--retrain-twins", action="store_true",
                      help="also run tests/retrain: retrain every twin UNet (about 45 min) and check the targets")
 
@@ -55,7 +55,7 @@ def pytest_ignore_collect(collection_path, config):
             return not config.getoption("--retrain-twins")
         if collection_path.name == "full_size":  # opt-in as well: gigabytes of disk and a minute or more
             return not config.getoption("--full-size")
-        if collection_path.name == "hosted":  # opt-in as well: a 5 GB image and about five minutes
+        if collection_path.name == "hosted":  # opt-in as well: a 5 GB image and about three minutes
             return not config.getoption("--hosted")
     return None
 

@@ -119,7 +119,8 @@ def test_leftovers_of_a_killed_build_are_removed_by_the_next_start(hub):
     lines, log = logged()
     assert ensure_built(log=log) == hub  # the fast path: the cache is sound, only the leftovers go
     assert not any(folder.exists() for folder in dead)
-    assert lines == ["Removed what an interrupted twin build left behind: hub.old-99999999, hub.partial-99999999"]
+    assert lines == [f"Removed what an interrupted twin build left behind in {root}: hub.old-99999999, "
+                     "hub.partial-99999999"]
 
 
 def test_leftovers_of_a_killed_full_size_build_are_removed(tmp_path, monkeypatch):

@@ -118,6 +118,17 @@ def test_save_writes_png_with_parameters(panel):
     assert f"saved {path.resolve()}" in panel.status.value  # the full path, folder included: where to find it
 
 
+def test_a_build_folder_that_is_a_file_is_named_in_the_panel(panel, tmp_path, monkeypatch):
+    (tmp_path / "notes").write_text("mine")
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "notes"))
+    panel.save_dir = None
+    panel.generate(wait=True)
+    panel._save_clicked()  # what the Save PNG button does
+    assert "TUTORIAL_BUILD" in panel.status.value and "must name a folder" in panel.status.value
+    assert "Free some space" not in panel.status.value  # not a disk problem: no advice that points the wrong way
+    assert (tmp_path / "notes").read_text() == "mine"
+
+
 def test_save_without_a_folder_goes_to_build_panel(pipe, tmp_path, monkeypatch):
     monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "out"))
     init = Image.new("RGB", (128, 128), (120, 80, 40))

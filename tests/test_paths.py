@@ -4,9 +4,11 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from helpers import paths
 
@@ -54,20 +56,31 @@ def test_a_checkout_keeps_todays_places(clean_env):
     assert str(ROOT / ".cache") in paths.places() and "the checkout" in paths.places()
 
 
+def user_cache(clean_env) -> Path:
+    """The user cache folder platformdirs names here; on Linux (CI, Colab, Kaggle) it is under $XDG_CACHE_HOME."""
+    from platformdirs import user_cache_path
+
+    expected = user_cache_path("diffusers-img2img-tutorial", appauthor=False).resolve()
+    if sys.platform.startswith("linux"):
+        assert expected == clean_env / "xdg" / "diffusers-img2img-tutorial"
+    return expected
+
+
 def test_an_installed_copy_writes_nothing_beside_itself(installed, clean_env):
     assert paths.checkout() is None
-    assert paths.cache_dir() == clean_env / "xdg" / "diffusers-img2img-tutorial"  # platformdirs, $XDG_CACHE_HOME
+    assert paths.cache_dir() == user_cache(clean_env)
     assert paths.build_dir() == clean_env / "work" / "build"  # the notebook's working folder
     for place in (paths.cache_dir(), paths.build_dir()):
         assert not place.is_relative_to(installed)
     said = paths.places()
-    assert "an installed copy" in said and str(clean_env / "xdg") in said and str(clean_env / "work" / "build") in said
+    assert "an installed copy" in said and str(user_cache(clean_env)) in said
+    assert str(clean_env / "work" / "build") in said
 
 
 def test_the_twins_and_chapter_images_follow_the_cache(installed, clean_env):
     from helpers.twins import twin_cache
 
-    assert twin_cache() == clean_env / "xdg" / "diffusers-img2img-tutorial" / "twins" / "hub"
+    assert twin_cache() == user_cache(clean_env) / "twins" / "hub"
 
 
 @pytest.mark.parametrize("kind", ["checkout", "installed"])
@@ -80,6 +93,15 @@ def test_the_learners_folders_win_over_both(kind, clean_env, request, monkeypatc
     assert paths.cache_dir() == clean_env / "home" / "tutorial-cache"
     assert paths.build_dir() == clean_env / "work" / "out"
     assert "from TUTORIAL_CACHE" in paths.places() and "from TUTORIAL_BUILD" in paths.places()
+
+
+def test_a_build_folder_that_is_a_file_is_refused_by_name(clean_env, monkeypatch):
+    mine = clean_env / "work" / "out"
+    mine.write_text("the learner's notes")
+    monkeypatch.setenv("TUTORIAL_BUILD", "out")
+    with pytest.raises(ValueError, match=r"TUTORIAL_BUILD='out' is a file \(.*out\); it must name a folder"):
+        paths.build_dir()
+    assert mine.read_text() == "the learner's notes"
 
 
 def test_an_empty_variable_means_unset(clean_env, monkeypatch):
@@ -96,11 +118,19 @@ def test_a_wheel_install_keeps_files_out_of_site_packages(tmp_path):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         (src / rel).write_bytes((ROOT / rel).read_bytes())
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", tmp_path / "dist", src], check=True, capture_output=True)
+    # the build backend this environment already has, when it is new enough: a second faster than an isolated build
+    try:
+        isolation = [] if Version(version("setuptools")) < Version("77") else ["--no-build-isolation"]
+    except PackageNotFoundError:
+        isolation = []
+    built = subprocess.run([*pip, "wheel", "--no-deps", *isolation, "-w", tmp_path / "dist", src],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, f"pip wheel failed (its build needs setuptools>=77 from the index):\n{built.stderr}"
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     site = tmp_path / "site-packages"
-    subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", site, wheel], check=True,
-                   capture_output=True)
+    done = subprocess.run([*pip, "install", "--no-deps", "--no-compile", "--target", site, wheel],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
     work = tmp_path / "content"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("TUTORIAL_CACHE", "TUTORIAL_BUILD")}

@@ -122,7 +122,7 @@ def remove_leftovers(root: Path, patterns, log) -> None:
     for p in gone:
         shutil.rmtree(p, ignore_errors=True)
     if gone:
-        log(f"Removed what an interrupted twin build left behind: {', '.join(p.name for p in gone)}")
+        log(f"Removed what an interrupted twin build left behind in {root}: {', '.join(p.name for p in gone)}")
 
 
 def _build(hub: Path, log) -> None:

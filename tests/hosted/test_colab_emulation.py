@@ -145,7 +145,8 @@ def chapter_cells() -> list[str]:
 CHECK = ("import ipywidgets, torch, helpers, sys\n"
          "colab = sys.modules.get('google.colab')\n"
          "print('torch', torch.__version__, '| ipywidgets', ipywidgets.__version__, '| widget manager',\n"
-         "      getattr(colab, 'WIDGET_MANAGER', None), '| helpers', helpers.__file__)\n"
+         "      getattr(colab, 'WIDGET_MANAGER', None), '| helpers', helpers.__file__,\n"
+         "      '| torch from', torch.__file__)\n"
          "from helpers.paths import places\nprint(places())")
 SAVE = ("panel.num_inference_steps.value = 2\npanel.generate(wait=True)\nsaved = panel.save()\n"
         "print('returned', saved)\nprint('status', panel.status.value)")
@@ -158,6 +159,8 @@ def check_chapter_ran(machine: dict, results: list[dict], torch_before: str, wid
     versions = text_of(results[1])
     print("--- versions and places ---\n" + versions)
     assert f"torch {torch_before} " in versions, "the platform's torch must stay"
+    torch_file = Path(versions.split("| torch from ")[1].split()[0])
+    assert torch_file.is_relative_to(site_packages(IMAGE)), "the platform's own torch, not a second copy"
     assert "| ipywidgets 8." in versions and f"| widget manager {widget_manager} |" in versions
     helpers_file = Path(versions.split("| helpers ")[1].split()[0])
     assert helpers_file.is_relative_to(site_packages(machine["venv"])), "a normal install, not the clone"
@@ -170,6 +173,11 @@ def check_chapter_ran(machine: dict, results: list[dict], torch_before: str, wid
     assert (twins / "BUILD_INFO.json").is_file(), "the twins belong in the user cache folder"
     site = site_packages(machine["venv"])
     assert not (site / "build").exists() and not (site / ".cache").exists(), "nothing written into site-packages"
+    (record,) = site.glob("diffusers_img2img_tutorial-*.dist-info/RECORD")
+    installed = {line.split(",")[0] for line in record.read_text().splitlines()}
+    present = {p.relative_to(site).as_posix() for p in (site / "helpers").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert present <= installed, f"files the install did not put there: {sorted(present - installed)}"
 
 
 def run_all(kc, cells: list[str], timeout: int) -> list[dict]:
@@ -253,8 +261,8 @@ def test_kaggle_without_internet_says_so_and_stops(image, tmp_path):
     print("--- cell 1, a failed install ---\n" + said)
     assert results[0]["status"] == "error" and reply["ename"] == "InstallFailed"
     assert "Traceback" not in said and "raise InstallFailed" not in said  # the message alone, no code to read
-    assert reply["evalue"].startswith("pip could not install the tutorial helpers: no internet. Kaggle notebooks start "
-                                      "offline: switch Internet on")
+    assert reply["evalue"].startswith("pip could not install the tutorial helpers: no internet. A Kaggle notebook "
+                                      "reaches it only with Internet switched on: turn it on")
     assert "pip: WARNING: Retrying" in reply["evalue"] and "establish a new connection" in reply["evalue"]
     assert "\x1b[" not in reply["evalue"], "pip's words in plain text: ipykernel's FORCE_COLOR must not reach pip"
     assert "conflict" not in reply["evalue"]  # offline, pip reports a conflict too; the cause is the network
