@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 
 import torch
 
@@ -13,6 +14,9 @@ DEVICES = ("cuda", "mps", "cpu")
 # Set TUTORIAL_DECIDE_AS=cuda to take every decision a CUDA machine takes (fp16 dtype, fp16 files, sizes, steps)
 # while still running on this machine: CI loads every chapter's checkpoints that way, against the twins.
 DECIDE_AS_ENV = "TUTORIAL_DECIDE_AS"
+# Set TUTORIAL_GPU_MEMORY=15GiB to plan as if the GPU had only that much memory (a free Colab T4 on a larger card).
+GPU_MEMORY_ENV = "TUTORIAL_GPU_MEMORY"
+_UNITS = {"": 2**30, "gib": 2**30, "gb": 10**9, "mib": 2**20, "mb": 10**6}
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 SEED_LIMIT = 2**63
 
@@ -67,6 +71,19 @@ def decide_as() -> str | None:
         raise ValueError(f"{DECIDE_AS_ENV}={wanted!r} is not supported; set {DECIDE_AS_ENV}=cuda to take a CUDA "
                          "machine's decisions on this one, or unset it.")
     return "cuda"
+
+
+def gpu_memory_budget(value: str | None = None) -> int | None:
+    """Bytes of GPU memory to plan within, from TUTORIAL_GPU_MEMORY ("15GiB", "16 GB", "15"); None if unset (ch. 1)."""
+    text = (os.environ.get(GPU_MEMORY_ENV, "") if value is None else value).strip()
+    if not text:
+        return None
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
+    unit = found.group(2).lower() if found else None
+    if found is None or unit not in _UNITS or float(found.group(1)) <= 0:
+        raise ValueError(f"{GPU_MEMORY_ENV}={text!r} is not an amount of memory; write it like 15GiB, 16GB or 15000MiB "
+                         "(a bare number means GiB), or unset it to plan with all the free GPU memory.")
+    return int(float(found.group(1)) * _UNITS[unit])
 
 
 def decision_kind(device: str | None = None) -> str:

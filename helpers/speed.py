@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from helpers.device import device_kind, module_bytes, pick_device
+from helpers.device import GPU_MEMORY_ENV, device_kind, gpu_memory_budget, module_bytes, pick_device
 
 OFFLOAD_CHOICES = ("auto", "always", "never")
 ATTENTION_CHOICES = ("auto", "xformers", "sdpa")
@@ -46,6 +46,7 @@ class Machine:
     free_bytes: int | None  # free GPU memory on CUDA, available RAM elsewhere; None when unknown
     capability: tuple[int, int] | None = None  # CUDA compute capability
     has_xformers: bool = False
+    budget_bytes: int | None = None  # a GPU memory budget planned within (TUTORIAL_GPU_MEMORY), None when none
 
 
 @dataclass(frozen=True)
@@ -114,16 +115,22 @@ def _available_ram() -> int | None:
         return None
 
 
-def this_machine(device: str | None = None) -> Machine:
-    """Describe the machine `device` lives on, for `plan()` (ch. 1)."""
+def this_machine(device: str | None = None, memory_budget: int | None = None) -> Machine:
+    """Describe the machine `device` lives on, for `plan()`; on CUDA within a memory budget if one is set (ch. 1).
+
+    The budget (bytes, or TUTORIAL_GPU_MEMORY) caps the free memory the policy sees at the budget minus what this
+    process has reserved already: a per-process memory fraction alone leaves torch.cuda.mem_get_info unchanged."""
     device = device if device is not None else pick_device()
     kind = device_kind(device)
     has_xformers = importlib.util.find_spec("xformers") is not None
     if kind == "cuda":
         index = torch.device(device).index or 0
         free, _total = torch.cuda.mem_get_info(index)
+        budget = memory_budget if memory_budget is not None else gpu_memory_budget()
+        if budget is not None:
+            free = max(0, min(free, budget - torch.cuda.memory_reserved(index)))
         capability = torch.cuda.get_device_capability(index)
-        return Machine("cuda", torch.cuda.get_device_name(index), free, capability, has_xformers)
+        return Machine("cuda", torch.cuda.get_device_name(index), free, capability, has_xformers, budget)
     name = "Apple GPU (mps)" if kind == "mps" else "CPU"
     return Machine(kind, name, _available_ram(), None, has_xformers)
 
@@ -364,12 +371,13 @@ def _apply_tricks(pipeline, p: Plan) -> None:
 
 def plan_for(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
              fast: bool = False, compile: bool | None = None, height: int | None = None, width: int | None = None,
-             batch: int = 1, tricks: tuple[str, ...] = ()) -> Plan:
+             batch: int = 1, tricks: tuple[str, ...] = (), memory_budget: int | None = None) -> Plan:
     """The plan `fit_to_machine` would apply to this pipeline on this device, without changing the pipeline (ch. 1)."""
     _check_choices(offload, attention, compile, tricks)  # before measuring anything, so a typo fails first
     device = device if device is not None else pick_device()
     default = _default_size(pipeline)
-    return plan(this_machine(device), weights_bytes=pipeline_bytes(pipeline), dtype=getattr(pipeline, "dtype", None),
+    return plan(this_machine(device, memory_budget), weights_bytes=pipeline_bytes(pipeline),
+                dtype=getattr(pipeline, "dtype", None),
                 height=height or default, width=width or default, batch=batch, offload=offload,
                 attention=attention, fast=fast, compile=compile, tricks=tricks)
 
@@ -401,7 +409,8 @@ def apply_plan(pipeline, p: Plan, device: str) -> None:
 
 def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
                    fast: bool = False, compile: bool | None = None, height: int | None = None,
-                   width: int | None = None, batch: int = 1, tricks: tuple[str, ...] = (), verbose: bool = True):
+                   width: int | None = None, batch: int = 1, tricks: tuple[str, ...] = (), verbose: bool = True,
+                   memory_budget: int | None = None):
     """Apply the speed and memory policy to a pipeline, print what it chose and why, and return it (ch. 1).
 
     It is plan_for() then apply_plan(); nothing is stored on the pipeline. A caller that records the plan (the
@@ -409,7 +418,7 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     """
     device = device if device is not None else pick_device()
     p = plan_for(pipeline, device, offload=offload, attention=attention, fast=fast, compile=compile, height=height,
-                 width=width, batch=batch, tricks=tricks)
+                 width=width, batch=batch, tricks=tricks, memory_budget=memory_budget)
     apply_plan(pipeline, p, device)
     if verbose:
         print(explain(p, device))
@@ -428,7 +437,9 @@ def _default_size(pipeline) -> int:
 
 def explain(p: Plan, device: str) -> str:
     """The plan as a few lines: each choice and why; image-changing tricks are marked (ch. 1)."""
-    lines = [f"speed/memory on {device}:"]
+    budget = p.machine.budget_bytes
+    within = f" (within a {_gb(budget)} GPU memory budget: {GPU_MEMORY_ENV} or memory_budget=)" if budget else ""
+    lines = [f"speed/memory on {device}{within}:"]
     for c in p.choices:
         mark = "  [CHANGES THE IMAGE]" if c.changes_image else ""
         lines.append(f"  {c.name}: {c.value} ({c.why}){mark}")

@@ -224,3 +224,71 @@ def test_dtype_unknown_when_missing(capsys):
     speed.fit_to_machine(pipe, "cpu")
     assert "dtype: unknown" in capsys.readouterr().out
     assert next(c.value for c in speed.plan_for(pipe, "cpu").choices if c.name == "dtype") == "unknown"
+
+
+# ---------------------------------------------------------------- a GPU memory budget (a free Colab T4 on a big card)
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize("text, expected", [("15GiB", 15 * GIB), ("16 GB", 16 * 10**9), ("15", 15 * GIB),
+                                            ("1500MiB", 1500 * 2**20), ("7.5gib", int(7.5 * GIB)), ("", None)])
+def test_gpu_memory_budget_reads_the_usual_units(text, expected):
+    from helpers.device import gpu_memory_budget
+
+    assert gpu_memory_budget(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "15TB", "0", "-3GiB", "15 GiB of it"])
+def test_a_bad_gpu_memory_budget_names_the_variable_and_the_form(text):
+    from helpers.device import gpu_memory_budget
+
+    with pytest.raises(ValueError, match=r"TUTORIAL_GPU_MEMORY=.* write it like 15GiB"):
+        gpu_memory_budget(text)
+
+
+@pytest.fixture
+def big_card(fake_cuda, monkeypatch):
+    """An H200's free memory, as a per-process memory fraction leaves it: mem_get_info still says 139 GiB."""
+    fake_cuda["free"] = 139 * GIB
+    reserved = {"bytes": 0}
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: reserved["bytes"])
+    monkeypatch.delenv("TUTORIAL_GPU_MEMORY", raising=False)
+    return reserved
+
+
+SDXL_INPAINT_FP16 = 6_900_000_000  # about: UNet 2.57 B parameters plus both text encoders and the VAE, in fp16
+
+
+def t4_choices(machine) -> dict:
+    p = speed.plan(machine, weights_bytes=SDXL_INPAINT_FP16, dtype=torch.float16, height=1024, width=1024)
+    return {c.name: c.value for c in p.choices}
+
+
+def test_a_budget_makes_the_policy_decide_as_on_a_smaller_card(big_card):
+    unbounded = speed.this_machine("cuda")
+    assert unbounded.free_bytes == 139 * GIB and unbounded.budget_bytes is None
+    assert t4_choices(unbounded)["placement"] == "GPU"
+    t4 = speed.this_machine("cuda", memory_budget=15 * GIB)  # a free Colab T4's usable memory
+    assert t4.free_bytes == 15 * GIB and t4.budget_bytes == 15 * GIB
+    assert t4_choices(t4) == {**t4_choices(unbounded), "placement": "GPU", "VAE": "whole image"}
+    tight = speed.this_machine("cuda", memory_budget=8 * GIB)  # the weights no longer fit beside the work
+    assert t4_choices(tight)["placement"] == "model CPU offload"
+    tiny = speed.this_machine("cuda", memory_budget=4 * GIB)  # and the 1024² decode no longer fits either
+    assert t4_choices(tiny)["placement"] == "model CPU offload" and t4_choices(tiny)["VAE"] == "tiled"
+
+
+def test_memory_this_process_holds_already_counts_against_the_budget(big_card):
+    big_card["bytes"] = 3 * GIB
+    assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 12 * GIB
+    big_card["bytes"] = 20 * GIB
+    assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 0
+
+
+def test_the_budget_comes_from_the_environment_and_is_said(big_card, monkeypatch, capsys):
+    monkeypatch.setenv("TUTORIAL_GPU_MEMORY", "4GiB")
+    pipe = FakePipeline()
+    assert speed.plan_for(pipe, "cuda").machine.free_bytes == 4 * GIB
+    speed.fit_to_machine(pipe, "cuda")
+    assert "speed/memory on cuda (within a 4.3 GB GPU memory budget: TUTORIAL_GPU_MEMORY" in capsys.readouterr().out
+    assert speed.plan_for(pipe, "cuda", memory_budget=15 * GIB).machine.free_bytes == 15 * GIB  # the argument wins
