@@ -80,10 +80,11 @@ def gpu_memory_budget(value: str | None = None) -> int | None:
         return None
     found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
     unit = found.group(2).lower() if found else None
-    if found is None or unit not in _UNITS or float(found.group(1)) <= 0:
+    amount = int(float(found.group(1)) * _UNITS[unit]) if found and unit in _UNITS else 0
+    if amount < 2**20:  # under a MiB is no budget a pipeline could run in: a typo
         raise ValueError(f"{GPU_MEMORY_ENV}={text!r} is not an amount of memory; write it like 15GiB, 16GB or 15000MiB "
                          "(a bare number means GiB), or unset it to plan with all the free GPU memory.")
-    return int(float(found.group(1)) * _UNITS[unit])
+    return amount
 
 
 def decision_kind(device: str | None = None) -> str:

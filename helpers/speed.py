@@ -46,7 +46,7 @@ class Machine:
     free_bytes: int | None  # free GPU memory on CUDA, available RAM elsewhere; None when unknown
     capability: tuple[int, int] | None = None  # CUDA compute capability
     has_xformers: bool = False
-    budget_bytes: int | None = None  # a GPU memory budget planned within (TUTORIAL_GPU_MEMORY), None when none
+    budget_bytes: int | None = None  # a GPU memory budget (TUTORIAL_GPU_MEMORY), None when none; used on CUDA only
 
 
 @dataclass(frozen=True)
@@ -123,16 +123,26 @@ def this_machine(device: str | None = None, memory_budget: int | None = None) ->
     device = device if device is not None else pick_device()
     kind = device_kind(device)
     has_xformers = importlib.util.find_spec("xformers") is not None
+    budget = _budget(memory_budget)  # read on every machine, so that a typo fails here too
     if kind == "cuda":
         index = torch.device(device).index or 0
         free, _total = torch.cuda.mem_get_info(index)
-        budget = memory_budget if memory_budget is not None else gpu_memory_budget()
         if budget is not None:
             free = max(0, min(free, budget - torch.cuda.memory_reserved(index)))
         capability = torch.cuda.get_device_capability(index)
         return Machine("cuda", torch.cuda.get_device_name(index), free, capability, has_xformers, budget)
     name = "Apple GPU (mps)" if kind == "mps" else "CPU"
-    return Machine(kind, name, _available_ram(), None, has_xformers)
+    return Machine(kind, name, _available_ram(), None, has_xformers, budget)  # kept only to say it is ignored
+
+
+def _budget(memory_budget) -> int | None:
+    """memory_budget= as bytes: an int, or a text such as "15GiB"; TUTORIAL_GPU_MEMORY when it is None."""
+    if memory_budget is None or isinstance(memory_budget, str):
+        return gpu_memory_budget(memory_budget)
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 2**20:
+        raise ValueError(f"memory_budget={memory_budget!r} must be a number of bytes (at least a MiB) or a text such "
+                         "as '15GiB', e.g. memory_budget=15 * 2**30 for a free Colab T4.")
+    return memory_budget
 
 
 def _check_choices(offload, attention, compile, tricks) -> None:
@@ -437,8 +447,10 @@ def _default_size(pipeline) -> int:
 
 def explain(p: Plan, device: str) -> str:
     """The plan as a few lines: each choice and why; image-changing tricks are marked (ch. 1)."""
-    budget = p.machine.budget_bytes
-    within = f" (within a {_gb(budget)} GPU memory budget: {GPU_MEMORY_ENV} or memory_budget=)" if budget else ""
+    budget, within = p.machine.budget_bytes, ""
+    if budget is not None:
+        where = f"a {budget / 2**30:.1f} GiB GPU memory budget ({GPU_MEMORY_ENV} or memory_budget=)"
+        within = f" (within {where})" if p.machine.kind == "cuda" else f" ({where} ignored: it applies to CUDA only)"
     lines = [f"speed/memory on {device}{within}:"]
     for c in p.choices:
         mark = "  [CHANGES THE IMAGE]" if c.changes_image else ""

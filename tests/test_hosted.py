@@ -190,7 +190,7 @@ def test_cell_names_the_repository_and_version_in_pyproject():
 
 def test_cell_stays_short_and_plain():
     source = cell_source()
-    assert len(source.strip().splitlines()) <= 70  # half of it tells a failed install's cause
+    assert len(source.strip().splitlines()) <= 82  # half of it tells a failed install's cause
     assert "import *" not in source and not re.search(r"^\s*[!%]pip", source, re.M)  # plain Python, no shell magic
     ast.parse(source)
     assert "-e" not in re.findall(r'"(-[a-z-]+)"', source), "an editable install needs a new interpreter to import"
@@ -248,7 +248,7 @@ def test_another_installed_version_is_replaced(machine, elsewhere):
 
 PIP_SAID = ROOT / "tests" / "data" / "pip"  # real pip output, one file per way the install fails (README.md there)
 COLAB_NET = "it could not reach PyPI or GitHub from this runtime. Wait a minute, then run this cell again"
-KAGGLE_NET = "Kaggle notebooks have no internet until you turn it on: switch Internet on in the notebook's settings"
+KAGGLE_NET = "Kaggle notebooks have no internet until you turn it on: if Internet is off, switch it on in the notebook"
 CLONE = "could not be cloned. Upload a copy of the project so that {here}/pyproject.toml exists, then run this cell"
 # file -> (where it happened, the cause the message must name, the line it must quote, what it must not blame)
 FAILURES = {
@@ -300,27 +300,79 @@ def test_a_network_hiccup_that_pip_got_over_is_not_the_cause(machine, elsewhere)
     assert "a version conflict with packages Colab already has" in message and "could not reach" not in message
 
 
-def test_a_torch_older_than_the_floor_is_said_before_pip_runs(machine, elsewhere):
-    machine.torch = "2.10.0+cu126"
-    with pytest.raises(RuntimeError, match=r"Kaggle's torch 2\.10\.0\+cu126 is older than the torch>=2\.11 these "
-                                           r"notebooks need.*Install a newer one in a cell of its own"):
+@pytest.mark.parametrize("torch_version", ["2.10.0+cu126", "2.11.0a0+git1234", "2.6.0"])
+def test_a_torch_older_than_the_floor_is_said_before_pip_runs(machine, elsewhere, torch_version):
+    machine.torch = torch_version  # a pre-release of 2.11 is older than 2.11 too: pip would refuse it
+    with pytest.raises(RuntimeError, match=rf"Kaggle's torch {re.escape(torch_version)} is older than the torch>=2\.11 "
+                                           r"these notebooks need.*torchvision torchaudio, so that the three match"):
         machine.kaggle().run_cell(elsewhere)
     assert machine.pip_calls == []  # a minute of pip would end in a conflict that says less
 
 
-def test_the_torch_floor_is_pyprojects():
+@pytest.mark.parametrize("torch_version", ["2.11.0+cu130", "2.12.0.dev20260101+cu130", "2.15.1"])
+def test_a_torch_at_or_above_the_floor_goes_on_to_pip(machine, elsewhere, torch_version):
+    machine.torch = torch_version
+    machine.colab().run_cell(elsewhere)
+    assert machine.pip_calls[0]["pins"].split() == [f"torch=={torch_version}"]
+
+
+@pytest.mark.parametrize("python", [(3, 10), (3, 14)])
+def test_a_python_outside_the_tested_range_is_said_before_pip_runs(machine, elsewhere, monkeypatch, python):
+    monkeypatch.setattr(sys, "version_info", (*python, 0, "final", 0))
+    with pytest.raises(RuntimeError, match=rf"Colab's Python {python[0]}\.{python[1]} is outside the 3\.11 to 3\.13"):
+        machine.colab().run_cell(elsewhere)
+    assert machine.pip_calls == []
+
+
+def test_the_torch_floor_and_pythons_are_pyprojects():
     from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
 
     (torch_req,) = [Requirement(r) for r in project()["dependencies"] if r.startswith("torch")]
-    floor = ".".join(map(str, ast.literal_eval(literal_node(cell_source(), "TORCH_FLOOR"))))
-    assert f">={floor}" in str(torch_req.specifier) and torch_req.specifier.contains(floor + ".0")
-    assert not torch_req.specifier.contains(f"{floor.split('.')[0]}.{int(floor.split('.')[1]) - 1}.9")
+    floor = ast.literal_eval(literal_node(cell_source(), "TORCH_FLOOR"))
+    assert f">={floor}" in str(torch_req.specifier)
+    low, high = ast.literal_eval(literal_node(cell_source(), "PYTHONS"))
+    admitted = SpecifierSet(project()["requires-python"])
+    assert [f"3.{minor}" in admitted for minor in range(low[1] - 1, high[1] + 2)] == [False, *[True] * (
+        high[1] - low[1] + 1), False]
+
+
+# git failures that are neither the network nor a missing repository: composed from git's own messages
+DISK_FULL = ("  Running command git clone --filter=blob:none --quiet https://github.com/img2img-tutorial/"
+             "diffusers-img2img-tutorial /tmp/pip-req-build-x\n  fatal: could not create work tree dir "
+             "'/tmp/pip-req-build-x': No space left on device\nERROR: Failed to build 'git+https://github.com/x'\n")
+RESET = ("  fatal: unable to access 'https://github.com/img2img-tutorial/diffusers-img2img-tutorial/': Recv failure: "
+         "Connection reset by peer\nERROR: Failed to build 'git+https://github.com/x'\n")
+GITHUB_503 = ("  fatal: unable to access 'https://github.com/img2img-tutorial/diffusers-img2img-tutorial/': The "
+              "requested URL returned error: 503\nERROR: Failed to build 'git+https://github.com/x'\n")
+
+
+@pytest.mark.parametrize("said, cause, wrong", [
+    (DISK_FULL, "the disk is full. Delete files you do not need in", "could not be cloned"),
+    (RESET, "it could not reach PyPI or GitHub from this runtime", "could not be cloned"),
+    (GITHUB_503, "it could not reach PyPI or GitHub from this runtime", "could not be cloned"),
+])
+def test_other_git_failures_are_not_blamed_on_a_missing_repository(machine, elsewhere, said, cause, wrong):
+    message = fail_with(machine, elsewhere, "colab", said)
+    assert cause in message and wrong not in message
+
+
+def test_with_a_clone_nearby_no_failure_says_to_upload_one(machine, clone):
+    said = (PIP_SAID / "repo_not_found.txt").read_text(encoding="utf-8")
+    message = fail_with(machine, clone / "notebooks", "colab", said)
+    assert "Upload a copy" not in message  # the copy is already here: the clone advice would go in a circle
+
+
+def test_a_full_disk_is_said_as_such(machine, elsewhere):
+    said = ("Processing ./x\nERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n")
+    message = fail_with(machine, elsewhere, "colab", said)
+    assert "the disk is full. Delete files you do not need in" in message and "No space left on device" in message
 
 
 def test_an_unknown_failure_quotes_pips_errors(machine, elsewhere):
-    machine.pip_result = (1, "Processing ./x\nERROR: Could not install packages due to an OSError: [Errno 28] "
-                             "No space left on device\n")
-    with pytest.raises(RuntimeError, match=r"pip's own words follow.\n  pip: ERROR: .*No space left on device"):
+    machine.pip_result = (1, "Building wheel for x (pyproject.toml): finished with status 'error'\n"
+                             "ERROR: Failed to build installable wheels for some pyproject.toml based projects (x)\n")
+    with pytest.raises(RuntimeError, match=r"pip's own words follow.\n  pip: ERROR: Failed to build installable"):
         machine.colab().run_cell(elsewhere)
 
 

@@ -239,7 +239,7 @@ def test_gpu_memory_budget_reads_the_usual_units(text, expected):
     assert gpu_memory_budget(text) == expected
 
 
-@pytest.mark.parametrize("text", ["lots", "15TB", "0", "-3GiB", "15 GiB of it"])
+@pytest.mark.parametrize("text", ["lots", "15TB", "0", "-3GiB", "15 GiB of it", "0.0000000001"])
 def test_a_bad_gpu_memory_budget_names_the_variable_and_the_form(text):
     from helpers.device import gpu_memory_budget
 
@@ -251,8 +251,13 @@ def test_a_bad_gpu_memory_budget_names_the_variable_and_the_form(text):
 def big_card(fake_cuda, monkeypatch):
     """An H200's free memory, as a per-process memory fraction leaves it: mem_get_info still says 139 GiB."""
     fake_cuda["free"] = 139 * GIB
-    reserved = {"bytes": 0}
-    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: reserved["bytes"])
+    reserved = {"bytes": 0, "asked": []}
+
+    def memory_reserved(index=None):
+        reserved["asked"].append(index)
+        return reserved["bytes"]
+
+    monkeypatch.setattr(torch.cuda, "memory_reserved", memory_reserved)
     monkeypatch.delenv("TUTORIAL_GPU_MEMORY", raising=False)
     return reserved
 
@@ -278,9 +283,13 @@ def test_a_budget_makes_the_policy_decide_as_on_a_smaller_card(big_card):
     assert t4_choices(tiny)["placement"] == "model CPU offload" and t4_choices(tiny)["VAE"] == "tiled"
 
 
-def test_memory_this_process_holds_already_counts_against_the_budget(big_card):
+def test_memory_this_process_holds_already_counts_against_the_budget(big_card, fake_cuda):
     big_card["bytes"] = 3 * GIB
     assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 12 * GIB
+    assert big_card["asked"] == [0]  # the device's own reservations
+    fake_cuda["free"] = 10 * GIB  # another process holds most of the card: the budget never adds memory
+    assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 10 * GIB
+    fake_cuda["free"] = 139 * GIB
     big_card["bytes"] = 20 * GIB
     assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 0
 
@@ -290,5 +299,22 @@ def test_the_budget_comes_from_the_environment_and_is_said(big_card, monkeypatch
     pipe = FakePipeline()
     assert speed.plan_for(pipe, "cuda").machine.free_bytes == 4 * GIB
     speed.fit_to_machine(pipe, "cuda")
-    assert "speed/memory on cuda (within a 4.3 GB GPU memory budget: TUTORIAL_GPU_MEMORY" in capsys.readouterr().out
+    assert "speed/memory on cuda (within a 4.0 GiB GPU memory budget (TUTORIAL_GPU_MEMORY" in capsys.readouterr().out
     assert speed.plan_for(pipe, "cuda", memory_budget=15 * GIB).machine.free_bytes == 15 * GIB  # the argument wins
+    assert speed.plan_for(pipe, "cuda", memory_budget="8GiB").machine.free_bytes == 8 * GIB
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 2.5e10, [15]])
+def test_a_bad_memory_budget_argument_names_itself(big_card, bad):
+    with pytest.raises(ValueError, match=r"memory_budget=.* must be a number of bytes"):
+        speed.plan_for(FakePipeline(), "cuda", memory_budget=bad)
+
+
+def test_off_cuda_the_budget_is_checked_and_said_to_be_ignored(monkeypatch, capsys):
+    monkeypatch.setenv("TUTORIAL_GPU_MEMORY", "lots")
+    with pytest.raises(ValueError, match="TUTORIAL_GPU_MEMORY='lots'"):  # a typo fails on a laptop too
+        speed.plan_for(FakePipeline(), "cpu")
+    monkeypatch.setenv("TUTORIAL_GPU_MEMORY", "15GiB")
+    speed.fit_to_machine(FakePipeline(), "cpu")
+    assert "speed/memory on cpu (a 15.0 GiB GPU memory budget (TUTORIAL_GPU_MEMORY or memory_budget=) ignored: it " \
+           "applies to CUDA only):" in capsys.readouterr().out

@@ -349,6 +349,8 @@ def load(workload: Workload, config: str, device: str, cache_dir):
     pipeline.set_progress_bar_config(disable=True)
     # read after fitting: a model that cannot fuse its QKV projections adds a "skipped" choice to the plan
     shown = [f"{c.name}={c.value}" for c in plan.choices if c.name not in ("fast mode",) and c.value != "n/a"]
+    if plan.machine.budget_bytes is not None and plan.machine.kind == "cuda":  # TUTORIAL_GPU_MEMORY shapes the plan
+        shown.insert(0, f"GPU memory budget={plan.machine.budget_bytes / 2**30:.1f} GiB")
     return pipeline, " · ".join(shown)
 
 
