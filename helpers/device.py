@@ -73,17 +73,22 @@ def decide_as() -> str | None:
     return "cuda"
 
 
-def gpu_memory_budget(value: str | None = None) -> int | None:
-    """Bytes of GPU memory to plan within, from TUTORIAL_GPU_MEMORY ("15GiB", "16 GB", "15"); None if unset (ch. 1)."""
-    text = (os.environ.get(GPU_MEMORY_ENV, "") if value is None else value).strip()
-    if not text:
-        return None
-    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text)
-    unit = found.group(2).lower() if found else None
-    amount = int(float(found.group(1)) * _UNITS[unit]) if found and unit in _UNITS else 0
+def gpu_memory_budget(value: int | str | None = None, name: str = GPU_MEMORY_ENV) -> int | None:
+    """Bytes of GPU memory to plan within, from bytes or a text ("15GiB", "16 GB", "15"); None when unset (ch. 1)."""
+    if value is None:
+        value = os.environ.get(GPU_MEMORY_ENV, "")
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", value.strip())
+        unit = found.group(2).lower() if found else None
+        amount = int(float(found.group(1)) * _UNITS[unit]) if found and unit in _UNITS else 0
+    else:
+        amount = value if isinstance(value, int) and not isinstance(value, bool) else 0
     if amount < 2**20:  # under a MiB is no budget a pipeline could run in: a typo
-        raise ValueError(f"{GPU_MEMORY_ENV}={text!r} is not an amount of memory; write it like 15GiB, 16GB or 15000MiB "
-                         "(a bare number means GiB), or unset it to plan with all the free GPU memory.")
+        raise ValueError(f"{name}={value!r} is not an amount of memory: it must be a number of bytes (at least a MiB) "
+                         "or a text; write it like 15GiB, 16GB or 15000MiB (a bare number means GiB), or unset it to "
+                         "plan with all the free GPU memory.")
     return amount
 
 

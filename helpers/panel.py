@@ -435,7 +435,7 @@ class Panel:
                 except FileExistsError:
                     continue
         r.saved = True
-        self.status.value = f"saved {_html(str(Path(path).resolve()))}"  # the full path: where to find it
+        self.status.value = f"saved {_html(str(path.resolve()))}"  # the full path: where to find it
         return path
 
     def _save_clicked(self) -> None:

@@ -104,4 +104,3 @@ def env_flag(name: str) -> bool:
         return False
     raise ValueError(f"{name}={os.environ[name]!r} is neither on nor off; set {name}=1 to switch it on, "
                      f"or {name}=0 (or unset it) to switch it off.")
-

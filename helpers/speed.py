@@ -115,7 +115,7 @@ def _available_ram() -> int | None:
         return None
 
 
-def this_machine(device: str | None = None, memory_budget: int | None = None) -> Machine:
+def this_machine(device: str | None = None, memory_budget: int | str | None = None) -> Machine:
     """Describe the machine `device` lives on, for `plan()`; on CUDA within a memory budget if one is set (ch. 1).
 
     The budget (bytes, or TUTORIAL_GPU_MEMORY) caps the free memory the policy sees at the budget minus what this
@@ -123,7 +123,8 @@ def this_machine(device: str | None = None, memory_budget: int | None = None) ->
     device = device if device is not None else pick_device()
     kind = device_kind(device)
     has_xformers = importlib.util.find_spec("xformers") is not None
-    budget = _budget(memory_budget)  # read on every machine, so that a typo fails here too
+    # read on every machine, so that a typo fails here too; the argument wins over TUTORIAL_GPU_MEMORY
+    budget = gpu_memory_budget(memory_budget, "memory_budget") if memory_budget is not None else gpu_memory_budget()
     if kind == "cuda":
         index = torch.device(device).index or 0
         free, _total = torch.cuda.mem_get_info(index)
@@ -133,16 +134,6 @@ def this_machine(device: str | None = None, memory_budget: int | None = None) ->
         return Machine("cuda", torch.cuda.get_device_name(index), free, capability, has_xformers, budget)
     name = "Apple GPU (mps)" if kind == "mps" else "CPU"
     return Machine(kind, name, _available_ram(), None, has_xformers, budget)  # kept only to say it is ignored
-
-
-def _budget(memory_budget) -> int | None:
-    """memory_budget= as bytes: an int, or a text such as "15GiB"; TUTORIAL_GPU_MEMORY when it is None."""
-    if memory_budget is None or isinstance(memory_budget, str):
-        return gpu_memory_budget(memory_budget)
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget < 2**20:
-        raise ValueError(f"memory_budget={memory_budget!r} must be a number of bytes (at least a MiB) or a text such "
-                         "as '15GiB', e.g. memory_budget=15 * 2**30 for a free Colab T4.")
-    return memory_budget
 
 
 def _check_choices(offload, attention, compile, tricks) -> None:
@@ -381,7 +372,7 @@ def _apply_tricks(pipeline, p: Plan) -> None:
 
 def plan_for(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
              fast: bool = False, compile: bool | None = None, height: int | None = None, width: int | None = None,
-             batch: int = 1, tricks: tuple[str, ...] = (), memory_budget: int | None = None) -> Plan:
+             batch: int = 1, tricks: tuple[str, ...] = (), memory_budget: int | str | None = None) -> Plan:
     """The plan `fit_to_machine` would apply to this pipeline on this device, without changing the pipeline (ch. 1)."""
     _check_choices(offload, attention, compile, tricks)  # before measuring anything, so a typo fails first
     device = device if device is not None else pick_device()
@@ -420,7 +411,7 @@ def apply_plan(pipeline, p: Plan, device: str) -> None:
 def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto", attention: str = "auto",
                    fast: bool = False, compile: bool | None = None, height: int | None = None,
                    width: int | None = None, batch: int = 1, tricks: tuple[str, ...] = (), verbose: bool = True,
-                   memory_budget: int | None = None):
+                   memory_budget: int | str | None = None):
     """Apply the speed and memory policy to a pipeline, print what it chose and why, and return it (ch. 1).
 
     It is plan_for() then apply_plan(); nothing is stored on the pipeline. A caller that records the plan (the
