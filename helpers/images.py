@@ -109,17 +109,23 @@ def _check_size(size) -> tuple[int, int]:
 def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | None, str]:
     """Return (image, where-from) from the cache or the chapter URL, or (None, why not)."""
     path = cache_dir() / "images" / f"{name}.png"
+    kept = ""  # a file in the cached image's place that cannot be used: never deleted, never overwritten
     if path.is_file():
         try:
-            return _open_guarded(path, f"cached image {path}").convert("RGB"), f"cached at {path}"
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)  # a broken cache file: fetch it again
+            return _open_guarded(path, "it").convert("RGB"), f"cached at {path}"
+        except (OSError, ValueError) as err:
+            # it may be the learner's own photo (a HEIC, a 50 MP scan) saved under this name: it stays where it is
+            reason = str(err).split(";")[0] if isinstance(err, ValueError) else "Pillow cannot read it as an image"
+            kept = (f"{path} is there but cannot be used ({reason}); it was left as it is: rename or remove it to "
+                    "let the chapter image be cached there")
     if why_offline:
-        return None, f"offline mode: {why_offline}"
+        return None, f"offline mode: {why_offline}" + (f"; {kept}" if kept else "")
     try:
         image = _open_guarded(io.BytesIO(_download(CHAPTER_IMAGES[name])), f"image {name!r}").convert("RGB")
     except (OSError, ValueError, http.client.HTTPException) as err:
-        return None, f"the chapter URL was not reachable: {type(err).__name__}"
+        return None, f"the chapter URL was not reachable: {type(err).__name__}" + (f"; {kept}" if kept else "")
+    if kept:
+        return image, f"downloaded, not cached: {kept}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
         try:

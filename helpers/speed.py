@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -89,6 +89,20 @@ def pipeline_bytes(pipeline) -> int:
             "pass e.g. AutoPipelineForImage2Image.from_pretrained(...)."
         )
     return module_bytes(*(m for m in components.values() if isinstance(m, torch.nn.Module)))
+
+
+def resident_bytes(pipeline, device: str) -> int:
+    """Bytes of the pipeline's parameters and buffers that already sit on `device` ("cuda" means cuda:0) (ch. 1)."""
+    target = torch.device(device)
+    index = (target.index or 0) if target.type == "cuda" else target.index
+    modules = [m for m in pipeline.components.values() if isinstance(m, torch.nn.Module)]
+    seen: dict[int, int] = {}
+    for module in modules:
+        for tensor in (*module.parameters(), *module.buffers()):
+            where = tensor.device
+            if where.type == target.type and ((where.index or 0) if where.type == "cuda" else where.index) == index:
+                seen[id(tensor)] = tensor.numel() * tensor.element_size()
+    return sum(seen.values())
 
 
 def vae_decode_bytes(height: int, width: int, dtype: torch.dtype | None, batch: int = 1) -> int:
@@ -377,7 +391,12 @@ def plan_for(pipeline, device: str | None = None, *, offload: str = "auto", atte
     _check_choices(offload, attention, compile, tricks)  # before measuring anything, so a typo fails first
     device = device if device is not None else pick_device()
     default = _default_size(pipeline)
-    return plan(this_machine(device, memory_budget), weights_bytes=pipeline_bytes(pipeline),
+    machine = this_machine(device, memory_budget)
+    if machine.kind == "cuda" and machine.free_bytes is not None:
+        # weights already on this GPU are in the memory it reports used (and in the process's reservations): they
+        # need no new room, so a pipeline moved with .to("cuda") first is not offloaded for taking its own space
+        machine = replace(machine, free_bytes=machine.free_bytes + resident_bytes(pipeline, device))
+    return plan(machine, weights_bytes=pipeline_bytes(pipeline),
                 dtype=getattr(pipeline, "dtype", None),
                 height=height or default, width=width or default, batch=batch, offload=offload,
                 attention=attention, fast=fast, compile=compile, tricks=tricks)

@@ -129,3 +129,69 @@ def test_meta_copies_take_the_dtype_of_the_real_weights():
     for name in ("unet", "vae.decoder", "vae.post_quant_conv", "text_encoder"):
         copy = bench.meta_twin(pipe, name)
         assert {(p.dtype, p.device.type) for p in copy.parameters()} == {(torch.float16, "meta")}, name
+
+
+def test_compile_mode_changes_fast_mode_for_this_run_only(tiny_report, monkeypatch):
+    from helpers import speed
+
+    real_plan_for, applied = speed.plan_for, []
+
+    def compiling_plan_for(*args, **kwargs):  # fast mode as on CUDA, where the policy compiles
+        p = real_plan_for(*args, **kwargs)
+        p.compile_mode = speed.COMPILE_MODE_CUDA
+        p.add("torch.compile", speed.COMPILE_MODE_CUDA, "CUDA")
+        return p
+
+    monkeypatch.setattr(speed, "plan_for", compiling_plan_for)
+    monkeypatch.setattr(speed, "apply_plan", lambda pipeline, p, device: applied.append(p))
+    _pipeline, choices = bench.load(bench.WORKLOADS["sd15_t2i"], "fast", "cpu", None, "twins", "default")
+    assert applied[-1].compile_mode == "default" and "torch.compile=default (--compile-mode)" in choices
+    bench.load(bench.WORKLOADS["sd15_t2i"], "fast", "cpu", None, "twins")
+    assert applied[-1].compile_mode == speed.COMPILE_MODE_CUDA == "max-autotune"  # users' fast mode is unchanged
+
+
+def test_built_models_are_made_on_the_device_with_the_real_architecture(monkeypatch):
+    import tools.full_size
+
+    made = []
+
+    def on_meta(repo, device, dtype):  # shapes only: the same code path without gigabytes of memory
+        made.append((repo, device, dtype))
+        return real_full_pipeline(repo, "meta", dtype)
+
+    real_full_pipeline = tools.full_size.full_pipeline
+    monkeypatch.setattr(tools.full_size, "full_pipeline", on_meta)
+    pipeline = bench._built(None, SD15, "cpu", torch.float16)
+    assert made == [(SD15, "cpu", torch.float16)]
+    assert sum(p.numel() for p in pipeline.unet.parameters()) == 859_520_964
+    assert pipeline.unet.dtype == torch.float16 and pipeline.unet.device.type == "meta"
+
+
+def test_the_sdxl_inpainting_twin_is_built_whole_in_fp16_on_the_device():
+    from tools.full_size import full_pipeline
+
+    repo = "diffusers/stable-diffusion-xl-1.0-inpainting-0.1"
+    pipeline = full_pipeline(repo, "meta")
+    assert type(pipeline).__name__ == "StableDiffusionXLInpaintPipeline"
+    assert pipeline.unet.config.in_channels == 9  # 4 latent + 4 masked-image latent + 1 mask channels
+    recorded = full_size_configs()[repo]
+    for folder in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        model = getattr(pipeline, folder)
+        assert sum(p.numel() for p in model.parameters()) == recorded[folder]["params"], folder
+        assert {p.dtype for p in model.parameters()} == {torch.float16}, folder
+        assert {p.device.type for p in model.parameters()} == {"meta"}, folder
+    assert torch.get_default_dtype() == torch.float32  # the build leaves the process's default as it was
+
+
+def test_profile_names_the_top_operators_of_one_unet_call(tiny_report):
+    import dataclasses
+
+    workload = dataclasses.replace(bench.WORKLOADS["sd15_t2i"], size=64, steps=2)
+    pipeline, _choices = bench.load(workload, "default", "cpu", None)
+    top = bench.profile_unet_step(pipeline, bench.call_kwargs(workload, "cpu"), "cpu")
+    names = [name for name, _ms, _calls in top]
+    assert 1 <= len(names) <= 10 and all(ms > 0 and calls >= 1 for _n, ms, calls in top)
+    assert any("conv" in n or "mm" in n or "linear" in n for n in names), names  # a UNet's time goes to these
+    row = bench.Row("sd15_t2i", "default", "twins", 64, 2, top_kernels=top)
+    text = bench.markdown([row], {}, "cpu", "profile")
+    assert f"Top kernels of one UNet call, sd15_t2i · default (own time, ms × calls):\n\n1. `{names[0]}`" in text

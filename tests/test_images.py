@@ -123,11 +123,30 @@ def test_download_not_an_image_falls_back(cache, monkeypatch):
     assert not (cache / "images" / "control.png").exists()
 
 
-def test_broken_cache_is_refetched(cache, monkeypatch):
+def test_an_unreadable_file_in_the_cache_is_left_alone_and_named(cache, monkeypatch, capsys):
     (cache / "images").mkdir()
-    (cache / "images" / "control.png").write_bytes(b"truncated")
+    mine = cache / "images" / "control.png"
+    mine.write_bytes(b"\x00\x00\x00\x18ftypheic")  # a learner's HEIC photo saved under the cached name
     monkeypatch.setattr(images, "_download", lambda url: png_bytes((1, 2, 3)))
-    assert images.load_chapter_image("control").getpixel((0, 0)) == (1, 2, 3)
+    assert images.load_chapter_image("control").getpixel((0, 0)) == (1, 2, 3)  # downloaded and used
+    assert mine.read_bytes() == b"\x00\x00\x00\x18ftypheic"  # neither deleted nor overwritten
+    out = capsys.readouterr().out
+    assert f"downloaded, not cached: {mine.resolve()} is there but cannot be used (Pillow cannot read it" in out
+    assert "it was left as it is: rename or remove it" in out
+    image = images.load_chapter_image("control", offline=True)  # offline: the stand-in, and the same words
+    assert image.info["tutorial_source"] == "offline stand-in" and mine.read_bytes().endswith(b"heic")
+    assert "left as it is" in capsys.readouterr().out
+
+
+def test_an_oversized_file_in_the_cache_is_left_alone(cache, monkeypatch, capsys):
+    (cache / "images").mkdir()
+    mine = cache / "images" / "inpaint.png"
+    mine.write_bytes(png_bytes())
+    monkeypatch.setattr(images, "MAX_MEGAPIXELS", 0.0001)  # 40x30 px is over a 100-pixel limit
+    monkeypatch.setattr(images, "_download", lambda url: (_ for _ in ()).throw(urllib.error.URLError("offline")))
+    assert images.load_chapter_image("inpaint").info["tutorial_source"] == "offline stand-in"
+    assert mine.read_bytes() == png_bytes()
+    assert "megapixel" in capsys.readouterr().out
 
 
 def test_size_resizes(cache, no_network):

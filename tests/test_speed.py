@@ -294,6 +294,36 @@ def test_memory_this_process_holds_already_counts_against_the_budget(big_card, f
     assert speed.this_machine("cuda", memory_budget=15 * GIB).free_bytes == 0
 
 
+def test_weights_already_on_the_gpu_need_no_new_room(big_card, monkeypatch):
+    # SDXL inpainting built straight on the card: mem_get_info and the reservations count its weights already
+    big_card["bytes"] = SDXL_INPAINT_FP16
+    monkeypatch.setattr(speed, "pipeline_bytes", lambda _p: SDXL_INPAINT_FP16)
+    monkeypatch.setattr(speed, "resident_bytes", lambda _p, _d: SDXL_INPAINT_FP16)
+    pipe = FakePipeline()
+    pipe.dtype = torch.float16
+
+    def choices():
+        p = speed.plan_for(pipe, "cuda", memory_budget=15 * GIB, height=1024, width=1024)
+        return p.machine.free_bytes, {c.name: c.value for c in p.choices}
+
+    on_gpu = choices()
+    big_card["bytes"] = 0
+    monkeypatch.setattr(speed, "resident_bytes", lambda _p, _d: 0)
+    assert on_gpu == choices()  # the same plan as for the same weights loaded on the CPU first
+    assert on_gpu[0] == 15 * GIB and on_gpu[1]["placement"] == "GPU" and on_gpu[1]["VAE"] == "whole image"
+    big_card["bytes"] = SDXL_INPAINT_FP16  # counted twice, the weights would leave too little for the decode
+    assert choices()[1]["VAE"] == "tiled"
+
+
+def test_resident_bytes_counts_only_what_is_on_that_device():
+    pipe = FakePipeline()  # a 10x10 Linear on the CPU: 110 float32 numbers
+    with torch.device("meta"):
+        pipe.components["vae"] = torch.nn.Linear(100, 100)
+    assert speed.resident_bytes(pipe, "cpu") == 110 * 4
+    assert speed.resident_bytes(pipe, "meta") == 10100 * 4
+    assert speed.resident_bytes(pipe, "cuda") == 0
+
+
 def test_the_budget_comes_from_the_environment_and_is_said(big_card, monkeypatch, capsys):
     monkeypatch.setenv("TUTORIAL_GPU_MEMORY", "4GiB")
     pipe = FakePipeline()

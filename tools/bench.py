@@ -23,13 +23,14 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 CONTROLNET = "lllyasviel/control_v11f1p_sd15_depth"
 REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
 CONFIGS = ("chapter", "default", "fast")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Dense fp16/bf16 tensor-core peaks from NVIDIA's data sheets (TFLOP/s, without sparsity).
 PEAK_TFLOPS = {
     "H100 80GB HBM3": 989.4, "H100 SXM": 989.4, "H200": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0,
@@ -82,6 +83,7 @@ class Row:
     tflop_per_image: float | None = None
     peak_tflops: float | None = None
     compute_fraction: float | None = None
+    top_kernels: list = field(default_factory=list)  # [name, ms, calls] of one UNet call, with --profile
 
     @property
     def warmup_s(self) -> float | None:
@@ -110,6 +112,18 @@ def device_name(device: str) -> str:
     except OSError:
         pass
     return f"{model} ({os.cpu_count()} cores)"
+
+
+def versions() -> dict:
+    """Python, torch, CUDA, diffusers and transformers versions, for the record beside the numbers (ch. 1)."""
+    import platform
+
+    import diffusers
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
+            "diffusers": diffusers.__version__, "transformers": transformers.__version__}
 
 
 def measured_matmul_tflops(device: str, dtype, n: int = 2048, seconds: float = 1.0) -> float:
@@ -235,6 +249,42 @@ class FlopRecorder:
         return out
 
 
+def profile_unet_step(pipeline, kwargs: dict, device: str, top: int = 10) -> list[list]:
+    """Top kernels (CUDA) or operators (CPU) of one UNet call, by their own time: [name, ms, calls] (ch. 1).
+
+    The call's real inputs are caught by a pre-hook during one pipeline call; the UNet is then run once more under
+    torch.profiler, already warm (compiled, autotuned), so the table shows what one denoising step spends time on.
+    """
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    unet, caught = pipeline.components["unet"], {}
+
+    def catch(_module, args, kw):
+        caught.setdefault("inputs", (args, kw))
+
+    handle = unet.register_forward_pre_hook(catch, with_kwargs=True)
+    try:
+        pipeline(**kwargs)
+    finally:
+        handle.remove()
+    args, kw = caught["inputs"]
+    cuda = device.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof, torch.no_grad():
+        unet(*args, **kw)
+        _sync(device)
+
+    def own(event):
+        if cuda:
+            return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
+        return event.self_cpu_time_total
+
+    events = [e for e in prof.key_averages() if own(e) > 0]
+    events.sort(key=own, reverse=True)
+    return [[e.key[:120], round(own(e) / 1000, 3), e.count] for e in events[:top]]
+
+
 @contextlib.contextmanager
 def _nothing():
     yield
@@ -313,8 +363,21 @@ def _file_args(repo: str) -> dict:
     return choose(repo, recorded_files(repo), component_folders(repo)).kwargs
 
 
-def load(workload: Workload, config: str, device: str, cache_dir):
-    """Load the workload's pipeline with one of the three settings; return (pipeline, choices text) (ch. 1)."""
+def _built(cls, repo: str, device: str, dtype, **extra):
+    """A full-size twin made in memory on `device` (no files), as the pipeline class `cls` gives it."""
+    from tools.full_size import full_pipeline
+
+    made = full_pipeline(repo, device, dtype)
+    return made if cls is None else cls.from_pipe(made, **extra)
+
+
+def load(workload: Workload, config: str, device: str, cache_dir, models: str = "twins",
+         compile_mode: str | None = None):
+    """Load the workload's pipeline with one of the three settings; return (pipeline, choices text) (ch. 1).
+
+    models="built" makes full-size twins on the device instead of reading files; compile_mode replaces fast mode's
+    torch.compile mode for this run only (the policy's default stays what users get).
+    """
     import torch
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForText2Image, ControlNetModel
 
@@ -322,13 +385,17 @@ def load(workload: Workload, config: str, device: str, cache_dir):
     from helpers.speed import apply_plan, plan_for
 
     cls = AutoPipelineForText2Image if workload.strength is None else AutoPipelineForImage2Image
+    built = models == "built"
     if config == "chapter":
         # the book's lines, as printed (only torch_dtype= is spelled dtype=, its current name)
         extra = {}
         if workload.controlnet:
-            extra["controlnet"] = _from_pretrained(ControlNetModel, workload.controlnet, cache_dir,
-                                                   dtype=torch.float16, variant="fp16")
-        pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=torch.float16, variant="fp16", **extra)
+            extra["controlnet"] = _built(None, workload.controlnet, device, torch.float16) if built else \
+                _from_pretrained(ControlNetModel, workload.controlnet, cache_dir, dtype=torch.float16, variant="fp16")
+        if built:
+            pipeline = _built(cls, workload.repo, device, torch.float16, **extra)
+        else:
+            pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=torch.float16, variant="fp16", **extra)
         pipeline.enable_model_cpu_offload()
         try:
             pipeline.enable_xformers_memory_efficient_attention()
@@ -341,10 +408,18 @@ def load(workload: Workload, config: str, device: str, cache_dir):
     dtype = pick_dtype(device)
     extra = {}
     if workload.controlnet:
-        extra["controlnet"] = _from_pretrained(ControlNetModel, workload.controlnet, cache_dir, dtype=dtype,
-                                               **_file_args(workload.controlnet))
-    pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=dtype, **_file_args(workload.repo), **extra)
+        extra["controlnet"] = _built(None, workload.controlnet, device, dtype) if built else \
+            _from_pretrained(ControlNetModel, workload.controlnet, cache_dir, dtype=dtype,
+                             **_file_args(workload.controlnet))
+    if built:
+        pipeline = _built(cls, workload.repo, device, dtype, **extra)
+    else:
+        pipeline = _from_pretrained(cls, workload.repo, cache_dir, dtype=dtype, **_file_args(workload.repo), **extra)
     plan = plan_for(pipeline, device, fast=config == "fast", height=workload.size, width=workload.size)
+    if compile_mode and plan.compile_mode:
+        plan.compile_mode = compile_mode
+        plan.choices = [c if c.name != "torch.compile" else replace(c, value=f"{compile_mode} (--compile-mode)")
+                        for c in plan.choices]
     apply_plan(pipeline, plan, device)
     pipeline.set_progress_bar_config(disable=True)
     # read after fitting: a model that cannot fuse its QKV projections adds a "skipped" choice to the plan
@@ -378,7 +453,7 @@ def call_kwargs(workload: Workload, device: str, seed: int = 0) -> dict:
 
 
 def measure(workload: Workload, config: str, device: str, models: str, cache_dir, repeats: int,
-            count_flops: bool) -> tuple[Row, dict | None]:
+            count_flops: bool, compile_mode: str | None = None, profile: bool = False) -> tuple[Row, dict | None]:
     """Load, warm up, time `repeats` calls, time the UNet steps, and count FLOPs; never raises (ch. 1)."""
     import torch
 
@@ -386,7 +461,7 @@ def measure(workload: Workload, config: str, device: str, models: str, cache_dir
     pipeline = flops = None
     try:
         start = time.perf_counter()
-        pipeline, row.choices = load(workload, config, device, cache_dir)
+        pipeline, row.choices = load(workload, config, device, cache_dir, models, compile_mode)
         row.load_s = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -427,6 +502,8 @@ def measure(workload: Workload, config: str, device: str, models: str, cache_dir
             row.unet_it_s = 1.0 / statistics.median(gaps)
         if recorder:
             flops = recorder.flops()
+        if profile and config != "chapter":  # offload moves the UNet in and out: its step is not one kernel story
+            row.top_kernels = profile_unet_step(pipeline, call_kwargs(workload, device), device)
     except Exception as err:  # a failing setting is a result too: it goes in the table
         row.error = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
     finally:
@@ -438,7 +515,8 @@ def measure(workload: Workload, config: str, device: str, models: str, cache_dir
 
 
 def run(workloads, configs, device: str, models: str, repeats: int, size: int | None = None,
-        steps: int | None = None, log=print) -> tuple[list[Row], dict]:
+        steps: int | None = None, log=print, compile_mode: str | None = None,
+        profile: bool = False) -> tuple[list[Row], dict]:
     """Measure every workload under every setting on one device; return rows and FLOP breakdowns (ch. 1)."""
     import dataclasses
 
@@ -458,7 +536,8 @@ def run(workloads, configs, device: str, models: str, repeats: int, size: int | 
         for config in configs:
             log(f"  {w.key} · {config} ...")
             row, flops = measure(w, config, device, models, cache_dir, repeats,
-                                 count_flops=flops_total is None and config != "chapter")
+                                 count_flops=flops_total is None and config != "chapter", compile_mode=compile_mode,
+                                 profile=profile)
             if flops is not None:
                 breakdowns[w.key] = flops
                 flops_total = sum(flops.values())
@@ -487,11 +566,14 @@ def markdown(rows: list[Row], breakdowns: dict, device: str, title: str) -> str:
     peak = breakdowns.get("_peak", {})
     lines = [
         f"## {title}", "",
-        f"- device: **{device_name(device)}** (`{device}`), torch {torch.__version__}, "
+        f"- device: **{device_name(device)}** (`{device}`), torch {torch.__version__} (CUDA {torch.version.cuda}), "
         f"diffusers {diffusers.__version__}",
         f"- peak used for the compute share: {_fmt(peak.get('tflops'), '.1f')} TFLOP/s ({peak.get('source', '—')})",
         "- FLOPs: counted with torch.utils.flop_counter on meta-device copies of each model, with the input "
-        "shapes of a real call (UNet, ControlNet, text encoders, VAE, safety checker).", "",
+        "shapes of a real call (UNet, ControlNet, text encoders, VAE, safety checker).",
+        *(["- load s: built models are made on the device from their configs (random weights, no files), so this "
+           "is the time to make them, not to read a checkpoint."] if any(r.models == "built" for r in rows) else []),
+        "",
         "| workload | settings | size · steps | UNet steps | load s | first call s | warm-up s | s/image "
         "| UNet it/s | peak memory | TFLOP/image | % of peak | choices |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -503,6 +585,8 @@ def markdown(rows: list[Row], breakdowns: dict, device: str, title: str) -> str:
             continue
         peak_mem = "—" if r.peak_bytes is None else f"{r.peak_bytes / 2**30:.2f} GiB"
         share = "—" if r.compute_fraction is None else f"{100 * r.compute_fraction:.1f}%"
+        if r.compute_fraction is not None and r.compute_fraction > 1:  # e.g. fp16 on a CPU: its matmul is no peak
+            share = "above the measured peak (no true peak known in this dtype here)"
         lines.append(
             f"| {r.workload} | {r.config} | {r.size}² · {r.steps} | {_fmt(r.unet_steps, 'd')} "
             f"| {_fmt(r.load_s, '.1f')} "
@@ -522,6 +606,10 @@ def markdown(rows: list[Row], breakdowns: dict, device: str, title: str) -> str:
         if key.startswith("_"):
             continue
         lines.append(f"- {key}: " + ", ".join(f"{name} {value / 1e12:.3g}" for name, value in parts.items()))
+    for r in rows:
+        if r.top_kernels:
+            lines += ["", f"Top kernels of one UNet call, {r.workload} · {r.config} (own time, ms × calls):", ""]
+            lines += [f"{i}. `{name}` {ms:.3f} ms × {calls}" for i, (name, ms, calls) in enumerate(r.top_kernels, 1)]
     return "\n".join(lines) + "\n"
 
 
@@ -529,9 +617,15 @@ def main(argv=None) -> int:
     """Run the benchmark and write build/bench-<device>.md and .json (ch. 1)."""
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", choices=["twins", "full", "hub"],
-                        help="twins: tiny twins; full: full-size twins; hub: the real weights "
+    parser.add_argument("--models", choices=["twins", "full", "built", "hub"],
+                        help="twins: tiny twins; full: full-size twins (files, built once); built: full-size twins "
+                             "made in memory on the device, no files; hub: the real weights "
                              "(default: full on a GPU; on a CPU, tiny twins plus a small full-size case)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one UNet call of the default and fast settings: top kernels by time")
+    parser.add_argument("--compile-mode", choices=COMPILE_MODES, default=None,
+                        help="torch.compile mode for fast mode in this run only (the policy's own: "
+                             "max-autotune on CUDA); e.g. default compiles in a fraction of the time")
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=None)
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
     parser.add_argument("--size", type=int, help="override every workload's image side (pixels)")
@@ -575,9 +669,11 @@ def main(argv=None) -> int:
     for title, models, chosen, size, steps in plans:
         print(f"{title} on {device_name(device)}:", file=sys.stderr)
         rows, breakdowns = run(chosen, args.configs, device, models, repeats, size, steps,
-                               log=lambda m: print(m, file=sys.stderr))
+                               log=lambda m: print(m, file=sys.stderr), compile_mode=args.compile_mode,
+                               profile=args.profile)
         sections.append(markdown(rows, breakdowns, device, title))
         records.append({"title": title, "device": device, "device_name": device_name(device),
+                        "compile_mode": args.compile_mode, "versions": versions(),
                         "rows": [asdict(r) | {"warmup_s": r.warmup_s} for r in rows],
                         "flops": {k: v for k, v in breakdowns.items()}})
     header = "# tools.bench\n\nImages from twins are noise: these numbers measure speed, not quality.\n\n"

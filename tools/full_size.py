@@ -3,12 +3,14 @@
     python -m tools.full_size path [--only REPO ...]   # build once (gigabytes), print the cache path
     python -m tools.full_size build [--only REPO ...]  # rebuild from scratch
 
-They are built only when asked for and never committed. Images made with them are noise.
+They are built only when asked for and never committed. Images made with them are noise. `full_pipeline()` builds
+one in memory instead, in fp16 straight on a GPU, so a GPU check writes no multi-GB files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -61,6 +63,48 @@ def full_component(repo: str, folder: str):
         return getattr(diffusers, cls_name).from_config(cfg).eval()
     config_cls = transformers.CLIPVisionConfig if "Vision" in cls_name else transformers.CLIPTextConfig
     return getattr(transformers, cls_name)(config_cls(**cfg)).eval()
+
+
+@contextlib.contextmanager
+def _building_on(device: str, dtype):
+    """New tensors go to `device` in `dtype` while the block runs; the default dtype is restored after it."""
+    import torch
+
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+def full_pipeline(repo: str, device: str = "cuda", dtype=None):
+    """The full-size twin of `repo` made in memory on `device` (fp16 by default), with no files (maintainer tool).
+
+    Each component is made where it will run and in the dtype it will run in, so the largest one (SDXL's UNet,
+    2.57 B parameters) needs 5.1 GB of GPU memory and no disk. `device="meta"` gives shapes only (a quick check).
+    """
+    import torch
+
+    dtype = torch.float16 if dtype is None else dtype
+    known = list(full_size_configs())
+    if repo not in known:
+        raise ValueError(f"{repo!r} has no full-size recipe; choose from: {', '.join(known)}.")
+    quiet_libraries()
+    root = twin_root() / "full"
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tok-", dir=root))  # the tokenizers are made from files, then read once
+    try:
+        tok_dir, tok_bang_dir = make_tokenizers(twin_root() / "src", work)
+
+        def part(r: str, folder: str):
+            with _building_on(device, dtype):
+                return full_component(r, folder)
+
+        return pipeline_for(repo, tok_dir, tok_bang_dir, part=part)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def full_twin_cache() -> Path:

@@ -2,25 +2,51 @@
 # Run on an OFFLINE CUDA machine, from the repository root, after tools/prepare_wheels.sh filled WHEELS_DIR
 # on an online machine:
 #
-#   tools/gpu_check.sh [WHEELS_DIR]                  # default wheels/; results in ${OUT:-build/gpu}
+#   tools/gpu_check.sh [WHEELS_DIR]                  # default wheels/; files to bring back in ${OUT:-build/gpu}
 #   tools/gpu_check.sh --install-only [WHEELS_DIR]   # just the offline install and its checks
+#   REHEARSE=1 tools/gpu_check.sh                    # on a CPU: every stage's code, CUDA decisions on, no install
 #
-# Stages (each timed, each under `timeout`; a failing stage does not stop the later ones, but the script exits
-# non-zero at the end): install, header, twins, tests, notebooks, full_twins, bench. Only a failed install
-# skips the rest, since every later stage runs in the environment it makes.
+# Stages, in priority order: whatever the budget cuts off is the least needed. Each runs under `timeout`, each
+# writes its results as it finishes, and a failing stage does not stop the later ones (the script exits non-zero
+# at the end). Only a failed install skips the rest, since every later stage runs in the environment it makes.
+#   install     offline pip install from WHEELS_DIR over the machine's own CUDA torch
+#   header      card, driver, versions
+#   twins       build the tiny twins (seconds)
+#   notebooks   (a) every chapter under nbval with the tiny twins: --nbval-lax, so only the
+#               `# NBVAL_CHECK_OUTPUT` verdict cells are compared; each cell's text goes to notebooks/<chapter>.txt
+#   sweep       (a) the accelerate sweep, one process
+#   t4          (b) the heaviest steps inside a free Colab T4's 15 GiB (python -m tools.t4_check): full-size
+#               models built in fp16 on the card, the allocator capped, the speed policy told the same budget
+#   bench       (c) SD 1.5 text-to-image, 512², 50 steps: the book's settings, the default policy, fast mode
+#               (python -m tools.bench --models built); fast mode's compile mode is COMPILE_MODE for this run only;
+#               one UNet call of (b) and (c) is profiled, so a missed target comes with its top kernels
+#   gpu_tests   tests/gpu (pytest --gpu), only when it changed since it last passed (tools/gpu_tests_passed.txt)
+#
+# What comes back: OUT holds at most 6 files: gpu_check.log, timings.txt, gpu_check.tar.gz (everything, the
+# other files included), bench-cuda.json, t4-check.json, and gpu_tests_passed.txt after a pass of tests/gpu.
+# The archive is rewritten after every stage, so a run stopped by an outer time limit still returns what it did.
 #
 # The machine's own CUDA torch is used as it is: the venv sees it through --system-site-packages, pip runs
 # with --no-index (nothing can be fetched) and with a constraint pinning torch to the installed build, and the
 # install stage fails loudly if torch's version or file changed or CUDA is not available afterwards.
 #
 # Environment knobs:
-#   OUT=dir                results (log, timings.txt, junit xml, bench md/json); default build/gpu. At most 7
-#                          files land there, so a caller that copies a handful of files back gets all of them.
+#   OUT=dir                the few files to bring back (default build/gpu); WORK=dir the rest (default build/gpu-work)
 #   PYTHON=python3         the interpreter that holds the CUDA torch
 #   VENV=.cache/gpu-venv   venv to create/reuse (--system-site-packages); VENV=none installs into PYTHON's env
 #   REQUIRE_CUDA=1         0 lets the install check pass without CUDA (to rehearse the install on a CPU box)
+#   REHEARSE=1             on a CPU: no install (PYTHON's env as it is), TUTORIAL_DEVICE=cpu with
+#                          TUTORIAL_DECIDE_AS=cuda (fp16 weights, CUDA sizes and steps), tiny twins for t4 and
+#                          bench, no gpu_tests; notebooks and sweep keep the CPU's decisions, as CI runs them
+#                          (the chapters at CUDA sizes in fp16 take over 20 minutes each on 2 cores; their
+#                          loading cells run with the CUDA decisions in tests/test_cuda_path.py)
 #   BUDGET=470             seconds for all stages together; each stage's timeout is cut to what is left
-#   T_INSTALL T_HEADER T_TWINS T_TESTS T_NOTEBOOKS T_FULL_TWINS T_BENCH   per-stage timeouts (seconds)
+#   SCALE=1                multiplies BUDGET's default and every stage timeout (a rehearsal's default: 8)
+#   SKIP="sweep ..."       stages to leave out
+#   T_INSTALL T_HEADER T_TWINS T_NOTEBOOKS T_SWEEP T_T4 T_BENCH T_GPU_TESTS   per-stage timeouts (seconds, before
+#                          SCALE); the defaults, in order: 90 15 40 150 45 100 170 90
+#   COMPILE_MODE=default   torch.compile mode for the bench's fast mode (users' fast mode keeps max-autotune,
+#                          which took 315 s to compile on an H200: more than this budget has)
 #   BENCH_ARGS="..."       extra arguments for `python -m tools.bench` (e.g. "--repeats 1")
 set -uo pipefail
 
@@ -35,7 +61,14 @@ case "$WHEELS" in /*) ;; *) WHEELS="$ROOT/$WHEELS" ;; esac
 PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.cache/gpu-venv}"
 REQUIRE_CUDA="${REQUIRE_CUDA:-1}"
+export REHEARSE="${REHEARSE:-0}"
 export TUTORIAL_MODELS=twins TUTORIAL_DEVICE=cuda
+if [[ "$REHEARSE" == 1 ]]; then
+  # A CPU rehearsal: the same stages and code, every decision a CUDA machine takes (fp16 files, sizes, steps),
+  # in the environment PYTHON already has.
+  export TUTORIAL_DEVICE=cpu TUTORIAL_DECIDE_AS=cuda
+  REQUIRE_CUDA=0 VENV=none
+fi
 # The whole run is offline: fail fast instead of waiting on network timeouts.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 PIP_NO_INDEX=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
@@ -174,8 +207,10 @@ if torch.cuda.is_available():
     free, total = torch.cuda.mem_get_info()
     print(f"GPU:    {torch.cuda.get_device_name()}  free {free / 2**30:.1f} / {total / 2**30:.1f} GiB")
 else:
-    print("GPU:    none visible to torch")
-    raise SystemExit(1)
+    import os
+    rehearsal = os.environ.get("REHEARSE") == "1"
+    print("GPU:    none visible to torch" + (" (a rehearsal on the CPU)" if rehearsal else ""))
+    raise SystemExit(0 if rehearsal else 1)
 PY
 }
 
@@ -184,80 +219,138 @@ case "$MODE" in
   header) header; exit $? ;;
 esac
 
+
 # ------------------------------------------------------------------------------------------------ stages
 OUT="${OUT:-build/gpu}"
+WORK="${WORK:-build/gpu-work}"
 case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
-mkdir -p "$OUT" || exit 2
+case "$WORK" in /*) ;; *) WORK="$ROOT/$WORK" ;; esac
+mkdir -p "$OUT" "$WORK" || exit 2
 LOG="$OUT/gpu_check.log"
 TIMINGS="$OUT/timings.txt"
+ARCHIVE="$OUT/gpu_check.tar.gz"
 : > "$LOG"
 exec > >(tee -a "$LOG") 2>&1  # everything below, stages included, goes to the screen and the log
-BUDGET="${BUDGET:-470}"       # under 8 minutes with room for the kill-after grace and the summary
+# A rehearsal runs fp16 on a CPU (the CUDA decisions), which is many times slower: its limits are scaled.
+SCALE="${SCALE:-$([[ "$REHEARSE" == 1 ]] && echo 8 || echo 1)}"
+BUDGET="${BUDGET:-$((470 * SCALE))}"  # under 8 minutes with room for the kill-after grace and the summary
+SKIP=" ${SKIP:-} "
+COMPILE_MODE="${COMPILE_MODE:-default}"
 START=$SECONDS
 NAMES=() SECS=() RCS=()
-printf '%-12s %8s %5s\n' stage seconds rc > "$TIMINGS"
+printf '%-12s %8s %8s %5s\n' stage seconds limit rc > "$TIMINGS"
 
+# pack: everything of this run into one archive beside the log, rewritten after each stage.
+pack() {
+  cp -f "$LOG" "$TIMINGS" "$WORK/" 2>/dev/null
+  tar -czf "$ARCHIVE.part" -C "$(dirname "$WORK")" "$(basename "$WORK")" && mv -f "$ARCHIVE.part" "$ARCHIVE"
+}
+record() {  # record NAME SECONDS LIMIT RC
+  NAMES+=("$1"); SECS+=("$2"); RCS+=("$4")
+  printf '%-12s %8s %8s %5s\n' "$1" "$2" "$3" "$4" >> "$TIMINGS"
+  pack
+}
 # stage NAME TIMEOUT CMD...: run CMD under `timeout`, cut to the budget left; record wall time and exit code.
 stage() {
-  local name="$1" limit="$2"; shift 2
+  local name="$1" limit="$(($2 * SCALE))"; shift 2
   local left=$((BUDGET - (SECONDS - START))) t0 rc
+  if [[ "$SKIP" == *" $name "* ]]; then
+    echo; echo "=================== $name: SKIPPED (SKIP names it)"; record "$name" 0 "$limit" skipped; return 0
+  fi
   (( limit > left )) && limit=$left
   echo
-  echo "=================== $name (timeout ${limit}s) $(date -u +%H:%M:%S)"
+  echo "=================== $name (timeout ${limit}s, $((SECONDS - START))s of ${BUDGET}s used) $(date -u +%H:%M:%S)"
+  t0=$SECONDS
   if (( limit < 5 )); then
-    echo "SKIPPED: under 5 s left for it (stage timeout or the ${BUDGET}s budget)"; rc=125; t0=$SECONDS
+    echo "SKIPPED: under 5 s left for it (stage timeout or the ${BUDGET}s budget)"; rc=125
   else
-    t0=$SECONDS
     timeout --kill-after=10 "$limit" "$@"; rc=$?
     (( rc == 124 || rc == 137 )) && echo "TIMEOUT: $name ran past ${limit}s"
   fi
-  NAMES+=("$name"); SECS+=($((SECONDS - t0))); RCS+=("$rc")
-  printf '%-12s %8s %5s\n' "$name" "$((SECONDS - t0))" "$rc" >> "$TIMINGS"
+  record "$name" "$((SECONDS - t0))" "$limit" "$rc"
   return "$rc"
 }
-skip() {  # a stage that cannot run because the install failed
-  NAMES+=("$1"); SECS+=(0); RCS+=(skipped)
-  printf '%-12s %8s %5s\n' "$1" 0 skipped >> "$TIMINGS"
+skip() {  # skip NAME WHY: a stage that cannot run here
+  echo; echo "=================== $1: not run ($2)"; record "$1" 0 - "not-run"
 }
 
-FULL_REPOS=(stable-diffusion-v1-5/stable-diffusion-v1-5 lllyasviel/control_v11f1p_sd15_depth
-            stabilityai/stable-diffusion-xl-refiner-1.0)
-# --gpu adds tests/gpu (fp16, offload, xformers, fast mode on CUDA); conftest refuses it without a CUDA device
-GPU_OPT=(--gpu)
-read -r -a BENCH_EXTRA <<< "${BENCH_ARGS:-}"
+# tests/gpu ran before: its fingerprint (the suite and the code it checks) and where it passed, if it did.
+GPU_TESTS_COVER=(tests/gpu tests/conftest.py helpers/speed.py helpers/device.py tools/bench.py)
+gpu_tests_fingerprint() {
+  find "${GPU_TESTS_COVER[@]}" -type f -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+gpu_tests_then_record() {  # run tests/gpu; after a pass, write the record to commit as tools/gpu_tests_passed.txt
+  "$PY" -m pytest -o addopts= tests/gpu --gpu -p no:cacheprovider -q -rfEs --junitxml="$WORK/junit-gpu-tests.xml" \
+    || return $?
+  { echo "fingerprint: $(gpu_tests_fingerprint)"
+    echo "passed: $(date -u +%Y-%m-%d) on $("$PY" -c 'import torch; print(torch.cuda.get_device_name())'), commit" \
+         "$(git rev-parse --short HEAD 2>/dev/null || echo n/a)"
+  } > "$OUT/gpu_tests_passed.txt"
+  echo "tests/gpu passed: commit $OUT/gpu_tests_passed.txt as tools/gpu_tests_passed.txt to skip it next time"
+}
 
-if stage install "${T_INSTALL:-120}" "$SELF" --install-only "$WHEELS"; then
+read -r -a BENCH_EXTRA <<< "${BENCH_ARGS:-}"
+if [[ "$REHEARSE" == 1 ]]; then
+  INSTALL_CMD=(true)  # the rehearsal uses PYTHON's environment as it is
+  CPU_DECISIONS=(env -u TUTORIAL_DECIDE_AS)
+  T4_ARGS=(--device cpu --models twins)
+  BENCH_MODELS=(--models twins --device cpu)
+else
+  INSTALL_CMD=("$SELF" --install-only "$WHEELS")
+  CPU_DECISIONS=()
+  T4_ARGS=(--device cuda --models built)
+  BENCH_MODELS=(--models built --device cuda)
+fi
+
+echo "gpu_check: budget ${BUDGET}s; results in $OUT (the rest of the files in $WORK)"
+if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
   PATH="$(dirname "$PY"):$PATH"  # `python`/`pytest` in child processes resolve to the new env
   export PATH
   stage header "${T_HEADER:-15}" "$SELF" --header
+  "$PY" -m pip list --format=freeze > "$WORK/pip-freeze.txt" 2>/dev/null  # what prepare_wheels.sh may leave out
   stage twins "${T_TWINS:-40}" "$PY" -m helpers.twins path
-  # -p no:cacheprovider: the checkout may be read-only or shared. -o addopts=: one process (no pytest-xdist
-  # offline; CUDA tests share one GPU), and no --nbval for .py files.
-  # the browser test needs Chromium, which a GPU box without internet does not have; CPU CI runs it
-  stage tests "${T_TESTS:-150}" "$PY" -m pytest -o addopts= tests "${GPU_OPT[@]}" --ignore=tests/test_browser.py \
-    -p no:cacheprovider -q -rfEs \
-    --junitxml="$OUT/junit-tests.xml"
-  # Lax: outputs recorded on a CPU (image fingerprints) differ on a GPU; cells must still run without error.
-  stage notebooks "${T_NOTEBOOKS:-75}" "$PY" -m pytest -o addopts= --nbval-lax notebooks -p no:cacheprovider \
-    -q -rfEs --junitxml="$OUT/junit-notebooks.xml"
-  # Built apart from the bench so their cost shows on its own line (bench would build them itself).
-  stage full_twins "${T_FULL_TWINS:-60}" "$PY" -m tools.full_size path --only "${FULL_REPOS[@]}"
-  stage bench "${T_BENCH:-200}" "$PY" -m tools.bench --models full --device cuda \
-    --out "$OUT/bench-cuda.md" "${BENCH_EXTRA[@]}"
+  # (a) Lax: outputs recorded on a CPU (image fingerprints) differ on a GPU; cells must run without error, and the
+  # `# NBVAL_CHECK_OUTPUT` cells (the verdict lines) must print what they printed on the CPU.
+  rm -rf "$WORK/notebooks"
+  stage notebooks "${T_NOTEBOOKS:-150}" "${CPU_DECISIONS[@]}" "$PY" -m pytest -o addopts= --nbval-lax notebooks -p no:cacheprovider \
+    -q -rfEs -p tools.nbval_outputs --nbval-outputs "$WORK/notebooks" --junitxml="$WORK/junit-notebooks.xml"
+  stage sweep "${T_SWEEP:-45}" "${CPU_DECISIONS[@]}" "$PY" -m accelerate.commands.launch --num_processes 1 -m tools.sweep \
+    --steps 20 --size 512 --out "$WORK/sweep.png"
+  # (b) The T4 budget: full-size fp16 weights made on the card, the allocator capped, the policy told so.
+  stage t4 "${T_T4:-100}" "$PY" -m tools.t4_check "${T4_ARGS[@]}" --out "$WORK/t4-check.json"
+  cp -f "$WORK/t4-check.json" "$OUT/" 2>/dev/null
+  # (c) Speed: the three settings in one run, on one card.
+  stage bench "${T_BENCH:-170}" "$PY" -m tools.bench "${BENCH_MODELS[@]}" --workloads sd15_t2i \
+    --compile-mode "$COMPILE_MODE" --profile --out "$WORK/bench-cuda.md" "${BENCH_EXTRA[@]}"
+  cp -f "$WORK/bench-cuda.json" "$OUT/" 2>/dev/null
+  # tests/gpu: last, and only when it changed since it passed.
+  if [[ "$REHEARSE" == 1 ]]; then
+    skip gpu_tests "a rehearsal: pytest --gpu needs a CUDA device"
+  elif [[ -f tools/gpu_tests_passed.txt ]] \
+       && grep -qx "fingerprint: $(gpu_tests_fingerprint)" tools/gpu_tests_passed.txt; then
+    skip gpu_tests "unchanged since it passed: $(grep '^passed:' tools/gpu_tests_passed.txt)"
+  else
+    stage gpu_tests "${T_GPU_TESTS:-90}" gpu_tests_then_record
+  fi
 else
   echo "install failed: the later stages need its environment, so they are skipped"
-  for s in header twins tests notebooks full_twins bench; do skip "$s"; done
+  for s in header twins notebooks sweep t4 bench gpu_tests; do skip "$s" "the install failed"; done
 fi
 
 # ------------------------------------------------------------------------------------------------ summary
 status=0
 echo
-echo "=================== summary (results in $OUT)"
-printf '%-12s %8s %5s\n' stage seconds rc
+echo "=================== summary (bring back $OUT; everything is in $ARCHIVE)"
+printf '%-12s %8s %9s\n' stage seconds rc
 for i in "${!NAMES[@]}"; do
-  printf '%-12s %8s %5s\n' "${NAMES[$i]}" "${SECS[$i]}" "${RCS[$i]}"
-  [[ "${RCS[$i]}" == 0 ]] || status=1
+  printf '%-12s %8s %9s\n' "${NAMES[$i]}" "${SECS[$i]}" "${RCS[$i]}"
+  case "${RCS[$i]}" in 0|skipped|not-run) ;; *) status=1 ;; esac
 done
 printf '%-12s %8s\n' total "$((SECONDS - START))" | tee -a "$TIMINGS"
+for f in "$WORK"/notebooks/*.txt; do  # each chapter's outcome in one line: what the learner's checks said
+  [[ -f "$f" ]] || continue
+  echo "$(basename "$f" .txt): $(grep -c '^==== .* \[passed\]' "$f") cells passed, $(grep -c '^==== .* \[failed\]' "$f") failed"
+done
+pack
 if [[ "$status" == 0 ]]; then echo "gpu_check: all stages passed"; else echo "gpu_check: FAILED (see the rc column)"; fi
 exit "$status"

@@ -5,12 +5,15 @@
 #   tools/prepare_wheels.sh [DIR]        # DIR defaults to wheels/ (add `wheels/` to .gitignore)
 #
 # What goes in, and why:
-#   * requirements.txt minus torch and `-e .`, with the whole dependency tree EXCEPT what only torch
-#     pulls in (nvidia-*, triton, cuda-*, sympy, networkx, ...): the GPU machine's torch brings its own, and
-#     those wheels are gigabytes;
+#   * what the GPU check runs: requirements.txt minus torch and `-e .`, plus the tests and notebook tools of
+#     requirements-dev.txt (pytest, nbval and its kernel, nbclient, nbconvert, nbformat, pyyaml), with their whole
+#     dependency tree EXCEPT what only torch pulls in (nvidia-*, triton, cuda-*, sympy, networkx, ...): the GPU
+#     machine's torch brings its own, and those wheels are gigabytes;
+#   * only what the machine lacks: a package listed in HAVE (the machine's own packages) is left out with
+#     everything below it, unless its listed version falls outside a range this project asks for;
 #   * xformers (requirements-gpu.txt), best effort: only a release that resolves together with the pinned torch;
-#   * setuptools and wheel: the build backend pyproject.toml names, so the editable install of the checkout
-#     can build offline (pip takes build requirements from --find-links too);
+#   * setuptools and wheel, even where the machine has them: the build backend pyproject.toml names, which pip
+#     installs into an isolated build environment from --find-links alone, for the editable install;
 #   * clip-anytorch==2.6.0: the twin builder reads the CLIP vocabulary from this exact wheel
 #     (helpers/twins/tokenizer.py `_clip_merges`) and would otherwise `pip download` it;
 #   * this project's own wheel (`pip wheel --no-deps .`), for installs outside a checkout;
@@ -18,13 +21,17 @@
 #     requirements-offline.txt (what gpu_check.sh installs).
 #
 # Knobs (environment):
-#   PYTHON      interpreter whose pip does the work (default python3.11, else python3); pip >= 23 (--report)
-#   PY_VERSION  target CPython version, major.minor (default 3.11; pyproject.toml admits 3.11-3.13). Run with a
-#               PYTHON of that version: pip evaluates environment markers against the running interpreter.
-#   SLIM=1      leave out jupyterlab, playwright and ruff (interactive use, the browser test, lint): nothing in
-#               gpu_check.sh needs them and they are most of the folder's size.
+#   HAVE        file of the target machine's packages, `name` or `name==version` per line (default
+#               tools/gpu_machine.txt; its `# python:` and `# torch:` lines set the two defaults below);
+#               HAVE=none assumes a machine with nothing but torch.
+#   PY_VERSION  target CPython version, major.minor (default: HAVE's, else 3.11; pyproject.toml admits
+#               3.11-3.13). PYTHON should be that version: pip evaluates environment markers against it.
+#   PYTHON      interpreter whose pip does the work (default python$PY_VERSION, else python3); pip >= 23 (--report)
+#   SLIM=0      also carry jupyterlab, playwright, ruff and pytest-xdist (interactive use, the browser test,
+#               lint, parallel tests): gpu_check.sh needs none of them, so they are left out by default.
 #   XFORMERS=0  do not try xformers.
-#   TORCH_VERSION  the torch the GPU machine has (default: constraints.txt's pin); only xformers cares.
+#   TORCH_VERSION  the torch the GPU machine has (default: HAVE's, else constraints.txt's pin); only xformers
+#               cares.
 set -uo pipefail
 
 die() { echo "prepare_wheels: ERROR: $*" >&2; exit 1; }
@@ -34,12 +41,19 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${1:-wheels}"
 case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac  # absolute: we cd into the checkout below
 
-if [[ -z "${PYTHON:-}" ]]; then
-  if command -v python3.11 >/dev/null; then PYTHON=python3.11; else PYTHON=python3; fi
+HAVE="${HAVE:-$ROOT/tools/gpu_machine.txt}"
+if [[ "$HAVE" != none ]]; then
+  [[ -f "$HAVE" ]] || die "HAVE=$HAVE is not a file (give the machine's package list, or HAVE=none)"
+  HAVE="$(cd "$(dirname "$HAVE")" && pwd)/$(basename "$HAVE")"
+  have_python="$(sed -n 's/^# python: *\([0-9.]*\).*/\1/p' "$HAVE" | head -n1)"
+  have_torch="$(sed -n 's/^# torch: *\([^ ]*\).*/\1/p' "$HAVE" | head -n1)"
 fi
-PY_VERSION="${PY_VERSION:-3.11}"
+PY_VERSION="${PY_VERSION:-${have_python:-3.11}}"
+if [[ -z "${PYTHON:-}" ]]; then
+  if command -v "python$PY_VERSION" >/dev/null; then PYTHON="python$PY_VERSION"; else PYTHON=python3; fi
+fi
 PY_TAG="cp${PY_VERSION/./}"
-SLIM="${SLIM:-0}"
+SLIM="${SLIM:-1}"
 XFORMERS="${XFORMERS:-1}"
 
 "$PYTHON" -m pip --version >/dev/null 2>&1 || die "$PYTHON has no pip"
@@ -52,8 +66,10 @@ fi
 
 cd "$ROOT" || die "cannot cd to $ROOT"
 # The torch the GPU machine will have: constraints.txt's pin (CI's torch) unless TORCH_VERSION says otherwise.
-TORCH_VERSION="${TORCH_VERSION:-$(sed -n 's/^torch==\([^[:space:];]*\).*/\1/p' constraints.txt | head -n1)}"
+TORCH_VERSION="${TORCH_VERSION:-${have_torch:-$(sed -n 's/^torch==\([^[:space:];]*\).*/\1/p' constraints.txt | head -n1)}}"
 [[ -n "$TORCH_VERSION" ]] || die "no torch==... line in constraints.txt (or set TORCH_VERSION)"
+BACKEND="$(sed -n 's/^requires = \["\(setuptools[^"]*\)"\]$/\1/p' pyproject.toml | head -n1)"  # the build backend
+[[ -n "$BACKEND" ]] || die "no setuptools requirement under [build-system] in pyproject.toml"
 CLIP_SHA="$(sed -n 's/^CLIP_WHEEL_SHA256 = "\([0-9a-f]*\)"$/\1/p' helpers/twins/tokenizer.py)"
 
 # Refuse to clean a folder that holds anything but what this script writes.
@@ -68,11 +84,12 @@ mkdir -p "$DIR" || die "cannot create $DIR"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-# requirements.txt minus torch (the GPU machine's own stays) and minus `-e .` (the checkout is installed
-# editable, or from its wheel); SLIM drops the interactive/browser/lint extras.
-grep -vE '^[[:space:]]*(#|$|-e[[:space:]]|torch([<>=!~ ]|$))' requirements.txt > "$TMP/req.txt"
+# requirements.txt and requirements-dev.txt minus torch (the GPU machine's own stays), minus `-e .` (the checkout
+# is installed editable, or from its wheel) and the `-r` include; SLIM drops the interactive/browser/lint extras.
+grep -vhE '^[[:space:]]*(#|$|-[er][[:space:]]|torch([<>=!~ ]|$))' requirements.txt requirements-dev.txt > "$TMP/req.txt"
 if [[ "$SLIM" == 1 ]]; then
-  grep -viE '^(jupyterlab|playwright|ruff)([<>=!~ ;[]|$)' "$TMP/req.txt" > "$TMP/req.slim" && mv "$TMP/req.slim" "$TMP/req.txt"
+  grep -viE '^(jupyterlab|playwright|ruff|pytest-xdist)([<>=!~ ;[]|$)' "$TMP/req.txt" > "$TMP/req.slim" \
+    && mv "$TMP/req.slim" "$TMP/req.txt"
 fi
 cp "$TMP/req.txt" "$DIR/requirements-offline.txt"
 
@@ -104,7 +121,7 @@ PY
 resolve() {  # resolve REPORT EXTRA_REQS...
   local report="$1"; shift
   "$PYTHON" -m pip install "${QUIET[@]}" --dry-run --ignore-installed --report "$report" "${TARGET[@]}" \
-    --find-links "$TMP/stub" -r "$TMP/req.txt" "torch==$TORCH_VERSION+stub" "setuptools>=68" wheel "$@" \
+    --find-links "$TMP/stub" -r "$TMP/req.txt" "torch==$TORCH_VERSION+stub" "$BACKEND" wheel "$@" \
     2> "$TMP/resolve.err"
 }
 XF_NOTE="xformers: not tried (XFORMERS=0)"
@@ -120,31 +137,10 @@ fi
 
 # 2. The dependency closure of the requested packages, NOT walking into torch: what only torch needs
 #    (nvidia-*, triton, cuda-*, sympy, networkx, mpmath, ...) is already on the GPU machine with its torch.
-#    Shared dependencies (filelock, jinja2, fsspec, typing-extensions) stay, as other packages need them.
-"$PYTHON" - "$TMP/report.json" > "$TMP/pins.txt" <<'PY' || die "could not compute the dependency closure"
-import json, re, sys
-from pip._vendor.packaging.requirements import Requirement
-
-def norm(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-SKIP = re.compile(r"^(torch|triton|pytorch-triton.*|nvidia-.*|cuda-.*)$")  # torch's tree: never download
-items = {norm(i["metadata"]["name"]): i for i in json.load(open(sys.argv[1]))["install"]}
-todo = [(n, frozenset(i.get("requested_extras") or ())) for n, i in items.items() if i.get("requested")]
-seen = set()
-while todo:
-    name, extras = todo.pop()
-    if (name, extras) in seen or SKIP.match(name) or name not in items:
-        continue
-    seen.add((name, extras))
-    for line in items[name]["metadata"].get("requires_dist") or []:
-        req = Requirement(line)
-        envs = [{"extra": e} for e in extras] + [{"extra": ""}]
-        if req.marker is None or any(req.marker.evaluate(env) for env in envs):
-            todo.append((norm(req.name), frozenset(req.extras)))
-for name in sorted({n for n, _ in seen}):
-    print(f"{name}=={items[name]['metadata']['version']}")
-PY
+#    Nor into what the machine has (HAVE): a package it holds is left out with its own dependencies, unless the
+#    version it holds falls outside a range asked for here. The build backend is always carried.
+"$PYTHON" "$ROOT/tools/wheel_closure.py" "$TMP/report.json" "$HAVE" "$TMP/have-notes.txt" "$TMP/req.txt" \
+  > "$TMP/pins.txt" || die "could not compute the dependency closure"
 grep -qiE '^(torch|triton|nvidia-)' "$TMP/pins.txt" && die "torch's tree leaked into the download list"
 say "$(wc -l < "$TMP/pins.txt") packages to download (torch and its own tree excluded)"
 
@@ -172,7 +168,9 @@ fi
   echo "# wheels for an offline install of $(sed -n 's/^name = "\(.*\)"$/\1/p' pyproject.toml) on linux x86_64"
   echo "# python: $PY_TAG (CPython $PY_VERSION); torch: NOT included, the target's own is used (torch $TORCH_VERSION expected)"
   echo "# $XF_NOTE"
-  echo "# slim: $SLIM (1 = without jupyterlab, playwright, ruff)"
+  echo "# slim: $SLIM (1 = without jupyterlab, playwright, ruff, pytest-xdist)"
+  echo "# have: $HAVE"
+  cat "$TMP/have-notes.txt"
   echo "# made: $(date -u +%Y-%m-%dT%H:%M:%SZ) from commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   (cd "$DIR" && sha256sum -- *.whl requirements-offline.txt)
 } > "$TMP/MANIFEST.txt"

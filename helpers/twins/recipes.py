@@ -81,20 +81,21 @@ def build_sdxl_refiner(repo: str, tok_dir: Path, tok_bang_dir: Path, part=None):
     )
 
 
-def build_sdxl_inpaint(repo: str, tok_dir: Path, tok_bang_dir: Path):
+def build_sdxl_inpaint(repo: str, tok_dir: Path, tok_bang_dir: Path, part=None):
     """SDXL inpainting twin: two text encoders, 9-channel UNet (ch. 5)."""
 
     from diffusers import StableDiffusionXLInpaintPipeline
     from transformers import CLIPTokenizer
 
     return StableDiffusionXLInpaintPipeline(
-        vae=vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True),
-        text_encoder=text_encoder("CLIPTextModel", CLIP_L),
+        vae=_part(part, repo, "vae", lambda: vae("sdxl-vae", scaling_factor=0.13025, force_upcast=True)),
+        text_encoder=_part(part, repo, "text_encoder", lambda: text_encoder("CLIPTextModel", CLIP_L)),
         tokenizer=CLIPTokenizer.from_pretrained(tok_dir),
-        text_encoder_2=text_encoder("CLIPTextModelWithProjection", CLIP_BIGG, pad_token_id=0),
+        text_encoder_2=_part(part, repo, "text_encoder_2",
+                             lambda: text_encoder("CLIPTextModelWithProjection", CLIP_BIGG, pad_token_id=0)),
         tokenizer_2=CLIPTokenizer.from_pretrained(tok_bang_dir),
         # SDXL feeds both encoders' hidden states side by side to the UNet
-        unet=taught(repo, sdxl_unet(repo, 9, 2 * TEXT_DIM, aesthetics=False)),
+        unet=_part(part, repo, "unet", lambda: taught(repo, sdxl_unet(repo, 9, 2 * TEXT_DIM, aesthetics=False))),
         scheduler=scheduler(FACTS[repo]["scheduler"]),
         requires_aesthetics_score=False, force_zeros_for_empty_prompt=True,
     )
@@ -226,7 +227,7 @@ def pipeline_for(repo: str, tok_dir: Path, tok_bang_dir: Path, part=None):
     if kind == "StableDiffusionXLImg2ImgPipeline":
         return build_sdxl_refiner(repo, tok_dir, tok_bang_dir, part)
     if kind == "StableDiffusionXLInpaintPipeline":
-        return build_sdxl_inpaint(repo, tok_dir, tok_bang_dir)
+        return build_sdxl_inpaint(repo, tok_dir, tok_bang_dir, part)
     if kind in ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline"):
         return build_sd15(repo, tok_dir, part)
     if kind in ("KandinskyV22Pipeline", "KandinskyV22InpaintPipeline"):

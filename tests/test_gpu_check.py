@@ -1,0 +1,58 @@
+"""tools/gpu_check.sh: its stages in priority order, each recorded as it finishes, within one budget.
+
+The stages themselves are tested where their code lives (tools.t4_check, tools.bench, tools.nbval_outputs);
+here the script runs as a rehearsal on this CPU with the slow stages left out.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tools" / "gpu_check.sh"
+PRIORITY = ["install", "header", "twins", "notebooks", "sweep", "t4", "bench", "gpu_tests"]
+
+
+def rehearse(tmp_path, **env):
+    out, work = tmp_path / "out", tmp_path / "work"
+    run = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "REHEARSE": "1", "PYTHON": sys.executable, "OUT": str(out),
+                              "WORK": str(work), **env})
+    return run, out
+
+
+def stages(timings: Path) -> list[list[str]]:
+    return [line.split() for line in timings.read_text().splitlines()[1:] if not line.startswith("total")]
+
+
+def test_the_stages_run_in_priority_order_and_each_is_recorded(tmp_path):
+    run, out = rehearse(tmp_path, SKIP="twins notebooks sweep t4 bench")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_check.log", "gpu_check.tar.gz", "timings.txt"]
+    rows = stages(out / "timings.txt")
+    assert [r[0] for r in rows] == PRIORITY
+    assert {r[0]: r[3] for r in rows} == {"install": "0", "header": "0", "twins": "skipped", "notebooks": "skipped",
+                                          "sweep": "skipped", "t4": "skipped", "bench": "skipped",
+                                          "gpu_tests": "not-run"}
+    assert "gpu_tests: not run (a rehearsal: pytest --gpu needs a CUDA device)" in run.stdout
+    with tarfile.open(out / "gpu_check.tar.gz") as archive:  # one archive holds the rest
+        names = {Path(n).name for n in archive.getnames()}
+    assert {"pip-freeze.txt", "timings.txt", "gpu_check.log"} <= names
+
+
+def test_a_spent_budget_skips_what_is_left_and_fails_the_run(tmp_path):
+    run, out = rehearse(tmp_path, BUDGET="3")
+    assert run.returncode == 1
+    assert "SKIPPED: under 5 s left for it" in run.stdout and "gpu_check: FAILED" in run.stdout
+    assert [r[3] for r in stages(out / "timings.txt")][:1] == ["125"]
+
+
+def test_the_header_lists_the_stages_the_script_runs():
+    text = SCRIPT.read_text()
+    listed = re.findall(r"^#   (\w+) {2,}", text.split("# Environment knobs:")[0], flags=re.M)
+    assert listed == PRIORITY
+    called = re.findall(r"^\s*(?:if )?stage (\w+) \"\$\{T_", text, flags=re.M)
+    assert [s for s in PRIORITY if s in called] == called and set(called) == set(PRIORITY)
