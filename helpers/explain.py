@@ -55,6 +55,11 @@ def _checked(original):
             defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
             with Watch(self, {**defaults, **bound.arguments}):
                 output = original(*bound.args, **bound.kwargs)
+        except Exception as err:
+            from helpers.callfacts import remember
+
+            remember(err, self, bound.arguments)  # what the note under it may confirm its cause from
+            raise
         finally:
             _LOCAL.depth -= 1
         from helpers.callcheck import note_generator_use

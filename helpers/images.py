@@ -113,9 +113,14 @@ def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | No
     if path.is_file():
         try:
             return _open_guarded(path, "it").convert("RGB"), f"cached at {path}"
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
             # it may be the learner's own photo (a HEIC, a 50 MP scan) saved under this name: it stays where it is
-            reason = str(err).split(";")[0] if isinstance(err, ValueError) else "Pillow cannot read it as an image"
+            if isinstance(err, UnidentifiedImageError):
+                reason = "Pillow cannot read it as an image"
+            elif isinstance(err, (ValueError, Image.DecompressionBombError)):
+                reason = str(err).split(";")[0]
+            else:  # cannot be opened at all: no permission, an I/O error
+                reason = f"{type(err).__name__}: {err.strerror or err}"
             kept = (f"{path} is there but cannot be used ({reason}); it was left as it is: rename or remove it to "
                     "let the chapter image be cached there")
     if why_offline:

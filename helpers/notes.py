@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 import traceback
 
+from helpers import causes
+from helpers.callfacts import CallFacts, facts_for
+
 TWINS_REPAIR = "python -m helpers.twins build"
 
 # (exception class names, a pattern its message matches, what it means, how to fix it[, where]); first match wins.
 # `where` (optional) must match the file or function of a traceback frame: a bare IndexError means a bad step
 # count only when a scheduler raised it, not when the learner's own list was too short.
+# Where the message's words fit several causes, "what it means" is a function of helpers.causes instead: it reads
+# the failed call's facts (helpers.callfacts) and gives the note, or None when they do not confirm a cause.
 RULES = [
     (("ZeroDivisionError",), r"", "a step count of 0 reached the scheduler, which divides by it.",
      "pass num_inference_steps=1 or more (20–50 is typical); for img2img also num_inference_steps × strength ≥ 1.",
@@ -44,17 +49,10 @@ RULES = [
      "delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
      "`hf cache delete` lists them."),
     (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
-     r"does not appear to have a file|no file named|model_index\.json",
-     "this repo has no such file: a variant= it does not ship, or a class that does not fit the repo (a ControlNet or "
-     "a single model loaded with a pipeline class, or the other way round).",
-     "load ControlNets with ControlNetModel.from_pretrained and pass them as controlnet=; for the files, pass "
-     "**load_args(repo_id) instead of variant=."),
+     r"does not appear to have a file|no file named|model_index\.json", causes.missing_file, None),
     (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
      r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
-     r"not fully cached|is incomplete",
-     "the weights are not (all) on this machine and could not be downloaded (no internet, or HF_HUB_OFFLINE is set).",
-     "connect once to download them, or run on the offline twins: `%env TUTORIAL_MODELS=twins`, then restart the "
-     f"kernel and run from the top. Twins already in use? Their cache is damaged: `{TWINS_REPAIR}`."),
+     r"not fully cached|is incomplete", causes.not_downloaded, None),
     (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
      r"not a valid model identifier|Repository Not Found|Repo id must|repo_id",
      "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
@@ -66,17 +64,13 @@ RULES = [
      "two things live on different devices (CPU and GPU): the generator, an input tensor, or part of the pipeline.",
      "make the generator with helpers.device.make_generator(seed, device), and move the pipeline once with "
      "fit_to_machine(pipeline, device)."),
+    (("TypeError", "ValueError"), r"negative_prompt.{0,20} same type", causes.prompt_types, None),
     (("RuntimeError", "TypeError"),
-     r"Half|float16|expected scalar type|should be the same|must have the same dtype",
-     "half precision (float16) met float32, or float16 ran on a device that cannot compute it (most CPUs).",
-     "load with dtype=pick_dtype(device) (fp16 only on CUDA), and pass images as PIL pictures rather than tensors."),
+     r"Half|float16|Double|expected scalar type|should be the same|must have the same dtype", causes.dtype_mismatch,
+     None),
     (("RuntimeError", "ValueError"),
      r"size of tensor a|Sizes of tensors must match|shapes cannot be multiplied|must match the size|"
-     r"Incorrect configuration settings|to have \d+ channels",
-     "two inputs do not fit together: pictures, masks or control images of different sizes, or latents from a "
-     "pipeline with another VAE.",
-     "resize image, mask_image and control_image to one size (multiples of 8); between pipelines check "
-     "helpers.chain.check_latents_compatible, or pass pictures with output_type='pil'."),
+     r"Incorrect configuration settings|to have \d+ channels", causes.sizes_dont_fit, None),
     (("ValueError",), r"have to be divisible by",
      "height and width must be multiples of 8: the VAE shrinks pictures 8 times.",
      "round them: height = height // 8 * 8, and the same for width."),
@@ -154,7 +148,7 @@ def _dead_id(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _match(exc: BaseException) -> tuple[str, str] | None:
+def _match(exc: BaseException, facts: CallFacts | None = None) -> tuple[str, str] | None:
     names, text = _names(exc), str(exc)
     if names & {"OSError", "RepositoryNotFoundError", "HFValidationError", "GatedRepoError", "HTTPError"}:
         found = _dead_id(text)
@@ -165,6 +159,11 @@ def _match(exc: BaseException) -> tuple[str, str] | None:
             continue
         if where and not any(re.search(where[0], f"{f.filename} {f.name}") for f in _frames(exc)[-3:]):
             continue
+        if callable(meaning):  # a loose message: the call's facts must confirm the cause, else no note
+            found = meaning(exc, facts)
+            if found is None:
+                continue
+            return found
         return meaning, fix
     return None
 
@@ -173,8 +172,9 @@ def note_for(exc: BaseException) -> tuple[str, str] | None:
     """(what it means, how to fix it) for a known error or its cause, or None (every chapter)."""
     if _from_helpers(exc):
         return None
+    facts = facts_for(exc)
     for link in _chain(exc):
-        found = _match(link)
+        found = _match(link, facts)
         if found:
             return found
     return None

@@ -2,6 +2,7 @@
 
 import io
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,6 +137,24 @@ def test_an_unreadable_file_in_the_cache_is_left_alone_and_named(cache, monkeypa
     image = images.load_chapter_image("control", offline=True)  # offline: the stand-in, and the same words
     assert image.info["tutorial_source"] == "offline stand-in" and mine.read_bytes().endswith(b"heic")
     assert "left as it is" in capsys.readouterr().out
+
+
+def test_a_file_too_large_for_pillow_is_left_alone_too(cache, monkeypatch, capsys):
+    (cache / "images").mkdir()
+    mine = cache / "images" / "control.png"
+    mine.write_bytes(png_bytes())
+    real_open = images._open_guarded
+
+    def huge(source, label):  # Pillow's own guard refuses the file before it is decoded
+        if isinstance(source, Path):
+            raise Image.DecompressionBombError("Image size (400000000 pixels) exceeds limit of 178956970 pixels, "
+                                               "could be decompression bomb DOS attack.")
+        return real_open(source, label)
+
+    monkeypatch.setattr(images, "_open_guarded", huge)
+    image = images.load_chapter_image("control", offline=True)
+    assert image.info["tutorial_source"] == "offline stand-in" and mine.read_bytes() == png_bytes()
+    assert "decompression bomb" in capsys.readouterr().out.lower()
 
 
 def test_an_oversized_file_in_the_cache_is_left_alone(cache, monkeypatch, capsys):

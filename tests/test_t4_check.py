@@ -13,10 +13,17 @@ GIB = 2**30
 
 def test_the_cap_is_the_budget_as_a_share_of_the_card(monkeypatch):
     asked = []
+
+    def set_fraction(fraction, device):  # torch refuses a device without its index ("cuda" alone)
+        assert isinstance(device, int), f"set_per_process_memory_fraction needs an index, got {device!r}"
+        asked.append((fraction, device))
+
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda _d: SimpleNamespace(total_memory=80 * GIB))
-    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, d: asked.append((f, str(d))))
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", set_fraction)
     said = t4_check.cap_process("cuda", 15 * GIB)
-    assert asked == [(15 / 80, "cuda")]
+    t4_check.cap_process("cuda:1", 15 * GIB)
+    assert asked == [(15 / 80, 0), (15 / 80, 1)]
     assert said == "allocator capped at 15.0 GiB = 0.188 of 80.0 GiB"
     assert t4_check.cap_process("cpu", 15 * GIB).startswith("no cap on cpu")
 

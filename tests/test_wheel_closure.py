@@ -68,3 +68,14 @@ def test_the_machine_list_names_its_python_and_torch():
     assert "# python: 3.12" in text and "# torch: 2.11.0" in text
     have = read_have(text.splitlines())
     assert have["torch"] == "2.11.0" and "diffusers" not in have and "nbval" not in have  # what it lacks is carried
+
+
+def test_an_extra_of_a_package_the_machine_has_is_still_carried():
+    report = {"install": [
+        item("nbconvert", "7.17.2", ['bleach[css]!=5.0.0'], True),
+        item("bleach", "6.4.0", ["webencodings", 'tinycss2<1.5,>=1.1.0; extra == "css"']),
+        item("webencodings", "0.5.1"), item("tinycss2", "1.4.0", ["webencodings>=0.4"]),
+    ]}
+    pins, kept, _carried = closure(report, read_have(["bleach", "webencodings"]), {})
+    assert pins == {"nbconvert": "7.17.2", "tinycss2": "1.4.0"}  # bleach itself and webencodings stay the machine's
+    assert set(kept) == {"bleach", "webencodings"}

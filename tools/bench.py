@@ -84,6 +84,7 @@ class Row:
     peak_tflops: float | None = None
     compute_fraction: float | None = None
     top_kernels: list = field(default_factory=list)  # [name, ms, calls] of one UNet call, with --profile
+    profile_error: str | None = None
 
     @property
     def warmup_s(self) -> float | None:
@@ -280,7 +281,10 @@ def profile_unet_step(pipeline, kwargs: dict, device: str, top: int = 10) -> lis
             return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0)
         return event.self_cpu_time_total
 
-    events = [e for e in prof.key_averages() if own(e) > 0]
+    from torch.autograd import DeviceType
+
+    # on CUDA the kernels themselves: an operator's row would count its kernels' time a second time
+    events = [e for e in prof.key_averages() if own(e) > 0 and (not cuda or e.device_type == DeviceType.CUDA)]
     events.sort(key=own, reverse=True)
     return [[e.key[:120], round(own(e) / 1000, 3), e.count] for e in events[:top]]
 
@@ -503,7 +507,10 @@ def measure(workload: Workload, config: str, device: str, models: str, cache_dir
         if recorder:
             flops = recorder.flops()
         if profile and config != "chapter":  # offload moves the UNet in and out: its step is not one kernel story
-            row.top_kernels = profile_unet_step(pipeline, call_kwargs(workload, device), device)
+            try:
+                row.top_kernels = profile_unet_step(pipeline, call_kwargs(workload, device), device)
+            except Exception as err:  # the timings above stand; only the profile is missing
+                row.profile_error = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
     except Exception as err:  # a failing setting is a result too: it goes in the table
         row.error = f"{type(err).__name__}: {str(err).splitlines()[0][:160]}"
     finally:
@@ -516,7 +523,7 @@ def measure(workload: Workload, config: str, device: str, models: str, cache_dir
 
 def run(workloads, configs, device: str, models: str, repeats: int, size: int | None = None,
         steps: int | None = None, log=print, compile_mode: str | None = None,
-        profile: bool = False) -> tuple[list[Row], dict]:
+        profile: bool = False, on_row=None) -> tuple[list[Row], dict]:
     """Measure every workload under every setting on one device; return rows and FLOP breakdowns (ch. 1)."""
     import dataclasses
 
@@ -529,7 +536,7 @@ def run(workloads, configs, device: str, models: str, repeats: int, size: int | 
         ensure_full_built(repos, log=log)
         cache_dir = str(full_twin_cache())
     peak, peak_source = peak_tflops(device, pick_dtype(device))
-    rows, breakdowns = [], {}
+    rows, breakdowns = [], {"_peak": {"tflops": peak, "source": peak_source}}
     for w in workloads:
         w = dataclasses.replace(w, size=size or w.size, steps=steps or w.steps)
         flops_total = None
@@ -542,12 +549,13 @@ def run(workloads, configs, device: str, models: str, repeats: int, size: int | 
                 breakdowns[w.key] = flops
                 flops_total = sum(flops.values())
             rows.append(row)
-        for row in rows:
-            if row.workload == w.key and flops_total is not None and row.s_per_image:
-                row.tflop_per_image = flops_total / 1e12
-                row.peak_tflops = peak
-                row.compute_fraction = flops_total / row.s_per_image / (peak * 1e12)
-    breakdowns["_peak"] = {"tflops": peak, "source": peak_source}
+            for done in rows:
+                if done.workload == w.key and flops_total is not None and done.s_per_image:
+                    done.tflop_per_image = flops_total / 1e12
+                    done.peak_tflops = peak
+                    done.compute_fraction = flops_total / done.s_per_image / (peak * 1e12)
+            if on_row:  # written after every row: a run stopped by its time limit keeps what it measured
+                on_row(rows, breakdowns)
     return rows, breakdowns
 
 
@@ -607,6 +615,8 @@ def markdown(rows: list[Row], breakdowns: dict, device: str, title: str) -> str:
             continue
         lines.append(f"- {key}: " + ", ".join(f"{name} {value / 1e12:.3g}" for name, value in parts.items()))
     for r in rows:
+        if r.profile_error:
+            lines += ["", f"Profile of {r.workload} · {r.config} failed: {r.profile_error}"]
         if r.top_kernels:
             lines += ["", f"Top kernels of one UNet call, {r.workload} · {r.config} (own time, ms × calls):", ""]
             lines += [f"{i}. `{name}` {ms:.3f} ms × {calls}" for i, (name, ms, calls) in enumerate(r.top_kernels, 1)]
@@ -665,20 +675,26 @@ def main(argv=None) -> int:
 
     out = args.out or build_dir() / f"bench-{device.split(':')[0]}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
+    header = "# tools.bench\n\nImages from twins are noise: these numbers measure speed, not quality.\n\n"
     sections, records = [], []
+
+    def write(title, rows, breakdowns, final=False):
+        section = markdown(rows, breakdowns, device, title)
+        record = {"title": title, "device": device, "device_name": device_name(device),
+                  "compile_mode": args.compile_mode, "versions": versions(),
+                  "rows": [asdict(r) | {"warmup_s": r.warmup_s} for r in rows], "flops": dict(breakdowns)}
+        out.write_text(header + "\n".join([*sections, section]))
+        out.with_suffix(".json").write_text(json.dumps([*records, record], indent=2) + "\n")
+        if final:
+            sections.append(section)
+            records.append(record)
+
     for title, models, chosen, size, steps in plans:
         print(f"{title} on {device_name(device)}:", file=sys.stderr)
         rows, breakdowns = run(chosen, args.configs, device, models, repeats, size, steps,
                                log=lambda m: print(m, file=sys.stderr), compile_mode=args.compile_mode,
-                               profile=args.profile)
-        sections.append(markdown(rows, breakdowns, device, title))
-        records.append({"title": title, "device": device, "device_name": device_name(device),
-                        "compile_mode": args.compile_mode, "versions": versions(),
-                        "rows": [asdict(r) | {"warmup_s": r.warmup_s} for r in rows],
-                        "flops": {k: v for k, v in breakdowns.items()}})
-    header = "# tools.bench\n\nImages from twins are noise: these numbers measure speed, not quality.\n\n"
-    out.write_text(header + "\n".join(sections))
-    out.with_suffix(".json").write_text(json.dumps(records, indent=2) + "\n")
+                               profile=args.profile, on_row=lambda r, b, t=title: write(t, r, b))
+        write(title, rows, breakdowns, final=True)
     print(header + "\n".join(sections))
     print(f"written: {Path(out).resolve()}", file=sys.stderr)
     return 0

@@ -55,7 +55,8 @@ SELF="$ROOT/tools/$(basename "${BASH_SOURCE[0]}")"
 cd "$ROOT" || exit 2
 
 MODE=all
-case "${1:-}" in --install-only|--header) MODE="${1#--}"; shift ;; esac  # --header: internal, for its stage
+# --header and --gpu-tests are internal, for their stages: `timeout` runs programs, not shell functions
+case "${1:-}" in --install-only|--header|--gpu-tests) MODE="${1#--}"; shift ;; esac
 WHEELS="${1:-wheels}"
 case "$WHEELS" in /*) ;; *) WHEELS="$ROOT/$WHEELS" ;; esac
 PYTHON="${PYTHON:-python3}"
@@ -72,6 +73,11 @@ fi
 # The whole run is offline: fail fast instead of waiting on network timeouts.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 PIP_NO_INDEX=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
+
+OUT="${OUT:-build/gpu}"
+WORK="${WORK:-build/gpu-work}"
+case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
+case "$WORK" in /*) ;; *) WORK="$ROOT/$WORK" ;; esac
 
 # The interpreter every stage after the install uses.
 if [[ "$VENV" == none ]]; then PY="$(command -v "$PYTHON")"; else PY="$ROOT/$VENV/bin/python"; fi
@@ -109,7 +115,10 @@ install_env() {
   if [[ "$VENV" != none ]]; then
     if [[ ! -x "$PY" ]]; then
       # --system-site-packages: the venv sees the machine's CUDA torch (and its nvidia libs) without a copy.
-      "$PYTHON" -m venv --system-site-packages "$VENV" || { echo "ERROR: could not create $VENV"; return 1; }
+      # --without-pip where the base interpreter lacks ensurepip: the parent's pip is reached through the .pth below
+      "$PYTHON" -m venv --system-site-packages "$VENV" 2>/dev/null \
+        || "$PYTHON" -m venv --system-site-packages --without-pip "$VENV" \
+        || { echo "ERROR: could not create $VENV"; return 1; }
     fi
     # If PYTHON is itself a venv (on some CUDA machines python3 is /opt/torch/.venv/bin/python3),
     # --system-site-packages reaches the BASE interpreter's site-packages, not PYTHON's, where torch is.
@@ -149,10 +158,8 @@ PY
   # The checkout itself, editable, like README's `-e .`: tests and notebook kernels must import THIS
   # helpers/ (paths.py finds .cache/ and build/ next to it), not a snapshot in site-packages. --no-deps: its
   # dependencies are in place, and its torch==X pin must not fight the machine's torch. Its build backend
-  # (setuptools) comes from the wheels folder. requires-python says 3.11 only; another version gets a warning.
-  local loose=()
-  [[ "$pyver" == cp311 ]] || { loose=(--ignore-requires-python); echo "WARNING: Python $pyver, not cp311"; }
-  "${PIP[@]}" --no-deps "${loose[@]}" -e . || fail=1
+  # (setuptools) comes from the wheels folder.
+  "${PIP[@]}" --no-deps -e . || fail=1  # requires-python (3.11-3.13) is checked by pip itself
   rm -rf "$tmp"
   "$PY" -m pip check || echo "NOTE: pip check reports conflicts (often the machine's own packages); see above"
 
@@ -214,17 +221,37 @@ else:
 PY
 }
 
+# tests/gpu ran before: its fingerprint (the suite and the code it checks) and where it passed, if it did.
+GPU_TESTS_COVER=(tests/gpu tests/conftest.py helpers/speed.py helpers/device.py tools/bench.py)
+gpu_tests_fingerprint() {
+  find "${GPU_TESTS_COVER[@]}" -type f -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+gpu_tests_then_record() {  # run tests/gpu; after a pass, write the record to commit as tools/gpu_tests_passed.txt
+  "$PY" -m pytest -o addopts= tests/gpu --gpu -p no:cacheprovider -q -rfEs --junitxml="$WORK/junit-gpu-tests.xml" \
+    || return $?
+  { echo "fingerprint: $(gpu_tests_fingerprint)"
+    echo "passed: $(date -u +%Y-%m-%d) on $("$PY" -c 'import torch; print(torch.cuda.get_device_name())'), commit" \
+         "$(git rev-parse --short HEAD 2>/dev/null || echo n/a)"
+  } > "$OUT/gpu_tests_passed.txt"
+  cp -f "$OUT/gpu_tests_passed.txt" "$WORK/"
+  echo "tests/gpu passed: commit $OUT/gpu_tests_passed.txt as tools/gpu_tests_passed.txt to skip it next time"
+}
+
 case "$MODE" in
   install-only) install_env; exit $? ;;
   header) header; exit $? ;;
+  gpu-tests) gpu_tests_then_record; exit $? ;;
 esac
 
 
 # ------------------------------------------------------------------------------------------------ stages
-OUT="${OUT:-build/gpu}"
-WORK="${WORK:-build/gpu-work}"
-case "$OUT" in /*) ;; *) OUT="$ROOT/$OUT" ;; esac
-case "$WORK" in /*) ;; *) WORK="$ROOT/$WORK" ;; esac
+# A rerun starts clean: results of an earlier run must never pass for this one's. WORK is this script's own
+# folder (it refuses one that holds anything else); in OUT only the files it writes are removed.
+if [[ -d "$WORK" && -n "$(ls -A "$WORK")" && ! -f "$WORK/timings.txt" ]]; then
+  echo "ERROR: WORK=$WORK holds files that this script did not write; give an empty or new folder"; exit 2
+fi
+rm -rf "$WORK"
+rm -f "$OUT"/{gpu_check.log,timings.txt,gpu_check.tar.gz,bench-cuda.json,t4-check.json,gpu_tests_passed.txt}
 mkdir -p "$OUT" "$WORK" || exit 2
 LOG="$OUT/gpu_check.log"
 TIMINGS="$OUT/timings.txt"
@@ -274,21 +301,6 @@ skip() {  # skip NAME WHY: a stage that cannot run here
   echo; echo "=================== $1: not run ($2)"; record "$1" 0 - "not-run"
 }
 
-# tests/gpu ran before: its fingerprint (the suite and the code it checks) and where it passed, if it did.
-GPU_TESTS_COVER=(tests/gpu tests/conftest.py helpers/speed.py helpers/device.py tools/bench.py)
-gpu_tests_fingerprint() {
-  find "${GPU_TESTS_COVER[@]}" -type f -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
-}
-gpu_tests_then_record() {  # run tests/gpu; after a pass, write the record to commit as tools/gpu_tests_passed.txt
-  "$PY" -m pytest -o addopts= tests/gpu --gpu -p no:cacheprovider -q -rfEs --junitxml="$WORK/junit-gpu-tests.xml" \
-    || return $?
-  { echo "fingerprint: $(gpu_tests_fingerprint)"
-    echo "passed: $(date -u +%Y-%m-%d) on $("$PY" -c 'import torch; print(torch.cuda.get_device_name())'), commit" \
-         "$(git rev-parse --short HEAD 2>/dev/null || echo n/a)"
-  } > "$OUT/gpu_tests_passed.txt"
-  echo "tests/gpu passed: commit $OUT/gpu_tests_passed.txt as tools/gpu_tests_passed.txt to skip it next time"
-}
-
 read -r -a BENCH_EXTRA <<< "${BENCH_ARGS:-}"
 if [[ "$REHEARSE" == 1 ]]; then
   INSTALL_CMD=(true)  # the rehearsal uses PYTHON's environment as it is
@@ -303,16 +315,18 @@ else
 fi
 
 echo "gpu_check: budget ${BUDGET}s; results in $OUT (the rest of the files in $WORK)"
+# The machine's own packages, before anything is installed: tools/gpu_machine.txt can be made exact from this.
+"$PYTHON" -m pip list --format=freeze > "$WORK/pip-freeze-machine.txt" 2>/dev/null
 if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
   PATH="$(dirname "$PY"):$PATH"  # `python`/`pytest` in child processes resolve to the new env
   export PATH
   stage header "${T_HEADER:-15}" "$SELF" --header
-  "$PY" -m pip list --format=freeze > "$WORK/pip-freeze.txt" 2>/dev/null  # what prepare_wheels.sh may leave out
   stage twins "${T_TWINS:-40}" "$PY" -m helpers.twins path
   # (a) Lax: outputs recorded on a CPU (image fingerprints) differ on a GPU; cells must run without error, and the
   # `# NBVAL_CHECK_OUTPUT` cells (the verdict lines) must print what they printed on the CPU.
   rm -rf "$WORK/notebooks"
-  stage notebooks "${T_NOTEBOOKS:-150}" "${CPU_DECISIONS[@]}" "$PY" -m pytest -o addopts= --nbval-lax notebooks -p no:cacheprovider \
+  stage notebooks "${T_NOTEBOOKS:-150}" "${CPU_DECISIONS[@]}" "$PY" -m pytest -o addopts= --nbval-lax notebooks \
+    --nbval-current-env -p no:cacheprovider \
     -q -rfEs -p tools.nbval_outputs --nbval-outputs "$WORK/notebooks" --junitxml="$WORK/junit-notebooks.xml"
   stage sweep "${T_SWEEP:-45}" "${CPU_DECISIONS[@]}" "$PY" -m accelerate.commands.launch --num_processes 1 -m tools.sweep \
     --steps 20 --size 512 --out "$WORK/sweep.png"
@@ -330,7 +344,7 @@ if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
        && grep -qx "fingerprint: $(gpu_tests_fingerprint)" tools/gpu_tests_passed.txt; then
     skip gpu_tests "unchanged since it passed: $(grep '^passed:' tools/gpu_tests_passed.txt)"
   else
-    stage gpu_tests "${T_GPU_TESTS:-90}" gpu_tests_then_record
+    stage gpu_tests "${T_GPU_TESTS:-90}" "$SELF" --gpu-tests
   fi
 else
   echo "install failed: the later stages need its environment, so they are skipped"

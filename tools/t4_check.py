@@ -73,9 +73,11 @@ def cap_process(device: str, budget: int) -> str:
 
     if not device.startswith("cuda"):
         return f"no cap on {device}: the allocator cap is CUDA's; the budget still shapes the policy's decisions"
-    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    index = torch.device(device).index
+    index = torch.cuda.current_device() if index is None else index  # the cap needs a device with its index
+    total = torch.cuda.get_device_properties(index).total_memory
     fraction = min(1.0, budget / total)
-    torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
+    torch.cuda.set_per_process_memory_fraction(fraction, index)
     return f"allocator capped at {budget / 2**30:.1f} GiB = {fraction:.3f} of {total / 2**30:.1f} GiB"
 
 

@@ -39,6 +39,19 @@ def read_have(lines) -> dict[str, str | None]:
     return have
 
 
+def _extras_only(item: dict | None, extras: frozenset) -> list:
+    """The requirements a package adds for `extras` alone, as closure() walks them."""
+    if not item or not extras:
+        return []
+    found = []
+    for line in item["metadata"].get("requires_dist") or []:
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}) and \
+                any(req.marker.evaluate({"extra": e}) for e in extras):
+            found.append((norm(req.name), frozenset(req.extras), req.specifier))
+    return found
+
+
 def closure(report: dict, have: dict, asked: dict) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """(pins to download, kept: on the machine already, carried: on the machine but outside a range) (maintainer tool).
 
@@ -54,6 +67,8 @@ def closure(report: dict, have: dict, asked: dict) -> tuple[dict[str, str], dict
             version = have[name]
             if version is None or spec is None or spec.contains(version, prereleases=True):
                 kept[name] = version or "version not read"
+                # the machine has the package, not necessarily what its extras add (bleach[css] -> tinycss2)
+                todo.extend(_extras_only(items.get(name), extras))
                 continue
             carried[name] = f"the machine's {version} is outside {spec}"
         if (name, extras) in seen or TORCH_TREE.match(name) or name not in items:

@@ -1,0 +1,128 @@
+"""What a failed call shows about itself: its arguments' kinds, sizes and dtypes, the pipeline, the loader's inputs.
+
+A note under an error (helpers.notes) names a cause only when these facts confirm it: the words of a library's
+message alone are not enough. The pipeline-call wrapper (helpers.explain) attaches a summary of each failed call
+to its exception; a failed `from_pretrained` is read from the traceback's frames.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+
+# the arguments whose kind, size and dtype can explain a failure; anything else is left out of the summary
+ARGUMENTS = ("prompt", "negative_prompt", "image", "mask_image", "control_image", "latents", "prompt_embeds",
+             "negative_prompt_embeds", "num_images_per_prompt", "ip_adapter_image")
+LOADERS = ("from_pretrained", "load_config", "load_textual_inversion", "load_lora_weights")
+
+
+@dataclass
+class Value:
+    """One argument as the note needs it: its kind and, for pictures and tensors, its size and dtype (every chapter)."""
+
+    kind: str  # "str", "list", "pil", "tensor", "ndarray", "number", "none", "other"
+    count: int = 1  # how many prompts or pictures it holds (a list's length, a tensor's batch)
+    shape: tuple = ()  # a tensor's or array's shape
+    size: tuple | None = None  # a PIL picture's (width, height), or a list's common size (None when they differ)
+    sizes: tuple = ()  # every picture's (width, height) in a list
+    dtype: str = ""  # "float16", "float32", "float64", ... for tensors
+    channels: int | None = None  # a picture's bands or a tensor's channel axis
+
+
+@dataclass
+class CallFacts:
+    """A failed pipeline call or loader call, summarised (every chapter)."""
+
+    pipeline: str = ""  # the pipeline's class name
+    dtype: str = ""  # the pipeline's weights' dtype
+    device: str = ""
+    text_width: int | None = None  # the text encoder's hidden size (what prompt_embeds must have as last axis)
+    args: dict[str, Value] = field(default_factory=dict)
+    loader: dict = field(default_factory=dict)  # function, cls, repo, subfolder, variant of a failed loader call
+
+
+def summarise(value) -> Value:
+    """The kind, count, size and dtype of one argument (every chapter)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    if value is None:
+        return Value("none", count=0)
+    if isinstance(value, str):
+        return Value("str")
+    if isinstance(value, Image.Image):
+        return Value("pil", size=value.size, sizes=(value.size,), channels=len(value.getbands()))
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        return Value("tensor", count=shape[0] if len(shape) == 4 else 1, shape=shape,
+                     dtype=str(value.dtype).replace("torch.", ""),
+                     channels=shape[-3] if len(shape) >= 3 else None)
+    if isinstance(value, np.ndarray):
+        return Value("ndarray", shape=value.shape, dtype=str(value.dtype))
+    if isinstance(value, (list, tuple)):
+        items = [summarise(v) for v in value]
+        sizes = tuple(s for v in items for s in v.sizes)
+        same = sizes[0] if sizes and all(s == sizes[0] for s in sizes) else None
+        return Value("list", count=len(items), size=same, sizes=sizes,
+                     dtype=items[0].dtype if items else "", channels=items[0].channels if items else None)
+    if isinstance(value, (int, float)):
+        return Value("number")
+    return Value("other")
+
+
+def call_facts(pipeline, arguments: dict) -> CallFacts:
+    """A failed pipeline call: the pipeline's dtype and device, and its telling arguments (every chapter)."""
+    text_encoder = getattr(pipeline, "text_encoder", None)
+    width = getattr(getattr(text_encoder, "config", None), "hidden_size", None)
+    return CallFacts(
+        pipeline=type(pipeline).__name__,
+        dtype=str(getattr(pipeline, "dtype", "")).replace("torch.", ""),
+        device=str(getattr(pipeline, "device", "")),
+        text_width=width,
+        args={name: summarise(arguments[name]) for name in ARGUMENTS if name in arguments},
+    )
+
+
+def _loader_frame(exc: BaseException) -> dict:
+    """The innermost loader frame's own inputs (class, repo, subfolder, variant), read from the traceback."""
+    found = {}
+    tb = exc.__traceback__
+    while tb is not None:
+        frame: types.FrameType = tb.tb_frame
+        if frame.f_code.co_name in LOADERS:
+            local = frame.f_locals
+            cls = local.get("cls") or type(local.get("self", None))
+            repo = next((local[n] for n in ("pretrained_model_name_or_path", "pretrained_model_or_path",
+                                            "pretrained_model_name_or_path_or_dict") if local.get(n)), None)
+            kwargs = local.get("kwargs") or {}
+            found = {"function": frame.f_code.co_name, "cls": cls if isinstance(cls, type) else None,
+                     "repo": repo if isinstance(repo, str) else None,
+                     "subfolder": local.get("subfolder", kwargs.get("subfolder") if isinstance(kwargs, dict) else None),
+                     "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None)}
+            if found["function"] != "load_config":  # the outermost loader the learner called says the most
+                break
+        tb = tb.tb_next
+    return found
+
+
+def facts_for(exc: BaseException) -> CallFacts | None:
+    """The facts of the call that raised `exc` or an error it caused, or None when nothing is known (every chapter)."""
+    seen, link = [], exc
+    while link is not None and link not in seen and len(seen) < 5:
+        seen.append(link)
+        facts = getattr(link, "_tutorial_call", None)
+        if isinstance(facts, CallFacts):
+            return facts
+        link = link.__cause__ or link.__context__
+    loader = _loader_frame(exc)
+    return CallFacts(loader=loader) if loader else None
+
+
+def remember(exc: BaseException, pipeline, arguments: dict) -> None:
+    """Attach the failed call's facts to its exception, for the note under it (every chapter)."""
+    if getattr(exc, "_tutorial_call", None) is None:
+        try:
+            exc._tutorial_call = call_facts(pipeline, arguments)
+        except Exception:  # noqa: BLE001 - the facts are a help; the learner's own error must come through unchanged
+            pass
