@@ -7,6 +7,7 @@ to its exception; a failed `from_pretrained` is read from the traceback's frames
 
 from __future__ import annotations
 
+import os
 import types
 from dataclasses import dataclass, field
 
@@ -37,6 +38,13 @@ class CallFacts:
     dtype: str = ""  # the pipeline's weights' dtype
     device: str = ""
     text_width: int | None = None  # the text encoder's hidden size (what prompt_embeds must have as last axis)
+    unet_dtype: str = ""  # the denoiser's own dtype: latents meet it unconverted
+    unet_in: int | None = None  # the denoiser's input channels (9 for an inpainting UNet)
+    latent_channels: int | None = None  # the autoencoder's latent channels
+    height: int | None = None  # height= and width= as passed (None: the pipeline picks)
+    width: int | None = None
+    native: int | None = None  # the side the pipeline works at without height/width
+    scale: int = 8  # pixels per latent, per side
     args: dict[str, Value] = field(default_factory=dict)
     loader: dict = field(default_factory=dict)  # function, cls, repo, subfolder, variant of a failed loader call
 
@@ -73,13 +81,26 @@ def summarise(value) -> Value:
 
 def call_facts(pipeline, arguments: dict) -> CallFacts:
     """A failed pipeline call: the pipeline's dtype and device, and its telling arguments (every chapter)."""
-    text_encoder = getattr(pipeline, "text_encoder", None)
-    width = getattr(getattr(text_encoder, "config", None), "hidden_size", None)
+    def config(name, key):
+        return getattr(getattr(getattr(pipeline, name, None), "config", None), key, None)
+
+    unet = getattr(pipeline, "unet", None)
+    params = next(unet.parameters(), None) if hasattr(unet, "parameters") else None
+    scale = int(getattr(pipeline, "vae_scale_factor", None) or 8)
+    sample = config("unet", "sample_size")
+    whole = [v for v in (arguments.get("height"), arguments.get("width")) if isinstance(v, int)]
     return CallFacts(
         pipeline=type(pipeline).__name__,
         dtype=str(getattr(pipeline, "dtype", "")).replace("torch.", ""),
         device=str(getattr(pipeline, "device", "")),
-        text_width=width,
+        text_width=config("text_encoder", "hidden_size"),
+        unet_dtype=str(params.dtype).replace("torch.", "") if params is not None else "",
+        unet_in=config("unet", "in_channels"),
+        latent_channels=config("vae", "latent_channels"),
+        height=arguments.get("height") if len(whole) == 2 else None,
+        width=arguments.get("width") if len(whole) == 2 else None,
+        native=sample * scale if isinstance(sample, int) else None,
+        scale=scale,
         args={name: summarise(arguments[name]) for name in ARGUMENTS if name in arguments},
     )
 
@@ -93,11 +114,12 @@ def _loader_frame(exc: BaseException) -> dict:
         if frame.f_code.co_name in LOADERS:
             local = frame.f_locals
             cls = local.get("cls") or type(local.get("self", None))
-            repo = next((local[n] for n in ("pretrained_model_name_or_path", "pretrained_model_or_path",
-                                            "pretrained_model_name_or_path_or_dict") if local.get(n)), None)
+            names = ("pretrained_model_name_or_path", "pretrained_model_or_path",
+                     "pretrained_model_name_or_path_or_dict")
+            # only a repo id or a folder: a state dict or a tensor passed there is not a place to look in
+            repo = next((os.fspath(local[n]) for n in names if isinstance(local.get(n), (str, os.PathLike))), None)
             kwargs = local.get("kwargs") or {}
-            found = {"function": frame.f_code.co_name, "cls": cls if isinstance(cls, type) else None,
-                     "repo": repo if isinstance(repo, str) else None,
+            found = {"function": frame.f_code.co_name, "cls": cls if isinstance(cls, type) else None, "repo": repo,
                      "subfolder": local.get("subfolder", kwargs.get("subfolder") if isinstance(kwargs, dict) else None),
                      "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None)}
             if found["function"] != "load_config":  # the outermost loader the learner called says the most
@@ -126,3 +148,8 @@ def remember(exc: BaseException, pipeline, arguments: dict) -> None:
             exc._tutorial_call = call_facts(pipeline, arguments)
         except Exception:  # noqa: BLE001 - the facts are a help; the learner's own error must come through unchanged
             pass
+
+
+def is_local(repo: str) -> bool:
+    """True for a folder or file on this machine rather than a Hub id (every chapter)."""
+    return repo.startswith((".", "/", "~")) or os.path.exists(repo)

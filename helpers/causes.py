@@ -1,8 +1,8 @@
 """Causes confirmed from the failed call: a note for a loosely worded error only when the call's facts show its cause.
 
 Each function takes the error and its CallFacts (helpers.callfacts) and returns (what it means, how to fix it), or
-None when the facts do not confirm a cause. helpers.notes shows None as no note at all: a note that names the
-wrong cause sends the learner the wrong way, which is worse than none.
+None when the facts do not confirm a cause. helpers.notes shows None as no note at all, and looks no further: a
+note that names the wrong cause sends the learner the wrong way, which is worse than none.
 """
 
 from __future__ import annotations
@@ -10,40 +10,43 @@ from __future__ import annotations
 import difflib
 import re
 
-from helpers.callfacts import CallFacts, Value
+from helpers.callfacts import CallFacts, Value, is_local
 
-FLOATS = ("float16", "bfloat16", "float32", "float64")
-PICTURES = ("image", "mask_image", "control_image")
-
-
-def _tensors_off_dtype(facts: CallFacts) -> list[tuple[str, Value]]:
-    """Tensor arguments whose float dtype differs from the pipeline's weights."""
-    return [(name, v) for name, v in facts.args.items()
-            if v.kind in ("tensor", "list") and v.dtype in FLOATS and facts.dtype in FLOATS and v.dtype != facts.dtype]
+# the names torch gives dtypes in its messages
+TORCH_NAMES = {"Double": "float64", "Float": "float32", "Half": "float16", "BFloat16": "bfloat16"}
+# the folder each model class sits in inside a pipeline repo, as diffusers names them
+FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQModel": ("movq",),
+           "CLIPTextModel": ("text_encoder",), "CLIPTextModelWithProjection": ("text_encoder_2", "text_encoder"),
+           "StableDiffusionSafetyChecker": ("safety_checker",), "PriorTransformer": ("prior",),
+           "CLIPVisionModelWithProjection": ("image_encoder",)}
 
 
 def dtype_mismatch(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """Two dtypes met: a tensor argument in another dtype than the weights, or fp16 weights on a CPU (every chapter)."""
+    """Two dtypes met: latents in another dtype than the UNet, or fp16 weights on a CPU (every chapter)."""
     text = str(exc)
+    named = {TORCH_NAMES[n] for n in re.findall(r"\b(Double|Float|Half|BFloat16)\b", text)}
     if facts is not None and facts.pipeline:
-        off = _tensors_off_dtype(facts)
-        if off:
-            listed = ", ".join(f"{name} is {v.dtype}" for name, v in off)
-            return (f"{listed}, but the pipeline's weights are {facts.dtype}: tensors you pass must be in their dtype.",
-                    f"convert it: {off[0][0]}={off[0][0]}.to(pipeline.dtype), or make it with dtype=pipeline.dtype "
-                    "(torch.randn(..., dtype=pipeline.dtype)).")
-        if facts.dtype in ("float16", "bfloat16") and facts.device.startswith("cpu"):
+        latents = facts.args.get("latents")
+        # latents are the one input diffusers does not cast (pictures and prompt_embeds are converted for you)
+        if latents is not None and latents.kind == "tensor" and latents.dtype != facts.unet_dtype and \
+                (not named or latents.dtype in named):
+            return (f"latents are {latents.dtype}, but the UNet's weights are {facts.unet_dtype}: diffusers casts "
+                    "pictures and prompt embeddings for you, but not latents you pass.",
+                    "make them in the pipeline's dtype: latents=latents.to(pipeline.dtype), or "
+                    "torch.randn(..., dtype=pipeline.dtype).")
+        if facts.dtype in ("float16", "bfloat16") and facts.device.startswith("cpu") and \
+                re.search(r"not implemented for '(Half|BFloat16)'", text):
             return ("the pipeline's weights are float16 on the CPU, which most CPUs cannot compute.",
                     "load with dtype=pick_dtype(device) (fp16 only on CUDA), then fit_to_machine(pipeline, device).")
-        return None
-    # no call facts (the error came from your own code on a model): only a message that names both dtypes says it
-    if re.search(r"Double", text) and re.search(r"Float|Half", text):
+    # the message alone, where it names the dtypes that met
+    if "float64" in named and ({"float32", "float16"} & named):
         return ("a float64 (double) tensor met float32 or float16 weights: NumPy arrays become float64 by default.",
                 "convert it with .to(model.dtype) (or torch.from_numpy(array).float()) before passing it.")
-    if re.search(r"not implemented for 'Half'|c10::Half|\bHalf\b.*\b(Float|float)\b|\b(Float|float)\b.*\bHalf\b", text):
-        return ("half precision (float16) met float32, or float16 ran on a device that cannot compute it (most CPUs).",
-                "load with dtype=pick_dtype(device) (fp16 only on CUDA), and pass images as PIL pictures rather than "
-                "tensors.")
+    if re.search(r"not implemented for 'Half'|c10::Half", text) or {"float16", "float32"} <= named:
+        return ("half precision (float16) met float32 (a model or tensor in the other dtype), or float16 ran on a "
+                "device that cannot compute it (most CPUs).",
+                "load the whole pipeline in one dtype, dtype=pick_dtype(device) (fp16 only on CUDA), and do not "
+                "cast single models with .half(); pass pictures as PIL images rather than tensors.")
     return None
 
 
@@ -52,75 +55,98 @@ def prompt_types(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     if facts is None or not facts.args:
         return None
     prompt, negative = facts.args.get("prompt"), facts.args.get("negative_prompt")
-    if prompt is None or negative is None or prompt.kind == negative.kind:
+    if prompt is None or negative is None or {prompt.kind, negative.kind} != {"str", "list"}:
         return None
     many = prompt if prompt.kind == "list" else negative
-    return (f"prompt and negative_prompt must both be one string or both be lists: here one is a list of {many.count}."
-            , f"pass a list as long as the other, e.g. negative_prompt=[negative_prompt] * {many.count}.")
+    return (f"prompt and negative_prompt must both be one string or both be lists: here one is a list of {many.count}.",
+            f"pass a list as long as the other, e.g. negative_prompt=[negative_prompt] * {many.count}.")
 
 
 def _count(v: Value | None) -> int | None:
-    if v is None or v.kind in ("none", "number", "other"):
+    if v is None or v.kind not in ("str", "list", "pil", "tensor", "ndarray"):
         return None
     return v.count
 
 
+def _latents_problem(facts: CallFacts) -> tuple[str, str] | None:
+    latents = facts.args.get("latents")
+    if latents is None or latents.kind != "tensor":
+        return None
+    shape = latents.shape
+    if len(shape) != 4:
+        return (f"latents have {len(shape)} axes {shape}; pipelines take 4: (batch, channels, height / 8, "
+                "width / 8).", "add the batch axis: latents=latents[None] (or latents.unsqueeze(0)).")
+    if facts.latent_channels and shape[1] != facts.latent_channels:
+        return (f"latents have {shape[1]} channels, and this pipeline's VAE works with {facts.latent_channels}.",
+                f"make them with {facts.latent_channels} channels: torch.randn(1, {facts.latent_channels}, "
+                "height // 8, width // 8).")
+    side = (facts.height, facts.width) if facts.height else (facts.native, facts.native) if facts.native else None
+    if side and (shape[2] * facts.scale, shape[3] * facts.scale) != side:
+        return (f"latents are {shape[2]}×{shape[3]}, which is {shape[2] * facts.scale}×{shape[3] * facts.scale} "
+                f"pixels, and the pipeline works at {side[0]}×{side[1]}"
+                f"{'' if facts.height else ' (its own size: no height= or width= was passed)'}.",
+                f"pass height={shape[2] * facts.scale}, width={shape[3] * facts.scale}, or make latents of "
+                f"{side[0] // facts.scale}×{side[1] // facts.scale}.")
+    prompts = _count(facts.args.get("prompt")) or _count(facts.args.get("prompt_embeds"))
+    if prompts and shape[0] != prompts:
+        return (f"latents hold a batch of {shape[0]} and the prompts {prompts}: each image starts from its own "
+                "latents.", f"make latents with a batch of {prompts}, or pass {shape[0]} prompts.")
+    return None
+
+
 def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """Inputs that do not fit: picture or batch sizes, embedding width, latent axes, mask channels (every chapter)."""
-    if facts is None or not facts.args:
+    """Inputs that do not fit: embedding width, latents, UNet channels, batch or picture sizes (every chapter)."""
+    if facts is None or not facts.pipeline:
         return None
     args = facts.args
-    shown = {name: args[name] for name in PICTURES if name in args and args[name].kind in ("pil", "list", "tensor")}
-    for name, v in shown.items():
-        if v.kind == "list" and v.sizes and v.size is None:
-            return (f"{name} is a list of pictures of different sizes: {', '.join(f'{w}x{h}' for w, h in v.sizes)}.",
-                    "resize them to one size (multiples of 8): [p.resize((512, 512)) for p in pictures].")
-    sizes = {name: v.size for name, v in shown.items() if v.size is not None}
-    if len(set(sizes.values())) > 1:
-        return ("the pictures differ in size: " + ", ".join(f"{n} {w}x{h}" for n, (w, h) in sizes.items()) + ".",
-                "resize them to one size (multiples of 8), e.g. mask_image = mask_image.resize(image.size).")
-    prompts = _count(args.get("prompt")) or _count(args.get("prompt_embeds"))
-    counts = {name: _count(v) for name, v in shown.items() if _count(v)}
-    if len(set(counts.values())) > 1:
-        listed = ", ".join(f"{n} holds {c}" for n, c in counts.items())
-        return (f"the batch sizes differ: {listed} picture(s); each picture needs its own mask and control image.",
-                "give every list the same length, e.g. mask_image=[mask] * len(images), or one picture each.")
-    pictures = max(counts.values(), default=None)
-    if prompts and pictures and prompts != pictures:
-        return (f"prompt holds {prompts} prompts and the pictures {pictures}: this pipeline pairs them one to one.",
-                f"pass one prompt (a string), or {prompts} pictures: image=[image] * {prompts}.")
     embeds = args.get("prompt_embeds")
     if embeds is not None and embeds.kind == "tensor" and facts.text_width and embeds.shape[-1] != facts.text_width:
         return (f"prompt_embeds are {embeds.shape[-1]} wide, and this pipeline's text encoder makes "
                 f"{facts.text_width}-wide ones: they come from another model's text encoder.",
                 "make them with this pipeline's own encoder: compel built on pipeline.tokenizer and "
                 "pipeline.text_encoder, or pipeline.encode_prompt(...).")
-    latents = args.get("latents")
-    if latents is not None and latents.kind == "tensor" and len(latents.shape) != 4:
-        return (f"latents have {len(latents.shape)} axes {latents.shape}; pipelines take 4: (batch, channels, "
-                "height / 8, width / 8).", "add the batch axis: latents=latents[None] (or latents.unsqueeze(0)).")
+    found = _latents_problem(facts)
+    if found:
+        return found
+    inpainting = "Inpaint" in facts.pipeline
+    if facts.unet_in == 9 and not inpainting:
+        return (f"this pipeline's UNet takes 9 input channels: it is an inpainting UNet, and {facts.pipeline} feeds "
+                "it 4.", "load the checkpoint with AutoPipelineForInpainting and pass image= and mask_image=.")
     mask = args.get("mask_image")
     if mask is not None and mask.kind == "tensor" and mask.channels not in (None, 1):
-        return (f"mask_image is a tensor with {mask.channels} channels; a mask has one (white = repaint).",
-                "keep one channel: mask_image=mask_image[:, :1], or pass a PIL picture in mode 'L'.")
+        index = "[:, :1]" if len(mask.shape) == 4 else "[:1]"
+        return (f"mask_image is a tensor with {mask.channels} channels {mask.shape}; a mask has one (white = repaint).",
+                f"keep one channel: mask_image=mask_image{index}, or pass a PIL picture in mode 'L'.")
+    for name in ("image", "control_image"):
+        v = args.get(name)
+        if v is not None and v.kind == "list" and v.sizes and v.size is None:
+            return (f"{name} is a list of pictures of different sizes: {', '.join(f'{w}x{h}' for w, h in v.sizes)}.",
+                    "resize them to one size (multiples of 8): [p.resize((512, 512)) for p in pictures].")
+    pictures = _count(args.get("image"))
+    prompts = _count(args.get("prompt")) or _count(args.get("prompt_embeds"))
+    masks = _count(mask) if mask is not None and mask.kind != "none" else None
+    if pictures and masks and masks > 1 and masks != pictures:
+        return (f"image holds {pictures} picture(s) and mask_image {masks}: one mask serves every picture, or each "
+                "picture needs its own.", "pass one mask, or as many masks as pictures.")
+    if pictures and prompts and pictures > 1 and pictures != prompts:
+        return (f"image holds {pictures} pictures and prompt {prompts}: each picture needs its own prompt.",
+                f"pass a list of {pictures} prompts, e.g. prompt=[prompt] * {pictures}.")
+    if pictures and prompts and prompts != pictures and "Upscale" in facts.pipeline:
+        return (f"prompt holds {prompts} prompts and image {pictures} picture(s): {facts.pipeline} does not repeat a "
+                "picture for each prompt.", f"pass one prompt (a string), or {prompts} pictures: image=[image] * "
+                f"{prompts}.")
     return None
+
+
+def _folder_for(class_name: str, folders: list[str]) -> str | None:
+    """The folder a model class lives in inside a pipeline repo, when the repo has one for it."""
+    return next((n for n in FOLDERS.get(class_name, ()) if n in folders), None)
 
 
 def _folders(repo: str) -> list[str] | None:
     from helpers.manifests import component_folders, recorded_repos
 
     return component_folders(repo) if repo in recorded_repos() else None
-
-
-def _folder_for(class_name: str, folders: list[str]) -> str | None:
-    """The folder a model class lives in, by the names diffusers gives them (AutoencoderKL -> vae)."""
-    wanted = {"Autoencoder": ("vae",), "VQModel": ("movq", "vae"), "UNet": ("unet",), "ControlNet": ("controlnet",),
-              "CLIPTextModelWithProjection": ("text_encoder_2", "text_encoder"), "CLIPTextModel": ("text_encoder",),
-              "SafetyChecker": ("safety_checker",), "Prior": ("prior",), "CLIPVision": ("image_encoder",)}
-    for key, names in wanted.items():
-        if key in class_name:
-            return next((n for n in names if n in folders), None)
-    return None
 
 
 def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -130,8 +156,19 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
 
     loader = facts.loader if facts is not None else {}
     repo, cls = loader.get("repo"), loader.get("cls")
-    if not repo:
+    if not repo or not isinstance(cls, type):
         return None
+    name = cls.__name__
+    variant = loader.get("variant")
+    if variant is not None and not isinstance(variant, str):  # variant=torch.float16: the dtype in the wrong place
+        return (f"variant= names a file label such as 'fp16', and it was given {variant!r}, so the loader looked for "
+                "files with that name in them.", f"pass the dtype as dtype={variant!r}, and variant='fp16' only "
+                "where the repo ships fp16 files (**load_args(repo_id) chooses).")
+    if is_local(repo):
+        found = re.search(r"named ([\w.\-]+\.(?:json|safetensors|bin|ckpt|pt|txt))", str(exc))
+        wanted = found.group(1) if found else "the file the loader asked for"
+        return (f"{repo} is a folder on this machine, and it does not hold {wanted}.",
+                f"point to the folder that save_pretrained wrote for this {name}, or load by the repo id.")
     offline = hub_offline() or active_mode() == "twins"
     if loader.get("function") == "load_textual_inversion":
         if offline:
@@ -140,53 +177,89 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
                     "connect once with TUTORIAL_MODELS=hub to download it; the twins hold no embeddings.")
         return None
     folders = _folders(repo)
-    if folders is None and active_mode() == "twins":
-        return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
-                "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
-                "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
-    from diffusers import DiffusionPipeline, ModelMixin, SchedulerMixin
-    from transformers import PreTrainedModel
+    if folders is None:
+        if active_mode() == "twins":
+            return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
+                    "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
+                    "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
+        return None
+    from diffusers import DiffusionPipeline, SchedulerMixin
 
+    single = folders == [""]
     subfolder = loader.get("subfolder")
-    if isinstance(cls, type) and issubclass(cls, SchedulerMixin) and not subfolder:
-        return (f"a scheduler's settings sit in the repo's scheduler/ folder, and {cls.__name__}.from_pretrained "
-                "looked at the top of the repo.",
-                f"{cls.__name__}.from_config(pipeline.scheduler.config) keeps the model's own betas (the book's way); "
-                f"from a repo: {cls.__name__}.from_pretrained(repo_id, subfolder='scheduler').")
-    single = folders is not None and folders == [""]
-    model = isinstance(cls, type) and issubclass(cls, (ModelMixin, PreTrainedModel))
-    if model and folders and not single and subfolder not in folders:
-        near = difflib.get_close_matches(str(subfolder or ""), folders, n=1) if subfolder else []
-        given = f"subfolder={subfolder!r} is not one" if subfolder else "no subfolder= was given"
-        folder = near[0] if near else _folder_for(cls.__name__, folders)
-        fix = f"{cls.__name__}.from_pretrained(repo_id, subfolder='{folder}')" if folder else \
-            f"subfolder= the folder that holds this model (one of {', '.join(folders)})"
-        return (f"{repo} keeps each model in its own folder ({', '.join(folders)}), and {given}.", f"pass {fix}.")
-    pipeline = isinstance(cls, type) and (issubclass(cls, DiffusionPipeline) or cls.__name__.startswith("AutoPipeline"))
-    if pipeline and single and repo in CHECKPOINTS:
-        return (f"{repo} is a single model ({CHECKPOINTS[repo].pipeline}), not a pipeline.",
-                f"load it with {CHECKPOINTS[repo].pipeline}.from_pretrained and pass it to the pipeline "
-                "(controlnet=... for a ControlNet).")
-    variant = loader.get("variant")
-    if variant and variant in str(exc):
+    if issubclass(cls, SchedulerMixin):
+        if single:
+            return (f"{repo} is a single model ({CHECKPOINTS[repo].pipeline}) and holds no scheduler.",
+                    f"take the pipeline's own: {name}.from_config(pipeline.scheduler.config).")
+        if not subfolder:
+            return (f"a scheduler's settings sit in the repo's scheduler/ folder, and {name}.from_pretrained looked "
+                    "at the top of the repo.",
+                    f"{name}.from_config(pipeline.scheduler.config) keeps the model's own betas (the book's way); "
+                    f"from a repo: {name}.from_pretrained(repo_id, subfolder='scheduler').")
+        return None
+    pipeline = issubclass(cls, DiffusionPipeline) or name.startswith("AutoPipeline")
+    if pipeline:
+        if single and repo in CHECKPOINTS:
+            return (f"{repo} is a single model ({CHECKPOINTS[repo].pipeline}), not a pipeline.",
+                    f"load it with {CHECKPOINTS[repo].pipeline}.from_pretrained and pass it to the pipeline "
+                    "(controlnet=... for a ControlNet).")
+        return None
+    if isinstance(variant, str) and variant in str(exc):
         return (f"you asked for variant='{variant}' files, but this repo ships none for some of its parts.",
                 "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
                 "chooses.")
-    return None
+    if single or subfolder in folders:
+        return None
+    folder = _folder_for(name, folders)
+    if folder is None:
+        return (f"{repo} holds no {name}: its folders are {', '.join(folders)}, and none is the kind of model {name} "
+                "loads.", f"load {name} from a repo of its own (helpers.checkpoints lists the chapter's), or pick the "
+                "class that fits one of those folders.")
+    near = difflib.get_close_matches(str(subfolder or ""), folders, n=1) if subfolder else []
+    given = f"subfolder={subfolder!r} is not one" if subfolder else "no subfolder= was given"
+    if near and near[0] != folder:
+        return None  # a typo for another model's folder: which one was meant is not known
+    return (f"{repo} keeps each model in its own folder ({', '.join(folders)}), and {given}.",
+            f"pass {name}.from_pretrained(repo_id, subfolder='{folder}').")
 
 
-NOT_DOWNLOADED = ("the weights are not (all) on this machine and could not be downloaded (no internet, or "
-                  "HF_HUB_OFFLINE is set).",
+NOT_DOWNLOADED = ("the weights are not on this machine and could not be downloaded (no internet, or HF_HUB_OFFLINE "
+                  "is set).",
                   "connect once to download them, or run on the offline twins: `%env TUTORIAL_MODELS=twins`, then "
-                  "restart the kernel and run from the top. Twins already in use? Their cache is damaged: "
-                  "`python -m helpers.twins build`.")
+                  "restart the kernel and run from the top.")
 
 
 def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """Offline and not cached, unless the loader's repo is on this machine: then it is another cause (every chapter)."""
-    from helpers.modes import active_hub_cache, is_cached
+    """Offline and not here: a damaged twin, a file the twins never hold, or weights not downloaded (every chapter)."""
+    from helpers.manifests import recorded_repos
+    from helpers.modes import active_hub_cache, active_mode, is_cached
 
     repo = (facts.loader.get("repo") if facts is not None else None) or None
-    if repo and is_cached(repo, active_hub_cache()):  # the repo is here: a file it lacks, or a class that does not fit
-        return None
+    if repo and (is_local(repo) or is_cached(repo, active_hub_cache())):
+        # the files are here: a file the folder lacks, or a class or subfolder that does not fit the repo
+        return missing_file(exc, facts)
+    if active_mode() == "twins":
+        if repo and repo in recorded_repos():
+            return ("the twin of this checkpoint is missing from the twins' cache (a build that was cut off).",
+                    "rebuild the twins: `python -m helpers.twins build`, or restart the kernel (the first cell checks "
+                    "and repairs them).")
+        if repo:
+            return (f"this session runs on the offline twins, which hold the chapter's checkpoints only, and {repo} "
+                    "is not one of them.", "load one of the chapter's checkpoints (helpers.checkpoints), or switch "
+                    "to the real weights: `%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
+        return ("this file is not in the offline twins' cache: either it is not part of the chapter's checkpoints "
+                "(the twins hold only those), or the cache is damaged.",
+                "for another model, switch to the real weights (`%env TUTORIAL_MODELS=hub` with internet, then "
+                "restart the kernel); for the chapter's own, rebuild the twins: `python -m helpers.twins build`.")
     return NOT_DOWNLOADED
+
+
+def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """variant= asked for files the repo does not ship, or was given a dtype instead of a label (every chapter)."""
+    variant = (facts.loader.get("variant") if facts is not None else None)
+    if variant is not None and not isinstance(variant, str):
+        return missing_file(exc, facts)
+    label = f"variant='{variant}'" if variant else "a variant="
+    return (f"you asked for {label} files, but this repo ships none for some of its parts.",
+            "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
+            "chooses.")

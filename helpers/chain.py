@@ -7,7 +7,7 @@ of autoencoder, the same number of latent channels, the same scaling factor and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -49,6 +49,23 @@ def _name(pipeline) -> str:
     path = getattr(getattr(pipeline, "config", None), "_name_or_path", None) or ""
     repo = f" ({path})" if path and "/" in path and not path.startswith(("/", ".")) and "snapshots" not in path else ""
     return type(pipeline).__name__ + repo
+
+
+MARK = "_tutorial_latent_space"  # a plain dict on the tensor: torch.save / torch.load(weights_only=True) keep it
+
+
+def mark_latents(tensor, space: LatentSpace) -> None:
+    """Note on a latents tensor which latent space it is in, so the next pipeline can check it fits (ch. 3)."""
+    setattr(tensor, MARK, asdict(space))
+
+
+def latents_mark(tensor) -> LatentSpace | None:
+    """The latent space noted on `tensor`, on the tensor it is a view of (latents[0][None]), or None (ch. 3)."""
+    for candidate in (tensor, getattr(tensor, "_base", None)):  # indexing and slicing make views of the output
+        found = getattr(candidate, MARK, None) if candidate is not None else None
+        if isinstance(found, dict):
+            return LatentSpace(**found)
+    return None
 
 
 def latent_space(pipeline) -> LatentSpace:

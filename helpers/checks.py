@@ -4,62 +4,17 @@ from __future__ import annotations
 
 import math
 import numbers
-import threading
-import warnings
 
 from PIL import Image
 
-
-class CallWarning(UserWarning):
-    """A pipeline call whose result differs from what its arguments suggest (a resize, a conversion, a cut)."""
-
-
-class PromptTruncatedWarning(CallWarning):
-    """A prompt longer than the text encoder's window: the end is cut off."""
-
-
-_LOCAL = threading.local()  # per thread: the messages already said for the pipeline being checked; a collector
-
-
-def warn_call(message: str, category=CallWarning) -> None:
-    """Say what a call changes: once per pipeline and message, into the panel's collector if one is open (ch. 1–5)."""
-    said = getattr(_LOCAL, "said", None)
-    if said is not None:  # a cell re-run with the same picture need not repeat it
-        if message in said:
-            return
-        said.add(message)
-    sink = getattr(_LOCAL, "sink", None)
-    if sink is not None:
-        sink.append(message)
-    else:
-        warnings.warn(category(message), stacklevel=3)
-
-
-class collect_warnings:
-    """Collect this thread's CallWarnings into a list instead of printing them (the panel shows them) (ch. 1–5)."""
-
-    def __enter__(self) -> list[str]:
-        self.previous, _LOCAL.sink = getattr(_LOCAL, "sink", None), []
-        return _LOCAL.sink
-
-    def __exit__(self, *exc):
-        _LOCAL.sink = self.previous
-        return False
-
-
-class said_once_for:
-    """While a pipeline's call is checked, each message is said once for that pipeline (ch. 1–5)."""
-
-    def __init__(self, pipeline):
-        self.said = pipeline.__dict__.setdefault("_tutorial_said", set())
-
-    def __enter__(self):
-        _LOCAL.said = self.said
-        return self
-
-    def __exit__(self, *exc):
-        _LOCAL.said = None
-        return False
+from helpers.callwarning import (  # noqa: F401  (re-exported: helpers.checks.CallWarning is the public name)
+    CallWarning,
+    PromptTruncatedWarning,
+    collect_warnings,
+    said_once_for,
+    warn_call,
+)
+from helpers.pictures import to_rgb
 
 
 def check_number(name: str, value) -> float:
@@ -141,9 +96,7 @@ def check_image(image, name: str = "image") -> Image.Image:
     if not isinstance(image, Image.Image):
         raise TypeError(f"{name} must be a PIL image (load it with helpers.images.load_image_file), "
                         f"got {type(image).__name__}.")
-    from helpers.callcheck import to_rgb  # one conversion for direct calls and for checked pipeline calls
-
-    return to_rgb(image, name)
+    return to_rgb(image, name)  # one conversion for direct calls and for checked pipeline calls
 
 
 def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Image:
@@ -163,10 +116,24 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
             warn_call(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")
             mask_image = mask_image.convert("L")
     hist = mask_image.histogram()
-    white = sum(hist[128:]) / max(1, sum(hist))
+    total = max(1, sum(hist))
+    white = sum(hist[128:]) / total
     if white == 0:
-        raise ValueError("mask_image is all black: nothing would be repainted. White marks the area to repaint; "
-                         "if your mask is inverted, use PIL.ImageOps.invert(mask_image).")
+        brightest = max(i for i, n in enumerate(hist) if n)
+        if brightest == 1:  # a 0/1 mask, as numpy or a segmentation model gives it: inverting it repaints everything
+            raise ValueError("mask_image holds only 0 and 1, and masks run from 0 (keep) to 255 (repaint): 1 reads as "
+                             "black, so nothing would be repainted. Fix: mask_image = mask_image.point(lambda v: v * "
+                             "255).")
+        if brightest > 1:  # a soft grey brush
+            raise ValueError(f"mask_image is grey at most ({brightest} of 255): the inpainting pipelines cut masks "
+                             "at 0.5, repainting only pixels of 128 or more, so nothing would be repainted. Paint the "
+                             "area white, or harden it: mask_image = mask_image.point(lambda v: 255 if v > 0 else 0).")
+        raise ValueError("mask_image is all black: nothing would be repainted. Paint the area to change in white "
+                         "(255), e.g. with helpers.images.make_mask(image.size, box=(left, top, right, bottom)).")
+    grey = sum(hist[1:128]) / total
+    if grey > 0.05:  # soft edges are fine; a grey brush stroke is kept, not repainted
+        warn_call(f"mask_image: {grey:.0%} of it is grey below 128, and the inpainting pipelines keep those pixels "
+                  "(they cut masks at 0.5): only the white part is repainted. Paint with white for the area to change.")
     if white == 1 and not allow_full:
         raise ValueError("mask_image is all white: the whole image would be repainted, which is plain img2img. "
                          "Mark only the area to change in white, or pass allow_full=True if you mean it.")

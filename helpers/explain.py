@@ -77,12 +77,12 @@ def _note_latent_space(pipeline, output) -> None:
     """Latents remember where they came from, so the next pipeline can check they fit its VAE (chapter 3)."""
     import torch
 
-    from helpers.chain import latent_space
+    from helpers.chain import latent_space, mark_latents
 
     images = getattr(output, "images", None)
     if isinstance(images, torch.Tensor):
         try:
-            images._tutorial_latent_space = latent_space(pipeline)
+            mark_latents(images, latent_space(pipeline))
         except TypeError:  # a pipeline with no VAE: nothing to compare later
             pass
 
@@ -147,7 +147,10 @@ def _custom_exc(shell, etype, value, tb, tb_offset=None):
     if sys.version_info >= (3, 12):
         sys.last_exc = value
     stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
-    note = format_note(value)
+    try:
+        note = format_note(value)
+    except Exception:  # noqa: BLE001 - IPython would unregister this handler and turn every note off
+        note = None
     if note:
         stb = [*stb, note]
     shell._showtraceback(etype, value, stb)

@@ -13,10 +13,17 @@ DENOISERS = (("prior_prior", "prior_num_inference_steps"), ("prior", "num_infere
 
 def threshold() -> float:
     """Seconds after which a call shows an estimate and progress (TUTORIAL_PROGRESS_AFTER, default 60) (ch. 1–5)."""
-    try:
-        return float(os.environ.get("TUTORIAL_PROGRESS_AFTER", "60"))
-    except ValueError:
+    raw = os.environ.get("TUTORIAL_PROGRESS_AFTER", "").strip()
+    if not raw:
         return 60.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):  # also NaN
+        raise ValueError(f"TUTORIAL_PROGRESS_AFTER={raw!r} is not a number of seconds; set it like "
+                         "TUTORIAL_PROGRESS_AFTER=60 (0 shows progress for every call), or unset it for 60.")
+    return seconds
 
 
 def planned_steps(args: dict, name: str = "num_inference_steps") -> int | None:

@@ -38,9 +38,7 @@ RULES = [
      "has none.",
      "let fit_to_machine(pipeline, device) choose: it moves, offloads and picks attention for the machine you are "
      "on (attention='auto')."),
-    (("ValueError",), r"variant=.*no such modeling files|variant.*not available",
-     "you asked for variant='fp16' files, but this repo ships none for some of its parts.",
-     "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and chooses."),
+    (("ValueError",), r"variant=.*no such modeling files|variant.*not available", causes.variant_files, None),
     (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
      r"PytorchStreamReader failed|invalid load key|file is truncated|Unable to load weights",
@@ -111,6 +109,8 @@ RULES = [
 ]
 
 FOOTER = "(a note from helpers.explain; explain_errors(False) turns these notes off)"
+DECLINED = ("", "")  # a rule whose cause the failed call did not confirm
+HUB_ERRORS = {"EntryNotFoundError", "LocalEntryNotFoundError", "RepositoryNotFoundError", "HfHubHTTPError"}
 
 
 def _names(exc: BaseException) -> set[str]:
@@ -157,13 +157,12 @@ def _match(exc: BaseException, facts: CallFacts | None = None) -> tuple[str, str
     for classes, pattern, meaning, fix, *where in RULES:
         if not names.intersection(classes) or not re.search(pattern, text, re.IGNORECASE):
             continue
+        if classes == ("FileNotFoundError",) and names & HUB_ERRORS:  # the Hub's errors subclass it: not a path
+            continue
         if where and not any(re.search(where[0], f"{f.filename} {f.name}") for f in _frames(exc)[-3:]):
             continue
-        if callable(meaning):  # a loose message: the call's facts must confirm the cause, else no note
-            found = meaning(exc, facts)
-            if found is None:
-                continue
-            return found
+        if callable(meaning):  # a loose message: the call's facts must confirm the cause, else no note at all
+            return meaning(exc, facts) or DECLINED
         return meaning, fix
     return None
 
@@ -172,11 +171,16 @@ def note_for(exc: BaseException) -> tuple[str, str] | None:
     """(what it means, how to fix it) for a known error or its cause, or None (every chapter)."""
     if _from_helpers(exc):
         return None
-    facts = facts_for(exc)
-    for link in _chain(exc):
-        found = _match(link, facts)
-        if found:
-            return found
+    try:
+        facts = facts_for(exc)
+        for link in _chain(exc):
+            found = _match(link, facts)
+            if found is DECLINED:  # a cause was looked for and not confirmed: no weaker guess further down
+                return None
+            if found:
+                return found
+    except Exception:  # noqa: BLE001 - a note is a help: it must never hide the learner's own error
+        return None
     return None
 
 

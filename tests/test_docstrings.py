@@ -80,3 +80,27 @@ def test_no_module_imports_another_modules_private_names():
                 offenders += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert not offenders, offenders
+
+
+def _helpers_imports(path) -> set[str]:
+    """The helpers modules a file imports, at any level (`from helpers import x` names the module helpers.x)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "helpers":
+            found |= {f"{node.module}.{a.name}" if node.module == "helpers" else node.module for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "helpers"}
+    return found
+
+
+def test_the_checks_that_explain_errors_import_each_other_without_a_cycle():
+    family = ["callwarning", "pictures", "checks", "imagecheck", "callcheck", "callfacts", "causes", "notes", "chain",
+              "longrun", "explain"]
+    graph = {m: {i.removeprefix("helpers.") for i in _helpers_imports(ROOT / "helpers" / f"{m}.py")} & set(family)
+             for m in family}
+
+    def reaches(start, target, seen=()):
+        return any(n == target or (n not in seen and reaches(n, target, (*seen, n))) for n in graph[start] - {start})
+
+    cycles = [m for m in family if reaches(m, m)]
+    assert not cycles, {m: sorted(graph[m]) for m in cycles}

@@ -94,8 +94,31 @@ def test_08_huge_image_is_refused_before_decoding(tmp_path, monkeypatch):
 
 
 def test_09_empty_mask_has_nothing_to_repaint():
-    with pytest.raises(ValueError, match="mask_image is all black: nothing would be repainted.*invert"):
+    with pytest.raises(ValueError, match="mask_image is all black: nothing would be repainted.*make_mask") as info:
         checks.check_mask(Image.new("L", (64, 64), 0), rgb())
+    assert "invert" not in str(info.value)  # inverted, an all-black mask is all white: the whole picture
+
+
+def test_09b_a_zero_one_mask_is_told_to_multiply_not_to_invert():
+    zero_one = Image.new("L", (64, 64), 0)
+    zero_one.paste(1, (16, 16, 48, 48))  # a mask from numpy or a segmentation model: 1 = repaint
+    with pytest.raises(ValueError, match=r"only 0 and 1.*point\(lambda v: v \* 255\)") as info:
+        checks.check_mask(zero_one, rgb())
+    assert "invert" not in str(info.value)
+    fixed = zero_one.point(lambda v: v * 255)  # following the advice gives a mask that works
+    assert checks.check_mask(fixed, rgb()).getextrema() == (0, 255)
+
+
+def test_09c_a_soft_grey_brush_is_told_about_the_cut_at_half():
+    soft = Image.new("L", (64, 64), 0)
+    soft.paste(90, (16, 16, 48, 48))  # a brush at 35% opacity
+    with pytest.raises(ValueError, match=r"grey at most \(90 of 255\).*cut masks at 0.5"):
+        checks.check_mask(soft, rgb())
+    partly = Image.new("L", (64, 64), 0)
+    partly.paste(255, (8, 8, 24, 24))
+    partly.paste(100, (32, 32, 60, 60))  # half the strokes are grey: those will be kept
+    with pytest.warns(checks.CallWarning, match=r"grey below 128.*only the white part is repainted"):
+        checks.check_mask(partly, rgb())
 
 
 def test_10_all_white_mask_is_plain_img2img():

@@ -71,14 +71,14 @@ CASES = [
      r"textual-inversion embeddings come from the Hub"),
     ("a repo id with no twin", _load("AutoPipelineForImage2Image", "prompthero/openjourney"), r"has no twin"),
     ("two prompts for one picture in the x4 upscaler", lambda p: p["x4"](["a cat", "a dog"], image=picture(32),
-     **small()), r"prompt holds 2 prompts and the pictures 1"),
+     **small()), r"prompt holds 2 prompts and image 1 picture"),
     ("two masks for one picture", lambda p: p["inpaint"]("a cat", image=picture(), mask_image=[mask(), mask()],
-     **small()), r"image holds 1, mask_image holds 2"),
+     **small()), r"image holds 1 picture\(s\) and mask_image 2"),
     ("float64 latents", lambda p: p["t2i"]("a cat", latents=torch.randn(1, 4, 8, 8, dtype=torch.float64),
-     height=64, width=64, **small()), r"latents is float64, but the pipeline's weights are float32"),
+     height=64, width=64, **small()), r"latents are float64, but the UNet's weights are float32"),
     # more look-alikes
     ("float16 latents into float32 weights", lambda p: p["t2i"]("a cat", latents=torch.randn(
-        1, 4, 8, 8, dtype=torch.float16), height=64, width=64, **small()), r"latents is float16.*\.to\(pipeline"),
+        1, 4, 8, 8, dtype=torch.float16), height=64, width=64, **small()), r"latents are float16.*\.to\(pipeline"),
     ("prompt_embeds from another text encoder", lambda p: p["t2i"](prompt_embeds=torch.randn(1, 77, 1024),
      height=64, width=64, **small()), r"prompt_embeds are 1024 wide"),
     ("a UNet loaded without subfolder=", _load("UNet2DConditionModel", SD), r"subfolder='unet'"),
@@ -90,6 +90,26 @@ CASES = [
      mask_image=torch.ones(1, 3, 64, 64), **small()), r"mask_image\[:, :1\]"),
     ("a ControlNet loaded as a pipeline", _load("AutoPipelineForImage2Image", "lllyasviel/control_v11f1p_sd15_depth"),
      r"single model \(ControlNetModel\), not a pipeline"),
+    # found by a second look: each named a wrong cause in the first version of these notes
+    ("a ControlNet asked of the SD 1.5 repo", _load("ControlNetModel", SD), r"holds no ControlNetModel"),
+    ("AutoencoderTiny asked of the SD 1.5 repo", _load("AutoencoderTiny", SD), r"holds no AutoencoderTiny"),
+    ("a text encoder loaded without subfolder=", lambda p: __import__("transformers").CLIPTextModel.from_pretrained(SD),
+     r"subfolder='text_encoder'"),
+    ("variant= given a dtype", _load("AutoPipelineForImage2Image", SD, variant=torch.float16),
+     r"variant= names a file label.*dtype=torch.float16"),
+    ("a scheduler asked of a ControlNet repo", _load("DDIMScheduler", "lllyasviel/control_v11f1p_sd15_depth"),
+     r"single model \(ControlNetModel\) and holds no scheduler"),
+    ("two pictures, one mask, one prompt", lambda p: p["inpaint"]("a cat", image=[picture(), picture()],
+     mask_image=mask(), **small()), r"image holds 2 pictures and prompt 1"),
+    ("float64 latents beside a harmless fp16 picture tensor", lambda p: p["inpaint"]("a cat", image=torch.rand(
+        1, 3, 64, 64, dtype=torch.float16), mask_image=mask(), latents=torch.randn(1, 4, 8, 8, dtype=torch.float64),
+        height=64, width=64, **small()), r"latents are float64"),
+    ("a 3-D mask tensor", lambda p: p["inpaint"]("a cat", image=picture(), mask_image=torch.ones(3, 64, 64),
+     **small()), r"mask_image=mask_image\[:1\]"),
+    ("latents for 64 px where the inpainter works at its own size", lambda p: p["inpaint"]("a cat", image=picture(),
+     mask_image=mask(), latents=torch.randn(1, 4, 8, 8), **small()), r"latents are 8×8.*pass height=64, width=64"),
+    ("latents with a batch of 2 for one prompt", lambda p: p["t2i"]("a cat", latents=torch.randn(2, 4, 8, 8),
+     height=64, width=64, **small()), r"latents hold a batch of 2 and the prompts 1"),
 ]
 
 
@@ -136,3 +156,30 @@ def test_a_message_that_names_both_dtypes_still_gets_its_note():
     assert found is not None and "float64" in found[0]
     assert "pick_dtype" in note_for(_raised(RuntimeError("Input type (c10::Half) and bias type (float) should be "
                                                          "the same")))[1]
+
+
+def test_a_local_folder_is_not_taken_for_a_repo_without_a_twin(pipes, tmp_path):
+    from diffusers import UNet2DConditionModel
+
+    pipes["t2i"].unet.save_pretrained(tmp_path / "unet")
+    with pytest.raises(Exception) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        UNet2DConditionModel.from_pretrained(tmp_path)  # the folder above the saved one
+    found = note_for(info.value)
+    assert found is not None and f"{tmp_path} is a folder on this machine" in found[0], found
+    assert "twin" not in " ".join(found)
+
+
+def test_notes_never_raise_on_odd_arguments(pipes):
+    with pytest.raises(Exception) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipes["t2i"].load_textual_inversion(torch.randn(768), token="<cat>")  # a tensor where a path goes
+    note_for(info.value)  # no exception from the note itself; None or a note are both fine here
+
+
+def test_after_a_declined_cause_no_weaker_note_follows():
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    # the Hub's error subclasses FileNotFoundError: the "relative paths" note must not answer for it
+    found = note_for(_raised(LocalEntryNotFoundError("Cannot find the requested files in the disk cache")))
+    assert found is not None and "Relative paths" not in found[0] and "offline twins" in found[0]

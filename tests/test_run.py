@@ -180,3 +180,37 @@ def test_running_one_chapter_keeps_the_others_in_the_report(tmp_path):
     page = (build / "index.html").read_text()
     assert "<h2>01_a</h2>" in page and "<h2>02_b</h2>" in page
     assert "not run this time" in page and page.count("data:image/png;base64,") == 1
+
+
+def test_chapters_are_found_by_path_name_number_or_folder(tmp_path, monkeypatch):
+    from tools.run import resolve_notebooks
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    chapters = [p.resolve() for p in chapter_notebooks()]
+    first = chapters[0]
+    assert resolve_notebooks([first.name]) == [first]  # `python -m tools.run 01_guidance_scale.ipynb`, no folder
+    assert resolve_notebooks([first.stem]) == resolve_notebooks(["1"]) == [first]
+    assert resolve_notebooks(["notebooks"]) == chapters  # `python -m tools.run notebooks`
+    assert resolve_notebooks([str(first)]) == [first]
+
+
+@pytest.mark.parametrize(("typed", "says"), [("07_nope.ipynb", "is not a chapter notebook here; name one of: 01_"),
+                                             ("README.md", "is not a notebook (.ipynb)")])
+def test_a_name_that_is_no_chapter_is_refused_with_the_list(typed, says, capsys, monkeypatch):
+    from tools.run import main
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    with pytest.raises(SystemExit) as info:
+        main([typed])
+    assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan"])
+def test_a_bad_progress_threshold_is_refused_before_any_chapter_runs(value, capsys, monkeypatch):
+    from tools.run import main
+
+    monkeypatch.setenv("TUTORIAL_PROGRESS_AFTER", value)
+    with pytest.raises(SystemExit) as info:
+        main(["1"])
+    assert info.value.code == 2
+    assert f"TUTORIAL_PROGRESS_AFTER={value!r} is not a number of seconds" in capsys.readouterr().err

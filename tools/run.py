@@ -262,13 +262,51 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
     return failed
 
 
+def resolve_notebooks(names) -> list[Path]:
+    """Chapter notebooks from what was typed: paths, bare names or numbers of chapters, or folders (main job).
+
+    Raises ValueError naming the argument and the chapters there are.
+    """
+    known = chapter_notebooks()
+    found = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            inside = chapter_notebooks(path)
+            if not inside:
+                raise ValueError(f"{name!r} is a folder with no chapter notebooks (NN_name.ipynb) in it.")
+            found += inside
+            continue
+        if path.is_file():
+            if path.suffix != ".ipynb":
+                raise ValueError(f"{name!r} is not a notebook (.ipynb).")
+            found.append(path)
+            continue
+        stem = path.name.removesuffix(".ipynb")
+        matches = [p for p in known if p.stem == stem or p.stem.split("_", 1)[0] == stem.zfill(2)]
+        if len(matches) != 1:
+            listed = ", ".join(p.name for p in known)
+            raise ValueError(f"{name!r} is not a chapter notebook here; name one of: {listed} (a number such as 1 "
+                             "or a name without its folder also works), or give no name to run them all.")
+        found += matches
+    return [p.resolve() for p in found]
+
+
 def main(argv=None) -> int:
     """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: all of notebooks/NN_*.ipynb)")
+    parser.add_argument("notebooks", nargs="*",
+                        help="chapters to run: paths, names (01_guidance_scale) or numbers (1); default: all of them")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
-    failed = run_all(args.notebooks or None, timeout=args.timeout)
+    from helpers.longrun import threshold
+
+    try:
+        threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
+        notebooks = resolve_notebooks(args.notebooks)
+    except ValueError as err:
+        parser.error(str(err))
+    failed = run_all(notebooks or None, timeout=args.timeout)
     return 1 if failed else 0
 
 

@@ -1,0 +1,66 @@
+"""Pictures as diffusers needs them: any PIL mode to RGB, arrays of 0-255 values to PIL, said when it changes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from helpers.callwarning import warn_call as _warn
+
+
+def to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """Convert any PIL mode to RGB the way a learner means it, warning when the content changes (ch. 2–5)."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        # a plain convert("RGB") clips every value above 255 to white; keep the picture's own range instead
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+        _warn(f"{name} is a {mode} image (values {low:g}–{high:g}, e.g. a 16-bit depth map); scaled that range "
+              "to 0–255 and made it RGB. A plain .convert('RGB') would clip everything above 255 to white.")
+        return Image.fromarray(np.rint(scaled).astype(np.uint8), mode="L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        if rgba.getextrema()[3][0] == 255:  # fully opaque, as most screenshots and edited PNGs are
+            return rgba.convert("RGB")  # dropping an alpha of 255 everywhere loses nothing
+        _warn(f"{name} has transparency ({mode}); put it on white and made it RGB. Transparent areas would "
+              "otherwise take whatever colour is stored under them.")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "L":
+        return image.convert("RGB")  # grey to RGB loses nothing
+    _warn(f"{name} is a {mode} image; converted it to RGB. diffusers reads the channels as they are stored, so "
+          + ("a 4-channel CMYK picture would be taken for latents (64 px in, 512 px out)."
+             if mode == "CMYK" else "it would otherwise not be read as colours."))
+    return image.convert("RGB")
+
+
+def convert_array(value, name: str):
+    """A numpy or torch picture as diffusers reads it: 0-255 values made a PIL image or refused (ch. 2–5)."""
+    import torch
+
+    if isinstance(value, np.ndarray) and value.ndim in (2, 3) and (value.ndim == 2 or value.shape[-1] in (1, 3, 4)):
+        if value.dtype == bool:  # a boolean mask: True = repaint
+            _warn(f"{name} is a boolean numpy array; made it a black-and-white picture (True = white).")
+            return Image.fromarray(value.astype(np.uint8) * 255)
+        if value.dtype == np.uint8:
+            _warn(f"{name} is a uint8 numpy array; diffusers reads numpy pictures as floats in [0, 1], so 0–255 "
+                  "values would blow out. Converted it with PIL.Image.fromarray.")
+            return Image.fromarray(value if value.ndim == 2 or value.shape[-1] != 1 else value[..., 0])
+        if np.issubdtype(value.dtype, np.floating) and np.nanmax(value) > 1.5:
+            _warn(f"{name} is a float numpy array with values up to {np.nanmax(value):.0f}; diffusers expects "
+                  "[0, 1]. Treated it as 0–255 and made it a PIL image.")
+            return Image.fromarray(np.clip(np.rint(value), 0, 255).astype(np.uint8).squeeze())
+    if isinstance(value, torch.Tensor) and value.ndim in (3, 4) and value.shape[-3] in (1, 3):
+        if value.dtype == torch.uint8 or (value.is_floating_point() and float(value.max()) > 1.5):
+            raise ValueError(f"{name} is a tensor of pixel values up to {float(value.max()):.0f}; diffusers reads "
+                             "picture tensors as floats in [0, 1] (shape (B, 3, H, W)). Pass "
+                             f"{name}={name}.float() / 255, or a PIL image.")
+    return value
+
+
+def each(value):
+    """One argument's pictures as a list: a list as it is, anything else as a list of one (ch. 2–5)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
