@@ -17,6 +17,7 @@ from collections import OrderedDict
 from PIL import Image
 
 from helpers import checks
+from helpers.ignored import check_ignored
 from helpers.imagecheck import check_images, check_sizes, native_side, scale_factor
 
 # diffusers' pipelines swallow these through **kwargs and only print a deprecation note
@@ -95,8 +96,10 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         steps = args.get(name, defaults.get(name))
         if steps is None:
             continue
+        # denoising_start= (the SDXL refiner's hand-over) sets where the run starts, and diffusers ignores strength
+        starts_late = args.get("denoising_start") is not None
         try:
-            checks.check_steps(steps, strength if name == "num_inference_steps" else None)
+            checks.check_steps(steps, strength if name == "num_inference_steps" and not starts_late else None)
         except ValueError as err:
             if "strength" in args or name != "num_inference_steps" or "×" not in str(err):
                 raise
@@ -261,6 +264,7 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
         check_generator(pipeline, args.get("generator"))
         check_dtype(pipeline)
         check_prompts(pipeline, args)
+        check_ignored(pipeline, args)
         replaced = check_images(pipeline, args)
         args.update(replaced)
         if args.get("mask_image") is not None and isinstance(args.get("image"), Image.Image) \

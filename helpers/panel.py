@@ -9,164 +9,27 @@ declares its own, such as `strength` or a choice of `mask_image`, with `Slider` 
 from __future__ import annotations
 
 import inspect
-import io
 import itertools
 import json
-import os
 import threading
 import time
-from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import ipywidgets as W
-from PIL import Image, PngImagePlugin
+from PIL import PngImagePlugin
 
+from helpers.panel_controls import SHARED, Choice, Result, Slider, caption_for, check_start, make_slider
+from helpers.panel_save import html_text as _html
+from helpers.panel_save import png_bytes, write_png
 from helpers.paths import build_dir
 
-SHARED = ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "seed")
-_SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
-
-
-@dataclass
-class Result:
-    """One generated picture with the arguments and time that made it."""
-
-    image: Image.Image
-    params: dict
-    seconds: float
-    caption: str = field(default="")
-    saved: bool = False
-
-
-@dataclass(frozen=True)
-class Slider:
-    """A chapter's own number control, e.g. Slider("strength", 0.75, 0.0, 1.0, step=0.05) (ch. 2–5).
-
-    `value` is the start, `low` the smallest value the slider allows and `high` its usual end (a larger start
-    widens the slider, saying so, as for the seed). Whole-number value, low, high and step
-    make a whole-number slider. `label` is the short name in captions (default: `name`). The panel passes the value
-    to the pipeline as `name=`; pipeline_arg=False marks a control for the panel's `encode` function instead.
-    """
-
-    name: str
-    value: float
-    low: float
-    high: float
-    _: KW_ONLY
-    step: float | None = None
-    label: str | None = None
-    pipeline_arg: bool = True
-
-    def __post_init__(self):
-        from helpers.checks import check_call, check_number
-
-        _check_name(self)
-        low = check_number(f"Slider({self.name!r}) low", self.low)
-        high = check_number(f"Slider({self.name!r}) high", self.high)
-        if not low < high:
-            raise ValueError(f"Slider({self.name!r}): low={self.low} must be below high={self.high}.")
-        value = check_number(self.name, self.value)
-        if self.pipeline_arg:
-            check_call(**{self.name: self.value})  # the pipeline's own rules where known, e.g. strength in [0, 1]
-        if value < low:
-            raise ValueError(f"{self.name}={self.value} is below its slider's low end {self.low}. Start it between "
-                             f"{self.low} and {self.high}, e.g. Slider({self.name!r}, {self.low}, {self.low}, "
-                             f"{self.high}).")
-
-    def _widget(self, style: dict):
-        numbers = (self.value, self.low, self.high) + (() if self.step is None else (self.step,))
-        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
-        kind = W.IntSlider if whole else W.FloatSlider
-        step = {} if self.step is None else {"step": self.step}
-        return _slider(kind, self.name, self.value, self.low, self.high, **step, **style)
-
-    def _argument(self, shown):
-        return shown
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A chapter's own drop-down of named values, e.g. Choice("mask_image", {"box": box, "oval": oval}) (ch. 5).
-
-    The panel passes the chosen value as `name=`; captions and saved PNGs record its key. `value` is the key
-    shown first (default: the first key); `label` and `pipeline_arg` work as for `Slider`.
-    """
-
-    name: str
-    options: dict
-    value: str | None = None
-    _: KW_ONLY
-    label: str | None = None
-    pipeline_arg: bool = True
-
-    def __post_init__(self):
-        _check_name(self)
-        if not isinstance(self.options, dict) or not self.options:
-            raise TypeError(f"Choice({self.name!r}) needs a dict of named options, e.g. "
-                            f"{{'box': box_mask, 'oval': oval_mask}}; got {self.options!r}.")
-        if self.value is None:
-            object.__setattr__(self, "value", next(iter(self.options)))
-        elif self.value not in self.options:
-            raise ValueError(f"{self.name}={self.value!r} is not one of its options {list(self.options)}. Pass one "
-                             "of them as value=, or leave value out to start at the first.")
-
-    def _widget(self, style: dict):
-        return W.Dropdown(options=list(self.options), value=self.value, description=self.name, **style)
-
-    def _argument(self, shown):
-        return self.options[shown]
-
-
-def _check_name(control) -> None:
-    if control.name in SHARED:
-        raise ValueError(f"{type(control).__name__}({control.name!r}): {control.name} is one of the panel's own "
-                         f"controls; set its start with Panel(..., {control.name}=...) instead.")
-
-
-def _png(image: Image.Image, max_side: int | None = None) -> bytes:
-    if max_side and max(image.size) > max_side:
-        image = image.copy()
-        image.thumbnail((max_side, max_side))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
-
+__all__ = ["Choice", "Panel", "Result", "Slider", "caption_for"]
 
 def _accepts(pipeline, name: str) -> bool:
     try:
         return name in inspect.signature(pipeline.__call__).parameters
     except (TypeError, ValueError):
         return False
-
-
-def caption_for(params: dict, seconds: float, labels: dict | None = None) -> str:
-    """Short text naming the arguments that made a picture, in `params` order, for its caption (ch. 1–5).
-
-    The prompts are left out; `labels` maps an argument's name to a shorter one (`guidance`, `steps` built in)."""
-    short = {**_SHORT, **(labels or {})}
-    bits = [f"{short.get(k, k)}={v}" for k, v in params.items() if k not in ("prompt", "negative_prompt")]
-    return " · ".join(bits) + f" · {seconds:.2f} s"
-
-
-def _check_start(guidance_scale, num_inference_steps, seed):
-    """Refuse starting values no pipeline takes, before a slider could clamp them into range unseen."""
-    from helpers.checks import check_guidance, check_steps
-    from helpers.device import SEED_LIMIT
-
-    check_guidance(guidance_scale)
-    check_steps(num_inference_steps)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be a whole number such as 0 or 42, got {seed!r}.")
-    if not 0 <= seed < SEED_LIMIT:
-        raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative whole number such as 42.")
-
-
-def _slider(kind, name: str, value, low, high, **kwargs):
-    """A slider from `low` to at least `value`: ipywidgets would silently clamp a larger start to `high`."""
-    if value > high:
-        print(f"Panel: {name}={value} is above the slider's usual maximum {high}; its range now goes to {value}.")
-        high = value
-    return kind(value=value, min=low, max=high, description=name, **kwargs)
 
 
 class Panel:
@@ -187,9 +50,16 @@ class Panel:
             name, value = next(iter(unknown.items()))
             raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
                             f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
-        _check_start(guidance_scale, num_inference_steps, seed)
+        check_start(guidance_scale, num_inference_steps, seed)
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
+        taken = [n for n in self.fixed if n in (*SHARED, "generator")]
+        if taken:  # the slider would silently win over the fixed value on every run
+            name = taken[0]
+            control = "the seed slider makes it" if name == "generator" else "a control of the panel sets it"
+            raise ValueError(f"fixed= holds `{name}`, but {control} on every run. Set its start with "
+                             f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
+                             "arguments no control sets (image=, mask_image=, ...).")
         self.extras = self._check_extras(extras)
         self.encode = encode if encode is not None else self._default_encoder()
         self.history_size = history
@@ -201,19 +71,22 @@ class Panel:
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._again = False  # live mode: a value changed during a run, so run once more with the values on screen
 
         cont = {"continuous_update": False, "style": {"description_width": "140px"},
                 "layout": W.Layout(width="460px")}
         self.prompt = W.Textarea(value=prompt, description="prompt", rows=2, **cont)
         self.negative_prompt = W.Textarea(value=negative_prompt, description="negative_prompt", rows=1, **cont)
-        self.guidance_scale = _slider(W.FloatSlider, "guidance_scale", guidance_scale, 0.0, 20.0, step=0.5, **cont)
-        self.num_inference_steps = _slider(W.IntSlider, "num_inference_steps", num_inference_steps, 1, 100, **cont)
-        self.seed = _slider(W.IntSlider, "seed", seed, 0, 1000, **cont)
+        self.guidance_scale = make_slider(W.FloatSlider, "guidance_scale", guidance_scale, 0.0, 20.0, step=0.5, **cont)
+        self.num_inference_steps = make_slider(W.IntSlider, "num_inference_steps", num_inference_steps, 1, 100, **cont)
+        self.seed = make_slider(W.IntSlider, "seed", seed, 0, 1000, **cont)
         # every control by name, the shared ones first, then the chapter's in the order it declared them
         self.controls = {"prompt": self.prompt, "negative_prompt": self.negative_prompt,
                          "guidance_scale": self.guidance_scale, "num_inference_steps": self.num_inference_steps,
                          "seed": self.seed}
         self.controls.update({extra.name: extra._widget(cont) for extra in self.extras})
+        for control in self.controls.values():  # a value set from Python beyond a slider's end: said, not clamped
+            control.on_widen = self._say
 
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
@@ -312,13 +185,22 @@ class Panel:
 
     def _on_step(self, pipe, step, timestep, callback_kwargs):
         if self._stop.is_set():
-            pipe._interrupt = True  # diffusers checks this flag and skips the remaining steps
+            # an exception stops every pipeline at this step; not all of them read diffusers' _interrupt flag
+            # (Kandinsky 2.2's decoders run every step regardless)
+            raise _Stopped
         return callback_kwargs
+
+    def _say(self, message: str) -> None:
+        self.status.value = _html(message)
 
     def generate(self, wait: bool = False) -> bool:
         """Start one run unless one is already running; returns False for an ignored double click (ch. 1–5)."""
         if not self._busy.acquire(blocking=False):
-            self.status.value = "busy: the current run must finish (or press Stop) first"
+            if self.live.value:  # the picture must end up matching the controls: one more run after this one
+                self._again = True
+                self.status.value = "running… (the new values run next)"
+            else:
+                self.status.value = "busy: the current run must finish (or press Stop) first"
             return False
         self._stop.clear()
         self.generate_button.disabled = True
@@ -350,13 +232,16 @@ class Panel:
                 self.runs += 1
                 output = self.pipeline(**kwargs)
             seconds = time.perf_counter() - start
-            if self._stop.is_set():
-                self.status.value = f"stopped after {seconds:.2f} s; the last picture is unchanged"
-                return
             labels = {e.name: e.label for e in self.extras if e.label}
-            note = self._show(Result(output.images[0], p, seconds, caption_for(p, seconds, labels)))
+            images = list(output.images)
+            note = ""
+            for i, image in reversed(list(enumerate(images))):  # every picture of the call, the first on top
+                params = p if len(images) == 1 else {**p, "picture": f"{i + 1}/{len(images)}"}
+                note = self._show(Result(image, params, seconds, caption_for(params, seconds, labels))) or note
             self.status.value = f"done in {seconds:.2f} s" + _html(note) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
+        except _Stopped:
+            self.status.value = f"stopped after {time.perf_counter() - start:.2f} s; the last picture is unchanged"
         except Exception as exc:  # the panel must survive any error and keep the learner's history
             self._show_error(exc)
         finally:
@@ -365,9 +250,17 @@ class Panel:
             self.generate_button.disabled = False
             self.stop_button.disabled = True
             self._busy.release()
+            if self._again:  # live mode: values changed while this ran; the picture must match the controls
+                self._again = False
+                self.generate()
 
     def _show_error(self, exc: Exception, fix: str = "") -> None:
+        from helpers.notes import note_for
+
         line = str(exc).splitlines()[0] if str(exc) else ""
+        found = None if fix else note_for(exc)  # a known library error: the catalogue's fix, not its raw words
+        if found:
+            fix = f" · {found[0]} {found[1]}"
         self.status.value = (f"<span style='color:#b00'><b>{type(exc).__name__}</b>: "
                              f"{_html(line)}{_html(fix)}</span>")
 
@@ -385,12 +278,12 @@ class Panel:
             seeds = ", ".join(str(r.params.get("seed")) for r in dropped)
             note = (f" · the history keeps {self.history_size}: the oldest unsaved picture (seed "
                     f"{seeds}) left it; press Save PNG to keep a picture")
-        self.image.value = _png(result.image)
+        self.image.value = png_bytes(result.image)
         self.caption.value = _html(result.caption)
         self.save_button.disabled = False
         thumbs = []
         for r in self.results[1:]:
-            thumbs.append(W.VBox([W.Image(value=_png(r.image, 160), format="png"),
+            thumbs.append(W.VBox([W.Image(value=png_bytes(r.image, 160), format="png"),
                                   W.HTML(f"<small>{_html(r.caption)}</small>", layout=W.Layout(width="170px"))]))
         self.history.children = thumbs
         return note
@@ -406,6 +299,8 @@ class Panel:
 
         Never overwrites: without `path` it adds -2, -3, ... to the name; an existing `path` raises
         FileExistsError unless overwrite=True."""
+        if self._thread is not None and self._thread.is_alive():
+            self.wait()  # save() right after generate(): save the picture that run makes, not the one before it
         if not self.results:
             raise RuntimeError("Nothing to save yet: press Generate first.")
         r = self.results[0]
@@ -419,7 +314,7 @@ class Panel:
                                  f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
             path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
             try:
-                _write_png(path, r.image, info, overwrite)
+                write_png(path, r.image, info, overwrite)
             except FileExistsError:
                 raise FileExistsError(f"path={str(path)!r} already exists and holds an earlier picture. "
                                       "Pass another path=, or overwrite=True to replace it.") from None
@@ -430,7 +325,7 @@ class Panel:
             for n in itertools.count(1):  # same second, same seed: take the next free name
                 path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
                 try:
-                    _write_png(path, r.image, info, overwrite=False)
+                    write_png(path, r.image, info, overwrite=False)
                     break
                 except FileExistsError:
                     continue
@@ -451,23 +346,5 @@ class Panel:
         display(self.widget)
 
 
-def _write_png(path: Path, image: Image.Image, info, overwrite: bool) -> None:
-    """Write a PNG that never replaces a file by accident and is never left half-written."""
-    # "xb" creates the file or fails, in one step, so two panels saving at once cannot both get the name;
-    # overwrite=True writes beside the old file and swaps it in only when complete
-    target = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp") if overwrite else path
-    with open(target, "wb" if overwrite else "xb") as f:
-        try:
-            image.save(f, format="PNG", pnginfo=info)
-        except BaseException:
-            f.close()
-            target.unlink()  # ours, just created: a full disk must not leave an empty PNG behind
-            raise
-    if overwrite:
-        os.replace(target, path)
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text)
+class _Stopped(Exception):
+    """Raised from the step callback when Stop was pressed: ends the run at that step in any pipeline."""

@@ -1,5 +1,6 @@
 """The try-it-yourself panel, driven the way a learner would: set values, click, read the result."""
 
+import html
 import json
 import time
 
@@ -354,3 +355,89 @@ def test_a_picture_leaving_the_history_unsaved_is_said(pipe, tmp_path):
     panel.seed.value = 3
     panel.generate(wait=True)  # the unsaved seed-1 picture leaves: say so
     assert "oldest unsaved picture (seed 1) left it" in panel.status.value
+
+
+# ------------------------------------------------------------------ the panel shows the truth
+
+
+@pytest.mark.parametrize("name", ["guidance_scale", "num_inference_steps", "seed", "prompt", "generator"])
+def test_fixed_may_not_hold_what_a_control_sets(pipe, name):
+    with pytest.raises(ValueError, match=rf"fixed= holds `{name}`.*on every run"):
+        Panel(pipe, prompt="x", fixed={name: 3})
+
+
+def test_a_value_set_from_python_beyond_a_sliders_end_widens_it_and_says_so(panel):
+    from traitlets import TraitError
+
+    panel.guidance_scale.value = 50.0  # beyond the slider's 20: used as given, not clamped to 20
+    assert panel.guidance_scale.value == 50.0 and panel.guidance_scale.max == 50.0
+    assert "guidance_scale=50.0 is above the slider's end: its range now goes to 50.0" in html.unescape(
+        panel.status.value)
+    with pytest.raises(TraitError, match=r"num_inference_steps=0 is below the slider's lowest value 1"):
+        panel.num_inference_steps.value = 0
+    assert panel.num_inference_steps.value == 4  # refused: the value on screen is still the one that runs
+
+
+def test_save_right_after_generate_saves_that_runs_picture(panel):
+    assert panel.generate()  # no wait=True, as a learner types it
+    path = panel.save()
+    assert path.is_file() and len(panel.results) == 1 and panel.results[0].saved
+
+
+def test_every_picture_of_a_call_is_shown_and_kept(pipe, tmp_path):
+    init = Image.new("RGB", (128, 128), (90, 120, 60))
+    panel = Panel(pipe, prompt="x", num_inference_steps=4, extras=[strength(0.5)],
+                  fixed={"image": init, "num_images_per_prompt": 2}, save_dir=tmp_path)
+    panel.generate(wait=True)
+    assert len(panel.results) == 2 and len(panel.history.children) == 1
+    assert "picture=1/2" in panel.caption.value and "picture=2/2" in panel.results[1].caption
+
+
+def _stop_at_first_step(panel):
+    calls = []
+    real = panel._on_step
+
+    def first_step_stops(pipe, step, timestep, kwargs):
+        calls.append(step)
+        panel.stop()  # as if Stop were pressed while the first step ran
+        return real(pipe, step, timestep, kwargs)
+
+    panel._on_step = first_step_stops
+    return calls
+
+
+def test_stop_stops_a_kandinsky_combined_pipeline_too(tmp_path):
+    from diffusers import AutoPipelineForImage2Image
+
+    kandinsky = AutoPipelineForImage2Image.from_pretrained("kandinsky-community/kandinsky-2-2-decoder",
+                                                           dtype=torch.float32, use_safetensors=True)
+    kandinsky.set_progress_bar_config(disable=True)
+    panel = Panel(kandinsky, prompt="x", num_inference_steps=20, extras=[strength(0.9)],
+                  fixed={"image": Image.new("RGB", (64, 64), (90, 120, 60)), "height": 64, "width": 64},
+                  save_dir=tmp_path)
+    calls = _stop_at_first_step(panel)
+    panel.generate(wait=True)
+    assert calls == [0], calls  # one step ran, not all 18 (20 × strength 0.9)
+    assert panel.status.value.startswith("stopped after") and not panel.results
+
+
+def test_live_mode_ends_on_the_values_on_screen(panel):
+    panel.live.value = True
+    for value in (8.0, 9.0, 10.0):  # three quick changes: the first starts a run, the others queue one more
+        panel.guidance_scale.value = value
+    deadline = time.time() + 120
+    while (panel._busy.locked() or panel._again) and time.time() < deadline:
+        time.sleep(0.05)
+    panel.wait()
+    assert "guidance=10.0" in panel.caption.value and panel.status.value.startswith("done")
+
+
+def test_a_known_library_error_shows_the_catalogues_fix(panel, monkeypatch):
+    class WrongDevice:
+        def __call__(self, prompt=None, **kwargs):
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               "cuda:0 and cpu!")
+
+    monkeypatch.setattr(panel, "pipeline", WrongDevice())
+    panel.generate(wait=True)
+    assert "RuntimeError" in panel.status.value and "make_generator" in panel.status.value

@@ -1,0 +1,106 @@
+"""Arguments a pipeline ignores or overrides without a word: each said once, as a CallWarning, before the call runs.
+
+Part of the call check (helpers.callcheck runs it): latents whose size wins over height= and width=, a scheduler
+built with other betas than the model's, eta where the scheduler has none, prompt-weighting syntax in a plain
+prompt, and negative embeddings while classifier-free guidance is off.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from helpers.callwarning import warn_call as _warn
+
+# compel's weighting: word++ / word-- , (words)1.3 , .and( / .blend( ; A1111's (word:1.3) is read by neither
+COMPEL = re.compile(r"\b\w+[+-]{1,3}(?=\s|,|$)|\([^()]+\)\d*\.?\d+|\.(and|blend)\(")
+A1111 = re.compile(r"\([^()]+:\s*\d*\.?\d+\)")
+BETAS = ("beta_start", "beta_end", "beta_schedule", "prediction_type")
+
+
+def _latents_size(pipeline, args: dict) -> None:
+    latents = args.get("latents")
+    shape = getattr(latents, "shape", None)
+    height, width = args.get("height"), args.get("width")
+    if shape is None or len(shape) != 4 or not isinstance(height, int) or not isinstance(width, int):
+        return
+    scale = int(getattr(pipeline, "vae_scale_factor", None) or 8)
+    made = (shape[2] * scale, shape[3] * scale)
+    if made != (height, width) and "Upscale" not in type(pipeline).__name__:
+        _warn(f"latents are {shape[2]}×{shape[3]}, which makes a {made[0]}×{made[1]} picture: height={height}, "
+              f"width={width} are ignored, because the starting latents set the size. Make latents of "
+              f"{height // scale}×{width // scale}, or pass height={made[0]}, width={made[1]}.")
+
+
+def _reference_betas(pipeline) -> dict | None:
+    """The betas of the scheduler the pipeline was loaded with, read once from its repo's scheduler folder."""
+    cached = pipeline.__dict__.get("_tutorial_betas", False)
+    if cached is not False:
+        return cached
+    found = None
+    source = getattr(getattr(pipeline, "config", None), "_name_or_path", None)
+    scheduler = getattr(pipeline, "scheduler", None)
+    if isinstance(source, str) and scheduler is not None:
+        try:  # offline and from the cache: the files the pipeline itself was loaded from
+            config = type(scheduler).load_config(source, subfolder="scheduler", local_files_only=True)
+            found = {k: config[k] for k in BETAS if k in config}
+        except Exception:  # noqa: BLE001 - no folder to compare with: nothing is said
+            found = None
+    pipeline.__dict__["_tutorial_betas"] = found
+    return found
+
+
+def _scheduler_betas(pipeline) -> None:
+    scheduler = getattr(pipeline, "scheduler", None)
+    reference = _reference_betas(pipeline)
+    if not reference or scheduler is None:
+        return
+    now = {k: scheduler.config.get(k) for k in reference}
+    differ = [k for k in reference if now[k] != reference[k]]
+    if differ:
+        listed = ", ".join(f"{k} {now[k]!r} instead of {reference[k]!r}" for k in differ)
+        name = type(scheduler).__name__
+        _warn(f"pipeline.scheduler ({name}) was not made from the model's own settings: {listed}. The model was "
+              f"trained with those noise levels, so pictures come out washed out or noisy. Make it with "
+              f"{name}.from_config(pipeline.scheduler.config) before you swap it in.")
+
+
+def _eta(pipeline, args: dict) -> None:
+    eta = args.get("eta")
+    scheduler = getattr(pipeline, "scheduler", None)
+    if not eta or scheduler is None or not hasattr(scheduler, "step"):
+        return
+    if "eta" not in inspect.signature(scheduler.step).parameters:
+        _warn(f"eta={eta} has no effect with {type(scheduler).__name__}: only DDIM-style schedulers (DDIMScheduler) "
+              "use it. Swap in DDIMScheduler.from_config(pipeline.scheduler.config) to try it.")
+
+
+def _weighting(args: dict) -> None:
+    for name in ("prompt", "negative_prompt"):
+        value = args.get(name)
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(text, str):
+                continue
+            if A1111.search(text):
+                _warn(f"{name} uses A1111's (word:1.5) weighting, which diffusers and compel read as plain text. "
+                      "With compel write (word)1.5 or word++, build prompt_embeds, and pass those (chapter 4).")
+            elif COMPEL.search(text):
+                _warn(f"{name} uses compel's weighting syntax ({COMPEL.search(text).group(0)}), but a plain prompt "
+                      "string goes to the text encoder as it is: the signs are read as words. Build prompt_embeds "
+                      "with compel and pass those instead (chapter 4).")
+
+
+def _negative_embeds(args: dict) -> None:
+    guidance = args.get("guidance_scale")
+    if args.get("negative_prompt_embeds") is not None and guidance is not None and guidance <= 1:
+        _warn(f"negative_prompt_embeds are ignored: guidance_scale={guidance} ≤ 1 switches classifier-free "
+              "guidance off, and the negative side only acts through it. Raise guidance_scale (7.5 is usual).")
+
+
+def check_ignored(pipeline, args: dict) -> None:
+    """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
+    _latents_size(pipeline, args)
+    _scheduler_betas(pipeline)
+    _eta(pipeline, args)
+    _weighting(args)
+    _negative_embeds(args)

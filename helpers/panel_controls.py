@@ -1,0 +1,168 @@
+"""The panel's controls: the shared sliders and prompts, and a chapter's own Slider and Choice declarations.
+
+A slider set from Python beyond its end widens to take the value and says so; below its floor it refuses, naming
+the range. ipywidgets would clamp both without a word, and the picture would not match the number on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, dataclass, field
+
+import ipywidgets as W
+from PIL import Image
+from traitlets import TraitError, validate
+
+SHARED = ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "seed")
+_SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
+
+
+@dataclass
+class Result:
+    """One generated picture with the arguments and time that made it."""
+
+    image: Image.Image
+    params: dict
+    seconds: float
+    caption: str = field(default="")
+    saved: bool = False
+
+
+@dataclass(frozen=True)
+class Slider:
+    """A chapter's own number control, e.g. Slider("strength", 0.75, 0.0, 1.0, step=0.05) (ch. 2–5).
+
+    `value` is the start, `low` the smallest value the slider allows and `high` its usual end (a larger start
+    widens the slider, saying so, as for the seed). Whole-number value, low, high and step
+    make a whole-number slider. `label` is the short name in captions (default: `name`). The panel passes the value
+    to the pipeline as `name=`; pipeline_arg=False marks a control for the panel's `encode` function instead.
+    """
+
+    name: str
+    value: float
+    low: float
+    high: float
+    _: KW_ONLY
+    step: float | None = None
+    label: str | None = None
+    pipeline_arg: bool = True
+
+    def __post_init__(self):
+        from helpers.checks import check_call, check_number
+
+        check_name(self)
+        low = check_number(f"Slider({self.name!r}) low", self.low)
+        high = check_number(f"Slider({self.name!r}) high", self.high)
+        if not low < high:
+            raise ValueError(f"Slider({self.name!r}): low={self.low} must be below high={self.high}.")
+        value = check_number(self.name, self.value)
+        if self.pipeline_arg:
+            check_call(**{self.name: self.value})  # the pipeline's own rules where known, e.g. strength in [0, 1]
+        if value < low:
+            raise ValueError(f"{self.name}={self.value} is below its slider's low end {self.low}. Start it between "
+                             f"{self.low} and {self.high}, e.g. Slider({self.name!r}, {self.low}, {self.low}, "
+                             f"{self.high}).")
+
+    def _widget(self, style: dict):
+        numbers = (self.value, self.low, self.high) + (() if self.step is None else (self.step,))
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
+        kind = W.IntSlider if whole else W.FloatSlider
+        step = {} if self.step is None else {"step": self.step}
+        return make_slider(kind, self.name, self.value, self.low, self.high, **step, **style)
+
+    def _argument(self, shown):
+        return shown
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A chapter's own drop-down of named values, e.g. Choice("mask_image", {"box": box, "oval": oval}) (ch. 5).
+
+    The panel passes the chosen value as `name=`; captions and saved PNGs record its key. `value` is the key
+    shown first (default: the first key); `label` and `pipeline_arg` work as for `Slider`.
+    """
+
+    name: str
+    options: dict
+    value: str | None = None
+    _: KW_ONLY
+    label: str | None = None
+    pipeline_arg: bool = True
+
+    def __post_init__(self):
+        check_name(self)
+        if not isinstance(self.options, dict) or not self.options:
+            raise TypeError(f"Choice({self.name!r}) needs a dict of named options, e.g. "
+                            f"{{'box': box_mask, 'oval': oval_mask}}; got {self.options!r}.")
+        if self.value is None:
+            object.__setattr__(self, "value", next(iter(self.options)))
+        elif self.value not in self.options:
+            raise ValueError(f"{self.name}={self.value!r} is not one of its options {list(self.options)}. Pass one "
+                             "of them as value=, or leave value out to start at the first.")
+
+    def _widget(self, style: dict):
+        return W.Dropdown(options=list(self.options), value=self.value, description=self.name, **style)
+
+    def _argument(self, shown):
+        return self.options[shown]
+
+
+def check_name(control) -> None:
+    """A chapter's control may not take a shared control's name (ch. 1–5)."""
+    if control.name in SHARED:
+        raise ValueError(f"{type(control).__name__}({control.name!r}): {control.name} is one of the panel's own "
+                         f"controls; set its start with Panel(..., {control.name}=...) instead.")
+
+
+def caption_for(params: dict, seconds: float, labels: dict | None = None) -> str:
+    """Short text naming the arguments that made a picture, in `params` order, for its caption (ch. 1–5).
+
+    The prompts are left out; `labels` maps an argument's name to a shorter one (`guidance`, `steps` built in)."""
+    short = {**_SHORT, **(labels or {})}
+    bits = [f"{short.get(k, k)}={v}" for k, v in params.items() if k not in ("prompt", "negative_prompt")]
+    return " · ".join(bits) + f" · {seconds:.2f} s"
+
+
+def check_start(guidance_scale, num_inference_steps, seed):
+    """Refuse starting values no pipeline takes, before a slider could clamp them into range unseen (ch. 1–5)."""
+    from helpers.checks import check_guidance, check_steps
+    from helpers.device import SEED_LIMIT
+
+    check_guidance(guidance_scale)
+    check_steps(num_inference_steps)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number such as 0 or 42, got {seed!r}.")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative whole number such as 42.")
+
+
+class _Widening:
+    """A slider that widens to a value set beyond its end instead of clamping it, and refuses one below its floor."""
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if value < self.min:
+            raise TraitError(f"{self.description}={value} is below the slider's lowest value {self.min}; "
+                             f"set it between {self.min} and {self.max}.")
+        if value > self.max:  # what the learner asked for wins: the range grows, and the panel's status says so
+            self.max = value
+            said = f"{self.description}={value} is above the slider's end: its range now goes to {value}"
+            (getattr(self, "on_widen", None) or print)(said)
+        return value
+
+
+class WideIntSlider(_Widening, W.IntSlider):
+    """An IntSlider that widens instead of clamping (every chapter)."""
+
+
+class WideFloatSlider(_Widening, W.FloatSlider):
+    """A FloatSlider that widens instead of clamping (every chapter)."""
+
+
+def make_slider(kind, name: str, value, low, high, **kwargs):
+    """A widening slider from `low` to at least `value`: ipywidgets would clamp a larger start to `high` (ch. 1–5)."""
+    if value > high:
+        print(f"Panel: {name}={value} is above the slider's usual maximum {high}; its range now goes to {value}.")
+        high = value
+    kind = {W.IntSlider: WideIntSlider, W.FloatSlider: WideFloatSlider}.get(kind, kind)
+    return kind(value=value, min=low, max=high, description=name, **kwargs)

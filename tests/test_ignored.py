@@ -1,0 +1,88 @@
+"""helpers.ignored: what a pipeline would ignore or override without a word is said once, before the call runs."""
+
+import warnings
+
+import pytest
+import torch
+
+from helpers import explain
+from helpers.loading import load_args
+
+SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
+
+
+@pytest.fixture(scope="module")
+def t2i():
+    from diffusers import StableDiffusionPipeline
+
+    explain.enable()
+    pipe = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
+    pipe.set_progress_bar_config(disable=True)
+    yield pipe
+    explain.disable()
+
+
+def said(pipe, **kwargs) -> tuple[list[str], object]:
+    pipe.__dict__.pop("_tutorial_said", None)  # each case on its own: messages are said once per pipeline
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = pipe(num_inference_steps=2, **kwargs)
+    return [str(w.message) for w in caught if type(w.message).__name__ == "CallWarning"], out
+
+
+def test_latents_that_set_another_size_than_height_and_width(t2i):
+    words, out = said(t2i, prompt="a cat", latents=torch.randn(1, 4, 16, 16), height=64, width=64)
+    assert out.images[0].size == (128, 128)  # what diffusers does: the latents win
+    assert any("height=64, width=64 are ignored" in w and "128×128" in w for w in words), words
+
+
+def test_eta_with_a_scheduler_that_has_none(t2i):
+    words, _ = said(t2i, prompt="a cat", eta=0.5, height=64, width=64)
+    assert any("eta=0.5 has no effect with PNDMScheduler" in w for w in words), words
+
+
+@pytest.mark.parametrize(("prompt", "says"), [("a cat++ in a (red hat)1.3", "compel's weighting syntax (cat++)"),
+                                              ("a (cat:1.4) in a hat", "A1111's (word:1.5) weighting")])
+def test_weighting_syntax_in_a_plain_prompt(t2i, prompt, says):
+    words, _ = said(t2i, prompt=prompt, height=64, width=64)
+    assert any(says in w for w in words), words
+
+
+def test_plain_prompts_with_signs_are_left_alone(t2i):
+    words, _ = said(t2i, prompt="a well-lit sci-fi city (1990), 8k, 16:9, book cover", height=64, width=64)
+    assert not [w for w in words if "weighting" in w], words
+
+
+def test_negative_embeds_while_guidance_is_off(t2i):
+    width = t2i.text_encoder.config.hidden_size
+    words, _ = said(t2i, prompt_embeds=torch.randn(1, 77, width), negative_prompt_embeds=torch.randn(1, 77, width),
+                    guidance_scale=1.0, height=64, width=64)
+    assert any("negative_prompt_embeds are ignored: guidance_scale=1.0" in w for w in words), words
+
+
+def test_a_scheduler_swapped_in_without_the_models_settings(t2i):
+    from diffusers import DDIMScheduler
+
+    original = t2i.scheduler
+    try:
+        t2i.scheduler = DDIMScheduler()  # the library's own defaults, not the model's
+        words, _ = said(t2i, prompt="a cat", height=64, width=64)
+        assert any("beta_schedule 'linear' instead of 'scaled_linear'" in w and "from_config" in w for w in words)
+        t2i.scheduler = DDIMScheduler.from_config(original.config)  # the book's way: nothing to say
+        words, _ = said(t2i, prompt="a cat", height=64, width=64)
+        assert not [w for w in words if "pipeline.scheduler" in w], words
+    finally:
+        t2i.scheduler = original
+
+
+def test_the_refiner_handed_over_with_denoising_start_is_not_refused_for_its_strength(t2i):
+    from diffusers import AutoPipelineForImage2Image
+
+    refiner = AutoPipelineForImage2Image.from_pretrained(REFINER, **load_args(REFINER))
+    refiner.set_progress_bar_config(disable=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # 4 steps × the default strength 0.3 would leave none, but denoising_start= sets the start instead
+        out = refiner("a cat", image=torch.randn(1, 4, 8, 8), num_inference_steps=4, denoising_start=0.5)
+    assert out.images[0].size == (64, 64)
