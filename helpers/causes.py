@@ -126,15 +126,17 @@ def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     prompts = _count(args.get("prompt")) or _count(args.get("prompt_embeds"))
     masks = _count(mask) if mask is not None and mask.kind != "none" else None
     if pictures and masks and masks > 1 and masks != pictures:
-        return (f"image holds {pictures} picture(s) and mask_image {masks}: one mask serves every picture, or each "
-                "picture needs its own.", "pass one mask, or as many masks as pictures.")
+        return (f"image holds {pictures} and mask_image {masks}: one mask serves every picture, or each picture "
+                "needs its own.", "pass one mask, or as many masks as pictures.")
+    image = args.get("image")
+    what = "latents" if image is not None and image.kind == "tensor" and image.channels in (4, 16) else "pictures"
     if pictures and prompts and pictures > 1 and pictures != prompts:
-        return (f"image holds {pictures} pictures and prompt {prompts}: each picture needs its own prompt.",
-                f"pass a list of {pictures} prompts, e.g. prompt=[prompt] * {pictures}.")
+        said = "one prompt" if prompts == 1 else f"{prompts} prompts"
+        return (f"image holds {pictures} {what} and there is {said}: each of them needs its own prompt.",
+                f"pass {pictures} prompts (a list of {pictures} strings), or as many {what} as prompts.")
     if pictures and prompts and prompts != pictures and "Upscale" in facts.pipeline:
-        return (f"prompt holds {prompts} prompts and image {pictures} picture(s): {facts.pipeline} does not repeat a "
-                "picture for each prompt.", f"pass one prompt (a string), or {prompts} pictures: image=[image] * "
-                f"{prompts}.")
+        return (f"prompt holds {prompts} prompts and image {pictures}: {facts.pipeline} does not repeat a picture "
+                "for each prompt.", f"pass one prompt (a string), or {prompts} pictures (a list of {prompts}).")
     return None
 
 

@@ -127,7 +127,8 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
         if brightest > 1:  # a soft grey brush
             raise ValueError(f"mask_image is grey at most ({brightest} of 255): the inpainting pipelines cut masks "
                              "at 0.5, repainting only pixels of 128 or more, so nothing would be repainted. Paint the "
-                             "area white, or harden it: mask_image = mask_image.point(lambda v: 255 if v > 0 else 0).")
+                             "area white, or harden it: mask_image = mask_image.convert('L').point(lambda v: 255 if "
+                             "v > 0 else 0).")
         raise ValueError("mask_image is all black: nothing would be repainted. Paint the area to change in white "
                          "(255), e.g. with helpers.images.make_mask(image.size, box=(left, top, right, bottom)).")
     grey = sum(hist[1:128]) / total

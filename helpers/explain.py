@@ -157,6 +157,16 @@ def _custom_exc(shell, etype, value, tb, tb_offset=None):
     return stb
 
 
+def wrap_if_enabled() -> None:
+    """Wrap pipeline classes imported since explain_errors() ran, if it is on: for scripts (every chapter).
+
+    explain_errors() before `import diffusers` cannot wrap anything yet; load_args, fit_to_machine and the panel
+    call this, so the checks are on by the time a pipeline runs, in a notebook or a plain script alike.
+    """
+    if _STATE["enabled"]:
+        wrap_pipelines()
+
+
 def enable(shell=None) -> None:
     """Switch the notes and call checks on; in IPython also after every cell's imports (every chapter)."""
     from helpers.checks import CallWarning

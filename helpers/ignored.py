@@ -60,9 +60,12 @@ def _scheduler_betas(pipeline) -> None:
     if differ:
         listed = ", ".join(f"{k} {now[k]!r} instead of {reference[k]!r}" for k in differ)
         name = type(scheduler).__name__
-        _warn(f"pipeline.scheduler ({name}) was not made from the model's own settings: {listed}. The model was "
-              f"trained with those noise levels, so pictures come out washed out or noisy. Make it with "
-              f"{name}.from_config(pipeline.scheduler.config) before you swap it in.")
+        # the object's address: a second wrong scheduler is said again, not taken for the one already reported
+        _warn(f"pipeline.scheduler ({name} at {id(scheduler):#x}) was not made from the model's own settings: "
+              f"{listed}. The model was trained with those noise levels, so pictures come out washed out or noisy. "
+              f"Make it from the model's: {name}.from_pretrained(repo_id, subfolder='scheduler'), or "
+              f"{name}.from_config(scheduler.config) of the scheduler the pipeline was loaded with (its config "
+              "now holds the wrong betas too, once you have swapped).")
 
 
 def _eta(pipeline, args: dict) -> None:
@@ -97,10 +100,15 @@ def _negative_embeds(args: dict) -> None:
               "guidance off, and the negative side only acts through it. Raise guidance_scale (7.5 is usual).")
 
 
+def check_weighting(args: dict) -> None:
+    """Say when a prompt uses compel's or A1111's weighting syntax, which a plain string does not apply (ch. 4)."""
+    _weighting(args)
+
+
 def check_ignored(pipeline, args: dict) -> None:
     """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
     _latents_size(pipeline, args)
     _scheduler_betas(pipeline)
     _eta(pipeline, args)
-    _weighting(args)
+    check_weighting(args)
     _negative_embeds(args)

@@ -78,6 +78,12 @@ def check_images(pipeline, args: dict) -> dict:
             source = latents_mark(item) if isinstance(item, torch.Tensor) else None  # latents from a checked call
             if source is not None and name == "image":
                 check_latents_compatible(source, pipeline)
+            elif name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16):
+                # a copy (.clone(), torch.cat, .to(dtype), arithmetic) is a new tensor: the mark stays behind
+                _warn(f"image is a tensor of latents {tuple(item.shape)} with no note of the pipeline that made it "
+                      "(.clone(), torch.cat, a dtype change or arithmetic make a new tensor without one), so "
+                      f"whether it fits {_name(pipeline)}'s VAE cannot be checked here. Check it yourself: "
+                      "helpers.chain.check_latents_compatible(the pipeline that made them, this pipeline).")
             if isinstance(item, Image.Image) and item.getexif().get(0x0112, 1) not in (1, None):
                 # a phone photo opened with Image.open: the pixels are stored sideways, the EXIF tag turns them
                 _warn(f"{name} carries an EXIF rotation (orientation {item.getexif()[0x0112]}) that Image.open does "

@@ -232,6 +232,9 @@ def load_args(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable
     `allow_pickle` must name `repo_id` to accept pickle-only weights; `passed` names components you pass yourself
     (e.g. `vae=pipeline.vae`), which are then left out of the decision.
     """
+    from helpers.explain import wrap_if_enabled
+
+    wrap_if_enabled()  # diffusers is imported by now: the call checks reach the pipeline this loads
     choice = decide(repo_id, allow_pickle=allow_pickle, passed=passed)
     print(choice.explain())
     if choice.differences:

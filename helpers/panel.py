@@ -50,7 +50,10 @@ class Panel:
             name, value = next(iter(unknown.items()))
             raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
                             f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
+        from helpers.explain import wrap_if_enabled
+
         check_start(guidance_scale, num_inference_steps, seed)
+        wrap_if_enabled()  # the call checks reach this pipeline in a script too
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
         taken = [n for n in self.fixed if n in (*SHARED, "generator")]
@@ -61,6 +64,7 @@ class Panel:
                              f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
                              "arguments no control sets (image=, mask_image=, ...).")
         self.extras = self._check_extras(extras)
+        self.own_encode = encode is not None  # the chapter's own encoder (compel) reads weighting syntax
         self.encode = encode if encode is not None else self._default_encoder()
         self.history_size = history
         self.device = device
@@ -87,6 +91,12 @@ class Panel:
         self.controls.update({extra.name: extra._widget(cont) for extra in self.extras})
         for control in self.controls.values():  # a value set from Python beyond a slider's end: said, not clamped
             control.on_widen = self._say
+        self.controls["seed"].vet = lambda v: check_start(guidance_scale, num_inference_steps, v)
+        self.controls["guidance_scale"].vet = lambda v: check_start(v, num_inference_steps, seed)
+        self.controls["num_inference_steps"].vet = lambda v: check_start(guidance_scale, v, seed)
+        for extra in self.extras:  # a bounded argument (strength in [0, 1]) is refused past its bound, not widened
+            if isinstance(extra, Slider) and extra.pipeline_arg:
+                self.controls[extra.name].vet = lambda v, name=extra.name: _vet_argument(name, v)
 
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
@@ -167,6 +177,10 @@ class Panel:
         # the text goes in as prompt_embeds below, which the call's own checks cannot read: check it here
         check_prompts(self.pipeline, {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"],
                                       "guidance_scale": p["guidance_scale"]})
+        if not self.own_encode:  # the default encoder reads `word++` as words, like a plain prompt string
+            from helpers.ignored import check_weighting
+
+            check_weighting({"prompt": p["prompt"], "negative_prompt": p["negative_prompt"]})
         if self.encode is None:
             kwargs["prompt"] = p["prompt"]
             if p["negative_prompt"]:
@@ -178,6 +192,9 @@ class Panel:
                 self._cache.clear()  # keep one: the embeddings of the prompt on screen
                 self._cache[key] = self.encode(p["prompt"], p["negative_prompt"], p)
             kwargs.update(self._cache[key])
+            if p["guidance_scale"] <= 1:  # guidance off: the negative side is unused (check_prompts said so once)
+                kwargs.pop("negative_prompt_embeds", None)
+                kwargs.pop("negative_pooled_prompt_embeds", None)
         kwargs["generator"] = make_generator(int(p["seed"]), self.device)
         if _accepts(self.pipeline, "callback_on_step_end"):
             kwargs["callback_on_step_end"] = self._on_step
@@ -348,3 +365,10 @@ class Panel:
 
 class _Stopped(Exception):
     """Raised from the step callback when Stop was pressed: ends the run at that step in any pipeline."""
+
+
+def _vet_argument(name: str, value) -> None:
+    """The pipeline's own rule for a chapter's slider value, e.g. strength in [0, 1]."""
+    from helpers.checks import check_call
+
+    check_call(**{name: value})

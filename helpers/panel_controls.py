@@ -144,6 +144,12 @@ class _Widening:
         if value < self.min:
             raise TraitError(f"{self.description}={value} is below the slider's lowest value {self.min}; "
                              f"set it between {self.min} and {self.max}.")
+        vet = getattr(self, "vet", None)  # the pipeline's own rule for this argument, e.g. strength in [0, 1]
+        if vet is not None:
+            try:
+                vet(value)
+            except (TypeError, ValueError) as err:
+                raise TraitError(str(err)) from None
         if value > self.max:  # what the learner asked for wins: the range grows, and the panel's status says so
             self.max = value
             said = f"{self.description}={value} is above the slider's end: its range now goes to {value}"

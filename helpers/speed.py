@@ -388,7 +388,10 @@ def plan_for(pipeline, device: str | None = None, *, offload: str = "auto", atte
              fast: bool = False, compile: bool | None = None, height: int | None = None, width: int | None = None,
              batch: int = 1, tricks: tuple[str, ...] = (), memory_budget: int | str | None = None) -> Plan:
     """The plan `fit_to_machine` would apply to this pipeline on this device, without changing the pipeline (ch. 1)."""
+    from helpers.explain import wrap_if_enabled
+
     _check_choices(offload, attention, compile, tricks)  # before measuring anything, so a typo fails first
+    wrap_if_enabled()  # explain_errors() may have run before diffusers was imported (a plain script)
     device = device if device is not None else pick_device()
     default = _default_size(pipeline)
     machine = this_machine(device, memory_budget)

@@ -642,3 +642,6 @@ def test_latents_keep_their_latent_space_through_slicing_and_saving(img2img, tmp
     for passed in (latents[0][None], latents[:1], loaded):
         with pytest.raises(ValueError, match=r"cannot be passed to StableDiffusionXLImg2ImgPipeline"):
             refiner(prompt="x", image=passed, num_inference_steps=4)
+    # a copy is a new tensor without the note: that is said, since the latents cannot be checked any more
+    with pytest.warns(CallWarning, match=r"no note of the pipeline that made it.*check_latents_compatible"):
+        refiner(prompt="x", image=latents.clone(), num_inference_steps=4)

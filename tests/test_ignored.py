@@ -86,3 +86,16 @@ def test_the_refiner_handed_over_with_denoising_start_is_not_refused_for_its_str
         # 4 steps × the default strength 0.3 would leave none, but denoising_start= sets the start instead
         out = refiner("a cat", image=torch.randn(1, 4, 8, 8), num_inference_steps=4, denoising_start=0.5)
     assert out.images[0].size == (64, 64)
+
+
+def test_checks_switched_on_before_diffusers_was_imported_still_reach_the_pipeline(t2i):
+    from diffusers import StableDiffusionPipeline
+
+    explain.disable()
+    explain._STATE["enabled"] = True  # what explain_errors() leaves in a script that has not imported diffusers yet
+    try:
+        assert not hasattr(StableDiffusionPipeline.__call__, "_tutorial_original")
+        load_args(SD)  # the first tutorial call after `import diffusers`
+        assert hasattr(StableDiffusionPipeline.__call__, "_tutorial_original")
+    finally:
+        explain.enable()

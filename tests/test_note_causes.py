@@ -71,9 +71,9 @@ CASES = [
      r"textual-inversion embeddings come from the Hub"),
     ("a repo id with no twin", _load("AutoPipelineForImage2Image", "prompthero/openjourney"), r"has no twin"),
     ("two prompts for one picture in the x4 upscaler", lambda p: p["x4"](["a cat", "a dog"], image=picture(32),
-     **small()), r"prompt holds 2 prompts and image 1 picture"),
+     **small()), r"prompt holds 2 prompts and image 1: StableDiffusionUpscalePipeline does not repeat"),
     ("two masks for one picture", lambda p: p["inpaint"]("a cat", image=picture(), mask_image=[mask(), mask()],
-     **small()), r"image holds 1 picture\(s\) and mask_image 2"),
+     **small()), r"image holds 1 and mask_image 2: one mask serves every picture"),
     ("float64 latents", lambda p: p["t2i"]("a cat", latents=torch.randn(1, 4, 8, 8, dtype=torch.float64),
      height=64, width=64, **small()), r"latents are float64, but the UNet's weights are float32"),
     # more look-alikes
@@ -100,7 +100,7 @@ CASES = [
     ("a scheduler asked of a ControlNet repo", _load("DDIMScheduler", "lllyasviel/control_v11f1p_sd15_depth"),
      r"single model \(ControlNetModel\) and holds no scheduler"),
     ("two pictures, one mask, one prompt", lambda p: p["inpaint"]("a cat", image=[picture(), picture()],
-     mask_image=mask(), **small()), r"image holds 2 pictures and prompt 1"),
+     mask_image=mask(), **small()), r"image holds 2 pictures and there is one prompt.*a list of 2 strings"),
     ("float64 latents beside a harmless fp16 picture tensor", lambda p: p["inpaint"]("a cat", image=torch.rand(
         1, 3, 64, 64, dtype=torch.float16), mask_image=mask(), latents=torch.randn(1, 4, 8, 8, dtype=torch.float64),
         height=64, width=64, **small()), r"latents are float64"),

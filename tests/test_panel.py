@@ -441,3 +441,24 @@ def test_a_known_library_error_shows_the_catalogues_fix(panel, monkeypatch):
     monkeypatch.setattr(panel, "pipeline", WrongDevice())
     panel.generate(wait=True)
     assert "RuntimeError" in panel.status.value and "make_generator" in panel.status.value
+
+
+def test_a_bounded_value_is_refused_past_its_bound_not_widened(panel):
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match=r"strength"):
+        panel.controls["strength"].value = 1.5  # strength lives in [0, 1]: no wider slider makes 1.5 work
+    assert panel.controls["strength"].value == 0.5 and panel.controls["strength"].max == 1.0
+
+
+def test_weighting_syntax_in_the_prompt_box_is_said(panel):
+    panel.prompt.value = "Astronaut in a jungle++"
+    panel.generate(wait=True)
+    assert "compel&#x27;s weighting syntax" in panel.status.value
+
+
+def test_guidance_off_with_a_negative_prompt_is_said_once(panel):
+    panel.negative_prompt.value = "blurry"
+    panel.guidance_scale.value = 1.0
+    panel.generate(wait=True)
+    assert panel.status.value.count("⚠") == 1 and "negative_prompt is ignored" in panel.status.value
