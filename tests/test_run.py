@@ -214,3 +214,38 @@ def test_a_bad_progress_threshold_is_refused_before_any_chapter_runs(value, caps
         main(["1"])
     assert info.value.code == 2
     assert f"TUTORIAL_PROGRESS_AFTER={value!r} is not a number of seconds" in capsys.readouterr().err
+
+
+def test_the_chapters_needs_are_read_from_their_use_models_cells():
+    from tools.run import chapter_needs
+
+    needs = chapter_needs(chapter_notebooks())
+    assert needs[0] == "stable-diffusion-v1-5/stable-diffusion-v1-5" and len(needs) == len(set(needs)) >= 10
+    assert "diffusers/stable-diffusion-xl-1.0-inpainting-0.1" in needs
+
+
+def test_before_a_download_the_size_time_and_the_twins_preview_are_said(monkeypatch, capsys):
+    import helpers.modes
+    from tools import run
+
+    assert run.before_download(chapter_notebooks()) is True  # on the twins (as here): nothing to say
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(helpers.modes, "decide", lambda mode, needs=(), **kw: "hub")  # a laptop with internet
+    monkeypatch.setattr(run, "_all_cached", lambda repo: False)
+    monkeypatch.setattr(run, "picture_seconds", lambda device: 1100.0)
+    asked = []
+    assert run.before_download(chapter_notebooks(), ask=lambda q: asked.append(q) or "n") is False
+    out = capsys.readouterr().out
+    assert asked == ["Download and run them? [y/N] "]
+    assert "REAL checkpoints" in out and "GB for" in out and "about 18 minutes on this machine's" in out
+    assert "TUTORIAL_MODELS=twins python -m tools.run" in out
+    assert run.before_download(chapter_notebooks(), ask=lambda q: "y") is True
+
+
+def test_a_declined_download_runs_nothing(monkeypatch, capsys):
+    from tools import run
+
+    monkeypatch.setattr(run, "before_download", lambda notebooks, ask=None: False)
+    monkeypatch.setattr(run, "run_all", lambda *a, **k: pytest.fail("no chapter may run"))
+    assert run.main(["1"]) == 1
+    assert "Nothing was downloaded" in capsys.readouterr().out

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import html
 import os
+import re
 import signal
 import sys
 import threading
@@ -262,6 +263,78 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
     return failed
 
 
+SD15_512_TFLOP = 84.6  # one SD 1.5 picture, 512², 50 steps with guidance (docs/performance.md counts it)
+
+
+def chapter_needs(notebooks) -> list[str]:
+    """The checkpoints the chapters' `use_models(needs=[...])` cells name, in order, each once (main job)."""
+    found = []
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            call = re.search(r"use_models\(\s*needs\s*=\s*\[(.*?)\]", cell.source, re.S) if cell.cell_type == "code" \
+                else None
+            if call:
+                found += [r for r in re.findall(r"[\"']([^\"']+/[^\"']+)[\"']", call.group(1)) if r not in found]
+    return found
+
+
+def picture_seconds(device: str) -> float:
+    """Rough seconds for one SD 1.5 512², 50-step picture here, from the measured matmul rate (main job)."""
+    from helpers.device import pick_dtype
+    from tools.bench import measured_matmul_tflops
+
+    rate = measured_matmul_tflops(device, pick_dtype(device), n=1024, seconds=0.3)
+    return SD15_512_TFLOP / (rate * 0.5)  # a whole UNet reaches about half the rate of one large matmul
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} hours" if seconds >= 5400 else f"{seconds / 60:.0f} minutes" if seconds >= 90 \
+        else f"{seconds:.0f} seconds"
+
+
+def before_download(notebooks, ask=None) -> bool:
+    """On the real checkpoints, say first what will be downloaded and how long a picture takes here (main job).
+
+    Returns False when the learner, asked at a terminal, does not want to go on. Twins, or real weights already
+    in the cache, need no word.
+    """
+    from helpers.device import pick_device
+    from helpers.loading import decide as files_for
+    from helpers.modes import decide as mode_for
+    from helpers.modes import user_hub_cache
+
+    needs = chapter_needs(notebooks)
+    if mode_for(None, needs) != "hub":
+        return True
+    choices = [files_for(repo, allow_pickle=repo) for repo in needs]
+    listed = sum(c.download_bytes or 0 for c in choices)
+    cached = [repo for repo in needs if _all_cached(repo)]
+    if len(cached) == len(needs):
+        return True
+    device = pick_device()
+    seconds = picture_seconds(device)
+    why = ("TUTORIAL_MODELS=hub asks for them" if os.environ.get("TUTORIAL_MODELS", "").strip().lower() == "hub"
+           else "the Hugging Face Hub answers, so TUTORIAL_MODELS=auto (the default) chose them")
+    print(f"python -m tools.run will run {len(notebooks)} chapter(s) on the REAL checkpoints: {why}.\n"
+          f"  download: about {listed / 1e9:.0f} GB for {len(needs)} checkpoints ({len(needs) - len(cached)} not in "
+          f"{user_hub_cache()} yet), from the sizes the Hub lists\n"
+          f"  time: one 512x512, 50-step SD 1.5 picture takes about {_duration(seconds)} on this machine's {device} "
+          f"(its measured speed); the chapters make dozens of pictures, some at 1024x1024\n"
+          "  to see every chapter first on the offline twins (a few minutes, nothing downloaded):\n"
+          "    TUTORIAL_MODELS=twins python -m tools.run", flush=True)
+    if ask is None:
+        if not sys.stdin.isatty():
+            return True  # a job without a terminal (CI, a scheduler) goes on: it has been told above
+        ask = input
+    return ask("Download and run them? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _all_cached(repo: str) -> bool:
+    from helpers.modes import is_cached
+
+    return is_cached(repo)
+
+
 def resolve_notebooks(names) -> list[Path]:
     """Chapter notebooks from what was typed: paths, bare names or numbers of chapters, or folders (main job).
 
@@ -298,14 +371,19 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*",
                         help="chapters to run: paths, names (01_guidance_scale) or numbers (1); default: all of them")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser.add_argument("--yes", action="store_true",
+                        help="on the real checkpoints, download and run without asking (the sizes are still said)")
     args = parser.parse_args(argv)
     from helpers.longrun import threshold
 
     try:
         threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
-        notebooks = resolve_notebooks(args.notebooks)
+        notebooks = resolve_notebooks(args.notebooks) or chapter_notebooks()
     except ValueError as err:
         parser.error(str(err))
+    if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None):
+        print("Nothing was downloaded. TUTORIAL_MODELS=twins python -m tools.run previews every chapter offline.")
+        return 1
     failed = run_all(notebooks or None, timeout=args.timeout)
     return 1 if failed else 0
 
