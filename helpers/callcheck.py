@@ -234,6 +234,10 @@ def check_prompts(pipeline, args: dict) -> None:
         texts = value if isinstance(value, (list, tuple)) else [value]
         for text in texts:
             if not isinstance(text, str):
+                if hasattr(text, "shape"):  # compel's output, or another encoder's: embeddings have their own name
+                    embeds = "negative_prompt_embeds" if name.startswith("negative") else "prompt_embeds"
+                    raise TypeError(f"{name} is a tensor {tuple(text.shape)}: prompt embeddings (compel's output) "
+                                    f"go in {embeds}=, not {name}=.")
                 raise TypeError(f"{name} must be text (a str, or a list of str), got {type(text).__name__} "
                                 f"{text!r}. Put the words in quotes: {name}=\"...\".")
             if CJK.search(text):

@@ -8,6 +8,7 @@ note that names the wrong cause sends the learner the wrong way, which is worse 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 
 from helpers.callfacts import CallFacts, Value, is_local
@@ -57,9 +58,11 @@ def prompt_types(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     prompt, negative = facts.args.get("prompt"), facts.args.get("negative_prompt")
     if prompt is None or negative is None or {prompt.kind, negative.kind} != {"str", "list"}:
         return None
-    many = prompt if prompt.kind == "list" else negative
-    return (f"prompt and negative_prompt must both be one string or both be lists: here one is a list of {many.count}.",
-            f"pass a list as long as the other, e.g. negative_prompt=[negative_prompt] * {many.count}.")
+    if prompt.kind == "list":
+        return (f"prompt is a list of {prompt.count} and negative_prompt one string: they must both be strings or "
+                "both be lists.", f"pass negative_prompt=[negative_prompt] * {prompt.count}.")
+    return (f"prompt is one string and negative_prompt a list of {negative.count}: they must both be strings or both "
+            "be lists.", f"pass prompt=[prompt] * {negative.count}, or negative_prompt as one string.")
 
 
 def _count(v: Value | None) -> int | None:
@@ -166,6 +169,12 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
         return (f"variant= names a file label such as 'fp16', and it was given {variant!r}, so the loader looked for "
                 "files with that name in them.", f"pass the dtype as dtype={variant!r}, and variant='fp16' only "
                 "where the repo ships fp16 files (**load_args(repo_id) chooses).")
+    if is_local(repo) and not os.path.exists(os.path.expanduser(repo)):
+        return (f"{repo} does not exist on this machine.", "check the path: print(Path(path).resolve()) shows where "
+                "it points; relative paths start at the folder Python runs in.")
+    if is_local(repo) and loader.get("function") == "load_lora_weights":
+        return (f"{repo} is a folder, and no LoRA weights file was found in it under the default name.",
+                "pass the file's name too: load_lora_weights(folder, weight_name='my_lora.safetensors').")
     if is_local(repo):
         found = re.search(r"named ([\w.\-]+\.(?:json|safetensors|bin|ckpt|pt|txt))", str(exc))
         wanted = found.group(1) if found else "the file the loader asked for"

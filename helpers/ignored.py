@@ -52,6 +52,10 @@ def _reference_betas(pipeline) -> dict | None:
 
 def _scheduler_betas(pipeline) -> None:
     scheduler = getattr(pipeline, "scheduler", None)
+    if isinstance(scheduler, type):  # pipeline.scheduler = DDIMScheduler: the class, not a scheduler
+        raise TypeError(f"pipeline.scheduler is the class {scheduler.__name__} itself, not a scheduler. Make one "
+                        f"with the model's settings: pipeline.scheduler = {scheduler.__name__}.from_pretrained("
+                        "repo_id, subfolder='scheduler').")
     reference = _reference_betas(pipeline)
     if not reference or scheduler is None:
         return

@@ -69,7 +69,7 @@ def check_images(pipeline, args: dict) -> dict:
         for item in each(value):
             if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
                 raise TypeError(f"{name} is a path or URL ({str(item)[:60]!r}), not a picture. Open it first: "
-                                f"from diffusers.utils import load_image; {name} = load_image(...).")
+                                f"from helpers.images import load_image_file; {name} = load_image_file({str(item)!r}).")
             item = convert_array(item, name)
             if isinstance(item, torch.Tensor) and item.ndim == 3 and item.shape[0] in (4, 16):
                 checks.check_latent_batch(item, name)

@@ -201,7 +201,7 @@ def load_image_file(path_or_url) -> Image.Image:
             f"path_or_url={text!r} uses the {scheme}: scheme; only http(s) URLs and local paths are accepted."
         )
     else:
-        path = Path(text)
+        path = Path(text).expanduser()  # "~/me.png", as a shell would read it
         if not path.is_file():
             raise FileNotFoundError(
                 f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd()})."

@@ -41,7 +41,7 @@ RULES = [
     (("ValueError",), r"variant=.*no such modeling files|variant.*not available", causes.variant_files, None),
     (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
-     r"PytorchStreamReader failed|invalid load key|file is truncated|Unable to load weights",
+     r"PytorchStreamReader failed|invalid load key|(?<!image )file is truncated|Unable to load weights",
      "a weights file in the cache is damaged (a download or build that was cut off).",
      f"twins: run `{TWINS_REPAIR}` (or restart the kernel: the first cell checks and repairs them). Real weights: "
      "delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
@@ -77,6 +77,10 @@ RULES = [
      "ask for pictures with output_type='pil' (the default), or pass the latents on to the next pipeline (chapter 3)."),
     (("AssertionError",), r"", "make_image_grid needs rows × cols to equal the number of images.",
      "pass rows and cols whose product is len(images), e.g. rows=1, cols=len(images).", r"make_image_grid"),
+    (("OSError",), r"image file is truncated",
+     "this picture file is cut short: a download or copy that stopped before the end.",
+     "download or copy it again; to use the part that is there, set PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True "
+     "before opening it."),
     (("UnidentifiedImageError",), r"",
      "PIL could not read this file as a picture (a web page, a text file, or a damaged download).",
      "open the file in a browser to check it; for a URL, link the image itself (it ends in .png or .jpg)."),

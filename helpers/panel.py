@@ -325,7 +325,7 @@ class Panel:
         info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
                                                 "pipeline": type(self.pipeline).__name__}))
         if path is not None:
-            path = Path(path)
+            path = Path(path).expanduser()  # "~/keep/shot.png" means the home folder, not a folder named ~
             if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
                 raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
                                  f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")

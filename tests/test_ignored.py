@@ -99,3 +99,20 @@ def test_checks_switched_on_before_diffusers_was_imported_still_reach_the_pipeli
         assert hasattr(StableDiffusionPipeline.__call__, "_tutorial_original")
     finally:
         explain.enable()
+
+
+def test_a_scheduler_class_instead_of_a_scheduler_is_refused_with_the_fix(t2i):
+    from diffusers import DDIMScheduler
+
+    original = t2i.scheduler
+    try:
+        t2i.scheduler = DDIMScheduler  # the class itself, as a learner types it
+        with pytest.raises(TypeError, match=r"the class DDIMScheduler itself.*from_pretrained\(repo_id, subfolder="):
+            t2i("a cat", height=64, width=64, num_inference_steps=2)
+    finally:
+        t2i.scheduler = original
+
+
+def test_embeddings_passed_as_prompt_are_sent_to_prompt_embeds(t2i):
+    with pytest.raises(TypeError, match=r"prompt is a tensor \(1, 77, 32\).*go in prompt_embeds="):
+        t2i(prompt=torch.randn(1, 77, 32), height=64, width=64, num_inference_steps=2)

@@ -293,3 +293,9 @@ def test_make_mask_validation(kwargs, word):
 def test_mask_coverage_rejects_arrays():
     with pytest.raises(TypeError, match="mask"):
         images.mask_coverage(np.zeros((4, 4)))
+
+
+def test_a_path_from_the_home_folder_is_read_as_a_shell_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(tmp_path / "me.png")
+    assert images.load_image_file("~/me.png").getpixel((0, 0)) == (1, 2, 3)

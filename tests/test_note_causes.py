@@ -108,6 +108,10 @@ CASES = [
      **small()), r"mask_image=mask_image\[:1\]"),
     ("latents for 64 px where the inpainter works at its own size", lambda p: p["inpaint"]("a cat", image=picture(),
      mask_image=mask(), latents=torch.randn(1, 4, 8, 8), **small()), r"latents are 8×8.*pass height=64, width=64"),
+    ("one prompt with a list of negative prompts", lambda p: p["i2i"]("a cat", image=picture(),
+     negative_prompt=["blurry"], **small()), r"prompt=\[prompt\] \* 1"),
+    ("a model loaded from a folder that does not exist", _load("UNet2DConditionModel", "./no/such/folder"),
+     r"does not exist on this machine"),
     ("latents with a batch of 2 for one prompt", lambda p: p["t2i"]("a cat", latents=torch.randn(2, 4, 8, 8),
      height=64, width=64, **small()), r"latents hold a batch of 2 and the prompts 1"),
 ]
@@ -183,3 +187,8 @@ def test_after_a_declined_cause_no_weaker_note_follows():
     # the Hub's error subclasses FileNotFoundError: the "relative paths" note must not answer for it
     found = note_for(_raised(LocalEntryNotFoundError("Cannot find the requested files in the disk cache")))
     assert found is not None and "Relative paths" not in found[0] and "offline twins" in found[0]
+
+
+def test_a_cut_off_picture_is_not_called_a_damaged_weights_file():
+    found = note_for(_raised(OSError("image file is truncated (12 bytes not processed)")))
+    assert found is not None and "picture file is cut short" in found[0] and "weights" not in found[0]

@@ -249,3 +249,19 @@ def test_a_declined_download_runs_nothing(monkeypatch, capsys):
     monkeypatch.setattr(run, "run_all", lambda *a, **k: pytest.fail("no chapter may run"))
     assert run.main(["1"]) == 1
     assert "Nothing was downloaded" in capsys.readouterr().out
+
+
+def test_a_build_notebook_the_learner_edited_is_moved_aside_not_replaced(tmp_path):
+    from tools.run import save_chapter
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    assert save_chapter(nb, "01_x", None, tmp_path) == ""  # first run: nothing there yet
+    assert save_chapter(nb, "01_x", None, tmp_path) == ""  # the job's own file: replaced without a word
+    mine = tmp_path / "01_x.ipynb"
+    edited = nbformat.read(mine, as_version=4)
+    edited.cells.append(nbformat.v4.new_markdown_cell("my notes"))
+    nbformat.write(edited, mine)
+    note = save_chapter(nb, "01_x", None, tmp_path)
+    aside = [p for p in tmp_path.glob("01_x.edited-*.ipynb")]
+    assert len(aside) == 1 and "my notes" in aside[0].read_text()  # the learner's notes are kept, and where is said
+    assert f"moved to {aside[0].resolve()}" in note and "my notes" not in mine.read_text()

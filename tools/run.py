@@ -175,16 +175,46 @@ def write_report(results, out: Path) -> Path:
     return page
 
 
-def _save(nb, name: str, error, out: Path) -> str:
-    """Write one chapter's result; return the note for its status line."""
+def _record(path: Path) -> Path:
+    return path.parent / ".written" / f"{path.name}.sha256"
+
+
+def _ours(path: Path) -> bool:
+    """True when `path` is byte for byte the file this job wrote there last (its hash is on record)."""
+    import hashlib
+
+    try:
+        return _record(path).read_text().strip() == hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return False
+
+
+def _write_ours(path: Path, nb) -> str:
+    """Write a notebook the job owns; a file there that the job did not write (edited since) is moved aside first."""
+    import hashlib
+
+    note = ""
+    if path.exists() and not _ours(path):  # the learner's own edits: never replaced, never deleted
+        aside = path.with_name(f"{path.stem}.edited-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+        path.rename(aside)
+        note = f"; {path.name} had changes the job did not make: moved to {aside.resolve()}"
+    write_atomic(path, lambda f: nbformat.write(nb, f))
+    _record(path).parent.mkdir(exist_ok=True)
+    _record(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
+    return note
+
+
+def save_chapter(nb, name: str, error, out: Path) -> str:
+    """Write one chapter's result, moving aside a copy the learner edited; return the status note (main job)."""
     good, failed = out / f"{name}.ipynb", out / _failed_name(name)
     if not error:
-        write_atomic(good, lambda f: nbformat.write(nb, f))
-        failed.unlink(missing_ok=True)  # a failure from an earlier run no longer describes this chapter
-        return ""
-    write_atomic(failed, lambda f: nbformat.write(nb, f))
+        note = _write_ours(good, nb)
+        if failed.exists() and _ours(failed):
+            failed.unlink()  # a failure from an earlier run no longer describes this chapter
+        return note
+    note = _write_ours(failed, nb)
     kept = f", kept the earlier good {good.name}" if good.exists() else ""
-    return f"; wrote {failed.resolve()}{kept}"
+    return f"; wrote {failed.resolve()}{kept}{note}"
 
 
 def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
@@ -235,7 +265,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
             catch_ctrl_c()
             if error and stop.is_set():
                 break  # interrupted: this half-run notebook must not replace anything
-            note = _save(nb, path.stem, error, out)
+            note = save_chapter(nb, path.stem, error, out)
             results.append((path.stem, nb, error, seconds))
             done.append((path, "FAILED" if error else "ok"))
             current = None
@@ -256,7 +286,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
         raise SystemExit(INTERRUPTED)  # python -m tools.run passes this on as its exit code
     ran = {name for name, *_ in results}
     for path in sorted(out.glob("[0-9][0-9]_*.ipynb")):  # a run of some chapters keeps the others' last figures
-        if path.stem not in ran and not path.name.endswith(".failed.ipynb"):
+        if path.stem not in ran and not path.name.endswith(".failed.ipynb") and ".edited-" not in path.name:
             results.append((path.stem, nbformat.read(path, as_version=4), None, None))
     page = write_report(sorted(results, key=lambda r: r[0]), out)
     print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {page.resolve()}")
