@@ -90,7 +90,8 @@ def check_images(pipeline, args: dict) -> dict:
                       "not apply; turned it upright with PIL.ImageOps.exif_transpose, as a photo viewer shows it.")
                 item = ImageOps.exif_transpose(item)
             if isinstance(item, Image.Image):
-                item = _to_mask(item, args.get("image")) if name == "mask_image" else checks.check_image(item, name)
+                image = new.get("image", args.get("image"))  # the picture as it will be used (EXIF turn applied)
+                item = _to_mask(item, image) if name == "mask_image" else checks.check_image(item, name)
             elif hasattr(item, "images"):  # a whole pipeline output
                 raise TypeError(f"{name} is a {type(item).__name__} (a pipeline's whole output). Pass its picture: "
                                 f"{name}=output.images[0].")
@@ -98,6 +99,16 @@ def check_images(pipeline, args: dict) -> dict:
                 raise TypeError(f"{name} must be a PIL image (or a tensor of latents between pipelines), got "
                                 f"{type(item).__name__}. Load pictures with diffusers.utils.load_image.")
             items.append(item)
+        sizes = {i.size for i in items if isinstance(i, Image.Image)}
+        if len(sizes) > 1:  # diffusers resizes each to the first one's size, stretching the others
+            _warn(f"{name} is a list of pictures of {len(sizes)} different sizes "
+                  f"({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); each is resized to one working size, so "
+                  "the others are stretched. Resize or crop them to one size first.")
+        for i in each(value):
+            frames = getattr(i, "n_frames", 1) if isinstance(i, Image.Image) else 1
+            if frames > 1:
+                _warn(f"{name} is an animated picture of {frames} frames; only the frame it shows now (frame "
+                      f"{i.tell() + 1}) is used. Pick one with picture.seek(n) before passing it.")
         converted = items if isinstance(value, (list, tuple)) else items[0]
         if any(a is not b for a, b in zip(items, each(value), strict=True)):
             new[name] = converted

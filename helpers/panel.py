@@ -66,6 +66,9 @@ class Panel:
         self.extras = self._check_extras(extras)
         self.own_encode = encode is not None  # the chapter's own encoder (compel) reads weighting syntax
         self.encode = encode if encode is not None else self._default_encoder()
+        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+            raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
+                             "in the history too, for save().")
         self.history_size = history
         self.device = device
         self.save_dir = save_dir

@@ -10,8 +10,12 @@ from dataclasses import KW_ONLY, dataclass, field
 
 import ipywidgets as W
 from PIL import Image
-from traitlets import TraitError, validate
+from traitlets import Int, TraitError, validate
 
+# pipeline arguments that take fractions, whatever numbers their slider was declared with
+FLOAT_ARGS = ("strength", "guidance_scale", "image_guidance_scale", "eta", "guidance_rescale",
+              "controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end", "aesthetic_score",
+              "negative_aesthetic_score", "prior_guidance_scale", "denoising_start", "denoising_end")
 SHARED = ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "seed")
 _SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
 
@@ -33,7 +37,8 @@ class Slider:
 
     `value` is the start, `low` the smallest value the slider allows and `high` its usual end (a larger start
     widens the slider, saying so, as for the seed). Whole-number value, low, high and step
-    make a whole-number slider. `label` is the short name in captions (default: `name`). The panel passes the value
+    make a whole-number slider, except for arguments that take fractions (strength, guidance_scale, ...).
+    `label` is the short name in captions (default: `name`). The panel passes the value
     to the pipeline as `name=`; pipeline_arg=False marks a control for the panel's `encode` function instead.
     """
 
@@ -64,7 +69,8 @@ class Slider:
 
     def _widget(self, style: dict):
         numbers = (self.value, self.low, self.high) + (() if self.step is None else (self.step,))
-        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
+        # a fractional argument such as strength=1 stays a float slider: as an IntSlider, 0.5 would become 0
+        whole = self.name not in FLOAT_ARGS and all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
         kind = W.IntSlider if whole else W.FloatSlider
         step = {} if self.step is None else {"step": self.step}
         return make_slider(kind, self.name, self.value, self.low, self.high, **step, **style)
@@ -158,7 +164,9 @@ class _Widening:
 
 
 class WideIntSlider(_Widening, W.IntSlider):
-    """An IntSlider that widens instead of clamping (every chapter)."""
+    """An IntSlider that widens instead of clamping, and refuses 2.5 instead of rounding it down (every chapter)."""
+
+    value = Int(0, help="Int value").tag(sync=True)  # ipywidgets' CInt would turn 2.5 into 2 without a word
 
 
 class WideFloatSlider(_Widening, W.FloatSlider):

@@ -4,6 +4,7 @@ Each probe is a mistake a learner makes in a notebook cell, run on the twins thr
 An error must name the parameter and the fix; a silent change must become a CallWarning that says what changed.
 """
 
+import io
 import re
 import warnings
 
@@ -645,3 +646,26 @@ def test_latents_keep_their_latent_space_through_slicing_and_saving(img2img, tmp
     # a copy is a new tensor without the note: that is said, since the latents cannot be checked any more
     with pytest.warns(CallWarning, match=r"no note of the pipeline that made it.*check_latents_compatible"):
         refiner(prompt="x", image=latents.clone(), num_inference_steps=4)
+
+
+def test_pictures_of_different_sizes_in_one_list_and_animated_pictures_are_said(img2img):
+    frames = [rgb(), Image.new("RGB", (64, 64), (200, 30, 30))]  # two different frames: GIF keeps both
+    with pytest.warns(CallWarning, match=r"list of pictures of 2 different sizes \(48x64, 64x64\)"):
+        img2img(prompt=["x", "y"], image=[rgb(), rgb((48, 64))], num_inference_steps=2)
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
+    with pytest.warns(CallWarning, match=r"animated picture of 2 frames; only the frame it shows now \(frame 1\)"):
+        img2img(prompt="x", image=Image.open(gif), num_inference_steps=2)
+
+
+def test_an_upright_turned_photo_and_its_mask_are_compared_as_used(inpaint):
+    photo, mask = rgb((64, 48)), box_mask((48, 64))  # the mask drawn on the photo as a viewer shows it
+    exif = photo.getexif()
+    exif[0x0112] = 6  # stored sideways: turned 90° when shown
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", exif=exif)
+    turned = Image.open(buffer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = inpaint(prompt="x", image=turned, mask_image=mask, height=64, width=48, num_inference_steps=2)
+    assert out.images[0].size == (48, 64)

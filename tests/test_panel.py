@@ -462,3 +462,20 @@ def test_guidance_off_with_a_negative_prompt_is_said_once(panel):
     panel.guidance_scale.value = 1.0
     panel.generate(wait=True)
     assert panel.status.value.count("⚠") == 1 and "negative_prompt is ignored" in panel.status.value
+
+
+def test_a_fraction_is_not_rounded_into_a_step_count_and_history_needs_one(panel, pipe):
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match=r"expected an int, not the float 2.5"):
+        panel.num_inference_steps.value = 2.5
+    assert panel.num_inference_steps.value == 4
+    with pytest.raises(ValueError, match=r"history=0 must be a whole number of at least 1"):
+        Panel(pipe, prompt="x", history=0)
+
+
+def test_a_fractional_argument_declared_with_whole_numbers_stays_a_float_slider(pipe, tmp_path):
+    panel = Panel(pipe, prompt="x", extras=[Slider("strength", 1, 0, 1)],
+                  fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path)
+    panel.controls["strength"].value = 0.5
+    assert panel.controls["strength"].value == 0.5  # an IntSlider would have made it 0
