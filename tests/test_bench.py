@@ -69,7 +69,7 @@ def test_known_parameter_counts():
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench.md"
-    assert bench.main(["--models", "twins", "--size", "128", "--steps", "4", "--repeats", "2", "--out", str(out)]) == 0
+    assert bench.main(["--models", "twins", "--size", "64", "--steps", "4", "--repeats", "2", "--out", str(out)]) == 0
     return out, json.loads(out.with_suffix(".json").read_text())
 
 

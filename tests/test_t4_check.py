@@ -39,14 +39,16 @@ def test_out_of_memory_is_a_result_not_a_crash(monkeypatch):
         t4_check.markdown([result], "Fake GPU", "capped")
 
 
-def test_a_step_runs_on_the_twins_and_is_written_as_it_finishes(tmp_path):
+def test_a_step_runs_on_the_twins_and_is_written_as_it_finishes(tmp_path, monkeypatch):
     out = tmp_path / "t4.json"
+    small = t4_check.Step("sd15_img2img", "SD 1.5 img2img, 512² (ch. 1-4)", t4_check.SD15, "img2img", 64, 64)
+    monkeypatch.setitem(t4_check.STEPS, "sd15_img2img", small)  # the same code path at 64 px: seconds, not minutes
     code = t4_check.main(["--only", "sd15_img2img", "--steps", "2", "--device", "cpu", "--out", str(out)])
     assert code == 0
     record = json.loads(out.read_text())
     (row,) = record["results"]
     assert row["models"] == "twins" and row["error"] is None and row["budget_gib"] == 15.0
-    assert row["peak_allocated"] > 100 * 2**20 and row["fits"] is None  # off CUDA the peak is RAM: no verdict
+    assert row["peak_allocated"] > 50 * 2**20 and row["fits"] is None  # off CUDA the peak is RAM: no verdict
     assert "placement=cpu" in row["choices"]
     assert "| SD 1.5 img2img, 512² (ch. 1-4) | twins | 2 |" in out.with_suffix(".md").read_text()
 
