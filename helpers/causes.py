@@ -143,6 +143,20 @@ def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     return None
 
 
+def _no_twin(repo: str) -> tuple[str, str]:
+    """A repo the offline twins do not hold, in twins mode: one wording wherever the loader stopped."""
+    return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
+            "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
+            "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
+
+
+def _variant_note(variant: str | None) -> tuple[str, str]:
+    label = f"variant='{variant}'" if variant else "a variant="
+    return (f"you asked for {label} files, but this repo ships none for some of its parts.",
+            "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
+            "chooses.")
+
+
 def _folder_for(class_name: str, folders: list[str]) -> str | None:
     """The folder a model class lives in inside a pipeline repo, when the repo has one for it."""
     return next((n for n in FOLDERS.get(class_name, ()) if n in folders), None)
@@ -189,11 +203,7 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
         return None
     folders = _folders(repo)
     if folders is None:
-        if active_mode() == "twins":
-            return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
-                    "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
-                    "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
-        return None
+        return _no_twin(repo) if active_mode() == "twins" else None
     from diffusers import DiffusionPipeline, SchedulerMixin
 
     single = folders == [""]
@@ -216,9 +226,7 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
                     "(controlnet=... for a ControlNet).")
         return None
     if isinstance(variant, str) and variant in str(exc):
-        return (f"you asked for variant='{variant}' files, but this repo ships none for some of its parts.",
-                "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
-                "chooses.")
+        return _variant_note(variant)
     if single or subfolder in folders:
         return None
     folder = _folder_for(name, folders)
@@ -255,9 +263,7 @@ def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
                     "rebuild the twins: `python -m helpers.twins build`, or restart the kernel (the first cell checks "
                     "and repairs them).")
         if repo:
-            return (f"this session runs on the offline twins, which hold the chapter's checkpoints only, and {repo} "
-                    "is not one of them.", "load one of the chapter's checkpoints (helpers.checkpoints), or switch "
-                    "to the real weights: `%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
+            return _no_twin(repo)
         return ("this file is not in the offline twins' cache: either it is not part of the chapter's checkpoints "
                 "(the twins hold only those), or the cache is damaged.",
                 "for another model, switch to the real weights (`%env TUTORIAL_MODELS=hub` with internet, then "
@@ -270,7 +276,4 @@ def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
     variant = (facts.loader.get("variant") if facts is not None else None)
     if variant is not None and not isinstance(variant, str):
         return missing_file(exc, facts)
-    label = f"variant='{variant}'" if variant else "a variant="
-    return (f"you asked for {label} files, but this repo ships none for some of its parts.",
-            "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
-            "chooses.")
+    return _variant_note(variant)
