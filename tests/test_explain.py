@@ -297,10 +297,30 @@ def test_a_long_call_prints_an_estimate_and_progress(img2img, monkeypatch, capsy
     monkeypatch.delattr(img2img, "_tutorial_seconds_per_step", raising=False)  # as if never called before
     img2img(prompt="x", image=rgb(), num_inference_steps=10, strength=0.5)
     err = capsys.readouterr().err
-    assert re.search(r"This call will take about \d+ s \(\d+ steps × [0-9.]+ s, timed from its first step\)", err)
+    assert re.search(r"This call will take about \d+ s \(\d+ steps × [0-9.]+ s, timed from its (first|second) step\)", err)
     assert "step" in err and "100%" in err
     img2img(prompt="x", image=rgb(), num_inference_steps=10, strength=0.5)
     assert "timed from its last call" in capsys.readouterr().err  # said before the call starts
+
+
+def test_a_slow_first_step_alone_is_not_taken_for_a_long_call(monkeypatch):
+    from helpers import longrun
+
+    clock = iter([0.0, 3.0, 3.1, 3.2, 3.3])  # a 3 s first step (warm-up), then 0.1 s steps: 50 steps ≈ 8 s
+    monkeypatch.setattr(longrun.time, "perf_counter", lambda: next(clock))
+    said = []
+    watch = type("W", (), {"pipeline": None, "announce": lambda self, *a: said.append(a)})()
+    phase = longrun._Phase(watch, "unet", 50)
+    phase.pre(None, ())
+    for _ in range(3):
+        phase.post(None, (), None)
+    assert said == []  # 3 s × 50 would have been "2 min", wrongly
+    clock = iter([0.0, 3.0, 5.0])  # the second step is slow too: now it is said, from the second step
+    phase = longrun._Phase(watch, "unet", 50)
+    phase.pre(None, ())
+    with pytest.raises(AttributeError):  # the fake announce returns no bar; reaching it is the point
+        phase.post(None, (), None), phase.post(None, (), None)
+    assert said and said[-1][3] == "timed from its second step" and said[-1][0] == 2.0
 
 
 def test_a_short_call_stays_quiet(img2img, capsys):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from tools.sweep import caption, run_sweep, sweep_jobs
@@ -41,17 +42,27 @@ def _tiles(output: str) -> dict[str, str]:
     return dict(re.findall(r"^tile \d+: (.+?)\s+process \d+\s+(.+)$", output, flags=re.M))
 
 
-def test_two_cpu_processes_split_the_work_and_match_one(tmp_path):
+def test_two_cpu_processes_split_the_work_and_match_one(tmp_path, capsys):
     args = ["-m", "tools.sweep", "--steps", "2", "--size", "64", "--guidance", "1", "7", "--seeds", "0", "3"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one.png")], capture_output=True,
-                         text=True, env=env, timeout=300, cwd=ROOT)
-    assert one.returncode == 0, one.stderr[-2000:]
+    # the one-process run happens here, in this worker (a process start less); the two-process run is the real launch
+    from accelerate import PartialState
+
+    from tools import sweep
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each launched process has (OMP_NUM_THREADS=1): the same sums, the same bytes
+    try:
+        assert sweep.main([*args[2:], "--out", str(tmp_path / "one.png")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+        PartialState._reset_state()  # leave no process state behind for other tests in this worker
+    one = capsys.readouterr()  # .out: what the command printed
     two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                           *args, "--out", str(tmp_path / "two.png")], capture_output=True, text=True, env=env,
                          timeout=300, cwd=ROOT)
     assert two.returncode == 0, two.stderr[-2000:]
     assert "process 0/2: rendered 2 tiles" in two.stdout and "process 1/2: rendered 2 tiles" in two.stdout
     assert "grid 128x" in two.stdout and "from 2 process(es)" in two.stdout
-    assert _tiles(one.stdout) == _tiles(two.stdout) and len(_tiles(one.stdout)) == 4
+    assert _tiles(one.out) == _tiles(two.stdout) and len(_tiles(one.out)) == 4
     assert Image.open(tmp_path / "one.png").tobytes() == Image.open(tmp_path / "two.png").tobytes()
