@@ -17,8 +17,10 @@ from collections import OrderedDict
 from PIL import Image
 
 from helpers import checks
+from helpers.callbatch import check_batch
 from helpers.ignored import check_ignored
 from helpers.imagecheck import check_images, check_sizes, native_side, scale_factor
+from helpers.libgaps import check_library_gaps
 
 # diffusers' pipelines swallow these through **kwargs and only print a deprecation note
 DEPRECATED_KWARGS = ("callback", "callback_steps")
@@ -268,7 +270,9 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
         check_generator(pipeline, args.get("generator"))
         check_dtype(pipeline)
         check_prompts(pipeline, args)
-        check_ignored(pipeline, args)
+        check_batch(pipeline, args)
+        check_library_gaps(pipeline, args)
+        check_ignored(pipeline, args, defaults)
         replaced = check_images(pipeline, args)
         args.update(replaced)
         if args.get("mask_image") is not None and isinstance(args.get("image"), Image.Image) \

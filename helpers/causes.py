@@ -277,3 +277,20 @@ def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
     if variant is not None and not isinstance(variant, str):
         return missing_file(exc, facts)
     return _variant_note(variant)
+
+
+def peft_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A LoRA method without the peft backend: peft not installed, or older than diffusers needs (ch. 4)."""
+    import importlib.util
+
+    if importlib.util.find_spec("peft") is None:
+        return ("LoRA in diffusers (load_lora_weights, set_adapters, fuse_lora) works through the peft package, "
+                "which is not installed in this kernel's environment.",
+                "in a cell: %pip install peft, then restart the kernel and run the chapter from the top.")
+    from diffusers.utils import USE_PEFT_BACKEND
+
+    if not USE_PEFT_BACKEND:
+        return ("peft is installed, but diffusers did not take it up: it is older than diffusers needs, or it was "
+                "installed after diffusers was imported.",
+                "%pip install -U peft, then restart the kernel.")
+    return None

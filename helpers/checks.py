@@ -160,16 +160,29 @@ def check_prompt_length(tokenizer, prompt: str, name: str = "prompt") -> int:
 
 
 def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
-    """prompt_embeds and negative_prompt_embeds must have the same shape (ch. 4)."""
-    if negative_prompt_embeds is None:
+    """prompt_embeds and negative_prompt_embeds must be (batch, tokens, width) and agree in shape (ch. 4)."""
+    for name, embeds in (("prompt_embeds", prompt_embeds), ("negative_prompt_embeds", negative_prompt_embeds)):
+        if embeds is not None and getattr(embeds, "ndim", 3) == 2:
+            raise ValueError(f"{name} has shape {tuple(embeds.shape)}: one prompt without its batch axis. Pipelines "
+                             f"take (batch, tokens, width); pass {name}={name}[None].")
+    if negative_prompt_embeds is None or tuple(prompt_embeds.shape) == tuple(negative_prompt_embeds.shape):
         return
-    if tuple(prompt_embeds.shape) != tuple(negative_prompt_embeds.shape):
+    p, n = tuple(prompt_embeds.shape), tuple(negative_prompt_embeds.shape)
+    if p[0] != n[0]:  # the batch: one negative for each prompt
         raise ValueError(
-            f"prompt_embeds {tuple(prompt_embeds.shape)} and negative_prompt_embeds "
-            f"{tuple(negative_prompt_embeds.shape)} differ in shape (compel's .and() or a long prompt made more "
-            "77-token chunks than the other). "
-            "Fix: compel.pad_conditioning_tensors_to_same_length([prompt_embeds, negative_prompt_embeds])."
-        )
+            f"prompt_embeds {p} holds {p[0]} prompt(s) but negative_prompt_embeds {n} holds {n[0]}: each prompt needs "
+            f"its own negative. Encode as many negatives as prompts, e.g. compel([negative] * {p[0]}), or repeat "
+            f"the one you have: negative_prompt_embeds.expand({p[0]}, -1, -1)" + (
+                " (and if the token counts differ too, pad them afterwards with "
+                "compel.pad_conditioning_tensors_to_same_length)." if p[1] != n[1] else "."))
+    if p[1] != n[1]:  # tokens: more 77-token chunks on one side
+        raise ValueError(
+            f"prompt_embeds {p} and negative_prompt_embeds {n} differ in token count ({p[1]} against {n[1]}): "
+            "compel's .and() or a prompt longer than 77 tokens made more chunks on one side. "
+            "Fix: compel.pad_conditioning_tensors_to_same_length([prompt_embeds, negative_prompt_embeds]).")
+    raise ValueError(
+        f"prompt_embeds {p} and negative_prompt_embeds {n} differ in width ({p[-1]} against {n[-1]}): they came "
+        "from different text encoders. Encode both with the same Compel (or the same pipeline.encode_prompt).")
 
 
 def check_latent_batch(image, name: str = "image") -> None:

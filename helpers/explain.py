@@ -34,7 +34,10 @@ def _checked(original):
         if not _STATE["enabled"] or _depth() > 0:
             return original(self, *args, **kwargs)
         from helpers.callcheck import check_names, check_pipeline_call
+        from helpers.compelcheck import wrap_compel
         from helpers.longrun import Watch
+
+        wrap_compel()  # in a script there is no cell hook: compel imported since is checked from here on
 
         __tracebackhide__ = True  # IPython: the traceback ends in the learner's cell, where the fix goes
         signature = inspect.signature(original)
@@ -46,7 +49,7 @@ def _checked(original):
                 raise TypeError(f"{type(self).__name__}(): {err}. Pass arguments by name, e.g. "
                                 "pipeline(prompt, guidance_scale=7.5).") from None
             replaced = check_pipeline_call(self, signature, bound.arguments)
-        except (TypeError, ValueError) as problem_in_this_call:  # the checker's own frames would bury the message
+        except (TypeError, ValueError, RuntimeError) as problem_in_this_call:  # the checker's frames would bury it
             raise problem_in_this_call.with_traceback(None) from None
         for name, value in replaced.items():
             bound.arguments[name] = value
@@ -61,7 +64,10 @@ def _checked(original):
             remember(err, self, bound.arguments)  # what the note under it may confirm its cause from
             raise
         finally:
+            from helpers.ignored import note_timesteps_used
+
             _LOCAL.depth -= 1
+            note_timesteps_used(self)  # failed or not, the call set them: a later set_timesteps is the learner's
         from helpers.callcheck import note_generator_use
 
         note_generator_use(bound.arguments.get("generator"))
@@ -103,6 +109,9 @@ def _subclasses(cls):
 
 def wrap_pipelines() -> int:
     """Wrap `__call__` of every diffusers pipeline class imported so far and of those imported later (every chapter)."""
+    from helpers.compelcheck import wrap_compel
+
+    wrap_compel()  # compel's prompts too (chapter 4), once compel has been imported
     if "diffusers" not in sys.modules:
         return 0  # not imported yet: importing it here would fix the hub cache before use_models() chooses it
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
@@ -126,9 +135,12 @@ def wrap_pipelines() -> int:
 
 def unwrap_pipelines() -> None:
     """Give every wrapped pipeline class its own `__call__` back (every chapter)."""
+    from helpers.compelcheck import unwrap_compel
+
     for cls, original in _STATE["wrapped"].items():
         cls.__call__ = original
     _STATE["wrapped"].clear()
+    unwrap_compel()
 
 
 def _show_call_warning(message, category, filename, lineno, file=None, line=None):
@@ -185,8 +197,11 @@ def enable(shell=None) -> None:
 
 def disable(shell=None) -> None:
     """Switch the notes and call checks off and restore diffusers' own `__call__` (every chapter)."""
+    from helpers.ignored import forget_timesteps
+
     _STATE["enabled"] = False
     unwrap_pipelines()
+    forget_timesteps()  # calls made while off go unseen
     if _STATE["showwarning"] is not None:
         warnings.showwarning = _STATE["showwarning"]
         _STATE["showwarning"] = None

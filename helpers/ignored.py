@@ -15,7 +15,10 @@ from helpers.callwarning import warn_call as _warn
 # compel's weighting: word++ / word-- , (words)1.3 , .and( / .blend( ; A1111's (word:1.3) is read by neither
 COMPEL = re.compile(r"\b\w+[+-]{1,3}(?=\s|,|$)|\([^()]+\)\d*\.?\d+|\.(and|blend)\(")
 A1111 = re.compile(r"\([^()]+:\s*\d*\.?\d+\)")
-BETAS = ("beta_start", "beta_end", "beta_schedule", "prediction_type")
+# the model's noise schedule: a scheduler that differs in any of these denoises with other noise levels than the
+# model learned (timestep_spacing and the like only choose which levels to visit, and may differ)
+BETAS = ("beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type", "num_train_timesteps",
+         "clip_sample")
 
 
 def _latents_size(pipeline, args: dict) -> None:
@@ -44,6 +47,7 @@ def _reference_betas(pipeline) -> dict | None:
         try:  # offline and from the cache: the files the pipeline itself was loaded from
             config = type(scheduler).load_config(source, subfolder="scheduler", local_files_only=True)
             found = {k: config[k] for k in BETAS if k in config}
+            found["_class_name"] = config.get("_class_name")
         except Exception:  # noqa: BLE001 - no folder to compare with: nothing is said
             found = None
     pipeline.__dict__["_tutorial_betas"] = found
@@ -59,11 +63,19 @@ def _scheduler_betas(pipeline) -> None:
     reference = _reference_betas(pipeline)
     if not reference or scheduler is None:
         return
-    now = {k: scheduler.config.get(k) for k in reference}
-    differ = [k for k in reference if now[k] != reference[k]]
+    name = type(scheduler).__name__
+    theirs = str(reference.get("_class_name") or "")
+    if name.startswith("FlowMatch") and not theirs.startswith("FlowMatch"):
+        raise TypeError(f"pipeline.scheduler is a {name}, made for flow-matching models (SD3, Flux), but this model "
+                        f"was trained to predict noise with {theirs or 'a noise scheduler'}. Pick a noise scheduler: "
+                        "pipeline.scheduler = EulerDiscreteScheduler.from_pretrained(repo_id, subfolder='scheduler').")
+    reference = {k: v for k, v in reference.items() if k != "_class_name"}
+    # only what this scheduler class has: Euler has no clip_sample, and needs none to match the repo's PNDM
+    # read as the scheduler reads them: config.num_train_timesteps = 500 changes the attribute, not the dict
+    now = {k: getattr(scheduler.config, k, scheduler.config[k]) for k in reference if k in scheduler.config}
+    differ = [k for k in now if now[k] != reference[k]]
     if differ:
         listed = ", ".join(f"{k} {now[k]!r} instead of {reference[k]!r}" for k in differ)
-        name = type(scheduler).__name__
         # the object's address: a second wrong scheduler is said again, not taken for the one already reported
         _warn(f"pipeline.scheduler ({name} at {id(scheduler):#x}) was not made from the model's own settings: "
               f"{listed}. The model was trained with those noise levels, so pictures come out washed out or noisy. "
@@ -109,9 +121,44 @@ def check_weighting(args: dict) -> None:
     _weighting(args)
 
 
-def check_ignored(pipeline, args: dict) -> None:
+_EPOCH = [0]  # bumped each time the checks are switched off
+
+
+def _preset_timesteps(pipeline, args: dict, steps) -> None:
+    scheduler = getattr(pipeline, "scheduler", None)
+    preset = getattr(scheduler, "num_inference_steps", None)
+    if not isinstance(preset, int) or args.get("timesteps") is not None or args.get("sigmas") is not None:
+        return
+    if preset == getattr(scheduler.config, "num_train_timesteps", None):
+        return  # KDPM2, Heun and others set every training step when they are made: not the learner's doing
+    left = scheduler.__dict__.get("_tutorial_timesteps_used")
+    if left is None or left[1] != _EPOCH[0] or getattr(scheduler, "timesteps", None) is left[0]:
+        # no checked call has used this scheduler since the checks came on (an unchecked call may have set the
+        # timesteps), or they are what the last checked call left there: nothing says the learner changed them
+        return
+    if isinstance(steps, int) and steps != preset:
+        _warn(f"pipeline.scheduler.set_timesteps({preset}) before the call is undone: the pipeline sets the "
+              f"timesteps again itself, from num_inference_steps={steps}"
+              + (" (its default)" if "num_inference_steps" not in args else "") + f". To run {preset} steps, "
+              f"pass num_inference_steps={preset} to the call.")
+
+
+def note_timesteps_used(pipeline) -> None:
+    """Remember the timesteps a call left on its scheduler, to tell them from a later set_timesteps (ch. 1–5)."""
+    scheduler = getattr(pipeline, "scheduler", None)
+    if scheduler is not None and hasattr(scheduler, "__dict__"):
+        scheduler.__dict__["_tutorial_timesteps_used"] = (getattr(scheduler, "timesteps", None), _EPOCH[0])
+
+
+def forget_timesteps() -> None:
+    """The checks go off: calls from now on are not seen, so no earlier record may vouch for a scheduler (ch. 1–5)."""
+    _EPOCH[0] += 1
+
+
+def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
     _latents_size(pipeline, args)
+    _preset_timesteps(pipeline, args, args.get("num_inference_steps", (defaults or {}).get("num_inference_steps")))
     _scheduler_betas(pipeline)
     _eta(pipeline, args)
     check_weighting(args)

@@ -63,6 +63,7 @@ RULES = [
      "make the generator with helpers.device.make_generator(seed, device), and move the pipeline once with "
      "fit_to_machine(pipeline, device)."),
     (("TypeError", "ValueError"), r"negative_prompt.{0,20} same type", causes.prompt_types, None),
+    (("ValueError",), r"PEFT backend is required", causes.peft_missing, None),
     (("RuntimeError", "TypeError"),
      r"Half|float16|Double|expected scalar type|should be the same|must have the same dtype", causes.dtype_mismatch,
      None),

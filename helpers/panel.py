@@ -21,6 +21,7 @@ from PIL import PngImagePlugin
 from helpers.panel_controls import SHARED, Choice, Result, Slider, caption_for, check_start, make_slider
 from helpers.panel_save import html_text as _html
 from helpers.panel_save import png_bytes, write_png
+from helpers.panel_setup import check_setup
 from helpers.paths import build_dir
 
 __all__ = ["Choice", "Panel", "Result", "Slider", "caption_for"]
@@ -53,6 +54,9 @@ class Panel:
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
+        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+            raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
+                             "in the history too, for save().")
         wrap_if_enabled()  # the call checks reach this pipeline in a script too
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
@@ -64,11 +68,10 @@ class Panel:
                              f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
                              "arguments no control sets (image=, mask_image=, ...).")
         self.extras = self._check_extras(extras)
+        check_setup(pipeline, prompt=prompt, negative_prompt=negative_prompt, fixed=self.fixed,
+                    controlled={extra.name for extra in self.extras}, encode=encode, device=device)
         self.own_encode = encode is not None  # the chapter's own encoder (compel) reads weighting syntax
         self.encode = encode if encode is not None else self._default_encoder()
-        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
-            raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
-                             "in the history too, for save().")
         self.history_size = history
         self.device = device
         self.save_dir = save_dir

@@ -53,6 +53,12 @@ def convert_array(value, name: str):
             _warn(f"{name} is a float numpy array with values up to {np.nanmax(value):.0f}; diffusers expects "
                   "[0, 1]. Treated it as 0–255 and made it a PIL image.")
             return Image.fromarray(np.clip(np.rint(value), 0, 255).astype(np.uint8).squeeze())
+    if isinstance(value, torch.Tensor) and value.ndim in (3, 4) and value.shape[-1] in (1, 3, 4) \
+            and value.shape[-3] not in (1, 3, 4, 16):  # (H, W, C): the layout of numpy and PIL, not of torch
+        order = "permute(2, 0, 1)[None]" if value.ndim == 3 else "permute(0, 3, 1, 2)"
+        raise ValueError(f"{name} is a tensor of shape {tuple(value.shape)}: channels last, as numpy and PIL keep "
+                         f"pictures. diffusers reads tensors channels first, (B, C, H, W). Pass {name}={name}."
+                         f"{order}, or a PIL image.")
     if isinstance(value, torch.Tensor) and value.ndim in (3, 4) and value.shape[-3] in (1, 3):
         if value.dtype == torch.uint8 or (value.is_floating_point() and float(value.max()) > 1.5):
             raise ValueError(f"{name} is a tensor of pixel values up to {float(value.max()):.0f}; diffusers reads "

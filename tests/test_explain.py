@@ -297,7 +297,8 @@ def test_a_long_call_prints_an_estimate_and_progress(img2img, monkeypatch, capsy
     monkeypatch.delattr(img2img, "_tutorial_seconds_per_step", raising=False)  # as if never called before
     img2img(prompt="x", image=rgb(), num_inference_steps=10, strength=0.5)
     err = capsys.readouterr().err
-    assert re.search(r"This call will take about \d+ s \(\d+ steps × [0-9.]+ s, timed from its (first|second) step\)", err)
+    assert re.search(r"This call will take about \d+ s \(\d+ steps × [0-9.]+ s, timed from its (first|second) step\)",
+                     err)
     assert "step" in err and "100%" in err
     img2img(prompt="x", image=rgb(), num_inference_steps=10, strength=0.5)
     assert "timed from its last call" in capsys.readouterr().err  # said before the call starts

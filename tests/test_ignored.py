@@ -1,5 +1,6 @@
 """helpers.ignored: what a pipeline would ignore or override without a word is said once, before the call runs."""
 
+import re
 import warnings
 
 import pytest
@@ -116,3 +117,86 @@ def test_a_scheduler_class_instead_of_a_scheduler_is_refused_with_the_fix(t2i):
 def test_embeddings_passed_as_prompt_are_sent_to_prompt_embeds(t2i):
     with pytest.raises(TypeError, match=r"prompt is a tensor \(1, 77, 32\).*go in prompt_embeds="):
         t2i(prompt=torch.randn(1, 77, 32), height=64, width=64, num_inference_steps=2)
+
+
+# ------------------------------------------------------------------ schedulers changed behind the call's back
+
+
+def test_set_timesteps_before_the_call_is_said_and_a_later_call_is_not(t2i):
+    from diffusers import KDPM2DiscreteScheduler
+
+    t2i("a cat", height=64, width=64, num_inference_steps=3)
+    t2i.scheduler.set_timesteps(5)  # the learner's: the call below (2 steps) sets its own again
+    words, _ = said(t2i, prompt="a cat", height=64, width=64)
+    assert any("set_timesteps(5) before the call is undone" in w and "num_inference_steps=5" in w for w in words)
+    t2i("a cat", height=64, width=64, num_inference_steps=3)
+    words, _ = said(t2i, prompt="a cat", height=64, width=64)  # 3 left by the last call, not by the learner
+    assert not [w for w in words if "set_timesteps" in w], words
+    explain.disable()  # a call with the checks off (chapter 3 makes one) leaves timesteps no record vouches for
+    t2i("a cat", height=64, width=64, num_inference_steps=1)
+    explain.enable()
+    words, _ = said(t2i, prompt="a cat", height=64, width=64)
+    assert not [w for w in words if "set_timesteps" in w], words
+    original = t2i.scheduler
+    try:  # KDPM2 sets all 1000 training steps when it is made: that is not the learner's doing
+        t2i.scheduler = KDPM2DiscreteScheduler.from_config(original.config)
+        words, _ = said(t2i, prompt="a cat", height=64, width=64)
+        assert not [w for w in words if "set_timesteps" in w], words
+    finally:
+        t2i.scheduler = original
+
+
+@pytest.mark.parametrize("change", ["config attribute", "from_config override"])
+def test_a_changed_noise_schedule_is_said(t2i, change):
+    from diffusers import DDIMScheduler
+
+    original = t2i.scheduler
+    try:
+        if change == "config attribute":  # FrozenDict: the attribute changes, the dict does not, DDIM reads the first
+            t2i.scheduler = DDIMScheduler.from_config(original.config)
+            t2i.scheduler.config.num_train_timesteps = 500
+            expected = "num_train_timesteps 500 instead of 1000"
+        else:
+            t2i.scheduler = DDIMScheduler.from_config(original.config, clip_sample=True)
+            expected = "clip_sample True instead of False"
+        words, _ = said(t2i, prompt="a cat", height=64, width=64)
+        assert any(expected in w for w in words), words
+    finally:
+        t2i.scheduler = original
+
+
+def test_a_flow_matching_scheduler_on_a_noise_model_is_refused(t2i):
+    from diffusers import EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+
+    original = t2i.scheduler
+    try:
+        t2i.scheduler = FlowMatchEulerDiscreteScheduler.from_config(original.config)
+        with pytest.raises(TypeError, match=r"FlowMatchEulerDiscreteScheduler, made for flow-matching.*"
+                                            r"PNDMScheduler.*EulerDiscreteScheduler.from_pretrained"):
+            t2i("a cat", height=64, width=64, num_inference_steps=2)
+        t2i.scheduler = EulerDiscreteScheduler.from_config(original.config)  # no clip_sample: nothing to compare
+        words, _ = said(t2i, prompt="a cat", height=64, width=64)
+        assert not [w for w in words if "pipeline.scheduler" in w], words
+    finally:
+        t2i.scheduler = original
+
+
+# ------------------------------------------------------------------ compel's prompts
+
+
+def test_compel_is_told_about_a1111_syntax_and_its_77_token_cut(t2i):
+    from compel import Compel
+
+    explain.wrap_pipelines()  # what the next cell's hook does once compel is imported
+    compel = Compel(tokenizer=t2i.tokenizer, text_encoder=t2i.text_encoder)
+    long = ", ".join(["a very detailed astronaut in a green jungle with a red hat"] * 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compel("astronaut in a (jungle:1.5)")
+        compel("astronaut in a (jungle)1.5, cat++")  # compel's own syntax: nothing to say
+        compel(long)
+        Compel(tokenizer=t2i.tokenizer, text_encoder=t2i.text_encoder, truncate_long_prompts=False)(long)
+    words = [str(w.message) for w in caught if type(w.message).__name__ == "CallWarning"]
+    assert len(words) == 2, words
+    assert "A1111's (jungle:1.5)" in words[0] and "(jungle)1.5" in words[0]
+    assert re.search(r"this prompt is \d+ tokens.*cuts it at 77.*truncate_long_prompts=False", words[1])

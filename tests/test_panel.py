@@ -198,13 +198,16 @@ class ControlNetLike:
         raise AssertionError("not run in these tests")
 
 
+PICTURES = {"image": Image.new("RGB", (64, 64)), "control_image": Image.new("RGB", (64, 64))}
+
+
 def chapter4_panel(**start):
     """A panel with chapter 4's own controls; `start` overrides any control's starting value."""
     extras = [Slider("strength", start.pop("strength", 0.5), 0.0, 1.0, step=0.05),
               Slider("controlnet_conditioning_scale", start.pop("controlnet_conditioning_scale", 1.0), 0.0, 2.0,
                      step=0.05, label="control"),
               Slider("weight", start.pop("weight", 1.0), 0.0, 2.0, step=0.1, pipeline_arg=False)]
-    return Panel(ControlNetLike(), prompt="x", extras=extras, **start)
+    return Panel(ControlNetLike(), prompt="x", extras=extras, fixed=PICTURES, **start)
 
 
 @pytest.mark.parametrize("name, value", [("seed", 5000), ("guidance_scale", 25.0), ("num_inference_steps", 150),
@@ -233,7 +236,7 @@ def test_a_start_no_pipeline_takes_is_refused(name, value, error, capsys):
 
 
 def test_a_start_above_a_declared_range_widens_it_within_the_pipelines_own_limit(capsys):
-    p = Panel(ControlNetLike(), prompt="x", extras=[Slider("strength", 0.9, 0.0, 0.8)])
+    p = Panel(ControlNetLike(), prompt="x", extras=[Slider("strength", 0.9, 0.0, 0.8)], fixed=PICTURES)
     assert p.controls["strength"].max == 0.9 and "range now goes to" in capsys.readouterr().out
     with pytest.raises(ValueError, match="strength=1.5 is outside"):  # the pipeline's own limit still holds
         Slider("strength", 1.5, 0.0, 1.0)

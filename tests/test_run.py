@@ -205,6 +205,18 @@ def test_a_name_that_is_no_chapter_is_refused_with_the_list(typed, says, capsys,
     assert info.value.code == 2 and says in capsys.readouterr().err
 
 
+def test_a_damaged_notebook_is_named_before_anything_runs_and_y_is_short_for_yes(tmp_path, capsys):
+    from tools.run import main
+
+    broken = tmp_path / "09_mine.ipynb"
+    broken.write_text('{"cells": [')  # an editor that stopped half-way through saving
+    with pytest.raises(SystemExit) as info:
+        main(["-y", str(broken)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "09_mine.ipynb cannot be read as a notebook" in err and "Nothing ran" in err
+    assert broken.read_text() == '{"cells": ['  # left as it was
+
+
 @pytest.mark.parametrize("value", ["soon", "-5", "nan"])
 def test_a_bad_progress_threshold_is_refused_before_any_chapter_runs(value, capsys, monkeypatch):
     from tools.run import main

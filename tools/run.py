@@ -395,13 +395,25 @@ def resolve_notebooks(names) -> list[Path]:
     return [p.resolve() for p in found]
 
 
+def check_readable(notebooks) -> None:
+    """Refuse, before anything runs, a notebook that is not valid notebook JSON, naming it (main job)."""
+    for path in notebooks:
+        try:
+            nbformat.read(path, as_version=4)
+        except Exception as err:  # noqa: BLE001 - JSON, schema or encoding: each is a damaged file here
+            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise ValueError(f"{Path(path).name} cannot be read as a notebook ({reason}). Nothing ran. Open it in "
+                             "Jupyter to see what is wrong, or restore a chapter with git checkout -- "
+                             f"notebooks/{Path(path).name}; leave it out to run the others.") from None
+
+
 def main(argv=None) -> int:
     """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*",
                         help="chapters to run: paths, names (01_guidance_scale) or numbers (1); default: all of them")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
-    parser.add_argument("--yes", action="store_true",
+    parser.add_argument("-y", "--yes", action="store_true",
                         help="on the real checkpoints, download and run without asking (the sizes are still said)")
     args = parser.parse_args(argv)
     from helpers.longrun import threshold
@@ -409,6 +421,7 @@ def main(argv=None) -> int:
     try:
         threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
         notebooks = resolve_notebooks(args.notebooks) or chapter_notebooks()
+        check_readable(notebooks)
     except ValueError as err:
         parser.error(str(err))
     if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None):

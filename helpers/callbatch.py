@@ -1,0 +1,98 @@
+"""Check how a pipeline call's parts fit together: the prompt given twice, generators per picture, clip_skip's depth.
+
+Each check refuses what diffusers would refuse later with a message that names no fix (or an IndexError), and
+says the fix in the call's own terms. It runs inside `helpers.callcheck.check_pipeline_call`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+
+def _name(pipeline) -> str:
+    return type(pipeline).__name__
+
+
+def pictures_per_call(args: dict) -> int | None:
+    """How many pictures a call makes: prompts (or embeddings' batch) × num_images_per_prompt, if known (ch. 1–5)."""
+    prompt, embeds = args.get("prompt"), args.get("prompt_embeds")
+    if isinstance(prompt, str):
+        prompts = 1
+    elif isinstance(prompt, (list, tuple)):
+        prompts = len(prompt)
+    elif prompt is None and getattr(embeds, "ndim", 0) == 3:
+        prompts = int(embeds.shape[0])
+    else:
+        return None
+    per = args.get("num_images_per_prompt") or 1
+    return prompts * per if isinstance(per, numbers.Integral) else None
+
+
+def check_prompt_given_once(args: dict) -> None:
+    """prompt= and prompt_embeds= are two ways to give one prompt: refuse both at once (ch. 4)."""
+    for text, embeds in (("prompt", "prompt_embeds"), ("negative_prompt", "negative_prompt_embeds"),
+                         ("prompt_2", "prompt_embeds"), ("negative_prompt_2", "negative_prompt_embeds")):
+        if args.get(text) is not None and args.get(embeds) is not None:
+            raise ValueError(f"{text}= and {embeds}= were both given. They are two ways to give the same thing: "
+                             f"the embeddings are already the encoded {text.replace('_2', '')} (compel's output, "
+                             f"say). Keep one: drop {text}=, or drop {embeds}= to let the pipeline encode the text.")
+
+
+def check_long_embeds(pipeline, args: dict) -> None:
+    """Embeddings longer than 77 tokens cannot be matched by a negative the pipeline encodes itself (ch. 4)."""
+    embeds, tokenizer = args.get("prompt_embeds"), getattr(pipeline, "tokenizer", None)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if getattr(embeds, "ndim", 0) != 3 or not isinstance(limit, int) or embeds.shape[1] <= limit:
+        return
+    if args.get("negative_prompt_embeds") is None and (args.get("guidance_scale") or 7.5) > 1:
+        negative = args.get("negative_prompt")
+        said = f"negative_prompt={negative!r}" if negative is not None else "the empty negative prompt"
+        raise ValueError(
+            f"prompt_embeds hold {embeds.shape[1]} tokens (compel with truncate_long_prompts=False), so the "
+            f"pipeline would encode {said} to that length too, and its text encoder reads at most {limit}. Encode "
+            "the negative with the same compel and pad the two: positive, negative = "
+            "compel.pad_conditioning_tensors_to_same_length([prompt_embeds, compel(negative_prompt or '')]), "
+            "then pass prompt_embeds=positive, negative_prompt_embeds=negative.")
+
+
+def check_generator_count(pipeline, args: dict) -> None:
+    """A list of generators needs one per picture the call makes (ch. 1)."""
+    generator = args.get("generator")
+    if not isinstance(generator, (list, tuple)):
+        return
+    pictures = pictures_per_call(args)
+    if pictures is not None and len(generator) != pictures:
+        per = args.get("num_images_per_prompt") or 1
+        raise ValueError(
+            f"generator= is a list of {len(generator)} generator(s), but this call makes {pictures} picture(s) "
+            f"({pictures // per} prompt(s) × num_images_per_prompt={per}); a list needs one seeded generator per "
+            f"picture: generator=[make_generator(seed + i, device) for i in range({pictures})]. Or pass one "
+            "generator for the whole batch.")
+
+
+def check_clip_skip(pipeline, args: dict) -> None:
+    """clip_skip counts text-encoder layers skipped from the end: a whole number below the encoder's depth (ch. 4)."""
+    skip = args.get("clip_skip")
+    if skip is None:
+        return
+    if isinstance(skip, bool) or not isinstance(skip, numbers.Integral) or skip < 0:
+        raise TypeError(f"clip_skip must be a whole number of layers (0 or more), got {skip!r}. clip_skip=1 uses the "
+                        "layer before the last, as A1111's 'Clip skip: 2' does.")
+    # SD 1.5 reads hidden state -(clip_skip + 1); SDXL reads -(clip_skip + 2) (its encoders' own offset)
+    extra = 1 if getattr(pipeline, "text_encoder_2", None) is not None else 0
+    for attribute in ("text_encoder", "text_encoder_2"):
+        layers = getattr(getattr(getattr(pipeline, attribute, None), "config", None), "num_hidden_layers", None)
+        if isinstance(layers, int) and skip + extra > layers:
+            raise ValueError(
+                f"clip_skip={skip} skips more layers than {_name(pipeline)}.{attribute} has ({layers}; "
+                f"{attribute}.config.num_hidden_layers). clip_skip counts layers from the end: 1 uses the layer "
+                f"before the last (A1111's 'Clip skip: 2'), and 1 or 2 are the usual values. Use at most "
+                f"{layers - extra}.")
+
+
+def check_batch(pipeline, args: dict) -> None:
+    """Every check of this module, in the order a learner's call meets them (ch. 1–5)."""
+    check_prompt_given_once(args)
+    check_long_embeds(pipeline, args)
+    check_generator_count(pipeline, args)
+    check_clip_skip(pipeline, args)

@@ -1,0 +1,82 @@
+"""compel's prompts checked as it reads them: A1111's (word:1.5) syntax, and a prompt cut at 77 tokens (chapter 4).
+
+compel returns bare tensors, so the pipeline call cannot see the words any more. helpers.explain wraps
+`Compel.build_conditioning_tensor` (the step every prompt goes through, one string at a time) with this check
+while explain_errors() is on; each problem is said once as a CallWarning, and the prompt is encoded as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from helpers.callwarning import warn_call
+
+A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
+_STATE = {"original": None}
+
+
+def _fragment_texts(node) -> list[str]:
+    """The plain words of a parsed compel prompt, weighting syntax removed."""
+    texts = [node.text] if isinstance(getattr(node, "text", None), str) else []
+    for attribute in ("prompts", "children"):
+        for child in getattr(node, attribute, None) or []:
+            texts += _fragment_texts(child)
+    return texts
+
+
+def check_compel_text(compel, text) -> None:
+    """Warn about A1111 weighting and about words past compel's 77-token cut in one prompt string (ch. 4)."""
+    if not isinstance(text, str):
+        return
+    found = A1111.search(text)
+    if found:
+        words, weight = found.group(1).strip(), found.group(2)
+        warn_call(f"compel reads A1111's ({found.group(1)}:{weight}) as plain words at weight 1.0 (the colon and the "
+                  f"number become tokens too); compel writes that weight as ({words}){weight}, or {words}+ / "
+                  f"{words}++ for 1.1 / 1.21.")
+    provider = getattr(compel, "conditioning_provider", None)
+    tokenizer = getattr(provider, "tokenizer", None)
+    if tokenizer is None or not getattr(provider, "truncate_to_model_max_length", False):
+        return
+    try:
+        plain = " ".join(_fragment_texts(compel.parse_prompt_string(text)))
+        count = len(tokenizer(plain, truncation=False).input_ids)
+    except Exception:  # noqa: BLE001 - a prompt compel itself cannot parse: compel says so next
+        return
+    limit = getattr(tokenizer, "model_max_length", 77)
+    if isinstance(limit, int) and count > limit:
+        warn_call(f"this prompt is {count} tokens with its start and end markers; compel cuts it at {limit} "
+                  f"(Compel(..., truncate_long_prompts=True) is its default), so the last {count - limit} have "
+                  "no effect. To encode it whole, make Compel(..., truncate_long_prompts=False), and pad the "
+                  "negative to the same length: compel.pad_conditioning_tensors_to_same_length([positive, "
+                  "negative]).")
+
+
+def wrap_compel() -> None:
+    """Check every prompt compel encodes, if compel has been imported (ch. 4)."""
+    import sys
+
+    module = sys.modules.get("compel")
+    cls = getattr(module, "Compel", None)
+    if cls is None or _STATE["original"] is not None:
+        return
+    original = cls.build_conditioning_tensor
+
+    @functools.wraps(original)
+    def build_conditioning_tensor(self, text, *args, **kwargs):
+        check_compel_text(self, text)
+        return original(self, text, *args, **kwargs)
+
+    _STATE["original"] = original
+    cls.build_conditioning_tensor = build_conditioning_tensor
+
+
+def unwrap_compel() -> None:
+    """Give compel its own `build_conditioning_tensor` back (ch. 4)."""
+    import sys
+
+    cls = getattr(sys.modules.get("compel"), "Compel", None)
+    if cls is not None and _STATE["original"] is not None:
+        cls.build_conditioning_tensor = _STATE["original"]
+    _STATE["original"] = None

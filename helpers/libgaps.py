@@ -1,0 +1,60 @@
+"""Calls that stop inside diffusers because of the transformers release beside it: refused first, with a way around.
+
+transformers 5.6 flattened `CLIPTextModel` (its `embeddings`, `encoder` and `final_layer_norm` moved up from
+`.text_model`); diffusers 0.42 still reads `text_encoder.text_model` in two places of the SD 1.x/2.x pipelines
+(diffusers issue #14124). Each check below looks at the loaded objects themselves, so it goes quiet as soon as a
+release of either library closes the gap.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+
+def flattened(text_encoder) -> bool:
+    """Whether a CLIPTextModel has transformers 5.6's layout: no .text_model, its parts on the model (ch. 4)."""
+    return (text_encoder is not None and not hasattr(text_encoder, "text_model")
+            and hasattr(text_encoder, "final_layer_norm"))
+
+
+@functools.cache
+def _reads_text_model(cls) -> bool:
+    """Whether this pipeline class's encode_prompt still reaches text_encoder.text_model (read from its source)."""
+    try:
+        return "text_encoder.text_model" in inspect.getsource(cls.encode_prompt)
+    except (AttributeError, OSError, TypeError):
+        return False
+
+
+def _peft_backend() -> bool:
+    from diffusers.utils import USE_PEFT_BACKEND
+
+    return bool(USE_PEFT_BACKEND)
+
+
+def check_library_gaps(pipeline, args: dict) -> None:
+    """Refuse clip_skip, and a LoRA scale without peft, where diffusers would stop with an AttributeError (ch. 4)."""
+    encoder = getattr(pipeline, "text_encoder", None)
+    if not flattened(encoder) or not _reads_text_model(type(pipeline)):
+        return
+    if args.get("clip_skip") and args.get("prompt_embeds") is None:
+        skip = args["clip_skip"]
+        raise RuntimeError(
+            f"clip_skip={skip} cannot run with these library versions: {type(pipeline).__name__}.encode_prompt "
+            "reads text_encoder.text_model, which CLIPTextModel no longer has since transformers 5.6 (diffusers "
+            "issue #14124), so the call would stop with an AttributeError. Make the same embeddings yourself and "
+            "pass them instead of prompt= and clip_skip=:\n"
+            "    tokens = pipeline.tokenizer(prompt, padding='max_length', truncation=True, return_tensors='pt',\n"
+            "                                max_length=pipeline.tokenizer.model_max_length)\n"
+            "    with torch.no_grad():\n"
+            "        out = pipeline.text_encoder(tokens.input_ids.to(pipeline.device), output_hidden_states=True)\n"
+            f"        prompt_embeds = pipeline.text_encoder.final_layer_norm(out.hidden_states[-({skip} + 1)])\n"
+            "    pipeline(prompt_embeds=prompt_embeds, ...)")
+    scale = (args.get("cross_attention_kwargs") or {}).get("scale")
+    if scale is not None and not _peft_backend():
+        raise RuntimeError(
+            f"cross_attention_kwargs={{'scale': {scale}}} sets a LoRA's strength, and without the peft package "
+            "diffusers takes an old path that reads text_encoder.text_model, gone from CLIPTextModel since "
+            "transformers 5.6 (diffusers issue #14124). LoRA needs peft anyway: pip install peft, then restart "
+            "the kernel.")

@@ -1,0 +1,80 @@
+"""What a Panel needs before its first run, checked when it is made: a refusal then beats a red status later.
+
+The panel's prompt box holds one prompt; a pipeline that works from a picture needs that picture in fixed= or a
+control; a learner's encode function is called as encode(prompt, negative_prompt, extras); and the device the
+panel seeds its generators on must exist.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+# pictures a pipeline works from, by a word in its class name (the same rule as helpers.imagecheck's)
+NEEDS = (("image", ("Img2Img", "Inpaint", "Upscale", "ControlNet")), ("mask_image", ("Inpaint",)),
+         ("control_image", ("ControlNet",)))
+
+
+def _takes(pipeline, name: str) -> bool:
+    try:
+        return name in inspect.signature(type(pipeline).__call__).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_text(name: str, value) -> None:
+    """The prompt boxes hold one string each; a batch of prompts is a plain pipeline call (ch. 1–5)."""
+    if not isinstance(value, str):
+        what = f"a list of {len(value)}" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise TypeError(f"Panel's {name} box holds one prompt as text, got {what}. Pass {name}=\"...\"; to compare "
+                        "several prompts, call the pipeline with a list of them, or make one panel per prompt.")
+
+
+def check_pictures(pipeline, fixed: dict, controlled: set) -> None:
+    """A pipeline that works from a picture gets it from fixed= or a control (ch. 2–5)."""
+    kind = type(pipeline).__name__
+    for name, words in NEEDS:
+        if name in fixed or name in controlled or not any(w in kind for w in words) or not _takes(pipeline, name):
+            continue
+        what = {"image": "start picture", "mask_image": "mask (white = repaint)"}.get(name, "control picture")
+        raise ValueError(f"{kind} works from a {what}, and this panel gives it none. Pass it with "
+                         f"Panel(..., fixed={{{name!r}: picture}}), or declare a control for it in extras=, e.g. "
+                         f"Choice({name!r}, {{'mine': picture}}).")
+
+
+def check_encode(encode) -> None:
+    """A learner's encode function must take (prompt, negative_prompt, extras) (ch. 4)."""
+    if encode is None:
+        return
+    if not callable(encode):
+        raise TypeError(f"encode= must be a function, got {type(encode).__name__}.")
+    try:
+        signature = inspect.signature(encode)
+    except (TypeError, ValueError):  # a builtin or C function: it is called as it is
+        return
+    try:
+        signature.bind("prompt", "negative_prompt", {})
+    except TypeError:
+        raise TypeError(f"encode= is called as encode(prompt, negative_prompt, extras) and returns the keyword "
+                        f"arguments to call with, e.g. {{'prompt_embeds': ...}}; yours takes {signature}. Add the "
+                        "missing parameters (extras is a dict of every control's value), even if unused.") from None
+
+
+def check_device(device) -> None:
+    """The device the generators are seeded on must be one torch can use here (ch. 1–5)."""
+    import torch
+
+    kind = str(device).split(":")[0]
+    missing = (kind == "cuda" and not torch.cuda.is_available()) or \
+              (kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()))
+    if missing:
+        raise ValueError(f"device={device!r}, but torch here has no {kind.upper()} device. Give the device the "
+                         "pipeline runs on: device=pick_device() (helpers.device), the same as in the loading cell.")
+
+
+def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: set, encode, device) -> None:
+    """Every check above, in the order the arguments come (ch. 1–5)."""
+    check_text("prompt", prompt)
+    check_text("negative_prompt", negative_prompt)
+    check_pictures(pipeline, fixed, controlled)
+    check_encode(encode)
+    check_device(device)
