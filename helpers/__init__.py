@@ -6,7 +6,8 @@ cheap and imports neither diffusers nor huggingface_hub, so `use_models()` can s
 """
 
 from helpers.explain import explain_errors
-from helpers.modes import active_mode, use_models
+from helpers.models import use_models
+from helpers.modes import active_mode
 
 __all__ = ["active_mode", "explain_errors", "use_models"]
 __version__ = "0.1.0"

@@ -90,8 +90,42 @@ def check_clip_skip(pipeline, args: dict) -> None:
                 f"{layers - extra}.")
 
 
+def _repo_class(pipeline) -> str | None:
+    """The pipeline class a repo's model_index.json names, read offline from the files it was loaded from."""
+    source = getattr(getattr(pipeline, "config", None), "_name_or_path", None)
+    if not isinstance(source, str):
+        return None
+    try:
+        from diffusers import DiffusionPipeline
+
+        return DiffusionPipeline.load_config(source, local_files_only=True).get("_class_name")
+    except Exception:  # noqa: BLE001 - no file to read: the message names no class
+        return None
+
+
+def check_family(pipeline) -> None:
+    """SDXL weights in an SD 1.x class, or SD 1.x weights in an SDXL class: the UNet says which it is (ch. 1–5)."""
+    unet = getattr(pipeline, "unet", None)
+    if unet is None or not hasattr(unet, "config"):
+        return
+    unet_is_xl = getattr(unet.config, "addition_embed_type", None) == "text_time"  # SDXL's size-and-crop input
+    class_is_xl = "XL" in _name(pipeline) and "StableDiffusion" in _name(pipeline)
+    if unet_is_xl == class_is_xl or not _name(pipeline).startswith("StableDiffusion"):
+        return
+    repo = getattr(pipeline.config, "_name_or_path", "its repo")
+    theirs = _repo_class(pipeline)
+    family = "SDXL" if unet_is_xl else "SD 1.x/2.x"
+    named = f" (the repo names {theirs})" if theirs and theirs != _name(pipeline) else ""
+    raise TypeError(
+        f"{_name(pipeline)} holds {family} weights from {repo}{named}: its UNet is of the other family, so the "
+        "call would fail part-way or make noise. Load the weights with an AutoPipeline, which picks the class "
+        "from the repo: AutoPipelineForImage2Image.from_pretrained(repo_id) (or ...ForText2Image, "
+        "...ForInpainting).")
+
+
 def check_batch(pipeline, args: dict) -> None:
     """Every check of this module, in the order a learner's call meets them (ch. 1–5)."""
+    check_family(pipeline)
     check_prompt_given_once(args)
     check_long_embeds(pipeline, args)
     check_generator_count(pipeline, args)

@@ -133,3 +133,16 @@ def test_a_panel_is_refused_at_construction_for_what_would_fail_its_first_run(t2
             Panel(t2i, prompt="a cat", device="cuda")
     Panel(img2img, prompt="a cat", fixed={"image": Image.fromarray(np.zeros((64, 64, 3), np.uint8))})
 
+
+
+def test_weights_of_one_family_in_the_other_familys_class_are_refused(t2i):
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    c = t2i.components
+    xl = StableDiffusionXLImg2ImgPipeline(vae=c["vae"], text_encoder=c["text_encoder"], text_encoder_2=None,
+                                          tokenizer=c["tokenizer"], tokenizer_2=None, unet=c["unet"],
+                                          scheduler=c["scheduler"])
+    xl.register_to_config(_name_or_path=SD)
+    with pytest.raises(TypeError, match=r"holds SD 1.x/2.x weights from .*stable-diffusion-v1-5 \(the repo names "
+                                         r"StableDiffusionPipeline\).*AutoPipelineForImage2Image.from_pretrained"):
+        xl("a cat", image=Image.new("RGB", (64, 64)), num_inference_steps=2, strength=0.5)

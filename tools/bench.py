@@ -653,7 +653,7 @@ def main(argv=None) -> int:
         parser.error(f"--size must be a multiple of 8 (the VAE downsamples 8x), got {args.size}; "
                      f"try {args.size // 8 * 8 or 8}")
 
-    from helpers.modes import use_models
+    from helpers.models import use_models
 
     use_models("hub" if args.models == "hub" else "twins")  # full-size twins are loaded with an explicit cache_dir
 

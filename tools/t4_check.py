@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     device = args.device or pick_device()
     models = args.models or ("built" if device.startswith("cuda") else "twins")
     if models == "twins":
-        from helpers.modes import use_models
+        from helpers.models import use_models
 
         use_models("twins")  # the tiny twins' own hub cache, never the learner's
     out = args.out or build_dir() / "t4-check.json"
