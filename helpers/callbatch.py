@@ -123,9 +123,105 @@ def check_family(pipeline) -> None:
         "...ForInpainting).")
 
 
+def _control_param(pipeline) -> str | None:
+    """The argument a ControlNet pipeline reads its control picture from: control_image=, or image= (text-to-image)."""
+    if getattr(pipeline, "controlnet", None) is None:
+        return None
+    try:
+        import inspect
+
+        params = inspect.signature(type(pipeline).__call__).parameters
+    except (TypeError, ValueError):
+        return None
+    return "control_image" if "control_image" in params else "image" if "image" in params else None
+
+
+def check_control(pipeline, args: dict) -> None:
+    """A ControlNet's control picture: given, one per ControlNet, a picture, not the raw depth output (ch. 4)."""
+    name = _control_param(pipeline)
+    if name is None:
+        return
+    value = args.get(name)
+    if value is None:
+        raise TypeError(f"{_name(pipeline)} needs {name}=: the control picture the ControlNet follows (chapter 4: "
+                        f"{name}=depth_image, the depth map), besides the start picture in image=.")
+    nets = getattr(pipeline.controlnet, "nets", None)  # MultiControlNetModel: one picture per ControlNet
+    if nets is not None and (not isinstance(value, (list, tuple)) or len(value) != len(nets)):
+        given = f"{len(value)} pictures" if isinstance(value, (list, tuple)) else "one picture"
+        raise ValueError(f"{_name(pipeline)} has {len(nets)} ControlNets, and {name}= gives {given}: each ControlNet "
+                         f"needs its own, in the same order: {name}=[{', '.join(['picture'] * len(nets))}] (the same "
+                         "picture twice is fine).")
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, dict):
+            keys = ", ".join(map(repr, list(item)[:6]))
+            hint = (f"the depth estimator's picture is result['depth']: {name}=result['depth'].convert('RGB')"
+                    if "depth" in item else "pick the picture out of it")
+            raise TypeError(f"{name} is a dict (keys {keys}), not a picture: {hint}.")
+        shape = getattr(item, "shape", None)
+        if shape is not None and hasattr(item, "dim") and (len(shape) != 4 or shape[1] not in (1, 3)):
+            raise ValueError(
+                f"{name} is a tensor of shape {tuple(shape)}, not a batch of pictures (B, 3, H, W); diffusers would "
+                "read its first axis as the batch. A depth estimator's raw predicted_depth looks like this: pass its "
+                f"picture instead, {name}=result['depth'].convert('RGB').")
+
+
+def check_latents_batch(pipeline, args: dict) -> None:
+    """Starting latents hold one noise picture per picture the call makes (ch. 1)."""
+    latents = args.get("latents")
+    pictures = pictures_per_call(args)
+    if getattr(latents, "ndim", 0) == 4 and pictures is not None and latents.shape[0] != pictures:
+        raise ValueError(
+            f"latents hold {latents.shape[0]} starting noise picture(s), but this call makes {pictures}; each "
+            f"picture starts from its own. Pass latents.repeat({pictures // max(latents.shape[0], 1)}, 1, 1, 1) for "
+            "the same start each time, or as many latents as pictures, or leave out num_images_per_prompt.")
+
+
+def check_pooled(pipeline, args: dict) -> None:
+    """SDXL's embeddings come in pairs: the per-token ones and the pooled ones (ch. 3–5)."""
+    import inspect
+
+    try:
+        params = inspect.signature(type(pipeline).__call__).parameters
+    except (TypeError, ValueError):
+        return
+    if "pooled_prompt_embeds" not in params:
+        return
+    for side in ("", "negative_"):
+        if args.get(f"{side}prompt_embeds") is not None and args.get(f"{side}pooled_prompt_embeds") is None:
+            raise ValueError(
+                f"{_name(pipeline)} takes {side}prompt_embeds= only with {side}pooled_prompt_embeds=: SDXL's text "
+                "encoder gives both, and the UNet needs both. compel makes both with requires_pooled=True: "
+                f"{side}prompt_embeds, {side}pooled_prompt_embeds = compel(text); or let the pipeline encode the "
+                "text: pass prompt= instead.")
+
+
+def check_callback(args: dict) -> None:
+    """callback_on_step_end is called as f(pipeline, step, timestep, callback_kwargs) (ch. 1–5)."""
+    import inspect
+
+    callback = args.get("callback_on_step_end")
+    if callback is None or not callable(callback) or hasattr(callback, "tensor_inputs"):  # a PipelineCallback
+        return
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None, 0, 0, {})
+    except TypeError:
+        raise TypeError(f"callback_on_step_end is called as f(pipeline, step, timestep, callback_kwargs) and must "
+                        f"return callback_kwargs; yours takes {signature}. That is the older callback= form "
+                        "(f(step, timestep, latents)); rewrite it with four parameters and read "
+                        "callback_kwargs['latents'].") from None
+
+
 def check_batch(pipeline, args: dict) -> None:
     """Every check of this module, in the order a learner's call meets them (ch. 1–5)."""
     check_family(pipeline)
+    check_control(pipeline, args)
+    check_latents_batch(pipeline, args)
+    check_pooled(pipeline, args)
+    check_callback(args)
     check_prompt_given_once(args)
     check_long_embeds(pipeline, args)
     check_generator_count(pipeline, args)

@@ -173,7 +173,10 @@ def check_generator(pipeline, generator) -> None:
             raise TypeError(f"generator={g!r} is a number, not a torch.Generator. Seed one: "
                             f"generator=torch.Generator().manual_seed({g}) (or helpers.device.make_generator).")
         if not isinstance(g, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(g).__name__}.")
+            kind = f"{type(g).__module__}.{type(g).__qualname__}".removeprefix("builtins.")
+            raise TypeError(f"generator must be torch's Generator, got {kind}: diffusers draws its noise with torch. "
+                            "Seed one: generator=make_generator(seed, device) (helpers.device), or "
+                            "torch.Generator().manual_seed(seed).")
         _check_reuse(g)
         try:  # with CPU offload the weights wait on the CPU, yet the steps run on the GPU: ask where they run
             device = pipeline._execution_device
@@ -268,6 +271,10 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     with checks.said_once_for(pipeline):
         check_numbers(pipeline, args, defaults)
         check_generator(pipeline, args.get("generator"))
+        if "generator" in args and args["generator"] is None:  # random.seed(0) and np.random.seed(0) return None
+            _warn("generator=None: this call is not seeded, so each run starts from other noise (random.seed() and "
+                  "np.random.seed() return None and do not seed torch). Seed it: "
+                  "generator=make_generator(seed, device).")
         check_dtype(pipeline)
         check_prompts(pipeline, args)
         check_batch(pipeline, args)

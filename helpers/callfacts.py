@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 # the arguments whose kind, size and dtype can explain a failure; anything else is left out of the summary
 ARGUMENTS = ("prompt", "negative_prompt", "image", "mask_image", "control_image", "latents", "prompt_embeds",
              "negative_prompt_embeds", "num_images_per_prompt", "ip_adapter_image")
+PARTS = ("controlnet", "vae", "unet", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler",
+         "safety_checker", "feature_extractor", "image_encoder", "transformer", "movq", "prior")
 LOADERS = ("from_pretrained", "load_config", "load_textual_inversion", "load_lora_weights")
 
 
@@ -121,7 +123,10 @@ def _loader_frame(exc: BaseException) -> dict:
             kwargs = local.get("kwargs") or {}
             found = {"function": frame.f_code.co_name, "cls": cls if isinstance(cls, type) else None, "repo": repo,
                      "subfolder": local.get("subfolder", kwargs.get("subfolder") if isinstance(kwargs, dict) else None),
-                     "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None)}
+                     "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None),
+                     # parts passed as text (controlnet="lllyasviel/..."): from_pretrained takes loaded models there
+                     "named_parts": sorted(k for k, v in (kwargs.items() if isinstance(kwargs, dict) else ())
+                                           if isinstance(v, str) and k in PARTS)}
             if found["function"] != "load_config":  # the outermost loader the learner called says the most
                 break
         tb = tb.tb_next

@@ -294,3 +294,63 @@ def peft_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
                 "installed after diffusers was imported.",
                 "%pip install -U peft, then restart the kernel.")
     return None
+
+
+def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A file written or read in a folder that does not exist: the folder is the cause, not the name (every chapter)."""
+    from pathlib import Path
+
+    name = getattr(exc, "filename", None)
+    folder = Path(name).expanduser().parent if isinstance(name, (str, os.PathLike)) and str(name) else None
+    if folder is None or folder.is_dir():  # the folder is there: the name is what is wrong
+        return ("the file is not where the path says. Relative paths start from the notebook's folder (notebooks/).",
+                "print(Path.cwd()) to see where you are, and pass the full path or one relative to that folder.")
+    return (f"the folder {folder} does not exist, so no file can be written or found in it.",
+            f"make it first: Path({str(folder)!r}).mkdir(parents=True, exist_ok=True), or check the folder's name "
+            "(relative paths start from the notebook's folder, notebooks/).")
+
+
+def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A pipeline class loaded from a repo without the parts it needs: a ControlNet, or another family (ch. 3–5)."""
+    import ast
+
+    found = re.search(r"Pipeline <class '[\w.]*?(\w+)'> expected (.+?), but only (\{.*?\}) were passed", str(exc))
+    if not found:
+        return None
+    try:
+        expected, passed = set(ast.literal_eval(found.group(2))), set(ast.literal_eval(found.group(3)))
+    except (ValueError, SyntaxError):
+        return None
+    cls, missing = found.group(1), sorted(expected - passed)
+    if "controlnet" in missing:
+        return (f"{cls} needs a ControlNet, and a pipeline repo does not hold one: it is a model of its own repo.",
+                "load it first and pass it in: controlnet = ControlNetModel.from_pretrained(controlnet_id, "
+                f"**load_args(controlnet_id)), then {cls}.from_pretrained(repo_id, controlnet=controlnet, ...) "
+                "(chapter 4).")
+    repo = (facts.loader.get("repo") if facts is not None else None) or None
+    theirs = None
+    if repo:
+        try:
+            from diffusers import DiffusionPipeline
+
+            theirs = DiffusionPipeline.load_config(repo, local_files_only=True).get("_class_name")
+        except Exception:  # noqa: BLE001 - no model_index.json to read: the cause is not confirmed
+            theirs = None
+    if not theirs or theirs == cls:
+        return None
+    return (f"{repo} holds a {theirs}, whose parts differ from {cls}'s ({', '.join(missing)} missing): the weights "
+            "belong to another pipeline family.",
+            f"load it with the class it names, or let an AutoPipeline choose: {theirs}.from_pretrained(repo_id, ...) "
+            "or AutoPipelineForImage2Image.from_pretrained(repo_id, ...).")
+
+
+def part_named_by_id(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A model id where from_pretrained takes a loaded part: controlnet="lllyasviel/..." (ch. 4)."""
+    parts = (facts.loader.get("named_parts") if facts is not None else None) or []
+    if not parts:
+        return None
+    part = parts[0]
+    loader = "ControlNetModel" if part == "controlnet" else "the part's own class"
+    return (f"{part}= was given a model id (text), but from_pretrained takes a loaded model there.",
+            f"load it first with {loader}: {part} = {loader if part == 'controlnet' else 'PartClass'}.from_pretrained("
+            f"its_id, **load_args(its_id)), then pass {part}={part}.")

@@ -13,7 +13,7 @@ import re
 from helpers.callwarning import warn_call
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
-_STATE = {"original": None}
+_STATE = {"original": None, "init": None}
 
 
 def _fragment_texts(node) -> list[str]:
@@ -70,6 +70,20 @@ def wrap_compel() -> None:
 
     _STATE["original"] = original
     cls.build_conditioning_tensor = build_conditioning_tensor
+    made = cls.__init__
+
+    @functools.wraps(made)
+    def __init__(self, tokenizer=None, text_encoder=None, *args, **kwargs):
+        missing = [n for n, v in (("tokenizer", tokenizer), ("text_encoder", text_encoder)) if v is None]
+        if missing:
+            raise TypeError(f"Compel got {' and '.join(f'{n}=None' for n in missing)}: the pipeline they came from has "
+                            "no such part. The SDXL refiner keeps only its second pair: build compel on "
+                            "pipeline.tokenizer_2 and pipeline.text_encoder_2, with requires_pooled=True (SDXL's "
+                            "UNet needs the pooled embeddings too).")
+        made(self, tokenizer, text_encoder, *args, **kwargs)
+
+    _STATE["init"] = made
+    cls.__init__ = __init__
 
 
 def unwrap_compel() -> None:
@@ -79,4 +93,5 @@ def unwrap_compel() -> None:
     cls = getattr(sys.modules.get("compel"), "Compel", None)
     if cls is not None and _STATE["original"] is not None:
         cls.build_conditioning_tensor = _STATE["original"]
+        cls.__init__ = _STATE["init"]
     _STATE["original"] = None

@@ -40,6 +40,15 @@ def device_kind(device: str) -> str:
     return kind
 
 
+def check_available(device: str, name: str = "device") -> str:
+    """Refuse a device torch cannot use on this machine, with pick_device() as the fix; return its kind (ch. 1)."""
+    kind = device_kind(device)
+    if not _available(kind):
+        raise ValueError(f"{name}={device!r}, but torch here has no {kind.upper()} device. Give the device this "
+                         "machine has: device = pick_device() (helpers.device), the same as in the loading cell.")
+    return kind
+
+
 def pick_device() -> str:
     """Return "cuda", "mps" or "cpu", whichever is best here; TUTORIAL_DEVICE overrides it (ch. 1)."""
     wanted = os.environ.get("TUTORIAL_DEVICE", "").strip()

@@ -155,9 +155,31 @@ def forget_timesteps() -> None:
     _EPOCH[0] += 1
 
 
+def _latents_as_noise(pipeline, args: dict) -> None:
+    from helpers.chain import latents_mark
+
+    latents = args.get("latents")
+    if latents is not None and hasattr(latents, "shape") and latents_mark(latents) is not None:
+        _warn("latents= holds a pipeline's output latents, but latents= is the starting noise of a new run: the "
+              "picture in them is not continued, it is denoised again from step one as if it were noise. To go on "
+              "from them, pass them as image= to an img2img pipeline (chapter 3).")
+
+
+def check_combined_scheduler(pipeline) -> None:
+    """A scheduler set on a Kandinsky 2.2 combined pipeline, which denoises with its decoder's (ch. 2–5)."""
+    decoder = getattr(pipeline, "decoder_pipe", None)  # Kandinsky 2.2's combined pipelines
+    mine = pipeline.__dict__.get("scheduler", getattr(pipeline, "scheduler", None))
+    if decoder is not None and mine is not None and mine is not getattr(decoder, "scheduler", mine):
+        _warn(f"pipeline.scheduler was replaced, but {type(pipeline).__name__} denoises with its decoder's "
+              "scheduler, so the new one is not used. Set it there: pipeline.decoder_pipe.scheduler = "
+              f"{type(mine).__name__}.from_config(pipeline.decoder_pipe.scheduler.config).")
+
+
 def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
     _latents_size(pipeline, args)
+    _latents_as_noise(pipeline, args)
+    check_combined_scheduler(pipeline)
     _preset_timesteps(pipeline, args, args.get("num_inference_steps", (defaults or {}).get("num_inference_steps")))
     _scheduler_betas(pipeline)
     _eta(pipeline, args)

@@ -71,6 +71,12 @@ def check_images(pipeline, args: dict) -> dict:
                 raise TypeError(f"{name} is a path or URL ({str(item)[:60]!r}), not a picture. Open it first: "
                                 f"from helpers.images import load_image_file; {name} = load_image_file({str(item)!r}).")
             item = convert_array(item, name)
+            if isinstance(item, Image.Image) and item.__dict__.get("fp", 1) is None and item.__dict__.get("tile") \
+                    and item.__dict__.get("_im", 1) is None:  # opened lazily, then its file closed unread
+                raise ValueError(f"{name} was opened with `with Image.open(...) as picture:` and its file closed "
+                                 "before the pixels were read. Read them inside the block: picture = "
+                                 "Image.open(path); picture.load() (or .copy()), or use helpers.images."
+                                 "load_image_file(path).")
             if isinstance(item, torch.Tensor) and item.ndim == 3 and item.shape[0] in (4, 16):
                 checks.check_latent_batch(item, name)
             from helpers.chain import check_latents_compatible, latents_mark
@@ -78,6 +84,11 @@ def check_images(pipeline, args: dict) -> dict:
             source = latents_mark(item) if isinstance(item, torch.Tensor) else None  # latents from a checked call
             if source is not None and name == "image":
                 check_latents_compatible(source, pipeline)
+            elif name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16) \
+                    and "Inpaint" in _name(pipeline):
+                raise ValueError(f"image is a tensor of latents {tuple(item.shape)}, but {_name(pipeline)} masks the "
+                                 "picture in pixels, so it needs a picture. Ask the pipeline before for one: "
+                                 "output_type='pil' (the default), then image=output.images[0].")
             elif name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16):
                 # a copy (.clone(), torch.cat, .to(dtype), arithmetic) is a new tensor: the mark stays behind
                 _warn(f"image is a tensor of latents {tuple(item.shape)} with no note of the pipeline that made it "
@@ -95,6 +106,10 @@ def check_images(pipeline, args: dict) -> dict:
             elif hasattr(item, "images"):  # a whole pipeline output
                 raise TypeError(f"{name} is a {type(item).__name__} (a pipeline's whole output). Pass its picture: "
                                 f"{name}=output.images[0].")
+            elif isinstance(item, dict):  # a transformers pipeline's result, e.g. the depth estimator's
+                keys = ", ".join(map(repr, list(item)[:6]))
+                raise TypeError(f"{name} is a dict (keys {keys}), not a picture: pick the picture out of it"
+                                + (", e.g. result['depth'].convert('RGB')." if "depth" in item else "."))
             elif not isinstance(item, (torch.Tensor, np.ndarray)):
                 raise TypeError(f"{name} must be a PIL image (or a tensor of latents between pipelines), got "
                                 f"{type(item).__name__}. Load pictures with diffusers.utils.load_image.")

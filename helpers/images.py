@@ -202,6 +202,11 @@ def load_image_file(path_or_url) -> Image.Image:
         )
     else:
         path = Path(text).expanduser()  # "~/me.png", as a shell would read it
+        if path.is_dir():
+            pictures = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+            example = f", e.g. {str(Path(text) / pictures[0])!r}" if pictures else ""
+            raise IsADirectoryError(f"path_or_url={text!r} is a folder, not a picture: pass one file in it{example}."
+                                    + (f" It holds {len(pictures)} pictures." if pictures else ""))
         if not path.is_file():
             raise FileNotFoundError(
                 f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd()})."

@@ -8,6 +8,7 @@ declares its own, such as `strength` or a choice of `mask_image`, with `Slider` 
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import itertools
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 import ipywidgets as W
 from PIL import PngImagePlugin
 
-from helpers.panel_controls import SHARED, Choice, Result, Slider, caption_for, check_start, make_slider
+from helpers.panel_controls import SHARED, Choice, Result, Results, Slider, caption_for, check_start, make_slider
 from helpers.panel_save import html_text as _html
 from helpers.panel_save import png_bytes, write_png
 from helpers.panel_setup import check_setup
@@ -75,7 +76,7 @@ class Panel:
         self.history_size = history
         self.device = device
         self.save_dir = save_dir
-        self.results: list[Result] = []
+        self.results: list[Result] = Results(self)
         self.runs = 0  # pipeline calls actually made (tests check that a double click runs once)
         self._cache: dict = {}
         self._busy = threading.Lock()
@@ -139,8 +140,11 @@ class Panel:
             if extra.name in self.fixed:
                 raise ValueError(f"`{extra.name}` is both in fixed= and a control in extras; keep one.")
             if extra.pipeline_arg and not _accepts(self.pipeline, extra.name):
-                raise ValueError(f"{type(self.pipeline).__name__} does not take `{extra.name}`. Leave the control out, "
-                                 f"or, if your own encode function reads it, declare it with pipeline_arg=False.")
+                params = list(inspect.signature(type(self.pipeline).__call__).parameters)
+                close = difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)
+                hint = (f"Did you mean `{close[0]}`?" if close else "Leave the control out, or, if your own encode "
+                        "function reads it, declare it with pipeline_arg=False.")
+                raise ValueError(f"{type(self.pipeline).__name__} does not take `{extra.name}`. {hint}")
         return extras
 
     def _default_encoder(self):
@@ -196,7 +200,12 @@ class Panel:
             key = (p["prompt"], p["negative_prompt"], *(p[e.name] for e in self.extras if not e.pipeline_arg))
             if key not in self._cache:
                 self._cache.clear()  # keep one: the embeddings of the prompt on screen
-                self._cache[key] = self.encode(p["prompt"], p["negative_prompt"], p)
+                made = self.encode(p["prompt"], p["negative_prompt"], p)
+                if not isinstance(made, dict):
+                    raise TypeError(f"encode= must return a dict of keyword arguments for the pipeline, such as "
+                                    f"{{'prompt_embeds': ..., 'negative_prompt_embeds': ...}}; yours returned "
+                                    f"{type(made).__name__}.")
+                self._cache[key] = made
             kwargs.update(self._cache[key])
             if p["guidance_scale"] <= 1:  # guidance off: the negative side is unused (check_prompts said so once)
                 kwargs.pop("negative_prompt_embeds", None)

@@ -31,6 +31,26 @@ class Result:
     saved: bool = False
 
 
+class Results(list):
+    """The panel's pictures, newest first; reading one before the first run has finished says so."""
+
+    def __init__(self, panel):
+        super().__init__()
+        self.panel = panel
+
+    def __getitem__(self, index):
+        try:
+            return super().__getitem__(index)
+        except IndexError:
+            if len(self):  # pictures there, just fewer than asked for: Python's own message says it
+                raise
+            running = self.panel._busy.locked()
+            raise IndexError("panel.results holds no picture yet: " + (
+                "the run is still going (generate() returns at once). Wait for it: panel.wait(), or "
+                "panel.generate(wait=True)." if running else "press Generate, or call panel.generate(wait=True).")
+            ) from None
+
+
 @dataclass(frozen=True)
 class Slider:
     """A chapter's own number control, e.g. Slider("strength", 0.75, 0.0, 1.0, step=0.05) (ch. 2–5).

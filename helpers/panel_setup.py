@@ -61,14 +61,9 @@ def check_encode(encode) -> None:
 
 def check_device(device) -> None:
     """The device the generators are seeded on must be one torch can use here (ch. 1–5)."""
-    import torch
+    from helpers.device import check_available
 
-    kind = str(device).split(":")[0]
-    missing = (kind == "cuda" and not torch.cuda.is_available()) or \
-              (kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()))
-    if missing:
-        raise ValueError(f"device={device!r}, but torch here has no {kind.upper()} device. Give the device the "
-                         "pipeline runs on: device=pick_device() (helpers.device), the same as in the loading cell.")
+    check_available(device)
 
 
 def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: set, encode, device) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from helpers.device import GPU_MEMORY_ENV, device_kind, gpu_memory_budget, module_bytes, pick_device
+from helpers.device import GPU_MEMORY_ENV, check_available, device_kind, gpu_memory_budget, module_bytes, pick_device
 
 OFFLOAD_CHOICES = ("auto", "always", "never")
 ATTENTION_CHOICES = ("auto", "xformers", "sdpa")
@@ -440,6 +440,7 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     benchmark) calls those two itself.
     """
     device = device if device is not None else pick_device()
+    check_available(device)  # "cuda" on a machine without it: said here, not as a linker error later
     p = plan_for(pipeline, device, offload=offload, attention=attention, fast=fast, compile=compile, height=height,
                  width=width, batch=batch, tricks=tricks, memory_budget=memory_budget)
     apply_plan(pipeline, p, device)

@@ -44,9 +44,14 @@ def test_failing_notebook_is_named_and_others_still_run(tmp_path, capsys):
     bad = _notebook(tmp_path / "01_bad.ipynb", "x = 1", "raise ValueError('strength=3 is outside [0, 1]')")
     good = _notebook(tmp_path / "02_good.ipynb",
                      "from PIL import Image\nImage.new('RGB', (8, 8), 'red')")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "index.html").write_text("<p>my own page</p>")  # TUTORIAL_BUILD aimed at a folder of mine
     failed = run_all([bad, good], out=tmp_path / "build", timeout=60)
     assert failed == 1
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    aside = list((tmp_path / "build").glob("index.edited-*.html"))
+    assert len(aside) == 1 and aside[0].read_text() == "<p>my own page</p>"  # moved aside, not overwritten
+    assert f"index.html had changes the job did not make: moved to {aside[0].resolve()}" in out
     assert "01_bad.ipynb: FAILED (code cell 2 failed: ValueError: strength=3 is outside [0, 1])" in err
     assert "02_good.ipynb: ok" in err
     page = (tmp_path / "build" / "index.html").read_text()
@@ -205,13 +210,15 @@ def test_a_name_that_is_no_chapter_is_refused_with_the_list(typed, says, capsys,
     assert info.value.code == 2 and says in capsys.readouterr().err
 
 
-def test_a_damaged_notebook_is_named_before_anything_runs_and_y_is_short_for_yes(tmp_path, capsys):
+def test_a_damaged_notebook_is_named_before_anything_runs_and_y_is_short_for_yes(tmp_path, capsys, monkeypatch):
     from tools.run import main
 
+    monkeypatch.setenv("TUTORIAL_MODELS", "auto")
     broken = tmp_path / "09_mine.ipynb"
     broken.write_text('{"cells": [')  # an editor that stopped half-way through saving
     with pytest.raises(SystemExit) as info:
-        main(["-y", str(broken)])
+        main(["-y", "--twins", str(broken)])
+    assert os.environ["TUTORIAL_MODELS"] == "twins"  # --twins: what the chapters' kernels will read
     err = capsys.readouterr().err
     assert info.value.code == 2 and "09_mine.ipynb cannot be read as a notebook" in err and "Nothing ran" in err
     assert broken.read_text() == '{"cells": ['  # left as it was

@@ -121,14 +121,16 @@ def test_a_plan_is_applied_only_on_its_kind_of_device():
 
 
 @pytest.mark.parametrize("device", ["cpu", "mps"])
-def test_offload_always_without_accelerator(device):
+def test_offload_always_without_accelerator(device, monkeypatch):
+    monkeypatch.setattr("helpers.device._available", lambda d: d in ("cpu", "mps"))  # as on a Mac
     pipe = FakePipeline()
     with pytest.raises(ValueError, match="offload='auto' or offload='never'"):
         speed.fit_to_machine(pipe, device, offload="always")
     assert pipe.calls == []
 
 
-def test_mps_moves_to_mps():
+def test_mps_moves_to_mps(monkeypatch):
+    monkeypatch.setattr("helpers.device._available", lambda d: d in ("cpu", "mps"))  # as on a Mac
     pipe = speed.fit_to_machine(FakePipeline(), "mps", verbose=False)
     assert pipe.calls == [("to", "mps")]
 
@@ -348,3 +350,9 @@ def test_off_cuda_the_budget_is_checked_and_said_to_be_ignored(monkeypatch, caps
     speed.fit_to_machine(FakePipeline(), "cpu")
     assert "speed/memory on cpu (a 15.0 GiB GPU memory budget (TUTORIAL_GPU_MEMORY or memory_budget=) ignored: it " \
            "applies to CUDA only):" in capsys.readouterr().out
+
+
+def test_a_device_this_machine_lacks_is_refused_with_pick_device(monkeypatch):
+    monkeypatch.setattr("helpers.device._available", lambda d: d == "cpu")
+    with pytest.raises(ValueError, match=r"device='cuda', but torch here has no CUDA device.*pick_device\(\)"):
+        speed.fit_to_machine(FakePipeline(), "cuda")

@@ -171,7 +171,9 @@ def write_report(results, out: Path) -> Path:
         for png in figures(nb):
             parts.append(f"<img src='data:image/png;base64,{png}'>")
     page = out / "index.html"
-    write_atomic(page, lambda f: f.write("\n".join(parts) + "\n"))
+    note = _write_ours(page, lambda f: f.write("\n".join(parts) + "\n"))  # a page of the learner's own: moved aside
+    if note:
+        print(note.removeprefix("; "), flush=True)
     return page
 
 
@@ -190,7 +192,7 @@ def _ours(path: Path) -> bool:
 
 
 def _write_ours(path: Path, nb) -> str:
-    """Write a notebook the job owns; a file there that the job did not write (edited since) is moved aside first."""
+    """Write a file the job owns (a notebook, or the page); one there that the job did not write is moved aside."""
     import hashlib
 
     note = ""
@@ -198,7 +200,7 @@ def _write_ours(path: Path, nb) -> str:
         aside = path.with_name(f"{path.stem}.edited-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
         path.rename(aside)
         note = f"; {path.name} had changes the job did not make: moved to {aside.resolve()}"
-    write_atomic(path, lambda f: nbformat.write(nb, f))
+    write_atomic(path, nb if callable(nb) else lambda f: nbformat.write(nb, f))
     _record(path).parent.mkdir(exist_ok=True)
     _record(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
     return note
@@ -415,7 +417,11 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="on the real checkpoints, download and run without asking (the sizes are still said)")
+    parser.add_argument("--twins", action="store_true",
+                        help="preview on the offline twins (the same as TUTORIAL_MODELS=twins): nothing is downloaded")
     args = parser.parse_args(argv)
+    if args.twins:
+        os.environ["TUTORIAL_MODELS"] = "twins"  # read by this job and by every chapter's kernel
     from helpers.longrun import threshold
 
     try:

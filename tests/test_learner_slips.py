@@ -1,0 +1,192 @@
+"""Slips from a fresh probe of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–120)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import explain
+from helpers.loading import load_args
+from helpers.notes import format_note
+
+SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
+DEPTH = "lllyasviel/control_v11f1p_sd15_depth"
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    from diffusers import (
+        ControlNetModel,
+        StableDiffusionControlNetImg2ImgPipeline,
+        StableDiffusionImg2ImgPipeline,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+    )
+
+    explain.enable()
+    t2i = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
+    net = ControlNetModel.from_pretrained(DEPTH, **load_args(DEPTH))
+    found = {"t2i": t2i, "img2img": StableDiffusionImg2ImgPipeline(**t2i.components),
+             "inpaint": StableDiffusionInpaintPipeline(**t2i.components),
+             "control": StableDiffusionControlNetImg2ImgPipeline(**t2i.components, controlnet=net)}
+    for pipe in found.values():
+        pipe.set_progress_bar_config(disable=True)
+    yield found
+    explain.disable()
+
+
+def photo(side=64):
+    return Image.fromarray(np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8))
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as err:  # noqa: BLE001
+        return err
+    raise AssertionError("it did not fail")
+
+
+KW = {"num_inference_steps": 2, "strength": 0.5}
+
+
+@pytest.mark.parametrize(("case", "match"), [
+    ("no control image", r"needs control_image=: the control picture"),
+    ("depth dict", r"control_image is a dict \(keys 'depth', 'predicted_depth'\).*result\['depth'\].convert"),
+    ("raw depth tensor", r"tensor of shape \(1, 64, 64\).*predicted_depth.*result\['depth'\]"),
+    ("two nets, one picture", r"has 2 ControlNets, and control_image= gives one picture.*\[picture, picture\]"),
+])
+def test_the_control_picture_is_checked_before_diffusers_blames_image(pipes, case, match):
+    from diffusers import StableDiffusionControlNetImg2ImgPipeline
+    from diffusers.models.controlnets.multicontrolnet import MultiControlNetModel
+
+    pipe, control = pipes["control"], photo()
+    if case == "two nets, one picture":
+        pipe = StableDiffusionControlNetImg2ImgPipeline(
+            **{k: v for k, v in pipe.components.items() if k != "controlnet"},
+            controlnet=MultiControlNetModel([pipe.controlnet, pipe.controlnet]))
+    control = {"no control image": None, "depth dict": {"depth": control, "predicted_depth": torch.rand(1, 64, 64)},
+               "raw depth tensor": torch.rand(1, 64, 64)}.get(case, control)
+    with pytest.raises((TypeError, ValueError), match=match):
+        pipe("a cat", image=photo(), control_image=control, **KW)
+
+
+@pytest.mark.parametrize(("case", "match"), [
+    ("numpy generator", r"torch's Generator, got numpy\.random\._generator\.Generator.*make_generator"),
+    ("old callback", r"f\(pipeline, step, timestep, callback_kwargs\).*yours takes \(step, timestep, latents\)"),
+    ("latents for inpainting", r"tensor of latents \(1, 4, 8, 8\), but StableDiffusionInpaintPipeline masks"),
+    ("closed file", r"file closed before the pixels were read.*picture.load\(\)"),
+])
+def test_call_slips_are_refused_with_the_fix(pipes, tmp_path, case, match):
+    kwargs = {"image": photo(), **KW}
+    pipe = pipes["img2img"]
+    if case == "numpy generator":
+        kwargs["generator"] = np.random.default_rng(0)
+    elif case == "old callback":
+        kwargs["callback_on_step_end"] = lambda step, timestep, latents: None
+    elif case == "latents for inpainting":
+        pipe, kwargs["image"], kwargs["mask_image"] = pipes["inpaint"], torch.randn(1, 4, 8, 8), photo()
+    else:
+        photo().save(tmp_path / "mine.png")
+        with Image.open(tmp_path / "mine.png") as opened:
+            kwargs["image"] = opened  # used after the with block closed its file
+    with pytest.raises((TypeError, ValueError), match=match):
+        pipe("a cat", **kwargs)
+
+
+def test_latents_batch_and_unseeded_calls_and_output_latents_as_noise(pipes):
+    t2i = pipes["t2i"]
+    with pytest.raises(ValueError, match=r"latents hold 1 starting noise picture\(s\), but this call makes 2.*"
+                                         r"latents.repeat\(2, 1, 1, 1\)"):
+        t2i("a cat", latents=torch.randn(1, 4, 8, 8), num_images_per_prompt=2, num_inference_steps=2)
+    made = pipes["img2img"]("a cat", image=photo(), output_type="latent", **KW).images
+    t2i.__dict__.pop("_tutorial_said", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t2i("a cat", latents=made, num_inference_steps=2, generator=None)
+    words = " ".join(str(w.message) for w in caught)
+    assert "latents= is the starting noise of a new run" in words and "image= to an img2img pipeline" in words
+    assert "generator=None: this call is not seeded" in words
+
+
+def test_a_bool_mask_tensor_is_made_a_picture(pipes):
+    mask = torch.zeros(64, 64, dtype=torch.bool)
+    mask[16:48, 16:48] = True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = pipes["inpaint"]("a cat", image=photo(), mask_image=mask, height=64, width=64, **KW)
+    assert len(out.images) == 1 and any("boolean tensor" in str(w.message) for w in caught)
+
+
+def test_sdxl_embeddings_need_their_pooled_pair_and_compel_its_parts():
+    from compel import Compel
+    from diffusers import AutoPipelineForImage2Image
+
+    explain.enable()
+    refiner = AutoPipelineForImage2Image.from_pretrained(REFINER, **load_args(REFINER))
+    width = refiner.text_encoder_2.config.hidden_size
+    with pytest.raises(ValueError, match=r"prompt_embeds= only with pooled_prompt_embeds=.*requires_pooled=True"):
+        refiner(prompt_embeds=torch.randn(1, 77, width), image=photo(), num_inference_steps=4)
+    explain.wrap_pipelines()  # compel imported: what the next cell's hook does
+    with pytest.raises(TypeError, match=r"Compel got tokenizer=None and text_encoder=None.*tokenizer_2"):
+        Compel(tokenizer=refiner.tokenizer, text_encoder=refiner.text_encoder)
+
+
+def test_a_combined_kandinsky_scheduler_set_on_the_wrong_object_is_said():
+    from helpers.ignored import check_combined_scheduler
+
+    decoder = type("Decoder", (), {"scheduler": object()})()
+    combined = type("KandinskyV22CombinedLike", (), {})()
+    combined.decoder_pipe, combined.scheduler = decoder, decoder.scheduler
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_combined_scheduler(combined)  # the same object: nothing to say
+        combined.scheduler = object()
+        check_combined_scheduler(combined)
+    assert len(caught) == 1 and "pipeline.decoder_pipe.scheduler =" in str(caught[0].message)
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda: np.zeros((4, 4, 3), np.float32).save("x.png"), "output_type='pil'"),
+    (lambda: [Image.new("RGB", (4, 4))].save("x.png"), "output.images[0].save"),
+    (lambda: Image.fromarray(np.zeros((4, 4, 3), np.float32)), "(array * 255).round().astype('uint8')"),
+    (lambda: torch.zeros(1).to("gpu"), "'gpu' is not one of them"),
+    (lambda: Image.new("RGB", (4, 4)).save("/nonexistent-folder/x.png"), "mkdir(parents=True, exist_ok=True)"),
+])
+def test_library_errors_of_the_probe_get_their_own_note(make, says):
+    note = format_note(_raised(make))
+    assert note and says in note, note
+
+
+def test_loading_slips_get_notes_that_name_the_part(pipes):
+    from diffusers import AutoPipelineForImage2Image, StableDiffusionControlNetImg2ImgPipeline
+
+    err = _raised(lambda: StableDiffusionControlNetImg2ImgPipeline.from_pretrained(SD, **load_args(SD)))
+    assert "ControlNetModel.from_pretrained(controlnet_id" in format_note(err)
+    err = _raised(lambda: AutoPipelineForImage2Image.from_pretrained(SD, controlnet=DEPTH, **load_args(SD)))
+    assert "controlnet= was given a model id" in format_note(err)
+    err = _raised(lambda: AutoPipelineForImage2Image.from_pretrained(SD, **load_args(SD), variant="fp16"))
+    assert "load_args(repo_id) already passes variant=" in format_note(err)
+    err = _raised(lambda: pipes["img2img"]("a cat", image=photo(), timesteps=[999, 500], strength=0.5))
+    assert "EulerDiscreteScheduler.from_config(pipeline.scheduler.config)" in format_note(err)
+
+
+def test_panel_slips(pipes, tmp_path):
+    from helpers.images import load_image_file
+    from helpers.panel import Panel, Slider
+
+    with pytest.raises(ValueError, match=r"does not take `strenght`\. Did you mean `strength`\?"):
+        Panel(pipes["img2img"], prompt="x", fixed={"image": photo()}, extras=[Slider("strenght", 0.3, 0.0, 1.0)])
+    panel = Panel(pipes["img2img"], prompt="x", num_inference_steps=2, fixed={"image": photo()},
+                  encode=lambda prompt, negative, extras: torch.zeros(1, 77, 32))
+    with pytest.raises(IndexError, match=r"holds no picture yet: press Generate"):
+        panel.results[0]
+    panel.generate(wait=True)
+    assert "encode= must return a dict of keyword arguments" in panel.status.value
+    (tmp_path / "holiday").mkdir()
+    photo().save(tmp_path / "holiday" / "beach.png")
+    with pytest.raises(IsADirectoryError, match=r"is a folder, not a picture: pass one file in it, e.g. .*beach.png"):
+        load_image_file(str(tmp_path / "holiday"))
