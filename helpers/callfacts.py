@@ -124,6 +124,7 @@ def _loader_frame(exc: BaseException) -> dict:
             found = {"function": frame.f_code.co_name, "cls": cls if isinstance(cls, type) else None, "repo": repo,
                      "subfolder": local.get("subfolder", kwargs.get("subfolder") if isinstance(kwargs, dict) else None),
                      "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None),
+                     "revision": local.get("revision", kwargs.get("revision") if isinstance(kwargs, dict) else None),
                      # parts passed as text (controlnet="lllyasviel/..."): from_pretrained takes loaded models there
                      "named_parts": sorted(k for k, v in (kwargs.items() if isinstance(kwargs, dict) else ())
                                            if isinstance(v, str) and k in PARTS)}

@@ -183,6 +183,11 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
         return (f"variant= names a file label such as 'fp16', and it was given {variant!r}, so the loader looked for "
                 "files with that name in them.", f"pass the dtype as dtype={variant!r}, and variant='fp16' only "
                 "where the repo ships fp16 files (**load_args(repo_id) chooses).")
+    if loader.get("revision") in ("fp16", "fp32", "bf16"):  # older tutorials' way to ask for half-size files
+        return (f"revision={loader['revision']!r} asks for a git branch of that name, the way older tutorials got "
+                "half-size files; diffusers now keeps them beside the others as a variant, and a repo need not have "
+                "that branch (the twins have none).",
+                "drop revision= and pass **load_args(repo_id), which picks variant='fp16' where the repo ships it.")
     if is_local(repo) and not os.path.exists(os.path.expanduser(repo)):
         return (f"{repo} does not exist on this machine.", "check the path: print(Path(path).resolve()) shows where "
                 "it points; relative paths start at the folder Python runs in.")

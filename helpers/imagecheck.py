@@ -82,13 +82,13 @@ def check_images(pipeline, args: dict) -> dict:
             from helpers.chain import check_latents_compatible, latents_mark
 
             source = latents_mark(item) if isinstance(item, torch.Tensor) else None  # latents from a checked call
-            if source is not None and name == "image":
-                check_latents_compatible(source, pipeline)
-            elif name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16) \
+            if name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16) \
                     and "Inpaint" in _name(pipeline):
                 raise ValueError(f"image is a tensor of latents {tuple(item.shape)}, but {_name(pipeline)} masks the "
                                  "picture in pixels, so it needs a picture. Ask the pipeline before for one: "
                                  "output_type='pil' (the default), then image=output.images[0].")
+            if source is not None and name == "image":
+                check_latents_compatible(source, pipeline)
             elif name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16):
                 # a copy (.clone(), torch.cat, .to(dtype), arithmetic) is a new tensor: the mark stays behind
                 _warn(f"image is a tensor of latents {tuple(item.shape)} with no note of the pipeline that made it "

@@ -126,10 +126,34 @@ class Choice:
                              "of them as value=, or leave value out to start at the first.")
 
     def _widget(self, style: dict):
-        return W.Dropdown(options=list(self.options), value=self.value, description=self.name, **style)
+        return _ChoiceDropdown(self.options, options=list(self.options), value=self.value, description=self.name,
+                               **style)
 
     def _argument(self, shown):
         return self.options[shown]
+
+
+def _is_label(value, choices: dict) -> bool:
+    try:
+        return value in choices
+    except TypeError:  # a picture or another unhashable value: not one of the labels
+        return False
+
+
+class _ChoiceDropdown(W.Dropdown):
+    """A Choice's dropdown: set from Python with one of its pictures (not its label), it says which label to use."""
+
+    def __init__(self, choices: dict, **kwargs):
+        self._choices = choices
+        super().__init__(**kwargs)
+
+    def __setattr__(self, name, value):
+        if name == "value" and getattr(self, "_choices", None) and not _is_label(value, self._choices):
+            labels = [k for k, v in self._choices.items() if v is value]
+            listed = ", ".join(map(repr, self._choices))
+            raise TraitError(f"{self.description} takes one of its labels ({listed}), not the value itself"
+                             + (f": set .value = {labels[0]!r}" if labels else "") + ".")
+        super().__setattr__(name, value)
 
 
 def check_name(control) -> None:

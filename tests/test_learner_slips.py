@@ -170,6 +170,8 @@ def test_loading_slips_get_notes_that_name_the_part(pipes):
     assert "controlnet= was given a model id" in format_note(err)
     err = _raised(lambda: AutoPipelineForImage2Image.from_pretrained(SD, **load_args(SD), variant="fp16"))
     assert "load_args(repo_id) already passes variant=" in format_note(err)
+    err = _raised(lambda: AutoPipelineForImage2Image.from_pretrained(SD, revision="fp16"))  # older tutorials
+    assert "drop revision= and pass **load_args(repo_id)" in format_note(err)
     err = _raised(lambda: pipes["img2img"]("a cat", image=photo(), timesteps=[999, 500], strength=0.5))
     assert "EulerDiscreteScheduler.from_config(pipeline.scheduler.config)" in format_note(err)
 
@@ -190,3 +192,17 @@ def test_panel_slips(pipes, tmp_path):
     photo().save(tmp_path / "holiday" / "beach.png")
     with pytest.raises(IsADirectoryError, match=r"is a folder, not a picture: pass one file in it, e.g. .*beach.png"):
         load_image_file(str(tmp_path / "holiday"))
+
+
+def test_a_choice_set_with_its_picture_names_the_label(pipes):
+    from traitlets import TraitError
+
+    from helpers.panel import Choice, Panel
+
+    box, oval = photo(), photo(32)
+    panel = Panel(pipes["inpaint"], prompt="x", fixed={"image": photo()}, extras=[Choice("mask_image", {"box": box,
+                                                                                                       "oval": oval})])
+    with pytest.raises(TraitError, match=r"takes one of its labels \('box', 'oval'\).*\.value = 'oval'"):
+        panel.controls["mask_image"].value = oval
+    panel.controls["mask_image"].value = "oval"
+    assert panel.controls["mask_image"].value == "oval"
