@@ -215,9 +215,36 @@ def check_callback(args: dict) -> None:
                         "callback_kwargs['latents'].") from None
 
 
+def check_text_where_embeds_go(pipeline, args: dict) -> None:
+    """Text given to Kandinsky 2.2's decoder alone, which takes the prior's image_embeds (ch. 3)."""
+    given = args.get("image_embeds")
+    if isinstance(given, str) or (isinstance(given, list) and given and isinstance(given[0], str)):
+        raise TypeError(f"{_name(pipeline)} is Kandinsky 2.2's decoder alone: its first argument is image_embeds from "
+                        "the prior, not text. Load the combined pipeline, which runs the prior and the decoder: "
+                        "AutoPipelineForImage2Image.from_pretrained('kandinsky-community/kandinsky-2-2-decoder') "
+                        "(chapter 3).")
+
+
+def check_embeds_given_whole(pipeline, args: dict) -> None:
+    """encode_prompt's whole tuple given as prompt_embeds=, and an IP-Adapter picture with no IP-Adapter (ch. 4)."""
+    for name in ("prompt_embeds", "negative_prompt_embeds"):
+        if isinstance(args.get(name), (tuple, list)):
+            raise TypeError(f"{name} is a {type(args[name]).__name__} of {len(args[name])}: pipeline.encode_prompt "
+                            "returns (prompt_embeds, negative_prompt_embeds). Unpack it first: prompt_embeds, "
+                            "negative_prompt_embeds = pipeline.encode_prompt(...).")
+    unet = getattr(pipeline, "unet", None)
+    if args.get("ip_adapter_image") is not None and unet is not None \
+            and getattr(unet, "encoder_hid_proj", None) is None:
+        raise ValueError("ip_adapter_image= needs an IP-Adapter loaded into the pipeline, and none is: load one "
+                         "first with pipeline.load_ip_adapter(repo_id, subfolder=..., weight_name=...) (diffusers' "
+                         "IP-Adapter guide names them), or leave ip_adapter_image= out.")
+
+
 def check_batch(pipeline, args: dict) -> None:
     """Every check of this module, in the order a learner's call meets them (ch. 1–5)."""
     check_family(pipeline)
+    check_embeds_given_whole(pipeline, args)
+    check_text_where_embeds_go(pipeline, args)
     check_control(pipeline, args)
     check_latents_batch(pipeline, args)
     check_pooled(pipeline, args)

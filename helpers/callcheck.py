@@ -54,7 +54,17 @@ def check_names(pipeline, signature, given: dict) -> None:
         if key in ("height", "width") and "image" in params:
             hint = (f"{_name(pipeline)} takes its size from image=; resize the picture instead: "
                     "image = image.resize((width, height)), both multiples of 8.")
-        if key in BELONGS_TO:
+        if key == "control_image" and "ControlNet" in _name(pipeline) and "image" in params:
+            hint = (f"{_name(pipeline)} (text-to-image) takes its control picture as image=; control_image= belongs "
+                    "to the img2img and inpainting ControlNet pipelines. Pass image=depth_image.")
+        elif key in ("callback_on_step_end", "callback_on_step_end_tensor_inputs") and "callback" in params:
+            hint = (f"{_name(pipeline)} has only the older per-step hook: callback=f, callback_steps=1, where f takes "
+                    "(step, timestep, latents) (chapter 3's peek_latents).")
+        elif key in ("prompt", "negative_prompt") and "image_embeds" in params:
+            hint = (f"{_name(pipeline)} is Kandinsky 2.2's decoder alone: it takes image_embeds from the prior, not "
+                    "text. Load the combined pipeline, which runs the prior and the decoder: AutoPipelineForImage2Image"
+                    ".from_pretrained('kandinsky-community/kandinsky-2-2-decoder') (chapter 3).")
+        elif key in BELONGS_TO:
             hint = (f"{_name(pipeline)} takes no {key}=; {BELONGS_TO[key]} does. Make one from the loaded weights: "
                     f"{BELONGS_TO[key]}.from_pipe(pipeline)." if BELONGS_TO[key].startswith("Auto") else
                     f"{_name(pipeline)} takes no {key}=; {BELONGS_TO[key]} does (chapter 4).")

@@ -152,9 +152,10 @@ def _no_twin(repo: str) -> tuple[str, str]:
 
 def _variant_note(variant: str | None) -> tuple[str, str]:
     label = f"variant='{variant}'" if variant else "a variant="
-    return (f"you asked for {label} files, but this repo ships none for some of its parts.",
-            "drop variant= and pass **load_args(repo_id) (from helpers.loading), which reads the repo's files and "
-            "chooses.")
+    # the variant came from the learner's own variant=, or from **load_args of another repo's id
+    return (f"the load asked for {label} files, but this repo ships none for some of its parts.",
+            "pass **load_args(repo_id) with the same repo id as from_pretrained's (load_args of another repo brings "
+            "that repo's variant=), and no variant= of your own: it reads this repo's files and chooses.")
 
 
 def _folder_for(class_name: str, folders: list[str]) -> str | None:
@@ -259,6 +260,11 @@ def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     from helpers.modes import active_hub_cache, active_mode, is_cached
 
     repo = (facts.loader.get("repo") if facts is not None else None) or None
+    given = re.match(r"(\w+) \{\s*\"_class_name\"", repo or "")  # from_config(scheduler): its printout as a "repo"
+    if given:
+        return (f"from_config was given a {given.group(1)} object; it takes that scheduler's settings, its .config, "
+                "and looked the object's printout up as if it were a repo id instead.",
+                "pass the config: pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config).")
     if repo and (is_local(repo) or is_cached(repo, active_hub_cache())):
         # the files are here: a file the folder lacks, or a class or subfolder that does not fit the repo
         return missing_file(exc, facts)
@@ -310,6 +316,13 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     if folder is None or folder.is_dir():  # the folder is there: the name is what is wrong
         return ("the file is not where the path says. Relative paths start from the notebook's folder (notebooks/).",
                 "print(Path.cwd()) to see where you are, and pass the full path or one relative to that folder.")
+    missing = folder
+    while not missing.parent.is_dir() and missing.parent != missing:
+        missing = missing.parent  # the first part of the path that is not there
+    if re.search(r"[ ,]", missing.name):  # words, not a folder name: a "/" inside a name made from a prompt
+        return (f"the name contains '/', which separates folders, so '{missing.name}' was read as a folder that does "
+                "not exist (a file name made from a prompt, say).",
+                "take the '/' out of the name: name = text.replace('/', '-'), then save under that name.")
     return (f"the folder {folder} does not exist, so no file can be written or found in it.",
             f"make it first: Path({str(folder)!r}).mkdir(parents=True, exist_ok=True), or check the folder's name "
             "(relative paths start from the notebook's folder, notebooks/).")
@@ -352,6 +365,16 @@ def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
 def part_named_by_id(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A model id where from_pretrained takes a loaded part: controlnet="lllyasviel/..." (ch. 4)."""
     parts = (facts.loader.get("named_parts") if facts is not None else None) or []
+    tb = exc.__traceback__
+    while tb is not None and not parts:  # pipeline.scheduler = "DDIM": diffusers' __setattr__ registers the text
+        local = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name == "__setattr__" and isinstance(local.get("value"), str):
+            name, value = local.get("name"), local["value"]
+            kind = "DDIMScheduler.from_pretrained(repo_id, subfolder='scheduler')" if name == "scheduler" else \
+                f"the part's own class: PartClass.from_pretrained(its_id, subfolder='{name}')"
+            return (f"pipeline.{name} was set to the text {value!r}; a pipeline's parts are loaded objects, not names.",
+                    f"make the object first: pipeline.{name} = {kind}.")
+        tb = tb.tb_next
     if not parts:
         return None
     part = parts[0]

@@ -85,6 +85,10 @@ def check_size(width, height, multiple: int = 8) -> tuple[int, int]:
 def check_noise_level(noise_level, max_noise_level: int = 350) -> int:
     """The x4 upscaler's noise_level must lie in [0, max_noise_level] (ch. 3)."""
     value = check_number("noise_level", noise_level)
+    if value != int(value):  # diffusers casts it to a whole number: 0.2 would become 0
+        raise ValueError(f"noise_level={noise_level} counts noise steps added to the input (0 to {max_noise_level}, "
+                         "default 20); it is not a fraction, and diffusers would cut it to a whole number. Use e.g. "
+                         "noise_level=20.")
     if not 0 <= value <= max_noise_level:
         raise ValueError(f"noise_level={noise_level} is outside [0, {max_noise_level}] (this pipeline's "
                          f"max_noise_level). Use the default 20, or up to {max_noise_level} for a blurrier input.")
@@ -140,7 +144,7 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
                          "Mark only the area to change in white, or pass allow_full=True if you mean it.")
     if white > 0.9:
         warn_call(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
-              "invert it with PIL.ImageOps.invert")
+              "invert it: mask_image = PIL.ImageOps.invert(mask_image.convert('L'))")
     return mask_image
 
 

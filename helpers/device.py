@@ -129,7 +129,11 @@ def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:
     if requested is None:
         return torch.float16 if kind == "cuda" else torch.float32
     if not isinstance(requested, torch.dtype):
-        hint = f"torch.{requested}" if isinstance(requested, str) else "torch.float16"
+        aliases = {"fp16": "float16", "half": "float16", "float16": "float16", "fp32": "float32", "float": "float32",
+                   "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16"}
+        text = str(requested).strip().lower().removeprefix("torch.")
+        named = aliases.get(text) if isinstance(requested, str) else None
+        hint = f"torch.{named}" if named else "torch.float16 or torch.float32"
         raise TypeError(
             f"requested must be a torch.dtype such as {hint}, got {type(requested).__name__} {requested!r}."
         )

@@ -46,6 +46,8 @@ def _checked(original):
             try:
                 bound = signature.bind(self, *args, **kwargs)
             except TypeError as err:
+                if args and isinstance(args[0], str) and "prompt" not in signature.parameters:
+                    check_names(self, signature, {"prompt": args[0]})  # says what this pipeline takes instead
                 raise TypeError(f"{type(self).__name__}(): {err}. Pass arguments by name, e.g. "
                                 "pipeline(prompt, guidance_scale=7.5).") from None
             replaced = check_pipeline_call(self, signature, bound.arguments)
@@ -219,6 +221,9 @@ def _pre_run_cell(*_):
 
 def explain_errors(on: bool = True) -> None:
     """Notes under known errors, checks before every pipeline call; explain_errors(False): off (every chapter)."""
+    if not isinstance(on, bool):  # explain_errors("off") is truthy: it would switch them on
+        raise TypeError(f"on must be True or False, got {on!r}: explain_errors() turns the checks on, "
+                        "explain_errors(False) turns them off.")
     try:
         from IPython import get_ipython
 

@@ -56,6 +56,10 @@ def _reference_betas(pipeline) -> dict | None:
 
 def _scheduler_betas(pipeline) -> None:
     scheduler = getattr(pipeline, "scheduler", None)
+    if isinstance(scheduler, str):  # pipeline.scheduler = "DDIM": a name, not a scheduler
+        raise TypeError(f"pipeline.scheduler is the text {scheduler!r}, not a scheduler. Make one from the model's "
+                        "settings: pipeline.scheduler = DDIMScheduler.from_pretrained(repo_id, subfolder='scheduler') "
+                        "(from diffusers import DDIMScheduler; the same for the other schedulers).")
     if isinstance(scheduler, type):  # pipeline.scheduler = DDIMScheduler: the class, not a scheduler
         raise TypeError(f"pipeline.scheduler is the class {scheduler.__name__} itself, not a scheduler. Make one "
                         f"with the model's settings: pipeline.scheduler = {scheduler.__name__}.from_pretrained("
@@ -107,6 +111,19 @@ def _weighting(args: dict) -> None:
                 _warn(f"{name} uses compel's weighting syntax ({COMPEL.search(text).group(0)}), but a plain prompt "
                       "string goes to the text encoder as it is: the signs are read as words. Build prompt_embeds "
                       "with compel and pass those instead (chapter 4).")
+
+
+NEGATION = re.compile(r"\b(without|no|not|never)\s+(?:(?:a|an|the|any)\s+)?(?!one\b|more\b|less\b)([a-z][a-z-]+)",
+                      re.IGNORECASE)
+
+
+def _negation(args: dict) -> None:
+    text = args.get("prompt")
+    found = NEGATION.search(text) if isinstance(text, str) else None
+    if found:
+        _warn(f"prompt says '{found.group(0)}': CLIP's text encoder hardly reads negation, so '{found.group(2)}' "
+              f"pulls the picture towards {found.group(2)}. To keep it out, name it in negative_prompt="
+              f"'{found.group(2)}' (chapter 2) and leave it out of the prompt.")
 
 
 def _negative_embeds(args: dict) -> None:
@@ -184,4 +201,5 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     _scheduler_betas(pipeline)
     _eta(pipeline, args)
     check_weighting(args)
+    _negation(args)
     _negative_embeds(args)

@@ -55,7 +55,8 @@ def check_images(pipeline, args: dict) -> dict:
 
     kind = _name(pipeline)
     for name, needed in (("image", ("Img2Img", "Inpaint", "Upscale")), ("mask_image", ("Inpaint",))):
-        if name in args and args[name] is None and any(k in kind for k in needed) and args.get("latents") is None:
+        missing = args.get(name) is None and (name in args or name == "mask_image")  # a mask is never optional
+        if missing and any(k in kind for k in needed) and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else
                             "mask (white = repaint)") + f" it works from. Pass {name}=... (a PIL image).")
     new = {}

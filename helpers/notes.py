@@ -92,6 +92,21 @@ RULES = [
      "PIL could not read this file as a picture (a web page, a text file, or a damaged download).",
      "open the file in a browser to check it; for a URL, link the image itself (it ends in .png or .jpg)."),
     (("FileNotFoundError",), r"", causes.missing_folder, None),
+    (("AttributeError",), r"'tuple' object has no attribute 'images'",
+     "with return_dict=False a pipeline returns a plain tuple, (images, flags), which has no .images.",
+     "take the pictures with output[0] (output[0][0] is the first), or leave out return_dict=False and use "
+     "output.images[0]."),
+    (("TypeError",), r"from_pretrained\(\) takes \d positional arguments? but \d were given",
+     "from_pretrained takes the repo id by position and everything else by name; load_args(...) returns those "
+     "names as a dict.",
+     "spread it with two stars: from_pretrained(repo_id, **load_args(repo_id))."),
+    (("ValueError", "KeyError"), r"unknown file extension",
+     "PIL picks the file format from the name's extension, and this name has none it knows.",
+     "end the name with .png (or .jpg): image.save('result.png')."),
+    (("TypeError",), r"'int' object is not iterable",
+     "resize takes the new size as a pair (width, height), not one number.",
+     "image.resize((512, 512)), or keep the shape: image.resize((512, round(512 * image.height / image.width))).",
+     r"resize"),
     (("ValueError",), r"does not support custom (timestep|sigmas) schedules",
      "this scheduler's set_timesteps takes only a number of steps, not a list of timesteps= or sigmas=.",
      "pass num_inference_steps= instead, or swap in one that takes a list: pipeline.scheduler = "

@@ -19,7 +19,17 @@ from pathlib import Path
 import ipywidgets as W
 from PIL import PngImagePlugin
 
-from helpers.panel_controls import SHARED, Choice, Result, Results, Slider, caption_for, check_start, make_slider
+from helpers.panel_controls import (
+    SHARED,
+    Choice,
+    Controls,
+    Result,
+    Results,
+    Slider,
+    caption_for,
+    check_start,
+    make_slider,
+)
 from helpers.panel_save import html_text as _html
 from helpers.panel_save import png_bytes, write_png
 from helpers.panel_setup import check_setup
@@ -45,7 +55,7 @@ class Panel:
     of each control declared with pipeline_arg=False, so moving any other slider never re-encodes the text.
     """
 
-    def __init__(self, pipeline, *, prompt: str, negative_prompt: str = "", guidance_scale: float = 7.5,
+    def __init__(self, pipeline, prompt: str, *, negative_prompt: str = "", guidance_scale: float = 7.5,
                  num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
                  encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None, **unknown):
         if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
@@ -92,9 +102,9 @@ class Panel:
         self.num_inference_steps = make_slider(W.IntSlider, "num_inference_steps", num_inference_steps, 1, 100, **cont)
         self.seed = make_slider(W.IntSlider, "seed", seed, 0, 1000, **cont)
         # every control by name, the shared ones first, then the chapter's in the order it declared them
-        self.controls = {"prompt": self.prompt, "negative_prompt": self.negative_prompt,
+        self.controls = Controls({"prompt": self.prompt, "negative_prompt": self.negative_prompt,
                          "guidance_scale": self.guidance_scale, "num_inference_steps": self.num_inference_steps,
-                         "seed": self.seed}
+                         "seed": self.seed})
         self.controls.update({extra.name: extra._widget(cont) for extra in self.extras})
         for control in self.controls.values():  # a value set from Python beyond a slider's end: said, not clamped
             control.on_widen = self._say

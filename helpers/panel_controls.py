@@ -31,6 +31,17 @@ class Result:
     saved: bool = False
 
 
+class Controls(dict):
+    """The panel's controls by the pipeline argument each sets; a name it lacks is said with the names it has."""
+
+    def __missing__(self, name):
+        import difflib
+
+        close = [n for n in self if str(name) in n] or difflib.get_close_matches(str(name), list(self), n=1, cutoff=0.5)
+        raise KeyError(f"no control {name!r}; the panel's controls are {', '.join(self)}"
+                       + (f". Did you mean {close[0]!r}?" if close else "."))
+
+
 class Results(list):
     """The panel's pictures, newest first; reading one before the first run has finished says so."""
 

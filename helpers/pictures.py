@@ -49,6 +49,11 @@ def convert_array(value, name: str):
             _warn(f"{name} is a uint8 numpy array; diffusers reads numpy pictures as floats in [0, 1], so 0–255 "
                   "values would blow out. Converted it with PIL.Image.fromarray.")
             return Image.fromarray(value if value.ndim == 2 or value.shape[-1] != 1 else value[..., 0])
+        if np.issubdtype(value.dtype, np.floating) and value.ndim == 3 and value.shape[-1] == 4:
+            _warn(f"{name} is a float numpy array with 4 channels (RGBA, as plt.imread returns PNGs); diffusers "
+                  "would take 4 channels for latents. Made it an RGB picture, dropping the alpha channel.")
+            scale = 1 if np.nanmax(value) > 1.5 else 255
+            return Image.fromarray(np.clip(np.rint(value[..., :3] * scale), 0, 255).astype(np.uint8))
         if np.issubdtype(value.dtype, np.floating) and np.nanmax(value) > 1.5:
             _warn(f"{name} is a float numpy array with values up to {np.nanmax(value):.0f}; diffusers expects "
                   "[0, 1]. Treated it as 0–255 and made it a PIL image.")

@@ -57,7 +57,7 @@ def test_03_rgba_mask_uses_its_alpha():
 def test_04_inverted_mask_gets_a_hint():
     inverted = Image.new("L", (64, 64), 255)
     inverted.paste(0, (30, 30, 34, 34))
-    with pytest.warns(checks.CallWarning, match="invert it with PIL.ImageOps.invert"):
+    with pytest.warns(checks.CallWarning, match=r"invert it: mask_image = PIL.ImageOps.invert\(mask_image.convert"):
         checks.check_mask(inverted, rgb())
 
 

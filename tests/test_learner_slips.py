@@ -1,4 +1,4 @@
-"""Slips from a fresh probe of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–120)."""
+"""Slips from two fresh probes of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–123)."""
 
 import warnings
 
@@ -206,3 +206,87 @@ def test_a_choice_set_with_its_picture_names_the_label(pipes):
         panel.controls["mask_image"].value = oval
     panel.controls["mask_image"].value = "oval"
     assert panel.controls["mask_image"].value == "oval"
+
+
+# ------------------------------------------------------------------ a second fresh probe
+
+
+def test_misleading_hints_of_the_second_probe_now_name_the_cause(pipes, tmp_path):
+    import inspect
+
+    from diffusers import DDIMScheduler, StableDiffusionControlNetPipeline, StableDiffusionUpscalePipeline
+
+    from helpers import callbatch
+    from helpers.callcheck import check_names
+    from helpers.causes import variant_files
+    from helpers.device import pick_dtype
+
+    err = _raised(lambda: DDIMScheduler.from_config(pipes["t2i"].scheduler))  # the object, not its .config
+    assert "from_config(pipeline.scheduler.config)" in format_note(err)
+    t2i_control = StableDiffusionControlNetPipeline(**pipes["t2i"].components, controlnet=pipes["control"].controlnet)
+    with pytest.raises(TypeError, match=r"\(text-to-image\) takes its control picture as image="):
+        t2i_control("a cat", control_image=photo(), num_inference_steps=2)
+    x4 = StableDiffusionUpscalePipeline.__new__(StableDiffusionUpscalePipeline)
+    with pytest.raises(TypeError, match=r"only the older per-step hook: callback=f, callback_steps=1"):
+        check_names(x4, inspect.signature(StableDiffusionUpscalePipeline.__call__), {"callback_on_step_end": print})
+    with pytest.raises(TypeError, match=r"decoder alone: its first argument is image_embeds from the prior"):
+        callbatch.check_text_where_embeds_go(object(), {"image_embeds": "a cat"})
+    assert "with the same repo id as from_pretrained's" in variant_files(ValueError("variant"), None)[1]
+    with pytest.raises(TypeError, match=r"such as torch\.float16, got str 'fp16'"):
+        pick_dtype("cpu", requested="fp16")
+    named = tmp_path / "astronaut in a jungle, cold colors" / "8k.png"  # f"{prompt}.png" with a "/" in the prompt
+    note = format_note(_raised(lambda: photo().save(named)))
+    assert "name = text.replace('/', '-')" in note and "mkdir" not in note
+
+
+def test_raw_errors_and_silent_calls_of_the_second_probe(pipes):
+    from helpers.panel import Panel
+
+    t2i, img2img, inpaint = pipes["t2i"], pipes["img2img"], pipes["inpaint"]
+    with pytest.raises(TypeError, match=r"prompt_embeds is a tuple of 2.*Unpack it first"):
+        t2i(prompt_embeds=t2i.encode_prompt("a cat", "cpu", 1, True), num_inference_steps=2)
+    with pytest.raises(TypeError, match=r"needs mask_image=: the mask \(white = repaint\)"):
+        inpaint("a cat", image=photo(), **KW)
+    with pytest.raises(ValueError, match=r"ip_adapter_image= needs an IP-Adapter loaded"):
+        img2img("a cat", image=photo(), ip_adapter_image=photo(), **KW)
+    original = img2img.scheduler
+    err = _raised(lambda: setattr(img2img, "scheduler", "DDIM"))  # diffusers refuses the text as it is set
+    assert "pipeline.scheduler = DDIMScheduler.from_pretrained(repo_id, subfolder='scheduler')" in format_note(err)
+    assert img2img.scheduler is original
+    img2img.__dict__.pop("_tutorial_said", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img2img("an astronaut without a helmet", image=photo(), **KW)  # chapter 2's lesson
+        img2img("a cat", image=np.dstack([np.asarray(photo(), np.float32) / 255, np.ones((64, 64, 1), np.float32)]),
+                **KW)  # plt.imread of a PNG: RGBA floats
+    words = " ".join(str(w.message) for w in caught)
+    assert "negative_prompt='helmet'" in words and "RGBA, as plt.imread returns" in words
+    with pytest.raises(TypeError, match=r"on must be True or False, got 'off'"):
+        explain.explain_errors("off")
+    panel = Panel(img2img, "a cat", fixed={"image": photo()})  # the prompt by position, as for a pipeline
+    with pytest.raises(KeyError, match=r"no control 'steps'; .*Did you mean 'num_inference_steps'\?"):
+        panel.controls["steps"]
+
+
+def test_compel_weights_written_apart_and_a_fractional_noise_level(pipes):
+    from compel import Compel
+
+    from helpers import checks
+
+    explain.wrap_pipelines()
+    compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compel("an astronaut in a jungle ++")
+    assert any("Write jungle++" in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match=r"noise_level=0.2 counts noise steps.*not a fraction"):
+        checks.check_noise_level(0.2)
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda: (1, 2).images, "output[0][0] is the first"),
+    (lambda: Image.new("RGB", (4, 4)).save("/tmp/result"), "image.save('result.png')"),
+    (lambda: Image.new("RGB", (4, 4)).resize(512), "image.resize((512, 512))"),
+])
+def test_more_library_errors_get_their_note(make, says):
+    assert says in (format_note(_raised(make)) or "")

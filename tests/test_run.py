@@ -284,3 +284,17 @@ def test_a_build_notebook_the_learner_edited_is_moved_aside_not_replaced(tmp_pat
     aside = [p for p in tmp_path.glob("01_x.edited-*.ipynb")]
     assert len(aside) == 1 and "my notes" in aside[0].read_text()  # the learner's notes are kept, and where is said
     assert f"moved to {aside[0].resolve()}" in note and "my notes" not in mine.read_text()
+
+
+def test_the_chapters_folder_is_refused_as_the_output_and_a_chapter_named_twice_runs_once(capsys, monkeypatch):
+    from tools.run import main, resolve_notebooks
+
+    monkeypatch.chdir(PROJECT_ROOT)
+    chapters = chapter_notebooks()
+    assert resolve_notebooks(["notebooks", "3"]) == chapters  # chapter 3 once, in its place
+    assert "Named more than once, run once: 03_" in capsys.readouterr().err
+    monkeypatch.setenv("TUTORIAL_BUILD", "notebooks")
+    monkeypatch.setenv("TUTORIAL_MODELS", "twins")  # --twins sets it: restored after the test
+    with pytest.raises(SystemExit) as info:
+        main(["1", "--twins"])
+    assert info.value.code == 2 and "is the folder the chapters themselves are in" in capsys.readouterr().err

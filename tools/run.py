@@ -394,7 +394,21 @@ def resolve_notebooks(names) -> list[Path]:
             raise ValueError(f"{name!r} is not a chapter notebook here; name one of: {listed} (a number such as 1 "
                              "or a name without its folder also works), or give no name to run them all.")
         found += matches
-    return [p.resolve() for p in found]
+    resolved = [p.resolve() for p in found]
+    unique = list(dict.fromkeys(resolved))  # `notebooks 3` names chapter 3 twice: it runs once
+    if len(unique) < len(resolved):
+        twice = sorted({p.name for p in resolved if resolved.count(p) > 1})
+        print(f"Named more than once, run once: {', '.join(twice)}", file=sys.stderr)
+    return unique
+
+
+def check_build_folder(notebooks, out: Path) -> None:
+    """Refuse an output folder holding the chapters being run: their executed copies would land on them (main job)."""
+    sources = {Path(p).resolve().parent for p in notebooks}
+    if Path(out).resolve() in sources:
+        raise ValueError(f"TUTORIAL_BUILD={os.environ.get('TUTORIAL_BUILD', str(out))!r} is the folder the chapters "
+                         "themselves are in, so their executed copies would be written over them. Unset "
+                         "TUTORIAL_BUILD (outputs go to build/), or point it at a folder of its own.")
 
 
 def check_readable(notebooks) -> None:
@@ -428,6 +442,7 @@ def main(argv=None) -> int:
         threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
         notebooks = resolve_notebooks(args.notebooks) or chapter_notebooks()
         check_readable(notebooks)
+        check_build_folder(notebooks, build_dir())
     except ValueError as err:
         parser.error(str(err))
     if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None):
