@@ -40,12 +40,17 @@ def check_prompt_given_once(args: dict) -> None:
 
 def check_long_embeds(pipeline, args: dict) -> None:
     """Embeddings longer than 77 tokens cannot be matched by a negative the pipeline encodes itself (ch. 4)."""
-    embeds, tokenizer = args.get("prompt_embeds"), getattr(pipeline, "tokenizer", None)
+    # the SDXL refiner has only its second tokenizer
+    embeds = args.get("prompt_embeds")
+    tokenizer = getattr(pipeline, "tokenizer", None) or getattr(pipeline, "tokenizer_2", None)
     limit = getattr(tokenizer, "model_max_length", None)
     if getattr(embeds, "ndim", 0) != 3 or not isinstance(limit, int) or embeds.shape[1] <= limit:
         return
-    if args.get("negative_prompt_embeds") is None and (args.get("guidance_scale") or 7.5) > 1:
-        negative = args.get("negative_prompt")
+    guidance = args.get("guidance_scale")
+    guidance = 7.5 if guidance is None else guidance
+    negative = args.get("negative_prompt")
+    zeros = negative is None and getattr(getattr(pipeline, "config", None), "force_zeros_for_empty_prompt", False)
+    if args.get("negative_prompt_embeds") is None and guidance > 1 and not zeros:  # SDXL zeroes an empty one
         said = f"negative_prompt={negative!r}" if negative is not None else "the empty negative prompt"
         raise ValueError(
             f"prompt_embeds hold {embeds.shape[1]} tokens (compel with truncate_long_prompts=False), so the "
@@ -157,12 +162,15 @@ def check_control(pipeline, args: dict) -> None:
             hint = (f"the depth estimator's picture is result['depth']: {name}=result['depth'].convert('RGB')"
                     if "depth" in item else "pick the picture out of it")
             raise TypeError(f"{name} is a dict (keys {keys}), not a picture: {hint}.")
-        shape = getattr(item, "shape", None)
-        if shape is not None and hasattr(item, "dim") and (len(shape) != 4 or shape[1] not in (1, 3)):
+        shape = tuple(getattr(item, "shape", ())) if hasattr(item, "dim") else ()
+        if len(shape) == 2 or (len(shape) == 3 and shape[0] == 1):  # (H, W) or (1, H, W): one channel, no batch
             raise ValueError(
-                f"{name} is a tensor of shape {tuple(shape)}, not a batch of pictures (B, 3, H, W); diffusers would "
-                "read its first axis as the batch. A depth estimator's raw predicted_depth looks like this: pass its "
-                f"picture instead, {name}=result['depth'].convert('RGB').")
+                f"{name} is a tensor of shape {shape}: one channel and no batch axis, as a depth estimator's raw "
+                "predicted_depth comes; diffusers would read its first axis as the batch. Pass the estimator's "
+                f"picture instead: {name}=result['depth'].convert('RGB').")
+        if len(shape) == 3 and not isinstance(value, (list, tuple)):  # one (3, H, W) picture without its batch axis
+            raise ValueError(f"{name} is a tensor of shape {shape}, one picture without its batch axis; a tensor "
+                             f"goes in as (B, 3, H, W): pass {name}={name}[None] (or a list of such tensors).")
 
 
 def check_latents_batch(pipeline, args: dict) -> None:
@@ -170,10 +178,17 @@ def check_latents_batch(pipeline, args: dict) -> None:
     latents = args.get("latents")
     pictures = pictures_per_call(args)
     if getattr(latents, "ndim", 0) == 4 and pictures is not None and latents.shape[0] != pictures:
+        have = int(latents.shape[0])
+        if have < pictures and pictures % have == 0:
+            fix = f"latents.repeat({pictures // have}, 1, 1, 1) for the same starts again"
+        elif have > pictures:
+            fix = f"latents[:{pictures}]"
+        else:
+            fix = f"{pictures} latents, one per picture"
+        per = " (or leave out num_images_per_prompt)" if args.get("num_images_per_prompt") else ""
         raise ValueError(
-            f"latents hold {latents.shape[0]} starting noise picture(s), but this call makes {pictures}; each "
-            f"picture starts from its own. Pass latents.repeat({pictures // max(latents.shape[0], 1)}, 1, 1, 1) for "
-            "the same start each time, or as many latents as pictures, or leave out num_images_per_prompt.")
+            f"latents hold {have} starting noise picture(s), but this call makes {pictures}; each picture starts "
+            f"from its own. Pass {fix}{per}.")
 
 
 def check_pooled(pipeline, args: dict) -> None:

@@ -281,10 +281,6 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     with checks.said_once_for(pipeline):
         check_numbers(pipeline, args, defaults)
         check_generator(pipeline, args.get("generator"))
-        if "generator" in args and args["generator"] is None:  # random.seed(0) and np.random.seed(0) return None
-            _warn("generator=None: this call is not seeded, so each run starts from other noise (random.seed() and "
-                  "np.random.seed() return None and do not seed torch). Seed it: "
-                  "generator=make_generator(seed, device).")
         check_dtype(pipeline)
         check_prompts(pipeline, args)
         check_batch(pipeline, args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import traceback
 
 from helpers.callfacts import CallFacts, Value, is_local
 
@@ -319,11 +320,16 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     missing = folder
     while not missing.parent.is_dir() and missing.parent != missing:
         missing = missing.parent  # the first part of the path that is not there
-    if re.search(r"[ ,]", missing.name):  # words, not a folder name: a "/" inside a name made from a prompt
+    if "," in missing.name:  # a phrase, not a folder's name: a "/" inside a name made from a prompt
         return (f"the name contains '/', which separates folders, so '{missing.name}' was read as a folder that does "
                 "not exist (a file name made from a prompt, say).",
                 "take the '/' out of the name: name = text.replace('/', '-'), then save under that name.")
-    return (f"the folder {folder} does not exist, so no file can be written or found in it.",
+    writing = any(f.name in ("save", "write_png", "imwrite") for f in traceback.extract_tb(exc.__traceback__))
+    if not writing:  # reading from a folder that is not there: the path is what is wrong
+        return (f"the folder {folder} does not exist, so the file cannot be in it.",
+                "check the path: print(Path.cwd()) shows where relative paths start (the notebook's folder, "
+                "notebooks/); pass the full path, or one relative to that folder.")
+    return (f"the folder {folder} does not exist, so no file can be written in it.",
             f"make it first: Path({str(folder)!r}).mkdir(parents=True, exist_ok=True), or check the folder's name "
             "(relative paths start from the notebook's folder, notebooks/).")
 

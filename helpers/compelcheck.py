@@ -35,7 +35,7 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's ({found.group(1)}:{weight}) as plain words at weight 1.0 (the colon and the "
                   f"number become tokens too); compel writes that weight as ({words}){weight}, or {words}+ / "
                   f"{words}++ for 1.1 / 1.21.")
-    loose = re.search(r"(\w+)\s+(\+{1,3}|-{1,3})(?=\s|,|$)", text)
+    loose = re.search(r"(\w+)\s+(\+{1,3})(?=\s|,|$)", text)  # a spaced "-" is usually a separator
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "
                   f"written on. Write {loose.group(1)}{loose.group(2)}, or ({loose.group(1)}){loose.group(2)}.")

@@ -113,8 +113,8 @@ def _weighting(args: dict) -> None:
                       "with compel and pass those instead (chapter 4).")
 
 
-NEGATION = re.compile(r"\b(without|no|not|never)\s+(?:(?:a|an|the|any)\s+)?(?!one\b|more\b|less\b)([a-z][a-z-]+)",
-                      re.IGNORECASE)
+# only "without X": "no parking", "not only", "No Man's Sky" are ordinary words in prompts
+NEGATION = re.compile(r"\b(without)\s+(?:(?:a|an|the|any)\s+)?([a-z][a-z-]+)")
 
 
 def _negation(args: dict) -> None:
@@ -185,8 +185,13 @@ def _latents_as_noise(pipeline, args: dict) -> None:
 def check_combined_scheduler(pipeline) -> None:
     """A scheduler set on a Kandinsky 2.2 combined pipeline, which denoises with its decoder's (ch. 2–5)."""
     decoder = getattr(pipeline, "decoder_pipe", None)  # Kandinsky 2.2's combined pipelines
-    mine = pipeline.__dict__.get("scheduler", getattr(pipeline, "scheduler", None))
-    if decoder is not None and mine is not None and mine is not getattr(decoder, "scheduler", mine):
+    if decoder is None:
+        return
+    mine, theirs = getattr(pipeline, "scheduler", None), getattr(decoder, "scheduler", None)
+    before = pipeline.__dict__.get("_tutorial_schedulers")  # the pair a checked call last saw
+    pipeline.__dict__["_tutorial_schedulers"] = (mine, theirs)
+    # said only when pipeline.scheduler itself changed and the decoder's did not: the one that is used stayed
+    if before is not None and mine is not before[0] and theirs is before[1] and mine is not theirs:
         _warn(f"pipeline.scheduler was replaced, but {type(pipeline).__name__} denoises with its decoder's "
               "scheduler, so the new one is not used. Set it there: pipeline.decoder_pipe.scheduler = "
               f"{type(mine).__name__}.from_config(pipeline.decoder_pipe.scheduler.config).")

@@ -83,8 +83,11 @@ def check_images(pipeline, args: dict) -> dict:
             from helpers.chain import check_latents_compatible, latents_mark
 
             source = latents_mark(item) if isinstance(item, torch.Tensor) else None  # latents from a checked call
+            in_channels = getattr(getattr(getattr(pipeline, "unet", None), "config", None), "in_channels", None)
+            # SDXL's inpainting class takes latents on a 4-channel UNet (the refiner's hand-over); others mask pixels
+            pixels_only = "Inpaint" in _name(pipeline) and ("XL" not in _name(pipeline) or in_channels == 9)
             if name == "image" and isinstance(item, torch.Tensor) and item.ndim == 4 and item.shape[1] in (4, 16) \
-                    and "Inpaint" in _name(pipeline):
+                    and pixels_only:
                 raise ValueError(f"image is a tensor of latents {tuple(item.shape)}, but {_name(pipeline)} masks the "
                                  "picture in pixels, so it needs a picture. Ask the pipeline before for one: "
                                  "output_type='pil' (the default), then image=output.images[0].")

@@ -27,6 +27,15 @@ def _reads_text_model(cls) -> bool:
         return False
 
 
+@functools.cache
+def _scales_lora_by_hand(cls) -> bool:
+    """Whether encode_prompt scales a LoRA through the pre-peft path that reaches text_encoder.text_model."""
+    try:
+        return "adjust_lora_scale_text_encoder" in inspect.getsource(cls.encode_prompt)
+    except (AttributeError, OSError, TypeError):
+        return False
+
+
 def _peft_backend() -> bool:
     from diffusers.utils import USE_PEFT_BACKEND
 
@@ -36,9 +45,9 @@ def _peft_backend() -> bool:
 def check_library_gaps(pipeline, args: dict) -> None:
     """Refuse clip_skip, and a LoRA scale without peft, where diffusers would stop with an AttributeError (ch. 4)."""
     encoder = getattr(pipeline, "text_encoder", None)
-    if not flattened(encoder) or not _reads_text_model(type(pipeline)):
+    if not flattened(encoder):
         return
-    if args.get("clip_skip") and args.get("prompt_embeds") is None:
+    if args.get("clip_skip") is not None and _reads_text_model(type(pipeline)) and args.get("prompt_embeds") is None:
         skip = args["clip_skip"]
         raise RuntimeError(
             f"clip_skip={skip} cannot run with these library versions: {type(pipeline).__name__}.encode_prompt "
@@ -51,8 +60,9 @@ def check_library_gaps(pipeline, args: dict) -> None:
             "        out = pipeline.text_encoder(tokens.input_ids.to(pipeline.device), output_hidden_states=True)\n"
             f"        prompt_embeds = pipeline.text_encoder.final_layer_norm(out.hidden_states[-({skip} + 1)])\n"
             "    pipeline(prompt_embeds=prompt_embeds, ...)")
-    scale = (args.get("cross_attention_kwargs") or {}).get("scale")
-    if scale is not None and not _peft_backend():
+    kwargs = args.get("cross_attention_kwargs")
+    scale = kwargs.get("scale") if isinstance(kwargs, dict) else None
+    if scale is not None and _scales_lora_by_hand(type(pipeline)) and not _peft_backend():
         raise RuntimeError(
             f"cross_attention_kwargs={{'scale': {scale}}} sets a LoRA's strength, and without the peft package "
             "diffusers takes an old path that reads text_encoder.text_model, gone from CLIPTextModel since "

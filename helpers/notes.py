@@ -76,7 +76,8 @@ RULES = [
      "height and width must be multiples of 8: the VAE shrinks pictures 8 times.",
      "round them: height = height // 8 * 8, and the same for width."),
     (("AttributeError",), r"'list' object has no attribute '(save|resize|convert|show|crop|size|mode|width)'",
-     "a pipeline's .images is a list of pictures (one per prompt and per num_images_per_prompt), not one picture.",
+     "this is a list of pictures, not one picture (a pipeline's .images is such a list: one per prompt and per "
+     "num_images_per_prompt).",
      "pick one: output.images[0].save('out.png'), or loop: for i, im in enumerate(output.images): ..."),
     (("AttributeError",),
      r"'(Tensor|(numpy\.)?ndarray)' object has no attribute '(save|resize|convert|size|show|crop|mode)'",
@@ -97,9 +98,9 @@ RULES = [
      "take the pictures with output[0] (output[0][0] is the first), or leave out return_dict=False and use "
      "output.images[0]."),
     (("TypeError",), r"from_pretrained\(\) takes \d positional arguments? but \d were given",
-     "from_pretrained takes the repo id by position and everything else by name; load_args(...) returns those "
-     "names as a dict.",
-     "spread it with two stars: from_pretrained(repo_id, **load_args(repo_id))."),
+     "from_pretrained takes only the repo id by position; everything after it goes by name.",
+     "name each one (dtype=torch.float16, subfolder='unet'), and spread load_args' dict with two stars: "
+     "from_pretrained(repo_id, **load_args(repo_id))."),
     (("ValueError", "KeyError"), r"unknown file extension",
      "PIL picks the file format from the name's extension, and this name has none it knows.",
      "end the name with .png (or .jpg): image.save('result.png')."),
@@ -110,7 +111,8 @@ RULES = [
     (("ValueError",), r"does not support custom (timestep|sigmas) schedules",
      "this scheduler's set_timesteps takes only a number of steps, not a list of timesteps= or sigmas=.",
      "pass num_inference_steps= instead, or swap in one that takes a list: pipeline.scheduler = "
-     "EulerDiscreteScheduler.from_config(pipeline.scheduler.config) (DPMSolverMultistepScheduler takes one too)."),
+     "EulerDiscreteScheduler.from_config(pipeline.scheduler.config), whose set_timesteps takes timesteps= and sigmas= "
+     "(DPMSolverMultistepScheduler takes timesteps= only)."),
     (("TypeError",), r"from_pretrained\(\) got multiple values for keyword argument '(variant|use_safetensors)'",
      "load_args(repo_id) already passes variant= and use_safetensors= (read from the repo's files), and the call "
      "gives one of them again.",
@@ -122,9 +124,10 @@ RULES = [
      "torch names devices 'cuda' (NVIDIA), 'mps' (Apple) and 'cpu'; 'gpu' is not one of them.",
      "device = pick_device() (helpers.device) picks the one this machine has; pass that."),
     (("TypeError",), r"Cannot handle this data type: \(1, 1, \d\), <f[48]",
-     "this is a float picture with values in [0, 1] (what output_type='np' returns); PIL makes pictures from "
-     "0–255 whole numbers.",
-     "Image.fromarray((array * 255).round().astype('uint8')), or ask the pipeline for output_type='pil'."),
+     "this is a picture of floats (output_type='np' returns them in [0, 1]); PIL makes pictures only from 0–255 "
+     "whole numbers.",
+     "for values in [0, 1]: Image.fromarray((array * 255).round().astype('uint8')); for floats already in 0–255: "
+     "Image.fromarray(array.round().clip(0, 255).astype('uint8')); or ask the pipeline for output_type='pil'."),
     (("OSError",), r"cannot write mode|cannot save mode",
      "this file format cannot hold the picture's mode (for example RGBA or 16-bit as JPEG).",
      "convert first, e.g. image.convert('RGB').save('out.jpg'), or save as .png."),

@@ -58,7 +58,8 @@ def convert_array(value, name: str):
             _warn(f"{name} is a float numpy array with values up to {np.nanmax(value):.0f}; diffusers expects "
                   "[0, 1]. Treated it as 0–255 and made it a PIL image.")
             return Image.fromarray(np.clip(np.rint(value), 0, 255).astype(np.uint8).squeeze())
-    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.ndim in (2, 3):
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and (value.ndim == 2 or (
+            value.ndim == 3 and value.shape[0] == 1)):
         _warn(f"{name} is a boolean tensor; made it a black-and-white picture (True = white).")
         return Image.fromarray(value.squeeze().cpu().numpy().astype(np.uint8) * 255)
     if isinstance(value, torch.Tensor) and value.ndim in (3, 4) and value.shape[-1] in (1, 3, 4) \

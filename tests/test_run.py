@@ -298,3 +298,12 @@ def test_the_chapters_folder_is_refused_as_the_output_and_a_chapter_named_twice_
     with pytest.raises(SystemExit) as info:
         main(["1", "--twins"])
     assert info.value.code == 2 and "is the folder the chapters themselves are in" in capsys.readouterr().err
+
+
+def test_the_page_an_earlier_version_of_the_job_wrote_is_replaced_not_moved_aside(tmp_path):
+    from tools.run import write_report
+
+    (tmp_path / "index.html").write_text("<!doctype html><meta charset='utf-8'><title>diffusers img2img chapters"
+                                         "</title><p>an earlier run</p>")  # no hash on record: written before them
+    write_report([("01_x", nbformat.v4.new_notebook(), None, 1.0)], tmp_path)
+    assert list(tmp_path.glob("index.edited-*")) == [] and "01_x" in (tmp_path / "index.html").read_text()

@@ -191,12 +191,20 @@ def _ours(path: Path) -> bool:
         return False
 
 
+def _old_page(path: Path) -> bool:
+    """The job's own index.html from a version that kept no record of it (its title is the job's)."""
+    try:
+        return path.name == "index.html" and "<title>diffusers img2img chapters</title>" in path.read_text()[:400]
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _write_ours(path: Path, nb) -> str:
     """Write a file the job owns (a notebook, or the page); one there that the job did not write is moved aside."""
     import hashlib
 
     note = ""
-    if path.exists() and not _ours(path):  # the learner's own edits: never replaced, never deleted
+    if path.exists() and not _ours(path) and not _old_page(path):  # the learner's own: never replaced or deleted
         aside = path.with_name(f"{path.stem}.edited-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
         path.rename(aside)
         note = f"; {path.name} had changes the job did not make: moved to {aside.resolve()}"
