@@ -6,11 +6,22 @@ says the fix in the call's own terms. It runs inside `helpers.callcheck.check_pi
 
 from __future__ import annotations
 
+import inspect
 import numbers
+
+from helpers.callfacts import repo_pipeline_class
 
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
+
+
+def _params(pipeline) -> tuple[str, ...]:
+    """The argument names the pipeline's __call__ takes."""
+    try:
+        return tuple(inspect.signature(type(pipeline).__call__).parameters)
+    except (TypeError, ValueError):
+        return ()
 
 
 def pictures_per_call(args: dict) -> int | None:
@@ -95,19 +106,6 @@ def check_clip_skip(pipeline, args: dict) -> None:
                 f"{layers - extra}.")
 
 
-def _repo_class(pipeline) -> str | None:
-    """The pipeline class a repo's model_index.json names, read offline from the files it was loaded from."""
-    source = getattr(getattr(pipeline, "config", None), "_name_or_path", None)
-    if not isinstance(source, str):
-        return None
-    try:
-        from diffusers import DiffusionPipeline
-
-        return DiffusionPipeline.load_config(source, local_files_only=True).get("_class_name")
-    except Exception:  # noqa: BLE001 - no file to read: the message names no class
-        return None
-
-
 def check_family(pipeline) -> None:
     """SDXL weights in an SD 1.x class, or SD 1.x weights in an SDXL class: the UNet says which it is (ch. 1–5)."""
     unet = getattr(pipeline, "unet", None)
@@ -118,7 +116,7 @@ def check_family(pipeline) -> None:
     if unet_is_xl == class_is_xl or not _name(pipeline).startswith("StableDiffusion"):
         return
     repo = getattr(pipeline.config, "_name_or_path", "its repo")
-    theirs = _repo_class(pipeline)
+    theirs = repo_pipeline_class(repo)
     family = "SDXL" if unet_is_xl else "SD 1.x/2.x"
     named = f" (the repo names {theirs})" if theirs and theirs != _name(pipeline) else ""
     raise TypeError(
@@ -132,12 +130,7 @@ def _control_param(pipeline) -> str | None:
     """The argument a ControlNet pipeline reads its control picture from: control_image=, or image= (text-to-image)."""
     if getattr(pipeline, "controlnet", None) is None:
         return None
-    try:
-        import inspect
-
-        params = inspect.signature(type(pipeline).__call__).parameters
-    except (TypeError, ValueError):
-        return None
+    params = _params(pipeline)
     return "control_image" if "control_image" in params else "image" if "image" in params else None
 
 
@@ -193,13 +186,7 @@ def check_latents_batch(pipeline, args: dict) -> None:
 
 def check_pooled(pipeline, args: dict) -> None:
     """SDXL's embeddings come in pairs: the per-token ones and the pooled ones (ch. 3–5)."""
-    import inspect
-
-    try:
-        params = inspect.signature(type(pipeline).__call__).parameters
-    except (TypeError, ValueError):
-        return
-    if "pooled_prompt_embeds" not in params:
+    if "pooled_prompt_embeds" not in _params(pipeline):
         return
     for side in ("", "negative_"):
         if args.get(f"{side}prompt_embeds") is not None and args.get(f"{side}pooled_prompt_embeds") is None:
@@ -212,8 +199,6 @@ def check_pooled(pipeline, args: dict) -> None:
 
 def check_callback(args: dict) -> None:
     """callback_on_step_end is called as f(pipeline, step, timestep, callback_kwargs) (ch. 1–5)."""
-    import inspect
-
     callback = args.get("callback_on_step_end")
     if callback is None or not callable(callback) or hasattr(callback, "tensor_inputs"):  # a PipelineCallback
         return

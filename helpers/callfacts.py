@@ -159,3 +159,15 @@ def remember(exc: BaseException, pipeline, arguments: dict) -> None:
 def is_local(repo: str) -> bool:
     """True for a folder or file on this machine rather than a Hub id (every chapter)."""
     return repo.startswith((".", "/", "~")) or os.path.exists(repo)
+
+
+def repo_pipeline_class(source) -> str | None:
+    """The pipeline class a repo's model_index.json names, read offline, or None where there is none (every chapter)."""
+    if not isinstance(source, str) or not source:
+        return None
+    try:
+        from diffusers import DiffusionPipeline
+
+        return DiffusionPipeline.load_config(source, local_files_only=True).get("_class_name")
+    except Exception:  # noqa: BLE001 - no model_index.json here: nothing can be said about the class
+        return None

@@ -12,7 +12,7 @@ import os
 import re
 import traceback
 
-from helpers.callfacts import CallFacts, Value, is_local
+from helpers.callfacts import CallFacts, Value, is_local, repo_pipeline_class
 
 # the names torch gives dtypes in its messages
 TORCH_NAMES = {"Double": "float64", "Float": "float32", "Half": "float16", "BFloat16": "bfloat16"}
@@ -352,14 +352,7 @@ def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
                 f"**load_args(controlnet_id)), then {cls}.from_pretrained(repo_id, controlnet=controlnet, ...) "
                 "(chapter 4).")
     repo = (facts.loader.get("repo") if facts is not None else None) or None
-    theirs = None
-    if repo:
-        try:
-            from diffusers import DiffusionPipeline
-
-            theirs = DiffusionPipeline.load_config(repo, local_files_only=True).get("_class_name")
-        except Exception:  # noqa: BLE001 - no model_index.json to read: the cause is not confirmed
-            theirs = None
+    theirs = repo_pipeline_class(repo)  # no model_index.json to read: the cause is not confirmed
     if not theirs or theirs == cls:
         return None
     return (f"{repo} holds a {theirs}, whose parts differ from {cls}'s ({', '.join(missing)} missing): the weights "

@@ -49,14 +49,19 @@ def _to_mask(mask: Image.Image, image) -> Image.Image:
     return checks.check_mask(mask, image if isinstance(image, Image.Image) else None, allow_full=True)
 
 
+# pictures a pipeline works from, by a word in its class name (the panel asks for them when it is made, too)
+NEEDS = (("image", ("Img2Img", "Inpaint", "Upscale", "ControlNet")), ("mask_image", ("Inpaint",)),
+         ("control_image", ("ControlNet",)))
+
+
 def check_images(pipeline, args: dict) -> dict:
     """Check and convert image arguments; return the replacements to call with (ch. 2–5)."""
     import torch
 
     kind = _name(pipeline)
-    for name, needed in (("image", ("Img2Img", "Inpaint", "Upscale")), ("mask_image", ("Inpaint",))):
+    for name, needed in NEEDS[:2]:  # control_image: helpers.callbatch.check_control says it first, with the fix
         missing = args.get(name) is None and (name in args or name == "mask_image")  # a mask is never optional
-        if missing and any(k in kind for k in needed) and args.get("latents") is None:
+        if missing and any(k in kind for k in needed if k != "ControlNet") and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else
                             "mask (white = repaint)") + f" it works from. Pass {name}=... (a PIL image).")
     new = {}

@@ -19,19 +19,10 @@ def flattened(text_encoder) -> bool:
 
 
 @functools.cache
-def _reads_text_model(cls) -> bool:
-    """Whether this pipeline class's encode_prompt still reaches text_encoder.text_model (read from its source)."""
+def _encode_prompt_has(cls, text: str) -> bool:
+    """Whether this pipeline class's encode_prompt source holds `text` (read once per class and text)."""
     try:
-        return "text_encoder.text_model" in inspect.getsource(cls.encode_prompt)
-    except (AttributeError, OSError, TypeError):
-        return False
-
-
-@functools.cache
-def _scales_lora_by_hand(cls) -> bool:
-    """Whether encode_prompt scales a LoRA through the pre-peft path that reaches text_encoder.text_model."""
-    try:
-        return "adjust_lora_scale_text_encoder" in inspect.getsource(cls.encode_prompt)
+        return text in inspect.getsource(cls.encode_prompt)
     except (AttributeError, OSError, TypeError):
         return False
 
@@ -47,7 +38,9 @@ def check_library_gaps(pipeline, args: dict) -> None:
     encoder = getattr(pipeline, "text_encoder", None)
     if not flattened(encoder):
         return
-    if args.get("clip_skip") is not None and _reads_text_model(type(pipeline)) and args.get("prompt_embeds") is None:
+    cls = type(pipeline)
+    if args.get("clip_skip") is not None and args.get("prompt_embeds") is None \
+            and _encode_prompt_has(cls, "text_encoder.text_model"):
         skip = args["clip_skip"]
         raise RuntimeError(
             f"clip_skip={skip} cannot run with these library versions: {type(pipeline).__name__}.encode_prompt "
@@ -62,7 +55,7 @@ def check_library_gaps(pipeline, args: dict) -> None:
             "    pipeline(prompt_embeds=prompt_embeds, ...)")
     kwargs = args.get("cross_attention_kwargs")
     scale = kwargs.get("scale") if isinstance(kwargs, dict) else None
-    if scale is not None and _scales_lora_by_hand(type(pipeline)) and not _peft_backend():
+    if scale is not None and _encode_prompt_has(cls, "adjust_lora_scale_text_encoder") and not _peft_backend():
         raise RuntimeError(
             f"cross_attention_kwargs={{'scale': {scale}}} sets a LoRA's strength, and without the peft package "
             "diffusers takes an old path that reads text_encoder.text_model, gone from CLIPTextModel since "

@@ -272,3 +272,4 @@ def download_summary(repo_ids: Iterable[str]) -> str:
             f"download{' (plus the repos whose sizes are not listed)' if unknown else ''}. Progress bars show each "
             "file as it comes.")
     return "\n".join([head, *lines])
+

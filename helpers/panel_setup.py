@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import inspect
 
-# pictures a pipeline works from, by a word in its class name (the same rule as helpers.imagecheck's)
-NEEDS = (("image", ("Img2Img", "Inpaint", "Upscale", "ControlNet")), ("mask_image", ("Inpaint",)),
-         ("control_image", ("ControlNet",)))
+from helpers.imagecheck import NEEDS
 
 
 def _takes(pipeline, name: str) -> bool:

@@ -18,6 +18,22 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # each worker already has a core of its own; notebook kernels keep the default
 
 
+@pytest.fixture(scope="module")
+def t2i():
+    """The SD 1.5 text-to-image twin with the call checks on, one per test module (the checks go off after it)."""
+    from diffusers import StableDiffusionPipeline
+
+    from helpers import explain
+    from helpers.loading import load_args
+
+    sd = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    explain.enable()
+    pipe = StableDiffusionPipeline.from_pretrained(sd, **load_args(sd))
+    pipe.set_progress_bar_config(disable=True)
+    yield pipe
+    explain.disable()
+
+
 def pytest_addoption(parser):
     parser.addoption("--gpu", action="store_true",
                      help="also run tests/gpu: CUDA-only checks (fp16, offload, xformers, compile) for a GPU machine")

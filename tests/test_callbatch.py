@@ -7,22 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import checks, explain
-from helpers.loading import load_args
+from helpers import checks
 from helpers.pictures import convert_array
 
 SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-
-
-@pytest.fixture(scope="module")
-def t2i():
-    from diffusers import StableDiffusionPipeline
-
-    explain.enable()
-    pipe = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
-    pipe.set_progress_bar_config(disable=True)
-    yield pipe
-    explain.disable()
 
 
 def run(pipe, **kwargs):

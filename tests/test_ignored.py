@@ -13,17 +13,6 @@ SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
 
 
-@pytest.fixture(scope="module")
-def t2i():
-    from diffusers import StableDiffusionPipeline
-
-    explain.enable()
-    pipe = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
-    pipe.set_progress_bar_config(disable=True)
-    yield pipe
-    explain.disable()
-
-
 def said(pipe, **kwargs) -> tuple[list[str], object]:
     pipe.__dict__.pop("_tutorial_said", None)  # each case on its own: messages are said once per pipeline
     with warnings.catch_warnings(record=True) as caught:
