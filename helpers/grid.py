@@ -18,6 +18,7 @@ import warnings
 
 from PIL import Image, ImageDraw, ImageFont
 
+from helpers.i18n import _
 from helpers.twins import TWIN_BANNER
 
 PAD = 6
@@ -268,7 +269,7 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     grid = make_image_grid(tiles, rows=rows, cols=cols)
     parts = []
     if twin:
-        font, (text,), _ = _pick_font([TWIN_BANNER], max(14, grid.width // 40))
+        font, (text,), _lost = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
         parts.append(_text_bar(text, grid.width, font, "#d00000", "white"))
     if title is not None:
         font, (text,), lost = _pick_font([title], max(14, grid.width // 36))

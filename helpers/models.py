@@ -12,12 +12,18 @@ import os
 import sys
 
 from helpers import modes
+from helpers.i18n import set_language
 from helpers.loading import download_summary
 
 
-def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = ()) -> str:
-    """Point Hugging Face loading at real weights or at the twins, and say which in one line (every chapter)."""
+def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = (), lang: str = "en") -> str:
+    """Point Hugging Face loading at real weights or at the twins, and say which in one line (every chapter).
+
+    `lang` is the chapter's language ("en", or "zh" in notebooks/zh/): the panels' labels and the error notes'
+    headings follow it."""
     from helpers.checkpoints import checkpoint
+
+    set_language(lang)  # first: a wrong lang= fails before anything is switched
 
     needs = tuple(checkpoint(r).repo_id for r in needs)  # unknown or dead ids fail here, with the fix
     chosen = modes.decide(mode, needs)

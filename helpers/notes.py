@@ -7,6 +7,7 @@ import traceback
 
 from helpers import causes
 from helpers.callfacts import CallFacts, facts_for
+from helpers.i18n import _
 
 TWINS_REPAIR = "python -m helpers.twins build"
 
@@ -153,7 +154,6 @@ RULES = [
      "(on Colab and Kaggle it installs everything)."),
 ]
 
-FOOTER = "(a note from helpers.explain; explain_errors(False) turns these notes off)"
 DECLINED = ("", "")  # a rule whose cause the failed call did not confirm
 HUB_ERRORS = {"EntryNotFoundError", "LocalEntryNotFoundError", "RepositoryNotFoundError", "HfHubHTTPError"}
 
@@ -235,4 +235,6 @@ def format_note(exc: BaseException) -> str | None:
     if found is None:
         return None
     meaning, fix = found
-    return f"\nWhat this means: {meaning}\nHow to fix it: {fix}\n{FOOTER}"
+    return "\n" + _("What this means: {meaning}\nHow to fix it: {fix}\n"
+                     "(a note from helpers.explain; explain_errors(False) turns these notes off)").format(
+        meaning=meaning, fix=fix)

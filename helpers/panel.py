@@ -19,6 +19,7 @@ from pathlib import Path
 import ipywidgets as W
 from PIL import PngImagePlugin
 
+from helpers.i18n import _
 from helpers.panel_controls import (
     SHARED,
     Choice,
@@ -115,11 +116,11 @@ class Panel:
             if isinstance(extra, Slider) and extra.pipeline_arg:
                 self.controls[extra.name].vet = lambda v, name=extra.name: _vet_argument(name, v)
 
-        self.generate_button = W.Button(description="Generate", button_style="primary", icon="play")
-        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
-        self.save_button = W.Button(description="Save PNG", icon="save", disabled=True)
-        self.live = W.Checkbox(value=live, description="live (run on slider release)", indent=False)
-        self.status = W.HTML(value="ready")
+        self.generate_button = W.Button(description=_("Generate"), button_style="primary", icon="play")
+        self.stop_button = W.Button(description=_("Stop"), icon="stop", disabled=True)
+        self.save_button = W.Button(description=_("Save PNG"), icon="save", disabled=True)
+        self.live = W.Checkbox(value=live, description=_("live (run on slider release)"), indent=False)
+        self.status = W.HTML(value=_("ready"))
         self.image = W.Image(format="png", layout=W.Layout(max_width="512px"))
         self.caption = W.HTML(value="")
         self.history = W.HBox(layout=W.Layout(flex_flow="row wrap"))
@@ -132,7 +133,7 @@ class Panel:
 
         buttons = W.HBox([self.generate_button, self.stop_button, self.save_button, self.live])
         self.widget = W.VBox([*self.controls.values(), buttons, self.status, self.image, self.caption,
-                              W.HTML("<b>history</b> (newest first)"), self.history])
+                              W.HTML(_("<b>history</b> (newest first)")), self.history])
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -240,14 +241,14 @@ class Panel:
         if not self._busy.acquire(blocking=False):
             if self.live.value:  # the picture must end up matching the controls: one more run after this one
                 self._again = True
-                self.status.value = "running… (the new values run next)"
+                self.status.value = _("running… (the new values run next)")
             else:
-                self.status.value = "busy: the current run must finish (or press Stop) first"
+                self.status.value = _("busy: the current run must finish (or press Stop) first")
             return False
         self._stop.clear()
         self.generate_button.disabled = True
         self.stop_button.disabled = False
-        self.status.value = "running…"
+        self.status.value = _("running…")
         self._thread = threading.Thread(target=self._run, args=(self.params(),), daemon=True)
         self._thread.start()
         if wait:
@@ -262,7 +263,7 @@ class Panel:
     def stop(self) -> None:
         """Ask the running pipeline to stop after its current step (ch. 1–5)."""
         self._stop.set()
-        self.status.value = "stopping after this step…"
+        self.status.value = _("stopping after this step…")
 
     def _run(self, p: dict) -> None:
         from helpers.checks import collect_warnings
@@ -280,10 +281,11 @@ class Panel:
             for i, image in reversed(list(enumerate(images))):  # every picture of the call, the first on top
                 params = p if len(images) == 1 else {**p, "picture": f"{i + 1}/{len(images)}"}
                 note = self._show(Result(image, params, seconds, caption_for(params, seconds, labels))) or note
-            self.status.value = f"done in {seconds:.2f} s" + _html(note) + "".join(
+            self.status.value = _("done in {seconds:.2f} s").format(seconds=seconds) + _html(note) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except _Stopped:
-            self.status.value = f"stopped after {time.perf_counter() - start:.2f} s; the last picture is unchanged"
+            self.status.value = _("stopped after {seconds:.2f} s; the last picture is unchanged").format(
+                seconds=time.perf_counter() - start)
         except Exception as exc:  # the panel must survive any error and keep the learner's history
             self._show_error(exc)
         finally:
@@ -372,7 +374,7 @@ class Panel:
                 except FileExistsError:
                     continue
         r.saved = True
-        self.status.value = f"saved {_html(str(path.resolve()))}"  # the full path: where to find it
+        self.status.value = _("saved {path}").format(path=_html(str(path.resolve())))  # the full path: where to find it
         return path
 
     def _save_clicked(self) -> None:

@@ -464,19 +464,19 @@ def test_watched_names_are_real_distributions():
 # --- the badges ------------------------------------------------------------------------------------------------------
 
 
-def expected_links(chapter: str) -> tuple[str, str]:
+def expected_links(chapter: str, folder: str = "notebooks") -> tuple[str, str]:
     repo = repository_url().removesuffix(".git").rstrip("/")
     slug = repo.removeprefix("https://github.com/")
-    path = f"blob/main/notebooks/{chapter}.ipynb"
+    path = f"blob/main/{folder}/{chapter}.ipynb"
     return (f"https://colab.research.google.com/github/{slug}/{path}",
             f"https://kaggle.com/kernels/welcome?src={repo}/{path}")
 
 
-def check_badges(text: str, where: str, kaggle: bool):
+def check_badges(text: str, where: str, kaggle: bool, folder: str = "notebooks"):
     colab_links = COLAB_BADGE.findall(text)
     kaggle_links = KAGGLE_LINK.findall(text)
     for chapter in CHAPTERS:
-        colab, kaggle_link = expected_links(chapter)
+        colab, kaggle_link = expected_links(chapter, folder)
         mine = [u for u in colab_links if u.endswith(f"/{chapter}.ipynb")]
         assert mine == [colab], f"{where}: want exactly one Colab badge for {chapter}, linking {colab}; got {mine}"
         if kaggle:
@@ -487,3 +487,7 @@ def check_badges(text: str, where: str, kaggle: bool):
 
 def test_badges_open_the_notebooks_of_this_repository():
     check_badges((ROOT / "README.md").read_text(encoding="utf-8"), "README.md", kaggle=True)
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    check_badges(chinese, "README.zh-CN.md", kaggle=True, folder="notebooks/zh")  # the Chinese chapters
+    assert "[English](README.md)" in chinese.split("\n## ")[0]
+    assert "[中文](README.zh-CN.md)" in (ROOT / "README.md").read_text(encoding="utf-8").split("\n## ")[0]

@@ -482,3 +482,18 @@ def test_a_fractional_argument_declared_with_whole_numbers_stays_a_float_slider(
                   fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path)
     panel.controls["strength"].value = 0.5
     assert panel.controls["strength"].value == 0.5  # an IntSlider would have made it 0
+
+
+def test_a_chinese_chapter_s_panel_speaks_chinese(pipe, tmp_path):
+    from helpers.i18n import set_language
+
+    set_language("zh")  # what use_models(..., lang="zh") does in notebooks/zh/
+    try:
+        init = Image.new("RGB", (128, 128), (90, 120, 60))
+        zh = Panel(pipe, prompt="Astronaut in a jungle", num_inference_steps=2, extras=[strength(0.5)],
+                   fixed={"image": init}, save_dir=tmp_path)
+        assert (zh.generate_button.description, zh.stop_button.description, zh.status.value) == ("生成", "停止", "就绪")
+        zh.generate(wait=True)
+        assert zh.status.value.startswith("完成，用时 ") and "guidance=" in zh.caption.value  # captions: parameters
+    finally:
+        set_language("en")

@@ -55,7 +55,11 @@ def test_failing_notebook_is_named_and_others_still_run(tmp_path, capsys):
     assert "01_bad.ipynb: FAILED (code cell 2 failed: ValueError: strength=3 is outside [0, 1])" in err
     assert "02_good.ipynb: ok" in err
     page = (tmp_path / "build" / "index.html").read_text()
-    assert "FAILED" in page and page.count("data:image/png;base64,") == 1
+    assert "FAILED: code cell 2 failed: ValueError: strength=3" in page and "there is no earlier good run" in page
+    assert "<a href='01_bad.failed.html'>this run</a>" in page and "<a href='02_good.html'>02_good</a>" in page
+    good_page = (tmp_path / "build" / "02_good.html").read_text()  # the chapter itself: code, text and figure
+    assert "class=\"highlight" in good_page and "RGB" in good_page and good_page.count("data:image/") == 1
+    assert "FAILED: code cell 2" in (tmp_path / "build" / "01_bad.failed.html").read_text()
     assert (tmp_path / "build" / "02_good.ipynb").exists()
 
 
@@ -74,7 +78,8 @@ def test_a_failing_run_keeps_the_last_good_notebook(tmp_path, capsys):
     assert "01_x.ipynb: FAILED" in err
     assert f"wrote {(build / '01_x.failed.ipynb').resolve()}, kept the earlier good 01_x.ipynb" in err
     page = (build / "index.html").read_text()
-    assert "01_x.failed.ipynb" in page and "last good run is kept in <a href='01_x.ipynb'>" in page
+    assert "01_x.failed.html" in page and "the last good run is kept: <a href='01_x.html'>" in page
+    assert "good run" in (build / "01_x.html").read_text()  # the last good page is kept too
 
     _notebook(chapter, "print('fixed')")
     assert run_all([chapter], out=build, timeout=60) == 0
@@ -183,8 +188,8 @@ def test_running_one_chapter_keeps_the_others_in_the_report(tmp_path):
     assert run_all([first, second], out=build, timeout=60) == 0
     assert run_all([second], out=build, timeout=60) == 0  # only chapter 2 again
     page = (build / "index.html").read_text()
-    assert "<h2>01_a</h2>" in page and "<h2>02_b</h2>" in page
-    assert "not run this time" in page and page.count("data:image/png;base64,") == 1
+    assert "<a href='01_a.html'>01_a</a>" in page and "<a href='02_b.html'>02_b</a>" in page
+    assert page.count("not run this time") == 1 and "data:image/" in (build / "01_a.html").read_text()
 
 
 def test_chapters_are_found_by_path_name_number_or_folder(tmp_path, monkeypatch):
@@ -301,9 +306,11 @@ def test_the_chapters_folder_is_refused_as_the_output_and_a_chapter_named_twice_
 
 
 def test_the_page_an_earlier_version_of_the_job_wrote_is_replaced_not_moved_aside(tmp_path):
-    from tools.run import write_report
+    from tools.gallery import write_edition
+    from tools.run import save_chapter
 
     (tmp_path / "index.html").write_text("<!doctype html><meta charset='utf-8'><title>diffusers img2img chapters"
                                          "</title><p>an earlier run</p>")  # no hash on record: written before them
-    write_report([("01_x", nbformat.v4.new_notebook(), None, 1.0)], tmp_path)
+    save_chapter(nbformat.v4.new_notebook(), "01_x", None, tmp_path, 1.0)
+    write_edition(tmp_path, "en", since=0)
     assert list(tmp_path.glob("index.edited-*")) == [] and "01_x" in (tmp_path / "index.html").read_text()

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import html
 import os
 import re
 import signal
@@ -29,7 +27,10 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
 from helpers.paths import PROJECT_ROOT, build_dir
+from tools.gallery import write_edition
+from tools.written import ours, write_atomic, write_ours  # noqa: F401 - write_atomic: tools.nbclean's too
 
+EDITION_NAMES = {"en": "English", "zh": "中文"}
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
 # Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
@@ -112,117 +113,23 @@ def execute(path: Path, timeout: int = 600, kernel: str = "python3", stop: threa
     return nb, error, time.perf_counter() - start
 
 
-def figures(nb) -> list[str]:
-    """Base64 PNGs shown by a notebook, in order (main job)."""
-    found = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            png = out.get("data", {}).get("image/png")
-            if png:
-                found.append(png if isinstance(png, str) else base64.b64encode(png).decode())
-    return found
-
-
-def _first_stream_line(nb) -> str:
-    for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if out.get("output_type") == "stream" and out.get("text", "").startswith("Models:"):
-                return out["text"].splitlines()[0]
-    return ""
-
-
-def write_atomic(target: Path, write) -> None:
-    """Call write(file) on a temporary file beside `target`, then move it over `target` in one step (main job)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # same folder: os.replace is then atomic
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, target)
-    except BaseException:  # an error or Ctrl-C mid-write: the old file stays, the half-written one goes
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _failed_name(name: str) -> str:
     return f"{name}.failed.ipynb"
 
 
-def write_report(results, out: Path) -> Path:
-    """One HTML page with every chapter's figures, its run time and status (main job)."""
-    parts = ["<!doctype html><meta charset='utf-8'><title>diffusers img2img chapters</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%;margin:6px 0}"
-             ".fail{color:#b00}.mode{background:#fee;padding:4px}</style>",
-             "<h1>diffusers image-to-image: chapter figures</h1>"]
-    for name, nb, error, seconds in results:
-        when = f"{seconds:.1f} s" if seconds is not None else "not run this time: the last good run's figures"
-        parts.append(f"<h2>{html.escape(name)}</h2><p>{when}</p>")
-        mode = _first_stream_line(nb)
-        if mode:
-            parts.append(f"<p class='mode'>{html.escape(mode)}</p>")
-        if error:
-            failed, good = html.escape(_failed_name(name)), html.escape(f"{name}.ipynb")
-            kept = (f"; the last good run is kept in <a href='{good}'>{good}</a>"
-                    if (out / f"{name}.ipynb").exists() else "; there is no earlier good run")
-            parts.append(f"<p class='fail'>FAILED: {html.escape(error)}</p>"
-                         f"<p>This run: <a href='{failed}'>{failed}</a>{kept}. "
-                         "Figures below are those made before the failure.</p>")
-        for png in figures(nb):
-            parts.append(f"<img src='data:image/png;base64,{png}'>")
-    page = out / "index.html"
-    note = _write_ours(page, lambda f: f.write("\n".join(parts) + "\n"))  # a page of the learner's own: moved aside
-    if note:
-        print(note.removeprefix("; "), flush=True)
-    return page
+def save_chapter(nb, name: str, error, out: Path, seconds: float | None = None) -> str:
+    """Write one chapter's result, moving aside a copy the learner edited; return the status note (main job).
 
-
-def _record(path: Path) -> Path:
-    return path.parent / ".written" / f"{path.name}.sha256"
-
-
-def _ours(path: Path) -> bool:
-    """True when `path` is byte for byte the file this job wrote there last (its hash is on record)."""
-    import hashlib
-
-    try:
-        return _record(path).read_text().strip() == hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return False
-
-
-def _old_page(path: Path) -> bool:
-    """The job's own index.html from a version that kept no record of it (its title is the job's)."""
-    try:
-        return path.name == "index.html" and "<title>diffusers img2img chapters</title>" in path.read_text()[:400]
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _write_ours(path: Path, nb) -> str:
-    """Write a file the job owns (a notebook, or the page); one there that the job did not write is moved aside."""
-    import hashlib
-
-    note = ""
-    if path.exists() and not _ours(path) and not _old_page(path):  # the learner's own: never replaced or deleted
-        aside = path.with_name(f"{path.stem}.edited-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
-        path.rename(aside)
-        note = f"; {path.name} had changes the job did not make: moved to {aside.resolve()}"
-    write_atomic(path, nb if callable(nb) else lambda f: nbformat.write(nb, f))
-    _record(path).parent.mkdir(exist_ok=True)
-    _record(path).write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
-    return note
-
-
-def save_chapter(nb, name: str, error, out: Path) -> str:
-    """Write one chapter's result, moving aside a copy the learner edited; return the status note (main job)."""
+    The notebook carries its run's facts (seconds, when, the error) for the gallery (tools.gallery)."""
     good, failed = out / f"{name}.ipynb", out / _failed_name(name)
+    nb.metadata["tutorial_run"] = {"seconds": None if seconds is None else round(seconds, 1), "ran_at": time.time(),
+                                   **({"error": error} if error else {})}
     if not error:
-        note = _write_ours(good, nb)
-        if failed.exists() and _ours(failed):
+        note = write_ours(good, nb)
+        if failed.exists() and ours(failed):
             failed.unlink()  # a failure from an earlier run no longer describes this chapter
         return note
-    note = _write_ours(failed, nb)
+    note = write_ours(failed, nb)
     kept = f", kept the earlier good {good.name}" if good.exists() else ""
     return f"; wrote {failed.resolve()}{kept}{note}"
 
@@ -242,12 +149,15 @@ def _stopped_summary(done, current: Path | None, todo, out: Path) -> str:
     return "\n".join(lines)
 
 
-def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
-    """Execute the chapters, write build/<name>.ipynb and build/index.html, return the number that failed (main job).
+def run_all(notebooks=None, out: Path | None = None, timeout: int = 600, lang: str = "en",
+            since: float | None = None) -> int:
+    """Execute the chapters, write out/<name>.ipynb and their pages (tools.gallery), return how many failed (main job).
 
     A failing chapter is written as <name>.failed.ipynb and leaves the last good <name>.ipynb in place.
     Ctrl-C stops the job: the running chapter's old file is kept, and SystemExit(130) is raised.
+    `lang` is the edition, for the pages' words; `since` the job's start (pages say which chapters it ran).
     """
+    since = time.time() if since is None else since
     out = out or build_dir()
     out.mkdir(parents=True, exist_ok=True)
     notebooks = [Path(p) for p in (notebooks or chapter_notebooks())]
@@ -262,7 +172,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, lambda *_: stop.set())
 
-    results, done, failed, current = [], [], 0, None
+    done, failed, current = [], 0, None
     bar = tqdm(notebooks, desc="chapters", unit="nb", file=sys.stderr)
     try:
         for path in bar:
@@ -275,8 +185,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
             catch_ctrl_c()
             if error and stop.is_set():
                 break  # interrupted: this half-run notebook must not replace anything
-            note = save_chapter(nb, path.stem, error, out)
-            results.append((path.stem, nb, error, seconds))
+            note = save_chapter(nb, path.stem, error, out, seconds)
             done.append((path, "FAILED" if error else "ok"))
             current = None
             tqdm.write(f"{path.name}: {f'FAILED ({error})' if error else 'ok'} in {seconds:.1f} s{note}",
@@ -294,12 +203,11 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600) -> int:
         todo = notebooks[len(done):]
         print(_stopped_summary(done, current, todo, out), flush=True)
         raise SystemExit(INTERRUPTED)  # python -m tools.run passes this on as its exit code
-    ran = {name for name, *_ in results}
-    for path in sorted(out.glob("[0-9][0-9]_*.ipynb")):  # a run of some chapters keeps the others' last figures
-        if path.stem not in ran and not path.name.endswith(".failed.ipynb") and ".edited-" not in path.name:
-            results.append((path.stem, nbformat.read(path, as_version=4), None, None))
-    page = write_report(sorted(results, key=lambda r: r[0]), out)
-    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran; figures: {page.resolve()}")
+    page, notes = write_edition(out, lang, since)  # chapters not run this time keep their last good page
+    for note in notes:
+        print(note, flush=True)
+    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran ({EDITION_NAMES[lang]}); the chapters, as "
+          f"pages: {page.resolve()}")
     return failed
 
 
@@ -439,6 +347,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="on the real checkpoints, download and run without asking (the sizes are still said)")
+    parser.add_argument("--lang", choices=["both", "en", "zh"], default="both",
+                        help="which edition to run: both (default; the gallery links them), en, or zh (notebooks/zh/)")
     parser.add_argument("--twins", action="store_true",
                         help="preview on the offline twins (the same as TUTORIAL_MODELS=twins): nothing is downloaded")
     args = parser.parse_args(argv)
@@ -449,15 +359,67 @@ def main(argv=None) -> int:
     try:
         threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
         notebooks = resolve_notebooks(args.notebooks) or chapter_notebooks()
-        check_readable(notebooks)
-        check_build_folder(notebooks, build_dir())
+        plan = editions(notebooks, args.lang)
+        for _lang, chapters, out in plan:
+            check_readable(chapters)
+            check_build_folder(chapters, out)
     except ValueError as err:
         parser.error(str(err))
     if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None):
         print("Nothing was downloaded. TUTORIAL_MODELS=twins python -m tools.run previews every chapter offline.")
         return 1
-    failed = run_all(notebooks or None, timeout=args.timeout)
+    since, failed, seconds = time.time(), 0, {}
+    for lang, chapters, out in plan:
+        start = time.perf_counter()
+        failed += run_all(chapters, out=out, timeout=args.timeout, lang=lang, since=since)
+        seconds[lang] = time.perf_counter() - start
+    if len(plan) == 2:
+        failed += compare_editions(plan[0][2], plan[1][2], [p.stem for p in plan[1][1]])
+        write_edition(plan[0][2], "en", since)  # again: its links to the Chinese pages now have pages to go to
+    if len(seconds) > 1:
+        print("time: " + ", ".join(f"{EDITION_NAMES[k]} {v / 60:.1f} min" for k, v in seconds.items()))
     return 1 if failed else 0
+
+
+def editions(notebooks, lang: str = "both") -> list[tuple[str, list[Path], Path]]:
+    """(language, its chapters, its build folder) for each edition to run: notebooks/zh/ is the Chinese one (main job).
+
+    A chapter named in either language runs in each edition asked for that has it."""
+    english = [p for p in notebooks if p.parent.name != "zh"]
+    chinese = [p for p in notebooks if p.parent.name == "zh"]
+    plan = []
+    if lang in ("both", "en"):
+        english += [p.parent.parent / p.name for p in chinese if (p.parent.parent / p.name).exists()]
+        if english:
+            plan.append(("en", list(dict.fromkeys(english)), build_dir()))
+    if lang in ("both", "zh"):
+        chinese += [p.parent / "zh" / p.name for p in english if (p.parent / "zh" / p.name).exists()]
+        if chinese:
+            plan.append(("zh", list(dict.fromkeys(chinese)), build_dir() / "zh"))
+    if not plan:
+        raise ValueError(f"none of the chapters named has a{' Chinese' if lang == 'zh' else 'n English'} edition; "
+                         "run them with --lang both.")
+    return plan
+
+
+def compare_editions(english: Path, chinese: Path, names) -> int:
+    """Check that each Chinese chapter printed what its English one did, cell for cell; count the others (main job).
+
+    Both editions run one code (tests/test_translation.py compares it); this checks the outputs themselves."""
+    from tools.translate import output_differences
+
+    differing = 0
+    for name in names:
+        pair = [folder / f"{name}.ipynb" for folder in (english, chinese)]
+        if not all(p.exists() for p in pair) or any((p.parent / _failed_name(name)).exists() for p in pair):
+            continue  # a failed edition is reported already
+        found = output_differences(*(nbformat.read(p, as_version=4) for p in pair))
+        if found:
+            differing += 1
+            print(f"zh/{name}.ipynb printed other text than {name}.ipynb: " + "; ".join(found[:3]), flush=True)
+    if not differing:
+        print(f"both editions printed the same text in every compared cell ({len(names)} chapter(s))", flush=True)
+    return differing
 
 
 if __name__ == "__main__":

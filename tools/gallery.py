@@ -1,0 +1,208 @@
+"""The gallery the main job writes: each executed chapter as one light HTML page, and a contents page per edition.
+
+    build/index.html, build/NN_name.html         the English edition
+    build/zh/index.html, build/zh/NN_name.html   the Chinese one (中文版)
+
+Pages are nbconvert's HTML export of the executed notebooks (text, code, verdict lines and figures) with
+nbconvert's small `basic` template, figures recompressed to JPEG, and a bar on top linking the contents and the
+other edition. Everything is read from the notebooks the job saved, so a chapter not run this time keeps its
+last good page. Each page is written atomically; a page the learner edited is moved aside (tools.written).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import html
+import io
+import time
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from PIL import Image
+from pygments.formatters import HtmlFormatter
+
+from helpers.i18n import translator
+from tools.translate import INSTALL_CELL
+from tools.written import write_ours
+
+TITLE = "diffusers img2img chapters"  # the contents page's <title>: tools.written.old_page knows it
+EDITIONS = {"en": ("English", ""), "zh": ("中文", "zh")}  # lang -> (its name, its folder under build/)
+WIDEST = 1100  # px: wider figures are shrunk for the page (the notebook keeps the original)
+QUALITY = 82
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;
+max-width:1100px;margin:auto;padding:0 12px;line-height:1.55;color:#222}
+nav{position:sticky;top:0;background:#f6f6f6;border-bottom:1px solid #ddd;padding:6px 10px;margin:0 -12px 8px}
+nav a{margin-right:1em}.status{font-size:90%;color:#555}.fail{color:#b00}.mode{background:#fff3e0;padding:4px 8px}
+pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:85%;line-height:1.35}
+.jp-InputArea pre,.input_area pre{border-left:3px solid #8ab}img{max-width:100%;height:auto}
+.jp-OutputArea-output pre,.output_text pre{background:#fff;border-left:3px solid #ddd}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}
+ol.contents li{margin:.6em 0}
+"""
+
+
+def light(nb, lang: str = "en", widest: int = WIDEST, quality: int = QUALITY):
+    """A copy of an executed notebook with its PNG figures as smaller JPEGs and no widget state (main job)."""
+    _ = translator(lang)
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and INSTALL_CELL in cell.source:  # 80 lines of pip plumbing: named, not shown
+            cell.source = "# " + _("The Colab and Kaggle install cell: open the notebook to read it.")
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {})
+            data.pop("application/vnd.jupyter.widget-view+json", None)  # a live panel: its text stands in for it
+            png = data.get("image/png")
+            if not png:
+                continue
+            picture = Image.open(io.BytesIO(base64.b64decode(png)))
+            if picture.width > widest:
+                picture = picture.resize((widest, round(picture.height * widest / picture.width)), Image.LANCZOS)
+            flat = Image.new("RGB", picture.size, "white")
+            flat.paste(picture.convert("RGBA"), mask=picture.convert("RGBA").getchannel("A"))
+            buffer = io.BytesIO()
+            flat.save(buffer, "JPEG", quality=quality, optimize=True)
+            if buffer.tell() < len(png) * 3 // 4:  # base64 is 4/3 of the bytes: keep whichever is smaller
+                del data["image/png"]
+                data["image/jpeg"] = base64.b64encode(buffer.getvalue()).decode()
+                out.setdefault("metadata", {}).pop("image/png", None)
+    return nb
+
+
+def title_of(nb, fallback: str) -> str:
+    """The chapter's first heading, without markdown marks (main job)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").replace("`", "").strip()
+    return fallback
+
+
+def _run_facts(nb) -> dict:
+    return nb.metadata.get("tutorial_run", {})
+
+
+def _mode_line(nb) -> str:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream" and out.get("text", "").startswith("Models:"):
+                return out["text"].splitlines()[0]
+    return ""
+
+
+def _made_with(nb, _) -> str:
+    """The weights a run used, in the page's language (the notebook prints it in English, for nbval)."""
+    line = _mode_line(nb)
+    if line.startswith("Models: TWINS"):
+        return _("Made with the twins: tiny stand-ins that show what a pipeline does to a picture but know no "
+                 "prompts; only the real checkpoints draw the lesson's pictures.")
+    if line.startswith("Models: HUB"):
+        return _("Made with the real checkpoints.")
+    return ""
+
+
+def _when(facts: dict, since: float, _) -> str:
+    seconds, ran_at = facts.get("seconds"), facts.get("ran_at")
+    if seconds is None:
+        return ""
+    said = _("run time: {seconds:.1f} s").format(seconds=seconds)
+    if ran_at is not None and ran_at < since:
+        said += " · " + _("not run this time: the page shows the last good run, from {when}").format(
+            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(ran_at)))
+    return said
+
+
+def _exporter() -> HTMLExporter:
+    return HTMLExporter(template_name="basic", exclude_anchor_links=True)
+
+
+def chapter_page(nb, name: str, lang: str, since: float, failed: str | None = None, other_page: bool = True) -> str:
+    """One chapter as a light HTML page with its run facts and a bar to the contents and other edition (main job).
+
+    `other_page`: the other edition has this chapter's page, so the bar links it."""
+    _ = translator(lang)
+    other = "en" if lang == "zh" else "zh"
+    other_href = f"../{name}.html" if lang == "zh" else f"zh/{name}.html"
+    body, _resources = _exporter().from_notebook_node(light(nb, lang))
+    facts = [f"<span class='status'>{html.escape(_when(_run_facts(nb), since, _))}</span>"]
+    made = _made_with(nb, _)
+    if made:
+        facts.append(f"<p class='mode'>{html.escape(made)}</p>")
+    if failed:
+        facts.append(f"<p class='fail'>{html.escape(_('FAILED: {error}').format(error=failed))} "
+                     f"{html.escape(_('Figures below are those made before the failure.'))}</p>")
+    switch = f"<a href='{other_href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
+    bar = (f"<nav><a href='index.html'>{html.escape(_('Contents'))}</a>{switch}"
+           f"<a href='{html.escape(name)}{'.failed' if failed else ''}.ipynb'>.ipynb</a></nav>")
+    style = CSS + HtmlFormatter().get_style_defs(".highlight")
+    return (f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width'><title>{html.escape(title_of(nb, name))}</title>"
+            f"<style>{style}</style><body>{bar}{''.join(facts)}{body}</body></html>\n")
+
+
+def contents_page(rows, lang: str, since: float, other_page: bool = True) -> str:
+    """The contents of one edition: each chapter's title, status and run time, linking its page (main job).
+
+    `rows` holds (name, good notebook or None, failed notebook or None, its error line or None)."""
+    _ = translator(lang)
+    other = "en" if lang == "zh" else "zh"
+    items = []
+    for name, good, failed, error in rows:
+        nb = failed if failed is not None else good
+        title = html.escape(title_of(nb, name))
+        link = f"<a href='{html.escape(name)}.html'>{title}</a>" if good is not None else title
+        line = [link, f"<br><span class='status'>{html.escape(_when(_run_facts(nb), since, _))}</span>"]
+        if failed is not None:
+            kept = (_("the last good run is kept: {page}").format(page=f"<a href='{html.escape(name)}.html'>"
+                                                                       f"{html.escape(name)}.html</a>")
+                    if good is not None else html.escape(_("there is no earlier good run")))
+            line.append(f"<br><span class='fail'>{html.escape(_('FAILED: {error}').format(error=error or ''))}"
+                        f"</span> <a href='{html.escape(name)}.failed.html'>{html.escape(_('this run'))}</a>; {kept}")
+        made = _made_with(nb, _)
+        if made and len({_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}) > 1:
+            line.append(f"<br><span class='status'>{html.escape(made)}</span>")  # said once above when all agree
+        items.append(f"<li>{''.join(line)}</li>")
+    intro = _("Each chapter as the main job last ran it: its text, code, printed lines and figures.")
+    said = {_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}
+    shared = f"<p class='mode'>{html.escape(said.pop())}</p>" if len(said) == 1 and "" not in said else ""
+    href = "../index.html" if lang == "zh" else "zh/index.html"
+    switch = f"<a href='{href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
+    return (f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width'><title>{TITLE}</title><style>{CSS}</style><body>"
+            f"<nav>{switch}</nav>"
+            f"<h1>{html.escape(_('diffusers image-to-image, hands on: the chapters'))}</h1>"
+            f"<p>{html.escape(intro)}</p>{shared}"
+            f"<ol class='contents'>{''.join(items)}</ol></body></html>\n")
+
+
+def write_edition(out: Path, lang: str, since: float) -> tuple[Path, list[str]]:
+    """Write one edition's chapter pages and contents from the notebooks in `out`; return them and notes (main job)."""
+    notes, rows = [], []
+    for path in sorted(out.glob("[0-9][0-9]_*.ipynb")):
+        if path.name.endswith(".failed.ipynb") or ".edited-" in path.name:
+            continue
+        rows.append(path.stem)
+    for path in sorted(out.glob("[0-9][0-9]_*.failed.ipynb")):
+        name = path.name.removesuffix(".failed.ipynb")
+        if name not in rows:
+            rows.append(name)
+    table, other = [], out.parent if lang == "zh" else out / "zh"  # the other edition's folder
+    for name in sorted(rows):
+        good_path, failed_path = out / f"{name}.ipynb", out / f"{name}.failed.ipynb"
+        good = nbformat.read(good_path, as_version=4) if good_path.exists() else None
+        failed = nbformat.read(failed_path, as_version=4) if failed_path.exists() else None
+        error = _run_facts(failed).get("error") if failed is not None else None
+        if good is not None:
+            notes.append(write_ours(out / f"{name}.html", lambda f, nb=good, n=name: f.write(
+                chapter_page(nb, n, lang, since, other_page=(other / f"{n}.html").exists()))))
+        if failed is not None:
+            notes.append(write_ours(out / f"{name}.failed.html", lambda f, nb=failed, n=name, e=error: f.write(
+                chapter_page(nb, n, lang, since, failed=e or "?", other_page=(other / f"{n}.html").exists()))))
+        table.append((name, good, failed, error))
+    page = out / "index.html"
+    notes.append(write_ours(page, lambda f: f.write(contents_page(table, lang, since,
+                                                                  (other / "index.html").exists()))))
+    return page, [n.removeprefix("; ") for n in notes if n]
