@@ -269,7 +269,8 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     grid = make_image_grid(tiles, rows=rows, cols=cols)
     parts = []
     if twin:
-        font, (text,), _lost = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
+        font, (text,), lost = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
+        missing += lost
         parts.append(_text_bar(text, grid.width, font, "#d00000", "white"))
     if title is not None:
         font, (text,), lost = _pick_font([title], max(14, grid.width // 36))

@@ -34,7 +34,13 @@ def _catalogue(lang: str) -> gettext.NullTranslations:
     code = LANGUAGES[lang]
     if code is None:
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[code])  # a missing .mo fails loudly here
+    try:
+        return gettext.translation(DOMAIN, LOCALE_DIR, languages=[code])
+    except OSError:  # gettext's own words name neither the file nor the fix
+        raise FileNotFoundError(f"The {lang!r} messages are missing: {LOCALE_DIR / code / 'LC_MESSAGES' / DOMAIN}.mo. "
+                                "Reinstall the tutorial's helpers (the chapter's first cell on Colab and Kaggle, "
+                                "pip install -e . in a checkout), or in a checkout run python -m tools.translate "
+                                "compile.") from None
 
 
 def language() -> str:

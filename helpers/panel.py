@@ -313,15 +313,15 @@ class Panel:
         from helpers.modes import active_mode
 
         if active_mode() == "twins":
-            result.caption = "TWIN · " + result.caption
+            result.caption = _("TWIN") + " · " + result.caption
         self.results.insert(0, result)
         dropped = [r for r in self.results[self.history_size:] if not r.saved]
         del self.results[self.history_size:]
         note = ""
         if dropped:  # say it, so that a picture worth keeping is saved before it scrolls away
             seeds = ", ".join(str(r.params.get("seed")) for r in dropped)
-            note = (f" · the history keeps {self.history_size}: the oldest unsaved picture (seed "
-                    f"{seeds}) left it; press Save PNG to keep a picture")
+            note = " · " + _("the history keeps {n}: the oldest unsaved picture (seed {seeds}) left it; press Save "
+                             "PNG to keep a picture").format(n=self.history_size, seeds=seeds)
         self.image.value = png_bytes(result.image)
         self.caption.value = _html(result.caption)
         self.save_button.disabled = False

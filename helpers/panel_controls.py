@@ -12,6 +12,8 @@ import ipywidgets as W
 from PIL import Image
 from traitlets import Int, TraitError, validate
 
+from helpers.i18n import _
+
 # pipeline arguments that take fractions, whatever numbers their slider was declared with
 FLOAT_ARGS = ("strength", "guidance_scale", "image_guidance_scale", "eta", "guidance_rescale",
               "controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end", "aesthetic_score",
@@ -213,7 +215,8 @@ class _Widening:
                 raise TraitError(str(err)) from None
         if value > self.max:  # what the learner asked for wins: the range grows, and the panel's status says so
             self.max = value
-            said = f"{self.description}={value} is above the slider's end: its range now goes to {value}"
+            said = _("{name}={value} is above the slider's end: its range now goes to {value}").format(
+                name=self.description, value=value)
             (getattr(self, "on_widen", None) or print)(said)
         return value
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tools import gallery
 from tools.run import compare_editions, editions, save_chapter
-from tools.translate import output_differences
+from tools.samecode import output_differences
 
 
 def _png(width, height):
@@ -61,7 +61,32 @@ def test_the_contents_say_run_time_failure_and_a_chapter_not_run_this_time(tmp_p
     assert notes == [] and "run time: 12.3 s" in text and "not run this time" not in text
     assert "FAILED: code cell 3 failed: ValueError: strength=3" in text and "there is no earlier good run" in text
     later = gallery.write_edition(tmp_path, "zh", since=float("inf"))[0].read_text()
-    assert "运行用时：12.3 秒" in later and "本次未运行" in later and "运行失败：code cell 3" in later
+    assert "本次未运行：来自 " in later and "（用时 12.3 秒）" in later and "运行失败：code cell 3" in later
+
+
+def test_a_good_page_kept_after_a_newer_failure_says_so_and_a_fixed_chapter_leaves_no_failed_page(tmp_path):
+    save_chapter(_chapter(), "01_a", None, tmp_path, 1.0)
+    save_chapter(_chapter(), "01_a", "code cell 2 failed: OSError: offline", tmp_path, 1.0)
+    gallery.write_edition(tmp_path, "en", since=0)
+    kept = (tmp_path / "01_a.html").read_text()
+    assert "The newest run of this chapter failed: code cell 2 failed: OSError: offline" in kept
+    assert "<a href='01_a.failed.html'>the failed run</a>" in kept and (tmp_path / "01_a.failed.html").exists()
+    save_chapter(_chapter(), "01_a", None, tmp_path, 1.0)  # it passes again: the failed notebook goes
+    gallery.write_edition(tmp_path, "en", since=0)
+    assert not (tmp_path / "01_a.failed.html").exists() and "failed" not in (tmp_path / "01_a.html").read_text()
+    assert "FAILED" not in (tmp_path / "index.html").read_text()
+
+
+def test_a_panel_becomes_a_line_of_text_and_its_saved_state_is_left_out():
+    nb = _chapter()
+    panel = nbformat.v4.new_code_cell("panel")
+    panel.outputs = [nbformat.v4.new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2, "version_minor": 0},
+        "text/plain": "VBox(children=(Textarea(value='a prompt'), Image(value=b'\\x89PNG...')))"})]
+    nb.cells.append(panel)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"x": {"png": "A" * 10**6}}}}
+    page = gallery.chapter_page(nb, "01_x", "zh", since=0)
+    assert len(page) < 200_000 and "VBox(" not in page and "这里是一个交互面板：在Jupyter中打开笔记本即可使用。" in page
 
 
 def test_both_editions_must_print_the_same_text_cell_for_cell(tmp_path, capsys):
@@ -73,7 +98,7 @@ def test_both_editions_must_print_the_same_text_cell_for_cell(tmp_path, capsys):
     assert "both editions printed the same text" in capsys.readouterr().out
     save_chapter(_chapter("# 第1章", printed="结论: True\n"), "01_a", None, chinese, 1.0)
     assert compare_editions(english, chinese, ["01_a"]) == 1
-    assert "code cell 1: English printed '[stdout] verdict: True', Chinese '[stdout] 结论: True'" in \
+    assert "code cell 1: English printed 'verdict: True', Chinese '结论: True'" in \
         capsys.readouterr().out
     ignored = _chapter(printed="took 1.2 s\n")
     ignored.cells[1].source = "# NBVAL_IGNORE_OUTPUT\nprint(time)"
@@ -96,3 +121,30 @@ def test_a_chapter_runs_in_both_editions_by_default_or_in_the_one_asked_for(tmp_
     assert editions([mine]) == [("en", [mine], tmp_path)]  # a chapter of the learner's own: no Chinese edition
     with pytest.raises(ValueError, match="none of the chapters named has a Chinese edition; run them with"):
         editions([mine], "zh")
+
+
+def test_the_main_job_links_both_editions_and_fails_when_they_print_differently(tmp_path, monkeypatch, capsys):
+    from helpers.paths import PROJECT_ROOT
+    from tools import run
+
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path))
+    monkeypatch.setenv("TUTORIAL_MODELS", "twins")
+    printed = {"en": "verdict: True\n", "zh": "verdict: True\n"}
+
+    def fake_run_all(chapters, out, timeout, lang, since):  # what a run leaves: notebooks, then the pages
+        out.mkdir(parents=True, exist_ok=True)
+        for path in chapters:
+            save_chapter(_chapter(printed=printed[lang]), path.stem, None, out, 1.0)
+        gallery.write_edition(out, lang, since)
+        return 0
+
+    monkeypatch.setattr(run, "run_all", fake_run_all)
+    assert run.main(["1"]) == 0
+    english = (tmp_path / "01_guidance_scale.html").read_text()
+    assert "<a href='zh/01_guidance_scale.html' hreflang='zh'>中文</a>" in english  # written again after zh ran
+    assert "<a href='zh/index.html' hreflang='zh'>中文</a>" in (tmp_path / "index.html").read_text()
+    assert "both editions printed the same text in every compared cell (1 chapter(s))" in capsys.readouterr().out
+    printed["zh"] = "结论: True\n"
+    assert run.main(["1"]) == 1
+    assert "correct translations/zh_CN/01_guidance_scale.po" in capsys.readouterr().out
+    assert (PROJECT_ROOT / "notebooks" / "zh" / "01_guidance_scale.ipynb").exists()

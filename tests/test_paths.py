@@ -148,4 +148,5 @@ def test_a_wheel_install_keeps_files_out_of_site_packages(tmp_path):
     assert seen["cache"] == str(user_cache) and seen["twins"] == str(user_cache / "twins" / "hub")
     assert seen["build"] == str(work / "build")
     assert (site / "helpers" / "manifests.json").is_file() and any((site / "helpers" / "twins" / "weights").iterdir())
+    assert (site / "helpers" / "locale" / "zh_CN" / "LC_MESSAGES" / "tutorial.mo").is_file()  # use_models(lang="zh")
     assert sorted(p.name for p in site.iterdir() if not p.name.endswith(".dist-info")) == ["helpers"]

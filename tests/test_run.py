@@ -56,7 +56,7 @@ def test_failing_notebook_is_named_and_others_still_run(tmp_path, capsys):
     assert "02_good.ipynb: ok" in err
     page = (tmp_path / "build" / "index.html").read_text()
     assert "FAILED: code cell 2 failed: ValueError: strength=3" in page and "there is no earlier good run" in page
-    assert "<a href='01_bad.failed.html'>this run</a>" in page and "<a href='02_good.html'>02_good</a>" in page
+    assert "<a href='01_bad.failed.html'>the failed run</a>" in page and "<a href='02_good.html'>02_good</a>" in page
     good_page = (tmp_path / "build" / "02_good.html").read_text()  # the chapter itself: code, text and figure
     assert "class=\"highlight" in good_page and "RGB" in good_page and good_page.count("data:image/") == 1
     assert "FAILED: code cell 2" in (tmp_path / "build" / "01_bad.failed.html").read_text()
@@ -264,12 +264,15 @@ def test_before_a_download_the_size_time_and_the_twins_preview_are_said(monkeypa
     assert "REAL checkpoints" in out and "GB for" in out and "about 18 minutes on this machine's" in out
     assert "TUTORIAL_MODELS=twins python -m tools.run" in out
     assert run.before_download(chapter_notebooks(), ask=lambda q: "y") is True
+    assert run.before_download(chapter_notebooks(), ask=lambda q: "n", editions=2) is False
+    assert "in both editions, English and 中文, so each picture twice (--lang en or --lang zh runs one)" in \
+        capsys.readouterr().out
 
 
 def test_a_declined_download_runs_nothing(monkeypatch, capsys):
     from tools import run
 
-    monkeypatch.setattr(run, "before_download", lambda notebooks, ask=None: False)
+    monkeypatch.setattr(run, "before_download", lambda notebooks, ask=None, editions=1: False)
     monkeypatch.setattr(run, "run_all", lambda *a, **k: pytest.fail("no chapter may run"))
     assert run.main(["1"]) == 1
     assert "Nothing was downloaded" in capsys.readouterr().out

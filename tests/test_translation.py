@@ -11,10 +11,11 @@ import yaml
 
 from helpers.i18n import _, set_language, translator
 from helpers.paths import PROJECT_ROOT
+from tools import bookterms, samecode
 from tools import translate as tr
 
 CHAPTERS = tr.chapters()
-GLOSSARY = yaml.safe_load(tr.GLOSSARY.read_text(encoding="utf-8"))["terms"]
+GLOSSARY = yaml.safe_load(bookterms.GLOSSARY.read_text(encoding="utf-8"))["terms"]
 CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -67,37 +68,61 @@ def _zh_cell(nb, i):
 def test_chinese_code_cells_run_exactly_the_english_calls(chapter):
     """Same syntax trees, cell for cell, once comments and the strings only drawn into figures are set aside.
 
-    The one allowed difference is the language switch, use_models(..., lang="zh") (tools.translate.LANGUAGE_SWITCH).
+    The one allowed difference is the language switch, use_models(..., lang="zh") (tools.samecode.LANGUAGE_SWITCH).
     Strings in print() and prompts must be equal, so both editions print the same text (compared by nbval for the
     English one, and by the main job for both: tools.run.compare_editions)."""
     english, chinese = nbformat.read(chapter, as_version=4), _zh(chapter)
     assert [c.cell_type for c in english.cells] == [c.cell_type for c in chinese.cells]
     for i, (en, zh) in enumerate(zip(english.cells, chinese.cells, strict=True)):
         if en.cell_type == "code":
-            assert tr.code_differences(en.source, zh.source) == [], f"{chapter.name} cell {i}"
+            assert samecode.code_differences(en.source, zh.source) == [], f"{chapter.name} cell {i}"
             assert en.metadata.get("tags") == zh.metadata.get("tags")
     switches = [c.source for c in chinese.cells if c.cell_type == "code" and "use_models(" in c.source]
     assert len(switches) == 1 and re.search(r"use_models\([^)]*lang=\"zh\"\)", switches[0], re.S)
+    assert not any("lang=" in c.source for c in english.cells if c.cell_type == "code")  # English by default
 
 
 @pytest.mark.parametrize(("english", "chinese", "cause"), [
     ("x = f(1)", "x = f(2)", "the code differs"),
-    ("pipe(prompt='a cat in a hat')", "pipe(prompt='帽子里的猫')", "is printed or is a prompt"),
-    ("negative_prompt = 'ugly, blurry'", "negative_prompt = '丑陋'", "is printed or is a prompt"),
-    ("print(f'seed {s} done')", "print(f'种子 {s}')", "is printed or is a prompt"),
+    ("pipe(prompt='a cat in a hat')", "pipe(prompt='帽子里的猫')", "is not only drawn"),
+    ("pipe('a cat in a hat')", "pipe('帽子里的猫')", "is not only drawn"),  # a prompt by position
+    ("negative_prompt = 'ugly, blurry'", "negative_prompt = '丑陋'", "is not only drawn"),
+    ("text = 'a cat'\npipe(prompt=text)", "text = '一只猫'\npipe(prompt=text)", "is not only drawn"),
+    ("compel('jungle++')", "compel('丛林++')", "is not only drawn"),
+    ("print(f'seed {s} done')", "print(f'种子 {s}')", "is not only drawn"),
+    ("label = 'kept'\nprint(label)", "label = '保留'\nprint(label)", "is not only drawn"),  # a printed label
+    ("s = {'defaults': {'negative_prompt': 'castle, tower'}}", "s = {'defaults': {'negative_prompt': '城堡，塔'}}",
+     "is not only drawn"),  # a value the model gets, inside a dict
+    ("order = ['SD Inpainting', 'SDXL']", "order = ['SD图像修复', 'SDXL']", "is not only drawn"),  # keys looked up
+    ("params['strength']", "params['强度']", "is not only drawn"),
+    ("image.save('out.png')", "image.save('输出.png')", "is not only drawn"),
+    ("raise ValueError('bad mask')", "raise ValueError('遮罩不对')", "is not only drawn"),
     ("grid(captions=['a b'])", "grid(captions=['a c'])", "only a translation into Chinese"),
     ("# NBVAL_CHECK_OUTPUT  (a verdict)\nx = 1", "# 结论\nx = 1", "nbval markers differ"),
     ("use_models(needs=['a/b'])", "use_models(needs=['a/b'], mode='hub', lang='zh')", "the code differs"),
     ("load(repo_id='a/b')", "load(repo_id='a/c')", "only a translation into Chinese"),
 ])
 def test_a_chinese_cell_that_would_run_or_print_differently_is_caught(english, chinese, cause):
-    assert any(cause in d for d in tr.code_differences(english, chinese))
+    assert any(cause in d for d in samecode.code_differences(english, chinese))
 
 
 def test_captions_comments_and_the_language_switch_may_differ():
-    english = "MODE = use_models(needs=['a/b'])  # the weights\ngrid(images, captions=[f'Fig. 3-41: {s}'])"
-    chinese = "MODE = use_models(needs=['a/b'], lang='zh')  # 权重\ngrid(images, captions=[f'图3-41: {s}'])"
-    assert tr.code_differences(english, chinese) == []
+    english = ("MODE = use_models(needs=['a/b'])  # the weights\ngrid(images, captions=[f'Fig. 3-41: {s}'], "
+               "title='a sweep')\nfigures = ['Fig. 3-41']\ncaptions.append(f'seed {s}')\n"
+               "tiles, names = [image], ['start image']\nlabel = 'no negative' if n else 'with'")
+    chinese = ("MODE = use_models(needs=['a/b'], lang='zh')  # 权重\ngrid(images, captions=[f'图3-41: {s}'], "
+               "title='扫描')\nfigures = ['图3-41']\ncaptions.append(f'种子 {s}')\n"
+               "tiles, names = [image], ['初始图像']\nlabel = '无负面提示' if n else '有'")
+    assert samecode.code_differences(english, chinese) == [
+        "string 'start image' is not only drawn into a figure (assign names): it must stay as it is, so that both "
+        "editions pass the model and print the same"]  # `names` is not a caption list: only that one is refused
+    assert samecode.code_differences(english.replace("names", "captions"), chinese.replace("names", "captions")) == []
+
+
+def test_a_cell_whose_only_words_are_in_an_f_string_is_translated():
+    # Python 3.12's tokenizer splits f-strings into FSTRING_MIDDLE tokens: the cell must still be found
+    assert tr._has_prose("captions = [f'Fig. 3-41: {s}' for s in scales]")
+    assert not tr._has_prose("x = f'{a}{b}'\ny = 'id'")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -113,26 +138,31 @@ def test_no_markdown_cell_is_left_in_english(chapter):
 
 
 def test_every_chinese_term_of_the_glossary_is_the_book_s_own():
-    index = set(tr.BOOK_INDEX.read_text().split())
-    if tr.BOOK.exists():  # the chapter itself, where it is at hand: the committed index must be its index
-        assert sorted(index) == tr.book_index(tr.BOOK.read_text(encoding="utf-8")), \
-            "run python -m tools.translate book-index"
+    index = set(bookterms.BOOK_INDEX.read_text().split())
+    if bookterms.BOOK.exists():  # the chapter itself, where it is at hand: the committed index must be its index
+        assert sorted(index) == bookterms.book_index(bookterms.BOOK.read_text(encoding="utf-8")), \
+            "run python -m tools.bookterms"
     for term in GLOSSARY:
         for word in term["zh"]:
             if not term.get("keep"):
-                assert tr.in_book(word, index), f"{term['en']}: the book does not use {word!r}"
+                assert bookterms.in_book(word, index), f"{term['en']}: the book does not use {word!r}"
             else:
                 assert word.isascii(), f"{term['en']} is kept in English, as the book writes it"
-    assert not tr.in_book("蒙版", index) and not tr.in_book("潜空间", index)  # the index can say no
+    assert not bookterms.in_book("蒙版", index) and not bookterms.in_book("潜空间", index)  # the index can say no
+
+
+def _spans(word, text):
+    return [(m.start(), m.start() + len(word)) for m in re.finditer(re.escape(word), text)]
 
 
 def _rivals_in(text):
+    """Rival words in `text`, except where one lies inside one of the book's own words (超分 in 超分辨率)."""
     found = []
     for term in GLOSSARY:
-        kept = text
-        for word in sorted(term["zh"], key=len, reverse=True):
-            kept = kept.replace(word, "")  # 超分 inside the book's 超分辨率 is no rival
-        found += [f"{rival} (the book: {'/'.join(term['zh'])})" for rival in term["rivals"] if rival in kept]
+        own = [span for word in term["zh"] for span in _spans(word, text)]
+        for rival in term["rivals"]:
+            if any(not any(a <= s and e <= b for a, b in own) for s, e in _spans(rival, text)):
+                found.append(f"{rival} (the book: {'/'.join(term['zh'])})")
     return found
 
 
@@ -145,6 +175,8 @@ def test_the_chinese_text_uses_the_book_s_terms_and_not_rival_ones():
         assert _rivals_in(chinese) == [], name
     assert _rivals_in("用蒙版遮住") == ["蒙版 (the book: 遮罩图像/遮罩)"]
     assert _rivals_in("超分辨率pipeline") == []
+    assert _rivals_in("用提示词控制") == ["提示词 (the book: 提示)"]  # the book's 提示 inside it does not hide it
+    assert _rivals_in("嵌入向量") == ["嵌入向量 (the book: 嵌入)"]
     book_words = "".join(texts[p.relative_to(PROJECT_ROOT)] for p in tr.CATALOGUES.glob("*.po"))
     for word in ("串联", "初始图像", "遮罩", "图像修复", "提示加权", "负面提示", "放大器", "潜在空间", "深度图"):
         assert word in book_words

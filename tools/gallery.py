@@ -25,9 +25,8 @@ from pygments.formatters import HtmlFormatter
 
 from helpers.i18n import translator
 from tools.translate import INSTALL_CELL
-from tools.written import write_ours
+from tools.written import PAGE_TITLE, ours, record, write_ours
 
-TITLE = "diffusers img2img chapters"  # the contents page's <title>: tools.written.old_page knows it
 EDITIONS = {"en": ("English", ""), "zh": ("中文", "zh")}  # lang -> (its name, its folder under build/)
 WIDEST = 1100  # px: wider figures are shrunk for the page (the notebook keeps the original)
 QUALITY = 82
@@ -48,12 +47,14 @@ def light(nb, lang: str = "en", widest: int = WIDEST, quality: int = QUALITY):
     """A copy of an executed notebook with its PNG figures as smaller JPEGs and no widget state (main job)."""
     _ = translator(lang)
     nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)  # the panels' saved state: megabytes of pictures no static page can use
     for cell in nb.cells:
         if cell.cell_type == "code" and INSTALL_CELL in cell.source:  # 80 lines of pip plumbing: named, not shown
             cell.source = "# " + _("The Colab and Kaggle install cell: open the notebook to read it.")
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             data = out.get("data", {})
-            data.pop("application/vnd.jupyter.widget-view+json", None)  # a live panel: its text stands in for it
+            if data.pop("application/vnd.jupyter.widget-view+json", None) is not None:  # a live panel
+                data["text/plain"] = _("An interactive panel: open the notebook in Jupyter to use it.")
             png = data.get("image/png")
             if not png:
                 continue
@@ -108,21 +109,22 @@ def _when(facts: dict, since: float, _) -> str:
     seconds, ran_at = facts.get("seconds"), facts.get("ran_at")
     if seconds is None:
         return ""
-    said = _("run time: {seconds:.1f} s").format(seconds=seconds)
-    if ran_at is not None and ran_at < since:
-        said += " · " + _("not run this time: the page shows the last good run, from {when}").format(
-            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(ran_at)))
-    return said
+    if ran_at is not None and ran_at < since:  # a chapter this job did not run keeps its earlier page
+        return _("not run this time: from the run of {when} ({seconds:.1f} s)").format(
+            when=time.strftime("%Y-%m-%d %H:%M", time.localtime(ran_at)), seconds=seconds)
+    return _("run time: {seconds:.1f} s").format(seconds=seconds)
 
 
 def _exporter() -> HTMLExporter:
     return HTMLExporter(template_name="basic", exclude_anchor_links=True)
 
 
-def chapter_page(nb, name: str, lang: str, since: float, failed: str | None = None, other_page: bool = True) -> str:
+def chapter_page(nb, name: str, lang: str, since: float, failed: str | None = None, other_page: bool = True,
+                 newer_failure: str | None = None) -> str:
     """One chapter as a light HTML page with its run facts and a bar to the contents and other edition (main job).
 
-    `other_page`: the other edition has this chapter's page, so the bar links it."""
+    `failed`: this is a failed run, with that error; `newer_failure`: this good run is kept because a newer one
+    failed so; `other_page`: the other edition has this chapter's page, so the bar links it."""
     _ = translator(lang)
     other = "en" if lang == "zh" else "zh"
     other_href = f"../{name}.html" if lang == "zh" else f"zh/{name}.html"
@@ -134,6 +136,10 @@ def chapter_page(nb, name: str, lang: str, since: float, failed: str | None = No
     if failed:
         facts.append(f"<p class='fail'>{html.escape(_('FAILED: {error}').format(error=failed))} "
                      f"{html.escape(_('Figures below are those made before the failure.'))}</p>")
+    if newer_failure:
+        said = _("The newest run of this chapter failed: {error}. This page shows the last good run.")
+        facts.append(f"<p class='fail'>{html.escape(said.format(error=newer_failure))} "
+                     f"<a href='{html.escape(name)}.failed.html'>{html.escape(_('the failed run'))}</a></p>")
     switch = f"<a href='{other_href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
     bar = (f"<nav><a href='index.html'>{html.escape(_('Contents'))}</a>{switch}"
            f"<a href='{html.escape(name)}{'.failed' if failed else ''}.ipynb'>.ipynb</a></nav>")
@@ -160,20 +166,23 @@ def contents_page(rows, lang: str, since: float, other_page: bool = True) -> str
                                                                        f"{html.escape(name)}.html</a>")
                     if good is not None else html.escape(_("there is no earlier good run")))
             line.append(f"<br><span class='fail'>{html.escape(_('FAILED: {error}').format(error=error or ''))}"
-                        f"</span> <a href='{html.escape(name)}.failed.html'>{html.escape(_('this run'))}</a>; {kept}")
+                        f"</span> <a href='{html.escape(name)}.failed.html'>{html.escape(_('the failed run'))}</a>; "
+                        f"{kept}")
         made = _made_with(nb, _)
         if made and len({_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}) > 1:
             line.append(f"<br><span class='status'>{html.escape(made)}</span>")  # said once above when all agree
         items.append(f"<li>{''.join(line)}</li>")
     intro = _("Each chapter as the main job last ran it: its text, code, printed lines and figures.")
+    heading = html.escape(_("diffusers image-to-image, hands on: the chapters"))
+    title = PAGE_TITLE if lang == "en" else heading  # the English one as every version of the job wrote it
     said = {_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}
     shared = f"<p class='mode'>{html.escape(said.pop())}</p>" if len(said) == 1 and "" not in said else ""
     href = "../index.html" if lang == "zh" else "zh/index.html"
     switch = f"<a href='{href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
     return (f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width'><title>{TITLE}</title><style>{CSS}</style><body>"
-            f"<nav>{switch}</nav>"
-            f"<h1>{html.escape(_('diffusers image-to-image, hands on: the chapters'))}</h1>"
+            f"<meta name='viewport' content='width=device-width'><title>{title}</title>"
+            f"<style>{CSS}</style><body><nav>{switch}</nav>"
+            f"<h1>{heading}</h1>"
             f"<p>{html.escape(intro)}</p>{shared}"
             f"<ol class='contents'>{''.join(items)}</ol></body></html>\n")
 
@@ -194,10 +203,17 @@ def write_edition(out: Path, lang: str, since: float) -> tuple[Path, list[str]]:
         good_path, failed_path = out / f"{name}.ipynb", out / f"{name}.failed.ipynb"
         good = nbformat.read(good_path, as_version=4) if good_path.exists() else None
         failed = nbformat.read(failed_path, as_version=4) if failed_path.exists() else None
+        if failed is not None and good is not None and \
+                _run_facts(failed).get("ran_at", 0) < _run_facts(good).get("ran_at", 0):
+            failed = None  # a failure older than the good run it followed says nothing about the chapter now
         error = _run_facts(failed).get("error") if failed is not None else None
         if good is not None:
-            notes.append(write_ours(out / f"{name}.html", lambda f, nb=good, n=name: f.write(
-                chapter_page(nb, n, lang, since, other_page=(other / f"{n}.html").exists()))))
+            notes.append(write_ours(out / f"{name}.html", lambda f, nb=good, n=name, e=error: f.write(
+                chapter_page(nb, n, lang, since, other_page=(other / f"{n}.html").exists(), newer_failure=e))))
+        stale = out / f"{name}.failed.html"
+        if failed is None and stale.exists() and ours(stale):  # its run passed since: the job's page goes
+            stale.unlink()
+            record(stale).unlink(missing_ok=True)
         if failed is not None:
             notes.append(write_ours(out / f"{name}.failed.html", lambda f, nb=failed, n=name, e=error: f.write(
                 chapter_page(nb, n, lang, since, failed=e or "?", other_page=(other / f"{n}.html").exists()))))

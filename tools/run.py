@@ -240,7 +240,7 @@ def _duration(seconds: float) -> str:
         else f"{seconds:.0f} seconds"
 
 
-def before_download(notebooks, ask=None) -> bool:
+def before_download(notebooks, ask=None, editions: int = 1) -> bool:
     """On the real checkpoints, say first what will be downloaded and how long a picture takes here (main job).
 
     Returns False when the learner, asked at a terminal, does not want to go on. Twins, or real weights already
@@ -263,7 +263,9 @@ def before_download(notebooks, ask=None) -> bool:
     seconds = picture_seconds(device)
     why = ("TUTORIAL_MODELS=hub asks for them" if os.environ.get("TUTORIAL_MODELS", "").strip().lower() == "hub"
            else "the Hugging Face Hub answers, so TUTORIAL_MODELS=auto (the default) chose them")
-    print(f"python -m tools.run will run {len(notebooks)} chapter(s) on the REAL checkpoints: {why}.\n"
+    both = (" in both editions, English and 中文, so each picture twice (--lang en or --lang zh runs one)"
+            if editions > 1 else "")
+    print(f"python -m tools.run will run {len(notebooks)} chapter(s){both} on the REAL checkpoints: {why}.\n"
           f"  download: about {listed / 1e9:.0f} GB for {len(needs)} checkpoints ({len(needs) - len(cached)} not in "
           f"{user_hub_cache()} yet), from the sizes the Hub lists\n"
           f"  time: one 512x512, 50-step SD 1.5 picture takes about {_duration(seconds)} on this machine's {device} "
@@ -334,9 +336,12 @@ def check_readable(notebooks) -> None:
             nbformat.read(path, as_version=4)
         except Exception as err:  # noqa: BLE001 - JSON, schema or encoding: each is a damaged file here
             reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-            raise ValueError(f"{Path(path).name} cannot be read as a notebook ({reason}). Nothing ran. Open it in "
-                             "Jupyter to see what is wrong, or restore a chapter with git checkout -- "
-                             f"notebooks/{Path(path).name}; leave it out to run the others.") from None
+            chinese = Path(path).parent.name == "zh"  # built from a catalogue, never edited by hand
+            fix = ("rebuild the Chinese chapters with python -m tools.translate build" if chinese else
+                   f"restore a chapter with git checkout -- notebooks/{Path(path).name}")
+            raise ValueError(f"{'zh/' if chinese else ''}{Path(path).name} cannot be read as a notebook ({reason}). "
+                             f"Nothing ran. Open it in Jupyter to see what is wrong, or {fix}; leave it out to run "
+                             "the others.") from None
 
 
 def main(argv=None) -> int:
@@ -365,7 +370,7 @@ def main(argv=None) -> int:
             check_build_folder(chapters, out)
     except ValueError as err:
         parser.error(str(err))
-    if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None):
+    if not before_download(notebooks, ask=(lambda _question: "y") if args.yes else None, editions=len(plan)):
         print("Nothing was downloaded. TUTORIAL_MODELS=twins python -m tools.run previews every chapter offline.")
         return 1
     since, failed, seconds = time.time(), 0, {}
@@ -406,19 +411,22 @@ def compare_editions(english: Path, chinese: Path, names) -> int:
     """Check that each Chinese chapter printed what its English one did, cell for cell; count the others (main job).
 
     Both editions run one code (tests/test_translation.py compares it); this checks the outputs themselves."""
-    from tools.translate import output_differences
+    from tools.samecode import output_differences
 
-    differing = 0
+    differing, compared = 0, 0
     for name in names:
         pair = [folder / f"{name}.ipynb" for folder in (english, chinese)]
         if not all(p.exists() for p in pair) or any((p.parent / _failed_name(name)).exists() for p in pair):
             continue  # a failed edition is reported already
+        compared += 1
         found = output_differences(*(nbformat.read(p, as_version=4) for p in pair))
         if found:
             differing += 1
-            print(f"zh/{name}.ipynb printed other text than {name}.ipynb: " + "; ".join(found[:3]), flush=True)
-    if not differing:
-        print(f"both editions printed the same text in every compared cell ({len(names)} chapter(s))", flush=True)
+            print(f"zh/{name}.ipynb printed other text than {name}.ipynb: " + "; ".join(found[:3]) + ". A Chinese "
+                  f"code cell does more than its English one: compare the two, correct translations/zh_CN/{name}.po "
+                  "and run python -m tools.translate build.", flush=True)
+    if compared and not differing:
+        print(f"both editions printed the same text in every compared cell ({compared} chapter(s))", flush=True)
     return differing
 
 

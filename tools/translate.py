@@ -4,7 +4,6 @@
     python -m tools.translate build    # write notebooks/zh/ from the English chapters and the catalogues
     python -m tools.translate check    # fail when a catalogue or a Chinese chapter is behind its English one
     python -m tools.translate compile  # helpers/locale/*/LC_MESSAGES/tutorial.po -> .mo (the helpers' messages)
-    python -m tools.translate book-index  # translations/book_terms.sha256 from the book's chapter text
 
 Each translatable cell is one gettext entry: msgid is the English cell as it is now, msgstr its Chinese
 version. A markdown cell is always translated; a code cell is an entry when it has comments or prose strings
@@ -20,10 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import hashlib
 import io
-import itertools
-import re
 import sys
 import tokenize
 from pathlib import Path
@@ -56,12 +52,14 @@ def catalogue_path(chapter: Path) -> Path:
 
 
 def _has_prose(source: str) -> bool:
-    """True for code with a comment or a string holding words (a caption or a title) (maintainer tool)."""
+    """True for code with a comment or a string holding words, f-strings included (maintainer tool)."""
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, SyntaxError):
+        tree = ast.parse(source)
+        comments = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
+    except (SyntaxError, tokenize.TokenError):
         return True
-    return any(t.type == tokenize.COMMENT or (t.type == tokenize.STRING and " " in t.string) for t in tokens)
+    strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return bool(comments) or any(" " in v for v in strings)  # on 3.12+ tokenize splits f-strings: read the tree
 
 
 def units(nb) -> list[tuple[int, object]]:
@@ -99,11 +97,19 @@ def update(chapter: Path) -> polib.POFile:
                               comment=f"{cell.cell_type} cell")
         known = by_source.get(cell.source)
         if known is not None:
-            entry.msgstr, entry.flags = known.msgstr, list(known.flags)
+            entry.msgstr, entry.flags, entry.tcomment = known.msgstr, list(known.flags), known.tcomment
+            entry.previous_msgid = known.previous_msgid
         elif place in by_cell and by_cell[place].msgstr:  # the same cell, changed in English
-            entry.msgstr, entry.flags = by_cell[place].msgstr, ["fuzzy"]
-            entry.previous_msgid = by_cell[place].msgid
+            was = by_cell[place]
+            entry.msgstr, entry.flags, entry.tcomment = was.msgstr, ["fuzzy"], was.tcomment
+            # the English the Chinese was made from: kept when the cell changes again before anyone translates it
+            entry.previous_msgid = was.previous_msgid if "fuzzy" in was.flags and was.previous_msgid else was.msgid
         po.append(entry)
+    used = {e.msgid for e in po}
+    for gone in old or []:  # a deleted cell's translation stays as gettext's obsolete entry (#~), for reuse
+        if gone.msgid not in used and gone.msgid and gone.msgstr:
+            gone.obsolete = True
+            po.append(gone)
     path.parent.mkdir(parents=True, exist_ok=True)
     po.save(str(path))
     return po
@@ -123,7 +129,9 @@ def problems(chapter: Path, po: polib.POFile | None = None) -> list[str]:
         entry = entries.get(cell.source)
         where = f"{chapter.name} cell {i} ({cell.cell_type}, id {cell.get('id', '?')})"
         if entry is None:
-            found.append(f"{where} changed in English, and {path.name} has no translation of the new text")
+            known = any(place == _where(chapter, cell) for e in po for place, _ in e.occurrences)
+            found.append(f"{where} {'changed in English, and' if known else 'is new in English:'} {path.name} has "
+                         "no translation of its text")
         elif "fuzzy" in entry.flags:
             found.append(f"{where} changed in English; its old translation in {path.name} is marked fuzzy")
         elif not entry.msgstr.strip():
@@ -160,14 +168,9 @@ def text(nb) -> str:
 def main(argv=None) -> int:
     """update / build / check the Chinese chapters (maintainer tool)."""
     parser = argparse.ArgumentParser(prog="python -m tools.translate", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["update", "build", "check", "compile", "book-index"])
-    parser.add_argument("--book", type=Path, default=BOOK, help="the chapter's text, for book-index")
+    parser.add_argument("action", choices=["update", "build", "check", "compile"])
     args = parser.parse_args(argv)
     failed = 0
-    if args.action == "book-index":
-        BOOK_INDEX.write_text("\n".join(book_index(args.book.read_text(encoding="utf-8"))) + "\n")
-        print(f"wrote {BOOK_INDEX.relative_to(PROJECT_ROOT)}")
-        return 0
     if args.action == "compile":
         for source in sorted(MESSAGES.glob("*/LC_MESSAGES/*.po")):
             polib.pofile(str(source)).save_as_mofile(str(source.with_suffix(".mo")))
@@ -198,138 +201,6 @@ def main(argv=None) -> int:
 
 
 
-# --- one source of code: what a Chinese code cell may change ---------------------------------------------------
-
-LANGUAGE_SWITCH = ("use_models", "lang")  # the one allowed difference: use_models(..., lang="zh") in the setup cell
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-MARKER = re.compile(r"#\s*(NBVAL_[A-Z_]+)")
-
-
-class _Strings(ast.NodeTransformer):
-    """Replace every string constant by a placeholder, recording it with where it stands."""
-
-    def __init__(self):
-        self.found = []  # (value, context) in tree order
-        self.context = []
-
-    def visit_Call(self, node):
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        if name == LANGUAGE_SWITCH[0]:
-            node.keywords = [k for k in node.keywords if k.arg != LANGUAGE_SWITCH[1]]
-        self.context.append(f"call {name}")
-        self.generic_visit(node)
-        self.context.pop()
-        return node
-
-    def visit_keyword(self, node):
-        self.context.append(f"keyword {node.arg}")
-        self.generic_visit(node)
-        self.context.pop()
-        return node
-
-    def visit_Assign(self, node):
-        names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        self.context.append(f"assign {','.join(names)}")
-        self.generic_visit(node)
-        self.context.pop()
-        return node
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, str):
-            self.found.append((node.value, tuple(self.context)))
-            return ast.copy_location(ast.Constant(value="<str>"), node)
-        return node
-
-
-def _shown_only(context: tuple[str, ...]) -> bool:
-    """False where a string reaches text output or the model: print(), a prompt (maintainer tool)."""
-    return not any(c == "call print" or "prompt" in c.split(" ", 1)[-1] for c in context)
-
-
-def code_differences(english: str, chinese: str) -> list[str]:
-    """How a Chinese code cell runs differently from its English one; [] when only words shown differ (maintainer tool).
-
-    Allowed: comments; strings that became Chinese outside print() and prompts (captions, titles, labels); the
-    language switch use_models(..., lang=...). Everything else must be identical, syntax tree for syntax tree."""
-    try:
-        trees = [ast.parse(english), ast.parse(chinese)]
-    except SyntaxError as err:
-        return [f"does not parse: {err}"]
-    walkers = [_Strings(), _Strings()]
-    dumps = [ast.dump(w.visit(t)) for w, t in zip(walkers, trees, strict=False)]
-    found = []
-    if dumps[0] != dumps[1]:
-        found.append("the code differs, not only its words (compare the two cells' calls and arguments)")
-    for (en, where), (zh, _) in zip(walkers[0].found, walkers[1].found, strict=False):
-        if en == zh:
-            continue
-        if not CJK.search(zh):
-            found.append(f"string {en!r} became {zh!r}: only a translation into Chinese may change a string")
-        elif not _shown_only(where):
-            found.append(f"string {en!r} is printed or is a prompt ({' > '.join(where)}): it must stay as it is, "
-                         "so that both editions print the same and draw the same pictures")
-    if MARKER.findall(english) != MARKER.findall(chinese):
-        found.append(f"nbval markers differ: {MARKER.findall(english)} vs {MARKER.findall(chinese)}")
-    return found
-
-
-def _text_outputs(cell) -> str | None:
-    """What nbval compares in a code cell, less the picture's own repr (its size follows the captions' language)."""
-    if "NBVAL_IGNORE_OUTPUT" in cell.source.split("\n", 1)[0]:  # nbval does not compare it either
-        return None
-    streams, said = {}, []
-    for out in cell.get("outputs", []):
-        kind = out.get("output_type")
-        if kind == "stream":  # one print may arrive in one piece or several, stdout and stderr interleaved
-            streams[out.get("name")] = streams.get(out.get("name"), "") + out.get("text", "")
-        elif kind == "error":
-            said.append(f"[error] {out.get('ename')}: {out.get('evalue')}")
-        elif not any(k.startswith("image/") for k in out.get("data", {})):
-            said.append(f"[{kind}] {out.get('data', {}).get('text/plain', '')}")
-    return "".join(f"[{name}] {text}" for name, text in sorted(streams.items())) + "".join(said)
-
-
-def output_differences(english, chinese) -> list[str]:
-    """Code cells whose executed text differs between the two editions of a chapter (main job)."""
-    en = [c for c in english.cells if c.cell_type == "code"]
-    zh = [c for c in chinese.cells if c.cell_type == "code"]
-    if len(en) != len(zh):
-        return [f"the editions have {len(en)} and {len(zh)} code cells"]
-    found = []
-    for i, (a, b) in enumerate(zip(en, zh, strict=False), start=1):
-        said_en, said_zh = _text_outputs(a), _text_outputs(b)
-        if said_en is not None and said_en != said_zh:
-            pairs = itertools.zip_longest(said_en.splitlines(), (said_zh or "").splitlines(), fillvalue="")
-            x, y = next(((x, y) for x, y in pairs if x != y), (said_en, said_zh))
-            found.append(f"code cell {i}: English printed {x[:120]!r}, Chinese {y[:120]!r}")
-    return found
-
-
-# --- the book's words: an index of the chapter's Chinese, so tests can check terms without the book's text ------
-
-BOOK = PROJECT_ROOT.parent / "shared" / "seed" / "000_14f6f646e1ecf29b.txt"  # the chapter, where it is at hand
-BOOK_INDEX = PROJECT_ROOT / "translations" / "book_terms.sha256"
-GLOSSARY = PROJECT_ROOT / "translations" / "glossary.yaml"
-
-
-def _digest(term: str) -> str:
-    return hashlib.sha256(term.encode("utf-8")).hexdigest()[:8]
-
-
-def book_index(text: str, longest: int = 6) -> list[str]:
-    """Short SHA-256 digests of every run of 2 to `longest` Chinese characters in the chapter (maintainer tool).
-
-    Committed instead of the book's text: it answers "does the book use this word?" and cannot be read back."""
-    grams = set()
-    for run in re.findall(r"[\u3400-\u9fff]+", text):
-        for n in range(2, longest + 1):
-            grams.update(run[i:i + n] for i in range(len(run) - n + 1))
-    return sorted({_digest(g) for g in grams})
-
-
-def in_book(term: str, index: set[str]) -> bool:
-    """True when the chapter uses `term` (2 to 6 Chinese characters), by its digest (maintainer tool)."""
-    return _digest(term) in index
 
 
 if __name__ == "__main__":

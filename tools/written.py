@@ -13,6 +13,8 @@ from pathlib import Path
 
 import nbformat
 
+PAGE_TITLE = "diffusers img2img chapters"  # the <title> of the English contents page, in every version of the job
+
 
 def write_atomic(target: Path, write) -> None:
     """Call write(file) on a temporary file beside `target`, then move it over `target` in one step (main job)."""
@@ -46,7 +48,7 @@ def ours(path: Path) -> bool:
 def old_page(path: Path) -> bool:
     """True for the job's own index.html from a version that kept no record of it, by its title (main job)."""
     try:
-        return path.name == "index.html" and "<title>diffusers img2img chapters</title>" in path.read_text()[:400]
+        return path.name == "index.html" and f"<title>{PAGE_TITLE}</title>" in path.read_text()[:400]
     except (OSError, UnicodeDecodeError):
         return False
 
