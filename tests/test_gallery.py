@@ -148,3 +148,11 @@ def test_the_main_job_links_both_editions_and_fails_when_they_print_differently(
     assert run.main(["1"]) == 1
     assert "correct translations/zh_CN/01_guidance_scale.po" in capsys.readouterr().out
     assert (PROJECT_ROOT / "notebooks" / "zh" / "01_guidance_scale.ipynb").exists()
+
+
+def test_prints_of_one_cell_read_as_one_block():
+    nb = _chapter()
+    nb.cells[1].outputs.append(nbformat.v4.new_output("stream", name="stdout", text="second line\n"))
+    light = gallery.light(nb)
+    assert [o["text"] for o in light.cells[1].outputs] == ["verdict: True\nsecond line\n"]
+    assert len(nb.cells[1].outputs) == 2  # the notebook itself is left as it ran

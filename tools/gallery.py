@@ -51,6 +51,15 @@ def light(nb, lang: str = "en", widest: int = WIDEST, quality: int = QUALITY):
     for cell in nb.cells:
         if cell.cell_type == "code" and INSTALL_CELL in cell.source:  # 80 lines of pip plumbing: named, not shown
             cell.source = "# " + _("The Colab and Kaggle install cell: open the notebook to read it.")
+        if cell.cell_type == "code":  # one block per stream, as Jupyter shows it, not one per print()
+            joined = []
+            for out in cell.get("outputs", []):
+                if joined and out.get("output_type") == "stream" == joined[-1].get("output_type") and \
+                        out.get("name") == joined[-1].get("name"):
+                    joined[-1]["text"] += out.get("text", "")
+                else:
+                    joined.append(out)
+            cell.outputs = joined
         for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
             data = out.get("data", {})
             if data.pop("application/vnd.jupyter.widget-view+json", None) is not None:  # a live panel
