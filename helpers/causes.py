@@ -255,6 +255,12 @@ NOT_DOWNLOADED = ("the weights are not on this machine and could not be download
                   "restart the kernel and run from the top.")
 
 
+def _picture_url(exc: BaseException) -> str | None:
+    """The picture URL a failed download named (load_image with no network), if the message names one."""
+    found = re.search(r"host='([^']+)'.*?url: (\S+?\.(?:png|jpe?g|webp|gif|bmp))\b", str(exc), re.I | re.S)
+    return f"https://{found.group(1)}{found.group(2)}" if found else None
+
+
 def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """Offline and not here: a damaged twin, a file the twins never hold, or weights not downloaded (every chapter)."""
     from helpers.manifests import recorded_repos
@@ -269,11 +275,21 @@ def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     if repo and (is_local(repo) or is_cached(repo, active_hub_cache())):
         # the files are here: a file the folder lacks, or a class or subfolder that does not fit the repo
         return missing_file(exc, facts)
+    picture = _picture_url(exc) if not repo else None
+    if picture:  # load_image(url) with no network: a picture, not a model, so the twins are not the cause
+        from helpers.images import CHAPTER_IMAGES
+
+        name = next((k for k, url in CHAPTER_IMAGES.items() if url == picture), None)
+        return (f"the picture {picture} is fetched from the internet, and it could not be reached (offline, or the "
+                "site did not answer).",
+                (f"use the chapter's copy: load_chapter_image({name!r}) (cached once downloaded, with an offline "
+                 "stand-in)" if name else "download it once where there is internet and open the file: "
+                 "load_image('path/to/picture.png')") + "; models are not involved, so the twins need nothing.")
     if active_mode() == "twins":
         if repo and repo in recorded_repos():
             return ("the twin of this checkpoint is missing from the twins' cache (a build that was cut off).",
-                    "rebuild the twins: `python -m helpers.twins build`, or restart the kernel (the first cell checks "
-                    "and repairs them).")
+                    "rebuild the twins: `python -m helpers.twins build`, or restart the kernel (the `use_models` cell "
+                    "checks and repairs them).")
         if repo:
             return _no_twin(repo)
         return ("this file is not in the offline twins' cache: either it is not part of the chapter's checkpoints "

@@ -44,8 +44,8 @@ RULES = [
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
      r"PytorchStreamReader failed|invalid load key|(?<!image )file is truncated|Unable to load weights",
      "a weights file in the cache is damaged (a download or build that was cut off).",
-     f"twins: run `{TWINS_REPAIR}` (or restart the kernel: the first cell checks and repairs them). Real weights: "
-     "delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
+     f"twins: run `{TWINS_REPAIR}` (or restart the kernel: the `use_models` cell checks and repairs them). Real "
+     "weights: delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
      "`hf cache delete` lists them."),
     (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
      r"does not appear to have a file|no file named|model_index\.json", causes.missing_file, None),

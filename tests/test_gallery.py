@@ -51,6 +51,7 @@ def test_a_chinese_page_speaks_chinese_and_links_contents_english_and_its_notebo
     assert "verdict: True" in page and "<a href='01_x.ipynb'>.ipynb</a>" in page
     english = gallery.chapter_page(_chapter(), "01_x", "en", since=0, other_page=False)
     assert "hreflang" not in english and "<a href='index.html'>Contents</a>" in english
+    assert "中文: not built yet (python -m tools.run --lang zh)" in english  # where the switch would be
 
 
 def test_the_contents_say_run_time_failure_and_a_chapter_not_run_this_time(tmp_path):

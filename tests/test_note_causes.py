@@ -192,3 +192,16 @@ def test_after_a_declined_cause_no_weaker_note_follows():
 def test_a_cut_off_picture_is_not_called_a_damaged_weights_file():
     found = note_for(_raised(OSError("image file is truncated (12 bytes not processed)")))
     assert found is not None and "picture file is cut short" in found[0] and "weights" not in found[0]
+
+
+def test_a_picture_url_that_cannot_be_fetched_offline_is_not_blamed_on_the_twins():
+    import requests
+
+    from helpers.notes import format_note
+
+    said = ("HTTPSConnectionPool(host='huggingface.co', port=443): Max retries exceeded with url: /datasets/"
+            "huggingface/documentation-images/resolve/main/diffusers/img2img-init.png (Caused by "
+            "NameResolutionError(\"Failed to resolve 'huggingface.co'\"))")
+    note = format_note(requests.exceptions.ConnectionError(said))
+    assert "img2img-init.png is fetched from the internet" in note and "load_chapter_image('img2img-init')" in note
+    assert "twins' cache" not in note and "helpers.twins build" not in note

@@ -53,6 +53,7 @@ def test_a_changed_english_cell_stops_the_build_until_its_translation_is_confirm
     po = tr.update(edited)  # the old Chinese is kept as a suggestion, marked fuzzy, with the old English beside it
     [entry] = [e for e in po if e.msgid == cell.source]
     assert entry.msgstr == old_chinese and "fuzzy" in entry.flags and "black square" in entry.previous_msgid
+    assert not [e for e in po if e.obsolete]  # carried on as fuzzy, so not kept a second time as obsolete
     with pytest.raises(tr.StaleTranslation, match="marked fuzzy"):
         tr.translated(edited)
     entry.flags.remove("fuzzy")  # a translator checked it

@@ -36,6 +36,7 @@ max-width:1100px;margin:auto;padding:0 12px;line-height:1.55;color:#222}
 nav{position:sticky;top:0;background:#f6f6f6;border-bottom:1px solid #ddd;padding:6px 10px;margin:0 -12px 8px}
 nav a{margin-right:1em}.status{font-size:90%;color:#555}.fail{color:#b00}.mode{background:#fff3e0;padding:4px 8px}
 pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:85%;line-height:1.35}
+.jp-OutputArea-output pre,.output_text pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .jp-InputArea pre,.input_area pre{border-left:3px solid #8ab}img{max-width:100%;height:auto}
 .jp-OutputArea-output pre,.output_text pre{background:#fff;border-left:3px solid #ddd}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}
@@ -124,6 +125,13 @@ def _when(facts: dict, since: float, _) -> str:
     return _("run time: {seconds:.1f} s").format(seconds=seconds)
 
 
+def _not_built(other: str, _) -> str:
+    """Where the other edition's link would be: why there is none, and the command that makes it."""
+    said = _("{edition}: not built yet (python -m tools.run --lang {lang})").format(edition=EDITIONS[other][0],
+                                                                                   lang=other)
+    return f"<span class='status'>{html.escape(said)}</span>"
+
+
 def _exporter() -> HTMLExporter:
     return HTMLExporter(template_name="basic", exclude_anchor_links=True)
 
@@ -149,7 +157,8 @@ def chapter_page(nb, name: str, lang: str, since: float, failed: str | None = No
         said = _("The newest run of this chapter failed: {error}. This page shows the last good run.")
         facts.append(f"<p class='fail'>{html.escape(said.format(error=newer_failure))} "
                      f"<a href='{html.escape(name)}.failed.html'>{html.escape(_('the failed run'))}</a></p>")
-    switch = f"<a href='{other_href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
+    switch = f"<a href='{other_href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else \
+        _not_built(other, _)
     bar = (f"<nav><a href='index.html'>{html.escape(_('Contents'))}</a>{switch}"
            f"<a href='{html.escape(name)}{'.failed' if failed else ''}.ipynb'>.ipynb</a></nav>")
     style = CSS + HtmlFormatter().get_style_defs(".highlight")
@@ -187,7 +196,7 @@ def contents_page(rows, lang: str, since: float, other_page: bool = True) -> str
     said = {_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}
     shared = f"<p class='mode'>{html.escape(said.pop())}</p>" if len(said) == 1 and "" not in said else ""
     href = "../index.html" if lang == "zh" else "zh/index.html"
-    switch = f"<a href='{href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else ""
+    switch = f"<a href='{href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else _not_built(other, _)
     return (f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width'><title>{title}</title>"
             f"<style>{CSS}</style><body><nav>{switch}</nav>"

@@ -105,7 +105,7 @@ def update(chapter: Path) -> polib.POFile:
             # the English the Chinese was made from: kept when the cell changes again before anyone translates it
             entry.previous_msgid = was.previous_msgid if "fuzzy" in was.flags and was.previous_msgid else was.msgid
         po.append(entry)
-    used = {e.msgid for e in po}
+    used = {e.msgid for e in po} | {e.previous_msgid for e in po if "fuzzy" in e.flags}  # carried on as fuzzy
     for gone in old or []:  # a deleted cell's translation stays as gettext's obsolete entry (#~), for reuse
         if gone.msgid not in used and gone.msgid and gone.msgstr:
             gone.obsolete = True
