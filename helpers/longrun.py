@@ -57,6 +57,9 @@ class _Phase:
         if self.calls == 1 and self.expected and self.name in ("unet", "transformer"):
             # set by the pipeline before its loop: this call's count (img2img's strength and PNDM's extra step in)
             self.expected = getattr(self.watch.pipeline, "_num_timesteps", None) or self.expected
+            if self.bar is not None and self.bar.total != self.expected:  # a bar shown before the call: its end
+                self.bar.total = self.expected
+                self.bar.refresh()
         if self.bar is None and self.expected:
             # The first step carries one-time costs (memory first touched, kernels chosen), so the estimate is timed
             # from the second; only a first step that is long even for that is said at once.
@@ -116,8 +119,9 @@ class Watch:
         for bar in [self.bar, *(p.bar for p in self.phases)]:
             if bar is not None:
                 bar.close()
-        if exc[0] is None and self.expected:  # for the next call's estimate, the whole call counts
-            self.pipeline._tutorial_seconds_per_step = (time.perf_counter() - self.started) / self.expected
+        if exc[0] is None and self.expected:  # for the next call's estimate
+            self.pipeline._tutorial_seconds_per_step = steady_rate(self.phases, time.perf_counter(), self.started,
+                                                                   self.expected)
         return False
 
     def announce(self, per_step: float, total: int, part: str, timed: str):
@@ -129,6 +133,17 @@ class Watch:
               f"{timed}). Fewer num_inference_steps or a smaller picture make it quicker; Interrupt (■) stops it.",
               file=self.out, flush=True)
         return tqdm(total=total, desc=type(self.pipeline).__name__, unit="step", file=self.out)
+
+
+def steady_rate(phases, now: float, started: float, expected: int) -> float:
+    """Seconds per step for the next call's estimate: from the second step to the end (ch. 1–5).
+
+    The first step of a call carries one-time costs (a first call's warm-up can take longer than all the rest),
+    so it is left out; the decoding after the loop stays in, spread over the steps."""
+    main = next((p for p in reversed(phases) if p.calls >= 2 and p.first_done is not None), None)
+    if main is None:
+        return (now - started) / expected
+    return (now - main.first_done) / (main.calls - 1)
 
 
 def _duration(seconds: float) -> str:

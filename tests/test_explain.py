@@ -690,3 +690,32 @@ def test_an_upright_turned_photo_and_its_mask_are_compared_as_used(inpaint):
         warnings.simplefilter("ignore")
         out = inpaint(prompt="x", image=turned, mask_image=mask, height=64, width=48, num_inference_steps=2)
     assert out.images[0].size == (48, 64)
+
+
+def test_the_next_call_s_estimate_leaves_out_a_slow_first_step():
+    from helpers import longrun
+
+    phase = longrun._Phase(None, "unet", 50)
+    phase.calls, phase.first_done = 51, 70.0  # a 70 s first step (a first call's warm-up), then 51 steps in 5 s
+    assert longrun.steady_rate([phase], now=75.0, started=0.0, expected=50) == pytest.approx(0.1)
+    assert longrun.steady_rate([], now=75.0, started=0.0, expected=50) == 1.5  # no steps seen: the whole call
+
+
+def test_a_bar_shown_before_the_call_ends_at_the_steps_the_pipeline_runs(monkeypatch):
+    from helpers import longrun
+
+    class Bar:
+        total, refreshed = 50, 0
+
+        def refresh(self):
+            self.refreshed += 1
+
+        def update(self, n):
+            pass
+
+    watch = type("W", (), {"pipeline": type("P", (), {"_num_timesteps": 51})()})()
+    phase = longrun._Phase(watch, "unet", 50)
+    phase.bar = Bar()  # "timed from its last call": made with the 50 planned steps
+    phase.pre(None, ())
+    phase.post(None, (), None)
+    assert phase.bar.total == 51 and phase.bar.refreshed == 1  # PNDM's extra step counted, as the pipeline does
