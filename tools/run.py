@@ -27,10 +27,9 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
 from helpers.paths import PROJECT_ROOT, build_dir
-from tools.gallery import write_edition
+from tools.gallery import EDITIONS, write_edition
 from tools.written import ours, write_atomic, write_ours  # noqa: F401 - write_atomic: tools.nbclean's too
 
-EDITION_NAMES = {"en": "English", "zh": "中文"}
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
 # Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
@@ -206,7 +205,7 @@ def run_all(notebooks=None, out: Path | None = None, timeout: int = 600, lang: s
     page, notes = write_edition(out, lang, since)  # chapters not run this time keep their last good page
     for note in notes:
         print(note, flush=True)
-    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran ({EDITION_NAMES[lang]}); the chapters, as "
+    print(f"{len(notebooks) - failed} of {len(notebooks)} chapters ran ({EDITIONS[lang][0]}); the chapters, as "
           f"pages: {page.resolve()}")
     return failed
 
@@ -382,7 +381,7 @@ def main(argv=None) -> int:
         failed += compare_editions(plan[0][2], plan[1][2], [p.stem for p in plan[1][1]])
         write_edition(plan[0][2], "en", since)  # again: its links to the Chinese pages now have pages to go to
     if len(seconds) > 1:
-        print("time: " + ", ".join(f"{EDITION_NAMES[k]} {v / 60:.1f} min" for k, v in seconds.items()))
+        print("time: " + ", ".join(f"{EDITIONS[k][0]} {v / 60:.1f} min" for k, v in seconds.items()))
     return 1 if failed else 0
 
 
