@@ -128,7 +128,7 @@ def test_ctrl_c_stops_the_job_and_keeps_the_old_files(tmp_path, signum):
 WRITER = """
 import sys, time
 from pathlib import Path
-from tools.run import write_atomic
+from tools.written import write_atomic
 
 def write(f):
     f.write("new, half written")
@@ -159,7 +159,7 @@ def test_a_kill_during_a_write_leaves_the_old_file_whole(tmp_path):
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
-    from tools.run import write_atomic
+    from tools.written import write_atomic
 
     target = tmp_path / "index.html"
     target.write_text("old")

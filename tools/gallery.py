@@ -173,6 +173,7 @@ def contents_page(rows, lang: str, since: float, other_page: bool = True) -> str
     `rows` holds (name, good notebook or None, failed notebook or None, its error line or None)."""
     _ = translator(lang)
     other = "en" if lang == "zh" else "zh"
+    said = {_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}  # which weights each run used
     items = []
     for name, good, failed, error in rows:
         nb = failed if failed is not None else good
@@ -187,18 +188,17 @@ def contents_page(rows, lang: str, since: float, other_page: bool = True) -> str
                         f"</span> <a href='{html.escape(name)}.failed.html'>{html.escape(_('the failed run'))}</a>; "
                         f"{kept}")
         made = _made_with(nb, _)
-        if made and len({_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}) > 1:
+        if made and len(said) > 1:
             line.append(f"<br><span class='status'>{html.escape(made)}</span>")  # said once above when all agree
         items.append(f"<li>{''.join(line)}</li>")
     intro = _("Each chapter as the main job last ran it: its text, code, printed lines and figures.")
     heading = html.escape(_("diffusers image-to-image, hands on: the chapters"))
-    title = PAGE_TITLE if lang == "en" else heading  # the English one as every version of the job wrote it
-    said = {_made_with(f if f is not None else g, _) for _n, g, f, _e in rows}
+    page_title = PAGE_TITLE if lang == "en" else heading  # the English one as every version of the job wrote it
     shared = f"<p class='mode'>{html.escape(said.pop())}</p>" if len(said) == 1 and "" not in said else ""
     href = "../index.html" if lang == "zh" else "zh/index.html"
     switch = f"<a href='{href}' hreflang='{other}'>{EDITIONS[other][0]}</a>" if other_page else _not_built(other, _)
     return (f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width'><title>{title}</title>"
+            f"<meta name='viewport' content='width=device-width'><title>{page_title}</title>"
             f"<style>{CSS}</style><body><nav>{switch}</nav>"
             f"<h1>{heading}</h1>"
             f"<p>{html.escape(intro)}</p>{shared}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from tools.run import execute as run_notebook
-from tools.run import write_atomic
+from tools.written import write_atomic
 
 PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
 

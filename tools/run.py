@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from helpers.paths import PROJECT_ROOT, build_dir
 from tools.gallery import EDITIONS, write_edition
-from tools.written import ours, write_atomic, write_ours  # noqa: F401 - write_atomic: tools.nbclean's too
+from tools.written import ours, write_ours
 
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
 # Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
