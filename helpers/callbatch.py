@@ -9,8 +9,6 @@ from __future__ import annotations
 import inspect
 import numbers
 
-from helpers.callfacts import repo_pipeline_class
-
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
@@ -106,26 +104,6 @@ def check_clip_skip(pipeline, args: dict) -> None:
                 f"{layers - extra}.")
 
 
-def check_family(pipeline) -> None:
-    """SDXL weights in an SD 1.x class, or SD 1.x weights in an SDXL class: the UNet says which it is (ch. 1–5)."""
-    unet = getattr(pipeline, "unet", None)
-    if unet is None or not hasattr(unet, "config"):
-        return
-    unet_is_xl = getattr(unet.config, "addition_embed_type", None) == "text_time"  # SDXL's size-and-crop input
-    class_is_xl = "XL" in _name(pipeline) and "StableDiffusion" in _name(pipeline)
-    if unet_is_xl == class_is_xl or not _name(pipeline).startswith("StableDiffusion"):
-        return
-    repo = getattr(pipeline.config, "_name_or_path", "its repo")
-    theirs = repo_pipeline_class(repo)
-    family = "SDXL" if unet_is_xl else "SD 1.x/2.x"
-    named = f" (the repo names {theirs})" if theirs and theirs != _name(pipeline) else ""
-    raise TypeError(
-        f"{_name(pipeline)} holds {family} weights from {repo}{named}: its UNet is of the other family, so the "
-        "call would fail part-way or make noise. Load the weights with an AutoPipeline, which picks the class "
-        "from the repo: AutoPipelineForImage2Image.from_pretrained(repo_id) (or ...ForText2Image, "
-        "...ForInpainting).")
-
-
 def _control_param(pipeline) -> str | None:
     """The argument a ControlNet pipeline reads its control picture from: control_image=, or image= (text-to-image)."""
     if getattr(pipeline, "controlnet", None) is None:
@@ -140,9 +118,15 @@ def check_control(pipeline, args: dict) -> None:
     if name is None:
         return
     value = args.get(name)
+    if value is None and name == "image":  # text-to-image ControlNet: there is no start picture
+        raise TypeError(f"{_name(pipeline)} is text-to-image with a ControlNet, and needs image=: here image= is the "
+                        "control picture the ControlNet follows (image=depth_image), as there is no start picture. "
+                        "For text-to-image without the ControlNet: AutoPipelineForText2Image.from_pipe(pipeline, "
+                        "controlnet=None).")
     if value is None:
         raise TypeError(f"{_name(pipeline)} needs {name}=: the control picture the ControlNet follows (chapter 4: "
-                        f"{name}=depth_image, the depth map), besides the start picture in image=.")
+                        f"{name}=depth_image, the depth map), besides the start picture in image=. Without the "
+                        "ControlNet: AutoPipelineForImage2Image.from_pipe(pipeline, controlnet=None).")
     nets = getattr(pipeline.controlnet, "nets", None)  # MultiControlNetModel: one picture per ControlNet
     if nets is not None and (not isinstance(value, (list, tuple)) or len(value) != len(nets)):
         given = f"{len(value)} pictures" if isinstance(value, (list, tuple)) else "one picture"
@@ -226,7 +210,12 @@ def check_text_where_embeds_go(pipeline, args: dict) -> None:
 
 
 def check_embeds_given_whole(pipeline, args: dict) -> None:
-    """encode_prompt's whole tuple given as prompt_embeds=, and an IP-Adapter picture with no IP-Adapter (ch. 4)."""
+    """encode_prompt's or the prior's whole output as embeddings, an IP-Adapter picture with none loaded (ch. 3, 4)."""
+    for name in ("image_embeds", "negative_image_embeds"):
+        if hasattr(args.get(name), "image_embeds"):  # KandinskyPriorPipelineOutput
+            raise TypeError(f"{name} is the prior's whole output ({type(args[name]).__name__}); the decoder takes "
+                            "its two tensors: image_embeds=prior_output.image_embeds, "
+                            "negative_image_embeds=prior_output.negative_image_embeds.")
     for name in ("prompt_embeds", "negative_prompt_embeds"):
         if isinstance(args.get(name), (tuple, list)):
             raise TypeError(f"{name} is a {type(args[name]).__name__} of {len(args[name])}: pipeline.encode_prompt "
@@ -240,9 +229,32 @@ def check_embeds_given_whole(pipeline, args: dict) -> None:
                          "IP-Adapter guide names them), or leave ip_adapter_image= out.")
 
 
+def check_kinds(pipeline, args: dict) -> None:
+    """True/False where a number goes, one number where a (height, width) pair goes (ch. 1–5)."""
+    import inspect
+
+    try:
+        defaults = {n: p.default for n, p in inspect.signature(type(pipeline).__call__).parameters.items()}
+    except (TypeError, ValueError):
+        return
+    for name, value in args.items():
+        default = defaults.get(name)
+        numeric = name in ("padding_mask_crop", "strength", "guidance_scale", "num_inference_steps", "noise_level") \
+            or (isinstance(default, (int, float)) and not isinstance(default, bool))
+        if isinstance(value, bool) and numeric:
+            raise TypeError(f"{name}={value} is True/False, and {name} takes a number, so Python would read it as "
+                            f"{int(value)}. " + ("padding_mask_crop is the margin in pixels kept around the mask, "
+                                                 "e.g. padding_mask_crop=32; leave it out for no crop."
+                                                 if name == "padding_mask_crop" else f"Pass a number: {name}=..."))
+        if name in ("original_size", "target_size", "crops_coords_top_left", "negative_original_size",
+                    "negative_target_size", "negative_crops_coords_top_left") and isinstance(value, (int, float)):
+            raise TypeError(f"{name}={value!r} is one number, and SDXL reads {name} as a (height, width) pair: "
+                            f"{name}=({value}, {value}).")
+
+
 def check_batch(pipeline, args: dict) -> None:
     """Every check of this module, in the order a learner's call meets them (ch. 1–5)."""
-    check_family(pipeline)
+    check_kinds(pipeline, args)
     check_embeds_given_whole(pipeline, args)
     check_text_where_embeds_go(pipeline, args)
     check_control(pipeline, args)

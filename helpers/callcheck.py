@@ -9,7 +9,6 @@ the only values it replaces are images it converted to the mode the pipeline nee
 
 from __future__ import annotations
 
-import difflib
 import numbers
 import re
 from collections import OrderedDict
@@ -18,17 +17,14 @@ from PIL import Image
 
 from helpers import checks
 from helpers.callbatch import check_batch
+from helpers.families import check_families
 from helpers.ignored import check_ignored
 from helpers.imagecheck import check_images, check_sizes, native_side, scale_factor
 from helpers.libgaps import check_library_gaps
+from helpers.mixups import check_mixups
 
-# diffusers' pipelines swallow these through **kwargs and only print a deprecation note
-DEPRECATED_KWARGS = ("callback", "callback_steps")
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # ideographs, kana, hangul
-# arguments a pipeline lacks, and the pipeline family that has them
-BELONGS_TO = {"image": "AutoPipelineForImage2Image", "strength": "AutoPipelineForImage2Image",
-              "mask_image": "AutoPipelineForInpainting", "control_image": "a ControlNet pipeline"}
 
 
 def _warn(message: str) -> None:
@@ -37,43 +33,6 @@ def _warn(message: str) -> None:
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
-
-
-# ------------------------------------------------------------------ argument names
-
-
-def check_names(pipeline, signature, given: dict) -> None:
-    """Refuse argument names a pipeline's `__call__` does not take, with the closest real one (ch. 1–5)."""
-    params = [p for p in signature.parameters if p != "self"]
-    takes_extra = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    for key in given:
-        if key in params or key in DEPRECATED_KWARGS:
-            continue
-        close = difflib.get_close_matches(key, params, n=1, cutoff=0.6)
-        hint = f"Did you mean {close[0]}=?" if close else "Check the spelling against help(type(pipeline).__call__)."
-        if key in ("height", "width") and "image" in params:
-            hint = (f"{_name(pipeline)} takes its size from image=; resize the picture instead: "
-                    "image = image.resize((width, height)), both multiples of 8.")
-        if key == "control_image" and "ControlNet" in _name(pipeline) and "image" in params:
-            hint = (f"{_name(pipeline)} (text-to-image) takes its control picture as image=; control_image= belongs "
-                    "to the img2img and inpainting ControlNet pipelines. Pass image=depth_image.")
-        elif key in ("callback_on_step_end", "callback_on_step_end_tensor_inputs") and "callback" in params:
-            hint = (f"{_name(pipeline)} has only the older per-step hook: callback=f, callback_steps=1, where f takes "
-                    "(step, timestep, latents) (chapter 3's peek_latents).")
-        elif key in ("prompt", "negative_prompt") and "image_embeds" in params:
-            hint = (f"{_name(pipeline)} is Kandinsky 2.2's decoder alone: it takes image_embeds from the prior, not "
-                    "text. Load the combined pipeline, which runs the prior and the decoder: AutoPipelineForImage2Image"
-                    ".from_pretrained('kandinsky-community/kandinsky-2-2-decoder') (chapter 3).")
-        elif key in BELONGS_TO:
-            hint = (f"{_name(pipeline)} takes no {key}=; {BELONGS_TO[key]} does. Make one from the loaded weights: "
-                    f"{BELONGS_TO[key]}.from_pipe(pipeline)." if BELONGS_TO[key].startswith("Auto") else
-                    f"{_name(pipeline)} takes no {key}=; {BELONGS_TO[key]} does (chapter 4).")
-        extra = " It would be ignored without a word (the pipeline takes **kwargs)." if takes_extra else ""
-        if key == "seed":
-            hint = "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
-        elif key in ("torch_dtype", "dtype", "variant", "use_safetensors"):
-            hint = f"{key}= belongs to from_pretrained(...), where the weights are loaded, not to the call."
-        raise TypeError(f"{_name(pipeline)}() got an unexpected argument {key}=.{extra} {hint}")
 
 
 # ------------------------------------------------------------------ numbers
@@ -274,7 +233,7 @@ def check_prompts(pipeline, args: dict) -> None:
 
 def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     """Check a bound pipeline call (numbers, prompts, images, sizes); return the arguments it replaced (ch. 1–5)."""
-    # the caller checked the names (check_names); here the values, with **kwargs leftovers set aside
+    # the caller checked the names (helpers.callnames.check_names); here the values, with **kwargs leftovers set aside
     var_kw = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
     args = {k: v for k, v in arguments.items() if k != "self" and k not in var_kw}
     defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
@@ -283,9 +242,11 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
         check_generator(pipeline, args.get("generator"))
         check_dtype(pipeline)
         check_prompts(pipeline, args)
+        check_families(pipeline)
         check_batch(pipeline, args)
         check_library_gaps(pipeline, args)
         check_ignored(pipeline, args, defaults)
+        check_mixups(pipeline, args)
         replaced = check_images(pipeline, args)
         args.update(replaced)
         if args.get("mask_image") is not None and isinstance(args.get("image"), Image.Image) \

@@ -16,7 +16,7 @@ ARGUMENTS = ("prompt", "negative_prompt", "image", "mask_image", "control_image"
              "negative_prompt_embeds", "num_images_per_prompt", "ip_adapter_image")
 PARTS = ("controlnet", "vae", "unet", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler",
          "safety_checker", "feature_extractor", "image_encoder", "transformer", "movq", "prior")
-LOADERS = ("from_pretrained", "load_config", "load_textual_inversion", "load_lora_weights")
+LOADERS = ("from_pretrained", "load_config", "load_textual_inversion", "load_lora_weights", "from_single_file")
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _loader_frame(exc: BaseException) -> dict:
         if frame.f_code.co_name in LOADERS:
             local = frame.f_locals
             cls = local.get("cls") or type(local.get("self", None))
-            names = ("pretrained_model_name_or_path", "pretrained_model_or_path",
+            names = ("pretrained_model_name_or_path", "pretrained_model_or_path", "pretrained_model_link_or_path",
                      "pretrained_model_name_or_path_or_dict")
             # only a repo id or a folder: a state dict or a tensor passed there is not a place to look in
             repo = next((os.fspath(local[n]) for n in names if isinstance(local.get(n), (str, os.PathLike))), None)
@@ -125,6 +125,8 @@ def _loader_frame(exc: BaseException) -> dict:
                      "subfolder": local.get("subfolder", kwargs.get("subfolder") if isinstance(kwargs, dict) else None),
                      "variant": local.get("variant", kwargs.get("variant") if isinstance(kwargs, dict) else None),
                      "revision": local.get("revision", kwargs.get("revision") if isinstance(kwargs, dict) else None),
+                     "cache_dir": local.get("cache_dir", kwargs.get("cache_dir") if isinstance(kwargs, dict)
+                                            else None),
                      # parts passed as text (controlnet="lllyasviel/..."): from_pretrained takes loaded models there
                      "named_parts": sorted(k for k, v in (kwargs.items() if isinstance(kwargs, dict) else ())
                                            if isinstance(v, str) and k in PARTS)}

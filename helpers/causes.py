@@ -1,26 +1,21 @@
-"""Causes confirmed from the failed call: a note for a loosely worded error only when the call's facts show its cause.
+"""Causes confirmed from a failed pipeline call: a note for a loosely worded error only when the call's facts show it.
 
 Each function takes the error and its CallFacts (helpers.callfacts) and returns (what it means, how to fix it), or
 None when the facts do not confirm a cause. helpers.notes shows None as no note at all, and looks no further: a
-note that names the wrong cause sends the learner the wrong way, which is worse than none.
+note that names the wrong cause sends the learner the wrong way, which is worse than none. Causes met while
+loading (files, repos, variants, parts) are in helpers.causes_loading.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import traceback
 
-from helpers.callfacts import CallFacts, Value, is_local, repo_pipeline_class
+from helpers.callfacts import CallFacts, Value
 
 # the names torch gives dtypes in its messages
 TORCH_NAMES = {"Double": "float64", "Float": "float32", "Half": "float16", "BFloat16": "bfloat16"}
-# the folder each model class sits in inside a pipeline repo, as diffusers names them
-FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQModel": ("movq",),
-           "CLIPTextModel": ("text_encoder",), "CLIPTextModelWithProjection": ("text_encoder_2", "text_encoder"),
-           "StableDiffusionSafetyChecker": ("safety_checker",), "PriorTransformer": ("prior",),
-           "CLIPVisionModelWithProjection": ("image_encoder",)}
 
 
 def dtype_mismatch(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -144,186 +139,6 @@ def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     return None
 
 
-def _no_twin(repo: str) -> tuple[str, str]:
-    """A repo the offline twins do not hold, in twins mode: one wording wherever the loader stopped."""
-    return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
-            "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
-            "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")
-
-
-def _variant_note(variant: str | None) -> tuple[str, str]:
-    label = f"variant='{variant}'" if variant else "a variant="
-    # the variant came from the learner's own variant=, or from **load_args of another repo's id
-    return (f"the load asked for {label} files, but this repo ships none for some of its parts.",
-            "pass **load_args(repo_id) with the same repo id as from_pretrained's (load_args of another repo brings "
-            "that repo's variant=), and no variant= of your own: it reads this repo's files and chooses.")
-
-
-def _folder_for(class_name: str, folders: list[str]) -> str | None:
-    """The folder a model class lives in inside a pipeline repo, when the repo has one for it."""
-    return next((n for n in FOLDERS.get(class_name, ()) if n in folders), None)
-
-
-def _folders(repo: str) -> list[str] | None:
-    from helpers.manifests import component_folders, recorded_repos
-
-    return component_folders(repo) if repo in recorded_repos() else None
-
-
-def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """A loader found no such file: which loader, class, repo, subfolder and variant it was given (every chapter)."""
-    from helpers.checkpoints import CHECKPOINTS
-    from helpers.modes import active_mode, hub_offline
-
-    loader = facts.loader if facts is not None else {}
-    repo, cls = loader.get("repo"), loader.get("cls")
-    if not repo or not isinstance(cls, type):
-        return None
-    name = cls.__name__
-    variant = loader.get("variant")
-    if variant is not None and not isinstance(variant, str):  # variant=torch.float16: the dtype in the wrong place
-        return (f"variant= names a file label such as 'fp16', and it was given {variant!r}, so the loader looked for "
-                "files with that name in them.", f"pass the dtype as dtype={variant!r}, and variant='fp16' only "
-                "where the repo ships fp16 files (**load_args(repo_id) chooses).")
-    if loader.get("revision") in ("fp16", "fp32", "bf16"):  # older tutorials' way to ask for half-size files
-        return (f"revision={loader['revision']!r} asks for a git branch of that name, the way older tutorials got "
-                "half-size files; diffusers now keeps them beside the others as a variant, and a repo need not have "
-                "that branch (the twins have none).",
-                "drop revision= and pass **load_args(repo_id), which picks variant='fp16' where the repo ships it.")
-    if is_local(repo) and not os.path.exists(os.path.expanduser(repo)):
-        return (f"{repo} does not exist on this machine.", "check the path: print(Path(path).resolve()) shows where "
-                "it points; relative paths start at the folder Python runs in.")
-    if is_local(repo) and loader.get("function") == "load_lora_weights":
-        return (f"{repo} is a folder, and no LoRA weights file was found in it under the default name.",
-                "pass the file's name too: load_lora_weights(folder, weight_name='my_lora.safetensors').")
-    if is_local(repo):
-        found = re.search(r"named ([\w.\-]+\.(?:json|safetensors|bin|ckpt|pt|txt))", str(exc))
-        wanted = found.group(1) if found else "the file the loader asked for"
-        return (f"{repo} is a folder on this machine, and it does not hold {wanted}.",
-                f"point to the folder that save_pretrained wrote for this {name}, or load by the repo id.")
-    offline = hub_offline() or active_mode() == "twins"
-    if loader.get("function") == "load_textual_inversion":
-        if offline:
-            return (f"textual-inversion embeddings come from the Hub, and this session is offline (twins or "
-                    f"HF_HUB_OFFLINE): {repo} is not on this machine.",
-                    "connect once with TUTORIAL_MODELS=hub to download it; the twins hold no embeddings.")
-        return None
-    folders = _folders(repo)
-    if folders is None:
-        return _no_twin(repo) if active_mode() == "twins" else None
-    from diffusers import DiffusionPipeline, SchedulerMixin
-
-    single = folders == [""]
-    subfolder = loader.get("subfolder")
-    if issubclass(cls, SchedulerMixin):
-        if single:
-            return (f"{repo} is a single model ({CHECKPOINTS[repo].pipeline}) and holds no scheduler.",
-                    f"take the pipeline's own: {name}.from_config(pipeline.scheduler.config).")
-        if not subfolder:
-            return (f"a scheduler's settings sit in the repo's scheduler/ folder, and {name}.from_pretrained looked "
-                    "at the top of the repo.",
-                    f"{name}.from_config(pipeline.scheduler.config) keeps the model's own betas (the book's way); "
-                    f"from a repo: {name}.from_pretrained(repo_id, subfolder='scheduler').")
-        return None
-    pipeline = issubclass(cls, DiffusionPipeline) or name.startswith("AutoPipeline")
-    if pipeline:
-        if single and repo in CHECKPOINTS:
-            return (f"{repo} is a single model ({CHECKPOINTS[repo].pipeline}), not a pipeline.",
-                    f"load it with {CHECKPOINTS[repo].pipeline}.from_pretrained and pass it to the pipeline "
-                    "(controlnet=... for a ControlNet).")
-        return None
-    if isinstance(variant, str) and variant in str(exc):
-        return _variant_note(variant)
-    if single or subfolder in folders:
-        return None
-    folder = _folder_for(name, folders)
-    if folder is None:
-        return (f"{repo} holds no {name}: its folders are {', '.join(folders)}, and none is the kind of model {name} "
-                "loads.", f"load {name} from a repo of its own (helpers.checkpoints lists the chapter's), or pick the "
-                "class that fits one of those folders.")
-    near = difflib.get_close_matches(str(subfolder or ""), folders, n=1) if subfolder else []
-    given = f"subfolder={subfolder!r} is not one" if subfolder else "no subfolder= was given"
-    if near and near[0] != folder:
-        return None  # a typo for another model's folder: which one was meant is not known
-    return (f"{repo} keeps each model in its own folder ({', '.join(folders)}), and {given}.",
-            f"pass {name}.from_pretrained(repo_id, subfolder='{folder}').")
-
-
-NOT_DOWNLOADED = ("the weights are not on this machine and could not be downloaded (no internet, or HF_HUB_OFFLINE "
-                  "is set).",
-                  "connect once to download them, or run on the offline twins: `%env TUTORIAL_MODELS=twins`, then "
-                  "restart the kernel and run from the top.")
-
-
-def _picture_url(exc: BaseException) -> str | None:
-    """The picture URL a failed download named (load_image with no network), if the message names one."""
-    found = re.search(r"host='([^']+)'.*?url: (\S+?\.(?:png|jpe?g|webp|gif|bmp))\b", str(exc), re.I | re.S)
-    return f"https://{found.group(1)}{found.group(2)}" if found else None
-
-
-def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """Offline and not here: a damaged twin, a file the twins never hold, or weights not downloaded (every chapter)."""
-    from helpers.manifests import recorded_repos
-    from helpers.modes import active_hub_cache, active_mode, is_cached
-
-    repo = (facts.loader.get("repo") if facts is not None else None) or None
-    given = re.match(r"(\w+) \{\s*\"_class_name\"", repo or "")  # from_config(scheduler): its printout as a "repo"
-    if given:
-        return (f"from_config was given a {given.group(1)} object; it takes that scheduler's settings, its .config, "
-                "and looked the object's printout up as if it were a repo id instead.",
-                "pass the config: pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config).")
-    if repo and (is_local(repo) or is_cached(repo, active_hub_cache())):
-        # the files are here: a file the folder lacks, or a class or subfolder that does not fit the repo
-        return missing_file(exc, facts)
-    picture = _picture_url(exc) if not repo else None
-    if picture:  # load_image(url) with no network: a picture, not a model, so the twins are not the cause
-        from helpers.images import CHAPTER_IMAGES
-
-        name = next((k for k, url in CHAPTER_IMAGES.items() if url == picture), None)
-        return (f"the picture {picture} is fetched from the internet, and it could not be reached (offline, or the "
-                "site did not answer).",
-                (f"use the chapter's copy: load_chapter_image({name!r}) (cached once downloaded, with an offline "
-                 "stand-in)" if name else "download it once where there is internet and open the file: "
-                 "load_image('path/to/picture.png')") + "; models are not involved, so the twins need nothing.")
-    if active_mode() == "twins":
-        if repo and repo in recorded_repos():
-            return ("the twin of this checkpoint is missing from the twins' cache (a build that was cut off).",
-                    "rebuild the twins: `python -m helpers.twins build`, or restart the kernel (the `use_models` cell "
-                    "checks and repairs them).")
-        if repo:
-            return _no_twin(repo)
-        return ("this file is not in the offline twins' cache: either it is not part of the chapter's checkpoints "
-                "(the twins hold only those), or the cache is damaged.",
-                "for another model, switch to the real weights (`%env TUTORIAL_MODELS=hub` with internet, then "
-                "restart the kernel); for the chapter's own, rebuild the twins: `python -m helpers.twins build`.")
-    return NOT_DOWNLOADED
-
-
-def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """variant= asked for files the repo does not ship, or was given a dtype instead of a label (every chapter)."""
-    variant = (facts.loader.get("variant") if facts is not None else None)
-    if variant is not None and not isinstance(variant, str):
-        return missing_file(exc, facts)
-    return _variant_note(variant)
-
-
-def peft_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """A LoRA method without the peft backend: peft not installed, or older than diffusers needs (ch. 4)."""
-    import importlib.util
-
-    if importlib.util.find_spec("peft") is None:
-        return ("LoRA in diffusers (load_lora_weights, set_adapters, fuse_lora) works through the peft package, "
-                "which is not installed in this kernel's environment.",
-                "in a cell: %pip install peft, then restart the kernel and run the chapter from the top.")
-    from diffusers.utils import USE_PEFT_BACKEND
-
-    if not USE_PEFT_BACKEND:
-        return ("peft is installed, but diffusers did not take it up: it is older than diffusers needs, or it was "
-                "installed after diffusers was imported.",
-                "%pip install -U peft, then restart the kernel.")
-    return None
-
-
 def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A file written or read in a folder that does not exist: the folder is the cause, not the name (every chapter)."""
     from pathlib import Path
@@ -350,50 +165,68 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
             "(relative paths start from the notebook's folder, notebooks/).")
 
 
-def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """A pipeline class loaded from a repo without the parts it needs: a ControlNet, or another family (ch. 3–5)."""
-    import ast
-
-    found = re.search(r"Pipeline <class '[\w.]*?(\w+)'> expected (.+?), but only (\{.*?\}) were passed", str(exc))
+def results_list(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A list of results read as one: a transformers pipeline given several pictures returns one dict each (ch. 4)."""
+    found = re.search(r"\[\s*['\"](depth|predicted_depth)['\"]\s*\]", _last_line(exc))
     if not found:
-        return None
-    try:
-        expected, passed = set(ast.literal_eval(found.group(2))), set(ast.literal_eval(found.group(3)))
-    except (ValueError, SyntaxError):
-        return None
-    cls, missing = found.group(1), sorted(expected - passed)
-    if "controlnet" in missing:
-        return (f"{cls} needs a ControlNet, and a pipeline repo does not hold one: it is a model of its own repo.",
-                "load it first and pass it in: controlnet = ControlNetModel.from_pretrained(controlnet_id, "
-                f"**load_args(controlnet_id)), then {cls}.from_pretrained(repo_id, controlnet=controlnet, ...) "
-                "(chapter 4).")
-    repo = (facts.loader.get("repo") if facts is not None else None) or None
-    theirs = repo_pipeline_class(repo)  # no model_index.json to read: the cause is not confirmed
-    if not theirs or theirs == cls:
-        return None
-    return (f"{repo} holds a {theirs}, whose parts differ from {cls}'s ({', '.join(missing)} missing): the weights "
-            "belong to another pipeline family.",
-            f"load it with the class it names, or let an AutoPipeline choose: {theirs}.from_pretrained(repo_id, ...) "
-            "or AutoPipelineForImage2Image.from_pretrained(repo_id, ...).")
+        return None  # some other list indexed by a name: which one, and why, is not known here
+    return (f"this result is a list, one dict per picture: a depth-estimation pipeline given a list of pictures "
+            f"returns a list, so ['{found.group(1)}'] must be asked of one of its items.",
+            f"take one item first: results[0]['{found.group(1)}'], or all of them: "
+            f"[r['{found.group(1)}'] for r in results].")
 
 
-def part_named_by_id(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """A model id where from_pretrained takes a loaded part: controlnet="lllyasviel/..." (ch. 4)."""
-    parts = (facts.loader.get("named_parts") if facts is not None else None) or []
-    tb = exc.__traceback__
-    while tb is not None and not parts:  # pipeline.scheduler = "DDIM": diffusers' __setattr__ registers the text
-        local = tb.tb_frame.f_locals
-        if tb.tb_frame.f_code.co_name == "__setattr__" and isinstance(local.get("value"), str):
-            name, value = local.get("name"), local["value"]
-            kind = "DDIMScheduler.from_pretrained(repo_id, subfolder='scheduler')" if name == "scheduler" else \
-                f"the part's own class: PartClass.from_pretrained(its_id, subfolder='{name}')"
-            return (f"pipeline.{name} was set to the text {value!r}; a pipeline's parts are loaded objects, not names.",
-                    f"make the object first: pipeline.{name} = {kind}.")
+def _last_line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return (frames[-1].line or "") if frames else ""
+
+
+def no_cuda(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """CUDA asked for on a machine without it: a diffusers pipeline, or transformers' own pipeline (every chapter)."""
+    meaning = ("this asks for a CUDA GPU (the book's .to('cuda'), device='cuda', enable_model_cpu_offload() or "
+               "xformers), and this machine has none.")
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if re.search(r"CUDA generator|device type for generator", str(exc)):  # torch.Generator("cuda") on a CPU
+        return (meaning, "make the generator on this machine's device: generator=make_generator(seed, device), "
+                "with device = pick_device() (helpers.device).")
+    if any("/transformers/pipelines/" in f.filename.replace("\\", "/") for f in frames):
+        return (meaning, "give transformers' pipeline the device this machine has: device=pick_device() "
+                "(helpers.device), as chapter 4's depth estimator does.")
+    return (meaning, "let fit_to_machine(pipeline, device) choose: it moves, offloads and picks attention for the "
+            "machine you are on (attention='auto').")
+
+
+def unbatched_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A picture tensor without its batch axis reached postprocess: vae.decode was given latents[0] (ch. 3)."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        image = tb.tb_frame.f_locals.get("image") if tb.tb_frame.f_code.co_name == "postprocess" else None
+        if getattr(image, "ndim", None) == 3:
+            found = tuple(image.shape)
         tb = tb.tb_next
-    if not parts:
+    if found is None:
         return None
-    part = parts[0]
-    loader = "ControlNetModel" if part == "controlnet" else "the part's own class"
-    return (f"{part}= was given a model id (text), but from_pretrained takes a loaded model there.",
-            f"load it first with {loader}: {part} = {loader if part == 'controlnet' else 'PartClass'}.from_pretrained("
-            f"its_id, **load_args(its_id)), then pass {part}={part}.")
+    return (f"postprocess takes a batch of pictures, (B, 3, H, W), and was given a tensor of shape {found}, without "
+            "the batch axis: vae.decode of latents[0] (one picture's latents) makes such a tensor.",
+            "keep the batch axis: decode latents[:1] or latents[0][None] instead of latents[0].")
+
+
+def one_text_encoder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """tokenizer_2 / text_encoder_2 asked of a pipeline with one text encoder: an SDXL snippet on SD 1.x (ch. 4)."""
+    found = re.search(r"'(\w+)' object has no attribute '(tokenizer_2|text_encoder_2)'", str(exc))
+    if not found or "XL" in found.group(1):
+        return None
+    return (f"{found.group(1)} has one text encoder (SD 1.x); tokenizer_2 and text_encoder_2 belong to SDXL, which "
+            "has two, so this code was written for SDXL.",
+            "for compel on SD 1.x: Compel(tokenizer=pipeline.tokenizer, text_encoder=pipeline.text_encoder), and "
+            "prompt_embeds=compel(prompt), with no pooled embeddings (chapter 4).")
+
+
+def compel_pair(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """Two names unpacked from compel's one tensor: SDXL's (embeddings, pooled) pattern on SD 1.x (ch. 4)."""
+    if not re.search(r"^\s*\w+\s*,\s*\w+\s*=\s*compel\w*\(", _last_line(exc)):
+        return None
+    return ("compel returned one tensor, the prompt's embeddings: it returns a pair (embeddings, pooled) only when "
+            "made with requires_pooled=True, which SDXL's two text encoders need.",
+            "on SD 1.x take one: prompt_embeds = compel(prompt); for the negative, call compel again: "
+            "negative_prompt_embeds = compel(negative_prompt).")

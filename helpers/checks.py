@@ -109,12 +109,18 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
         raise TypeError(f"mask_image must be a PIL image, got {type(mask_image).__name__}; "
                         "make one with helpers.images.make_mask.")
     if image is not None and isinstance(image, Image.Image) and mask_image.size != image.size:
-        raise ValueError(f"mask_image is {mask_image.size[0]}x{mask_image.size[1]} but image is "
-                         f"{image.size[0]}x{image.size[1]}; they must match pixel for pixel. "
+        (w, h), (iw, ih) = mask_image.size, image.size
+        if (w, h) == (ih, iw):  # numpy's (height, width) where PIL takes (width, height): resizing would stretch it
+            raise ValueError(f"mask_image is {w}x{h} but image is {iw}x{ih}: its width and height are swapped, as "
+                             "when a numpy shape (height, width) is passed where PIL takes a size (width, height). "
+                             "Fix: make it at the picture's own size, make_mask(image.size, ...), not with resize, "
+                             "which would stretch the masked area out of place.")
+        raise ValueError(f"mask_image is {w}x{h} but image is {iw}x{ih}; they must match pixel for pixel. "
                          f"Fix: mask_image = mask_image.resize(image.size).")
     if mask_image.mode != "L":
-        if mask_image.mode == "RGBA" and mask_image.getextrema()[3][0] < 255:
-            warn_call("mask_image: RGBA mask; using its alpha channel (opaque = repaint)")
+        alpha = mask_image.getextrema()[-1] if mask_image.mode in ("RGBA", "LA") else (255, 255)
+        if alpha[0] < alpha[1]:  # an editor's export: the painted area is in the alpha channel
+            warn_call(f"mask_image: {mask_image.mode} mask; using its alpha channel (opaque = repaint)")
             mask_image = mask_image.getchannel("A")
         else:
             warn_call(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")

@@ -1,8 +1,10 @@
-"""compel's prompts checked as it reads them: A1111's (word:1.5) syntax, and a prompt cut at 77 tokens (chapter 4).
+"""compel's prompts checked as it reads them: A1111's (word:1.5) syntax, a prompt cut at 77 tokens, padding (ch. 4).
 
 compel returns bare tensors, so the pipeline call cannot see the words any more. helpers.explain wraps
 `Compel.build_conditioning_tensor` (the step every prompt goes through, one string at a time) with this check
 while explain_errors() is on; each problem is said once as a CallWarning, and the prompt is encoded as before.
+`pad_conditioning_tensors_to_same_length` given tensors one by one instead of a list, which compel would return
+unpadded without a word, is refused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from helpers.callwarning import warn_call
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
-_STATE = {"original": None, "init": None}
+_STATE = {"original": None, "init": None, "pad": None}
 
 
 def _fragment_texts(node) -> list[str]:
@@ -88,6 +90,19 @@ def wrap_compel() -> None:
 
     _STATE["init"] = made
     cls.__init__ = __init__
+    padding = cls.pad_conditioning_tensors_to_same_length
+
+    @functools.wraps(padding)
+    def pad_conditioning_tensors_to_same_length(self, conditionings, *args, **kwargs):
+        if hasattr(conditionings, "shape"):  # one tensor where a list goes: compel returns it unchanged
+            given = f"{1 + len(args)} tensors, one by one" if args else "one tensor"
+            raise TypeError(f"pad_conditioning_tensors_to_same_length takes one list of tensors, and it was given "
+                            f"{given}: pass them in a list, compel.pad_conditioning_tensors_to_same_length("
+                            "[prompt_embeds, negative_prompt_embeds]), which returns a list in the same order.")
+        return padding(self, conditionings, *args, **kwargs)
+
+    _STATE["pad"] = padding
+    cls.pad_conditioning_tensors_to_same_length = pad_conditioning_tensors_to_same_length
 
 
 def unwrap_compel() -> None:
@@ -98,4 +113,5 @@ def unwrap_compel() -> None:
     if cls is not None and _STATE["original"] is not None:
         cls.build_conditioning_tensor = _STATE["original"]
         cls.__init__ = _STATE["init"]
+        cls.pad_conditioning_tensors_to_same_length = _STATE["pad"]
     _STATE["original"] = None

@@ -33,9 +33,11 @@ def _checked(original):
     def __call__(self, *args, **kwargs):
         if not _STATE["enabled"] or _depth() > 0:
             return original(self, *args, **kwargs)
-        from helpers.callcheck import check_names, check_pipeline_call
+        from helpers.callcheck import check_pipeline_call
+        from helpers.callnames import bind_hint, check_names
         from helpers.compelcheck import wrap_compel
         from helpers.longrun import Watch
+        from helpers.pipelock import pipeline_lock
 
         wrap_compel()  # in a script there is no cell hook: compel imported since is checked from here on
 
@@ -48,8 +50,7 @@ def _checked(original):
             except TypeError as err:
                 if args and isinstance(args[0], str) and "prompt" not in signature.parameters:
                     check_names(self, signature, {"prompt": args[0]})  # says what this pipeline takes instead
-                raise TypeError(f"{type(self).__name__}(): {err}. Pass arguments by name, e.g. "
-                                "pipeline(prompt, guidance_scale=7.5).") from None
+                raise TypeError(f"{type(self).__name__}(): {err}. {bind_hint(self, err)}") from None
             replaced = check_pipeline_call(self, signature, bound.arguments)
         except (TypeError, ValueError, RuntimeError) as problem_in_this_call:  # the checker's frames would bury it
             raise problem_in_this_call.with_traceback(None) from None
@@ -58,7 +59,7 @@ def _checked(original):
         _LOCAL.depth = _depth() + 1
         try:
             defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
-            with Watch(self, {**defaults, **bound.arguments}):
+            with pipeline_lock(self), Watch(self, {**defaults, **bound.arguments}):  # one run at a time on it
                 output = original(*bound.args, **bound.kwargs)
         except Exception as err:
             from helpers.callfacts import remember
@@ -117,6 +118,10 @@ def wrap_pipelines() -> int:
     if "diffusers" not in sys.modules:
         return 0  # not imported yet: importing it here would fix the hub cache before use_models() chooses it
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
+
+    from helpers.ignored import wrap_scheduler_config
+
+    wrap_scheduler_config()  # from_config's dropped keywords (use_karras_sigmas= on DDIM) are said
     for cls in list(_subclasses(base)):
         _wrap(cls)
     if not _STATE["hooked"]:  # classes that diffusers imports lazily later, e.g. inside from_pretrained
@@ -138,7 +143,9 @@ def wrap_pipelines() -> int:
 def unwrap_pipelines() -> None:
     """Give every wrapped pipeline class its own `__call__` back (every chapter)."""
     from helpers.compelcheck import unwrap_compel
+    from helpers.ignored import unwrap_scheduler_config
 
+    unwrap_scheduler_config()
     for cls, original in _STATE["wrapped"].items():
         cls.__call__ = original
     _STATE["wrapped"].clear()

@@ -3,7 +3,8 @@
 Captions and titles are drawn in Pillow's bundled font when it has every character (all ASCII text), else in a
 font with Chinese, Japanese and Korean glyphs: Debian's fonts-wqy-microhei (WenQuanYi Micro Hei), or a CJK font
 the system already has (macOS, Windows, other Linux packages). Without one, such characters draw as boxes and
-captioned_grid warns once per call, naming the install command.
+captioned_grid warns once per call, naming the install command; characters the font in use lacks otherwise (emoji)
+are named in the same one warning. 16-bit and float tiles (depth maps) are stretched to 0–255, as the call check does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import warnings
 from PIL import Image, ImageDraw, ImageFont
 
 from helpers.i18n import _
+from helpers.pictures import HIGH_BIT, stretch_to_8bit
 from helpers.twins import TWIN_BANNER
 
 PAD = 6
@@ -122,16 +124,29 @@ def _install_command() -> str:
     return f"{sudo}apt-get install -y {CJK_FONT_PACKAGE}"
 
 
-def _warn_missing(chars: str) -> None:
+def _needs_cjk_font(chars: str) -> str:
     shown = chars if len(chars) <= 12 else chars[:12] + "…"
-    warnings.warn(
-        f"captioned_grid: no font with glyphs for {shown!r} was found, so those characters are drawn as boxes. "
-        f"The font for Chinese, Japanese and Korean captions is {CJK_FONT_PACKAGE} (WenQuanYi Micro Hei); "
-        f"install it with `{_install_command()}` (Debian, Ubuntu, Colab, Kaggle; in a notebook cell put ! in front) "
-        "and run the cell again.",
-        MissingFontWarning,
-        stacklevel=3,
-    )
+    return (f"No font with glyphs for {shown!r} was found, so those characters are drawn as boxes. "
+            f"The font for Chinese, Japanese and Korean captions is {CJK_FONT_PACKAGE} (WenQuanYi Micro Hei); "
+            f"install it with `{_install_command()}` (Debian, Ubuntu, Colab, Kaggle; in a notebook cell put ! in "
+            "front) and run the cell again.")
+
+
+def _cjk(char: str) -> bool:
+    """Whether a CJK font may draw `char`: letters, digits, punctuation; not emoji, symbols or invisible marks."""
+    return unicodedata.category(char)[0] in "LNPZ"
+
+
+def _warn_boxes(cjk: str, other: str) -> None:
+    """One MissingFontWarning for a grid: CJK characters with the font to install, others with what to do."""
+    parts = [_needs_cjk_font(cjk)] if cjk else []
+    shown = "".join(c for c in other if unicodedata.category(c) not in ("Mn", "Me", "Cf")) or other
+    if shown:
+        shown = shown if len(shown) <= 12 else shown[:12] + "…"
+        parts.append(f"The font used for captions and titles has no glyph for {shown!r}, so those characters are "
+                     "drawn as boxes. Leave them out, or write them in words.")
+    text = " ".join(parts)
+    warnings.warn(f"captioned_grid: {text[0].lower()}{text[1:]}", MissingFontWarning, stacklevel=3)
 
 
 def _drawable(text: str, font) -> str:
@@ -146,16 +161,17 @@ def _drawable(text: str, font) -> str:
 def _pick_font(texts, size: int):
     """One font for all of `texts`: the bundled one if it draws them all (ASCII always), else a CJK font.
 
-    Returns the font, the texts as they will be drawn, and the characters left without a glyph because no CJK
-    font was found ("" when everything can be drawn, or when a CJK font was found).
+    Returns the font, the texts as they will be drawn, and the characters a CJK font would draw but none was found
+    for, and those the chosen font has no glyph for otherwise (emoji, for one): each "" when there are none.
     """
     font = _font(size)
     drawn = [_drawable(t, font) for t in texts]
     missing = _missing(font, "".join(drawn))
     if missing and (path := find_cjk_font()) is not None:
         font = _truetype(path, size)
-        return font, [_drawable(t, font) for t in texts], ""
-    return font, drawn, missing
+        drawn = [_drawable(t, font) for t in texts]
+        return font, drawn, "", _missing(font, "".join(drawn))
+    return font, drawn, "".join(filter(_cjk, missing)), "".join(c for c in missing if not _cjk(c))
 
 
 def _wide(char: str) -> bool:
@@ -241,6 +257,25 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
     return rows, cols
 
 
+def _tiles(images, size) -> list[Image.Image]:
+    """The pictures as RGB tiles of one size; 16-bit and float ones (depth maps) stretched to 0–255, said once."""
+    tiles, deep = [], []
+    for i, im in enumerate(images):
+        if im.mode in HIGH_BIT:  # a plain convert("RGB") clips every value above 255 to white
+            grey, low, high = stretch_to_8bit(im)
+            deep.append(f"images[{i}] ({im.mode}, values {low:g}–{high:g})")
+            im = grey
+        tiles.append(im.convert("RGB") if im.size == size else im.convert("RGB").resize(size, Image.LANCZOS))
+    if deep:
+        from helpers.checks import CallWarning
+
+        warnings.warn(CallWarning(
+            f"captioned_grid: {', '.join(deep)} {'holds' if len(deep) == 1 else 'hold'} 16-bit or float values (a "
+            "depth map, say): stretched from the lowest to the highest value to 0–255 to be shown, where a plain "
+            ".convert('RGB') makes such a picture almost all white."), stacklevel=3)
+    return tiles
+
+
 def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, twin=None) -> Image.Image:
     """Tile images with diffusers.utils.make_image_grid, caption each tile, add a title and twin banner (ch. 1)."""
     from diffusers.utils import make_image_grid
@@ -259,23 +294,23 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
                 f"images[{i}] is {im.width}×{im.height} but every tile takes the first image's size "
                 f"{size[0]}×{size[1]}, so it is drawn stretched. Crop the pictures to one shape first, or put the "
                 "odd one first."), stacklevel=2)
-    tiles = [im.convert("RGB") if im.size == size else im.convert("RGB").resize(size, Image.LANCZOS) for im in images]
-    missing = ""  # characters drawn as boxes for want of a CJK font: one warning for the whole grid
+    tiles = _tiles(images, size)
+    missing = other = ""  # characters drawn as boxes: one warning for the whole grid
     if captions is not None:
-        font, texts, missing = _pick_font(captions, max(12, size[0] // 28))
+        font, texts, missing, other = _pick_font(captions, max(12, size[0] // 28))
         most = max(len(_wrap(c, font, size[0] - 2 * PAD)) for c in texts)
         pairs = zip(tiles, texts, strict=True)
         tiles = [_stack(t, _text_bar(c, size[0], font, "white", "black", most)) for t, c in pairs]
     grid = make_image_grid(tiles, rows=rows, cols=cols)
     parts = []
     if twin:
-        font, (text,), lost = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
-        missing += lost
+        font, (text,), lost, odd = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
+        missing, other = missing + lost, other + odd
         parts.append(_text_bar(text, grid.width, font, "#d00000", "white"))
     if title is not None:
-        font, (text,), lost = _pick_font([title], max(14, grid.width // 36))
-        missing += lost
+        font, (text,), lost, odd = _pick_font([title], max(14, grid.width // 36))
+        missing, other = missing + lost, other + odd
         parts.append(_text_bar(text, grid.width, font, "white", "black"))
-    if missing:
-        _warn_missing("".join(dict.fromkeys(missing)))
+    if missing or other:
+        _warn_boxes("".join(dict.fromkeys(missing)), "".join(dict.fromkeys(other)))
     return _stack(*parts, grid)

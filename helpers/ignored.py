@@ -2,7 +2,8 @@
 
 Part of the call check (helpers.callcheck runs it): latents whose size wins over height= and width=, a scheduler
 built with other betas than the model's, eta where the scheduler has none, prompt-weighting syntax in a plain
-prompt, and negative embeddings while classifier-free guidance is off.
+prompt, negative embeddings while classifier-free guidance is off, and prompt_2= where only the second text
+encoder is there. `wrap_scheduler_config` also says the keywords a scheduler's from_config drops.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ COMPEL = re.compile(r"\b\w+[+-]{1,3}(?=\s|,|$)|\([^()]+\)\d*\.?\d+|\.(and|blend)
 A1111 = re.compile(r"\([^()]+:\s*\d*\.?\d+\)")
 # the model's noise schedule: a scheduler that differs in any of these denoises with other noise levels than the
 # model learned (timestep_spacing and the like only choose which levels to visit, and may differ)
+# the schedulers a learner meets in diffusers' docs: where a keyword another one drops is looked up
+SCHEDULERS = ("DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteScheduler",
+              "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
+              "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "LMSDiscreteScheduler", "UniPCMultistepScheduler",
+              "DEISMultistepScheduler", "LCMScheduler")
+_WRAPPED = {}
 BETAS = ("beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type", "num_train_timesteps",
          "clip_sample")
 
@@ -197,6 +204,62 @@ def check_combined_scheduler(pipeline) -> None:
               f"{type(mine).__name__}.from_config(pipeline.decoder_pipe.scheduler.config).")
 
 
+def check_second_prompt(pipeline, args: dict) -> None:
+    """prompt_2= or negative_prompt_2= where only the second text encoder is there: said as ignored (ch. 3)."""
+    if getattr(pipeline, "text_encoder", "none") is not None or getattr(pipeline, "text_encoder_2", None) is None:
+        return
+    given = [n for n in ("prompt_2", "negative_prompt_2") if args.get(n) is not None]
+    if given:  # encode_prompt pairs the prompts with the encoders present: prompt goes to text_encoder_2
+        _warn(f"{' and '.join(n + '=' for n in given)} {'are' if len(given) > 1 else 'is'} ignored: "
+              f"{type(pipeline).__name__} has only its second text encoder here (text_encoder is None), and it "
+              "reads prompt= and negative_prompt=. Put those words in prompt= (and negative_prompt=).")
+
+
+def _scheduler_keyword_owners(key: str) -> list[str]:
+    import diffusers
+
+    owners = []
+    for name in SCHEDULERS:
+        try:
+            if key in inspect.signature(getattr(diffusers, name).__init__).parameters:
+                owners.append(name)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return owners
+
+
+def wrap_scheduler_config() -> None:
+    """While the checks are on, say each keyword a scheduler's from_config drops without a word (ch. 1–5)."""
+    import sys
+
+    config_utils = sys.modules.get("diffusers.configuration_utils")
+    scheduling = sys.modules.get("diffusers.schedulers.scheduling_utils")
+    mixin, scheduler = getattr(config_utils, "ConfigMixin", None), getattr(scheduling, "SchedulerMixin", None)
+    if mixin is None or scheduler is None or _WRAPPED:
+        return
+    original = mixin.__dict__["from_config"]  # a classmethod: schedulers and models share it
+
+    def from_config(cls, config=None, return_unused_kwargs=False, **kwargs):
+        takes = inspect.signature(cls.__init__).parameters if issubclass(cls, scheduler) else kwargs
+        for key in kwargs:
+            owners = [] if key in takes else [n for n in _scheduler_keyword_owners(key) if n != cls.__name__]
+            if owners:  # a setting of other schedulers: hub keywords (cache_dir=, ...) are not said
+                _warn(f"{cls.__name__} has no {key}=, so from_config dropped it without a word. It is a setting of "
+                      f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
+                      f"{key}={kwargs[key]!r}).")
+        return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+
+    _WRAPPED["mixin"], _WRAPPED["original"] = mixin, original
+    mixin.from_config = classmethod(from_config)
+
+
+def unwrap_scheduler_config() -> None:
+    """Give schedulers diffusers' own from_config back (ch. 1–5)."""
+    mixin, original = _WRAPPED.pop("mixin", None), _WRAPPED.pop("original", None)
+    if mixin is not None and original is not None:
+        mixin.from_config = original
+
+
 def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
     _latents_size(pipeline, args)
@@ -208,3 +271,4 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     check_weighting(args)
     _negation(args)
     _negative_embeds(args)
+    check_second_prompt(pipeline, args)

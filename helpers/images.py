@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import numbers
 import os
 import tempfile
 import urllib.parse
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 from helpers.paths import cache_dir, env_flag
+from helpers.pictures import flatten
 
 _DOCS = "https://huggingface.co/datasets/huggingface/documentation-images/resolve/main/diffusers/"
 CHAPTER_IMAGES: dict[str, str] = {
@@ -99,9 +101,14 @@ def _stand_in(name: str) -> Image.Image:
     return make_mask((STAND_IN_SIZE, STAND_IN_SIZE), ellipse=CAT_MASK_ELLIPSE).convert("RGB")
 
 
+def _whole(value) -> bool:
+    """An int or a numpy integer, not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_size(size) -> tuple[int, int]:
     ok = isinstance(size, (tuple, list)) and len(size) == 2
-    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+    if not ok or not all(_whole(v) and v > 0 for v in size):
         raise ValueError(f"size={size!r} must be (width, height) in positive pixels, e.g. size=(512, 512).")
     return int(size[0]), int(size[1])
 
@@ -162,19 +169,6 @@ def load_chapter_image(name: str, *, size: tuple[int, int] | None = None, offlin
     return image
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """Scale 16-bit and float images (e.g. depth maps) into 0-255 before dropping to RGB."""
-    if image.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return image
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16"):
-        values = values / 257.0
-    else:
-        low, high = float(values.min()), float(values.max())
-        values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
-
-
 def load_image_file(path_or_url) -> Image.Image:
     """Load your own image from a local path or an http(s) URL as RGB, refusing huge images (ch. 1)."""
     if not isinstance(path_or_url, (str, os.PathLike)):
@@ -218,20 +212,25 @@ def load_image_file(path_or_url) -> Image.Image:
                              "convert it to PNG or JPEG first.") from err
     image = ImageOps.exif_transpose(image)
     if image.mode != "RGB":
-        print(f"load_image_file: converted mode {image.mode} -> RGB")
-        image = _to_8bit(image).convert("RGB")
+        mode, (image, change) = image.mode, flatten(image)  # the pipeline-call check's own conversion
+        print(f"load_image_file: converted mode {mode} -> RGB" + (f" ({change})" if change else ""))
     return image
 
 
 def _check_shape(shape, parameter: str, width: int, height: int) -> tuple[int, int, int, int]:
-    ok = isinstance(shape, (tuple, list)) and len(shape) == 4
-    if not ok or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
+    ok = isinstance(shape, (tuple, list, np.ndarray)) and len(shape) == 4
+    if ok and all(_whole(v) for v in shape):
+        left, top, right, bottom = (int(v) for v in shape)  # numpy integers (from arrays, np.where) are whole too
+    elif ok and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in shape):
+        shown = tuple(int(v) if _whole(v) else float(v) for v in shape)
+        raise ValueError(f"{parameter}={shown} must be (left, top, right, bottom) in whole pixels; round them "
+                         f"first: {parameter}=tuple(round(v) for v in {parameter}).")
+    else:
         raise ValueError(f"{parameter}={shape!r} must be (left, top, right, bottom) in whole pixels.")
-    left, top, right, bottom = shape
     if not (0 <= left < right <= width and 0 <= top < bottom <= height):
         raise ValueError(
-            f"{parameter}={tuple(shape)} does not fit a {width}x{height} mask; need 0 <= left < right <= {width} "
-            f"and 0 <= top < bottom <= {height}."
+            f"{parameter}={(left, top, right, bottom)} does not fit a {width}x{height} mask; need "
+            f"0 <= left < right <= {width} and 0 <= top < bottom <= {height}."
         )
     return left, top, right, bottom
 
@@ -241,7 +240,7 @@ def make_mask(size=(512, 512), *, box=None, ellipse=None, feather: int = 0) -> I
     width, height = _check_size(size)
     if box is None and ellipse is None:
         raise ValueError("make_mask needs box=(left, top, right, bottom) or ellipse=(left, top, right, bottom).")
-    if isinstance(feather, bool) or not isinstance(feather, int) or feather < 0:
+    if not _whole(feather) or feather < 0:
         raise ValueError(f"feather={feather!r} must be a whole number of pixels >= 0, e.g. feather=8.")
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
@@ -252,7 +251,7 @@ def make_mask(size=(512, 512), *, box=None, ellipse=None, feather: int = 0) -> I
         left, top, right, bottom = _check_shape(ellipse, "ellipse", width, height)
         draw.ellipse((left, top, right - 1, bottom - 1), fill=255)
     if feather:
-        mask = mask.filter(ImageFilter.GaussianBlur(feather))
+        mask = mask.filter(ImageFilter.GaussianBlur(int(feather)))
     return mask
 
 

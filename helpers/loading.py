@@ -197,13 +197,38 @@ def compare_with_record(repo_id: str, files: Iterable[str]) -> tuple[str, ...]:
     return tuple([f"+{p}" for p in added] + [f"-{p}" for p in missing])
 
 
+def _local_choice(folder: str, allow_pickle: str | None, passed: Iterable[str]) -> Choice:
+    """The Choice for a folder on this machine (a save_pretrained copy), from the files in it."""
+    import json
+    from pathlib import Path
+
+    root = Path(folder).expanduser()
+    files = {p.relative_to(root).as_posix(): p.stat().st_size for p in root.rglob("*")
+             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
+    index = root / "model_index.json"
+    if index.is_file():  # a pipeline folder: its parts that hold weights
+        parts = [k for k, v in json.loads(index.read_text()).items() if isinstance(v, list) and v[0]]
+        folders = [f for f in parts if f not in set(passed) and _weights(files, f)]
+    else:
+        folders = [""]
+    if allow_pickle is not None and allow_pickle != folder:
+        raise ValueError(f"allow_pickle={allow_pickle!r} must name the folder being loaded ({folder!r}): pickle is "
+                         "allowed one place at a time, by name.")
+    choice = choose(folder, files, folders, allow_pickle=allow_pickle == folder, source="files in this folder")
+    return replace(choice, sizes=tuple(files.get(path) for path in choice.files))
+
+
 def decide(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = (), listing=None) -> Choice:
-    """The Choice for a chapter repo from its actual file list, without printing (every chapter).
+    """The Choice for a chapter repo or a folder of your own, from its file list, without printing (every chapter).
 
     `listing(repo_id)` returns (files with sizes, where they came from); by default `repo_files`.
     """
+    import os
+
     from helpers.checkpoints import checkpoint
 
+    if isinstance(repo_id, (str, os.PathLike)) and os.path.isdir(os.path.expanduser(os.fspath(repo_id))):
+        return _local_choice(os.fspath(repo_id), allow_pickle, passed)  # what save_pretrained wrote is read here
     listing = listing or repo_files
     repo_id = checkpoint(repo_id).repo_id  # unknown or dead ids fail here, with the fix
     if allow_pickle is not None and allow_pickle != repo_id:

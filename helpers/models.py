@@ -24,7 +24,8 @@ def use_models(mode: str | None = None, needs: tuple[str, ...] | list[str] = (),
     from helpers.checkpoints import checkpoint
 
     set_language(lang)  # first: a wrong lang= fails before anything is switched
-
+    if isinstance(needs, str):  # needs="org/name" would be read one letter at a time
+        raise TypeError(f"needs= takes a list of repo ids, and got one string: needs=[{needs!r}].")
     needs = tuple(checkpoint(r).repo_id for r in needs)  # unknown or dead ids fail here, with the fix
     chosen = modes.decide(mode, needs)
     if chosen == "twins":
@@ -62,6 +63,7 @@ def _check_not_loaded_elsewhere(cache: str) -> None:
     if constants is None:
         return
     if os.path.realpath(constants.HF_HUB_CACHE) != os.path.realpath(cache):
+        modes._ACTIVE["refused"] = constants.HF_HUB_CACHE  # a later failed load is explained by this
         raise RuntimeError(
             "huggingface_hub was imported before use_models() chose a cache, so it would load from "
             f"{constants.HF_HUB_CACHE} instead of {cache}.\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import traceback
 
-from helpers import causes
+from helpers import causes, causes_loading, causes_parts
 from helpers.callfacts import CallFacts, facts_for
 from helpers.i18n import _
 
@@ -35,11 +35,8 @@ RULES = [
     (("AssertionError", "RuntimeError", "ValueError"),
      r"Torch not compiled with CUDA|no CUDA GPUs are available|Found no NVIDIA driver|requires accelerator|"
      r"CUDA is not available|xformers.*(cuda|gpu)|memory_efficient_attention|Cannot get CUDA generator|ATen_cuda",
-     "this asks for a CUDA GPU (the book's .to('cuda'), enable_model_cpu_offload() or xformers), and this machine "
-     "has none.",
-     "let fit_to_machine(pipeline, device) choose: it moves, offloads and picks attention for the machine you are "
-     "on (attention='auto')."),
-    (("ValueError",), r"variant=.*no such modeling files|variant.*not available", causes.variant_files, None),
+     causes.no_cuda, None),
+    (("ValueError",), r"variant=.*no such modeling files|variant.*not available", causes_loading.variant_files, None),
     (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
      r"PytorchStreamReader failed|invalid load key|(?<!image )file is truncated|Unable to load weights",
@@ -48,10 +45,10 @@ RULES = [
      "weights: delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
      "`hf cache delete` lists them."),
     (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
-     r"does not appear to have a file|no file named|model_index\.json", causes.missing_file, None),
+     r"does not appear to have a file|no file named|model_index\.json", causes_loading.missing_file, None),
     (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
      r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
-     r"not fully cached|is incomplete", causes.not_downloaded, None),
+     r"not fully cached|is incomplete", causes_loading.not_downloaded, None),
     (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
      r"not a valid model identifier|Repository Not Found|Repo id must|repo_id",
      "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
@@ -64,9 +61,9 @@ RULES = [
      "make the generator with helpers.device.make_generator(seed, device), and move the pipeline once with "
      "fit_to_machine(pipeline, device)."),
     (("TypeError", "ValueError"), r"negative_prompt.{0,20} same type", causes.prompt_types, None),
-    (("ValueError",), r"PEFT backend is required", causes.peft_missing, None),
-    (("ValueError",), r"expected .+, but only .+ were passed", causes.parts_missing, None),
-    (("AttributeError",), r"'str' object has no attribute '__module__'", causes.part_named_by_id, None),
+    (("ValueError",), r"PEFT backend is required", causes_parts.peft_missing, None),
+    (("ValueError",), r"expected .+, but only .+ were passed", causes_parts.parts_missing, None),
+    (("AttributeError",), r"'str' object has no attribute '__module__'", causes_parts.part_named_by_id, None),
     (("RuntimeError", "TypeError"),
      r"Half|float16|Double|expected scalar type|should be the same|must have the same dtype", causes.dtype_mismatch,
      None),
@@ -145,9 +142,49 @@ RULES = [
      "xformers is an optional attention library for CUDA GPUs, and it is not installed here.",
      "on a CPU or a Mac skip it: fit_to_machine(pipeline, device) picks PyTorch's own attention (attention='auto'); "
      "on a CUDA GPU, `%pip install -r requirements-gpu.txt` and restart the kernel."),
-    (("AttributeError",), r"'NoneType' object has no attribute '(pop|get|keys|items)'",
-     "a callback_on_step_end function returned nothing; diffusers reads the tensors it returns.",
-     "end your callback with `return callback_kwargs`.", r"pipeline|callback"),
+    (("AttributeError",), r"'(NoneType|Tensor|tuple|list)' object has no attribute '(pop|get|keys|items)'",
+     "a callback_on_step_end function must return the dict it was given (callback_kwargs), and this one returned "
+     "something else; diffusers reads the tensors from that dict.",
+     "change what you need inside it, then end with `return callback_kwargs` (e.g. callback_kwargs['latents'] = "
+     "latents; return callback_kwargs).", r"pipeline|callback"),
+    (("AttributeError",), r"'(\w*PipelineOutput|ImagePipelineOutput)' object has no attribute "
+     r"'(save|resize|convert|show|crop|size|mode)'",
+     "this is the pipeline's whole output; the pictures are in its .images list.",
+     "take one picture from it: output.images[0].save('out.png')."),
+    (("AttributeError",), r"'Image' object has no attribute '(shape|dim|to|ndim)'",
+     "the VAE works on tensors in [-1, 1], shaped (1, 3, H, W), and it was given a PIL picture.",
+     "turn the picture into that tensor first: pixels = pipeline.image_processor.preprocess(picture), then "
+     "pipeline.vae.encode(pixels.to(pipeline.vae.device, pipeline.vae.dtype)).", r"encode|_encode|autoencoder"),
+    (("ValueError",), r"Input for postprocessing is in incorrect format: <class '[\w.]*DecoderOutput'>",
+     "vae.decode returns a DecoderOutput, and the picture tensor is its .sample.",
+     "decoded = pipeline.vae.decode(latents / pipeline.vae.config.scaling_factor).sample, then "
+     "pipeline.image_processor.postprocess(decoded)."),
+    (("RuntimeError",), r"permute\(.*number of dimensions in the tensor input does not match",
+     causes.unbatched_picture, None),
+    (("AttributeError",), r"'\w+' object has no attribute '(tokenizer_2|text_encoder_2)'", causes.one_text_encoder,
+     None),
+    (("AttributeError",), r"'(Kandinsky\w*)' object has no attribute '(vae|enable_vae_tiling|enable_vae_slicing)'",
+     "Kandinsky 2.2 decodes with MoVQ, a VQ autoencoder of its own: its pipelines keep it as .movq, and have no "
+     "VAE, so no VAE tiling or slicing either.",
+     "use pipeline.movq (pipeline.decoder_pipe.movq in a combined pipeline); at 512 px no tiling is needed, and on "
+     "a small GPU enable_model_cpu_offload() saves memory."),
+    (("ValueError",), r"Unrecognized model in \S+\. Should have a `?model_type`? key", causes_parts.not_transformers,
+     None),
+    (("TypeError",), r"__init__\(\) got an unexpected keyword argument 'controlnet'",
+     "a ControlNet pipeline's components include controlnet=, which a pipeline without a ControlNet does not take.",
+     "let diffusers build the plain one from the same weights: AutoPipelineForImage2Image.from_pipe("
+     "control_pipeline, controlnet=None) (or AutoPipelineForText2Image)."),
+    (("ValueError",), r"not enough values to unpack \(expected 2, got 1\)", causes.compel_pair, None),
+    (("TypeError",), r"list indices must be integers or slices, not str", causes.results_list, None),
+    (("ValueError",), r"Invalid `pretrained_model_name_or_path` provided", causes_parts.single_file_repo, None),
+    (("ValueError",), r"AutoPipeline can't find a pipeline linked to", causes_parts.auto_pipeline_task, None),
+    (("TypeError",), r"a bytes-like object is required, not 'Image'",
+     "Image.fromarray makes a picture from a numpy array, and it was given a PIL picture already.",
+     "use the picture as it is (picture.copy() for a copy of your own); for an array of it: np.asarray(picture).",
+     r"fromarray|frombuffer"),
+    (("ParsingException",), r"mismatched prompts/weights counts",
+     "compel's .blend() takes one weight for each prompt in the parentheses before it, and the counts differ.",
+     'give as many weights as prompts: ("a cat", "a dog").blend(0.7, 0.3).'),
     (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
      "a package this cell needs is not installed in the kernel's environment.",
      "in a cell: %pip install <the package named above>, then restart the kernel; or run the chapter's first cell "

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import itertools
-import json
 import threading
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ipywidgets as W
-from PIL import PngImagePlugin
 
 from helpers.i18n import _
 from helpers.panel_controls import (
@@ -31,12 +28,15 @@ from helpers.panel_controls import (
     check_start,
     make_slider,
 )
+from helpers.panel_save import earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_save import png_bytes, write_png
 from helpers.panel_setup import check_setup
-from helpers.paths import build_dir
+from helpers.pipelock import pipeline_lock
 
-__all__ = ["Choice", "Panel", "Result", "Slider", "caption_for"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["Choice", "Panel", "Result", "Slider", "caption_for", "earlier"]
 
 def _accepts(pipeline, name: str) -> bool:
     try:
@@ -66,6 +66,7 @@ class Panel:
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
+        seed = int(seed)  # a numpy integer from a sweep is a seed too
         if isinstance(history, bool) or not isinstance(history, int) or history < 1:
             raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
                              "in the history too, for save().")
@@ -81,7 +82,7 @@ class Panel:
                              "arguments no control sets (image=, mask_image=, ...).")
         self.extras = self._check_extras(extras)
         check_setup(pipeline, prompt=prompt, negative_prompt=negative_prompt, fixed=self.fixed,
-                    controlled={extra.name for extra in self.extras}, encode=encode, device=device)
+                    controlled={extra.name for extra in self.extras}, encode=encode, device=device, save_dir=save_dir)
         self.own_encode = encode is not None  # the chapter's own encoder (compel) reads weighting syntax
         self.encode = encode if encode is not None else self._default_encoder()
         self.history_size = history
@@ -120,7 +121,8 @@ class Panel:
         self.stop_button = W.Button(description=_("Stop"), icon="stop", disabled=True)
         self.save_button = W.Button(description=_("Save PNG"), icon="save", disabled=True)
         self.live = W.Checkbox(value=live, description=_("live (run on slider release)"), indent=False)
-        self.status = W.HTML(value=_("ready"))
+        kept = keep_earlier(self)  # the cell run again: the panel it replaces may hold pictures not saved
+        self.status = W.HTML(value=_("ready") + _html(kept))
         self.image = W.Image(format="png", layout=W.Layout(max_width="512px"))
         self.caption = W.HTML(value="")
         self.history = W.HBox(layout=W.Layout(flex_flow="row wrap"))
@@ -223,7 +225,7 @@ class Panel:
                 kwargs.pop("negative_pooled_prompt_embeds", None)
         kwargs["generator"] = make_generator(int(p["seed"]), self.device)
         if _accepts(self.pipeline, "callback_on_step_end"):
-            kwargs["callback_on_step_end"] = self._on_step
+            kwargs["callback_on_step_end"] = self._on_step  # the learner's own, from fixed=, runs inside it
         return kwargs
 
     def _on_step(self, pipe, step, timestep, callback_kwargs):
@@ -231,7 +233,8 @@ class Panel:
             # an exception stops every pipeline at this step; not all of them read diffusers' _interrupt flag
             # (Kandinsky 2.2's decoders run every step regardless)
             raise _Stopped
-        return callback_kwargs
+        own = self.fixed.get("callback_on_step_end")
+        return own(pipe, step, timestep, callback_kwargs) if own is not None else callback_kwargs
 
     def _say(self, message: str) -> None:
         self.status.value = _html(message)
@@ -262,6 +265,9 @@ class Panel:
 
     def stop(self) -> None:
         """Ask the running pipeline to stop after its current step (ch. 1–5)."""
+        if self._thread is None or not self._thread.is_alive():
+            self.status.value = _("nothing is running: Stop ends a run at its next step")
+            return
         self._stop.set()
         self.status.value = _("stopping after this step…")
 
@@ -272,8 +278,9 @@ class Panel:
         try:
             with collect_warnings() as said:  # this thread's warnings go to the status line, not a lost stderr
                 kwargs = self._kwargs(p)
-                self.runs += 1
-                output = self.pipeline(**kwargs)
+                with pipeline_lock(self.pipeline, self._say):  # another panel or a cell on the same pipeline
+                    self.runs += 1
+                    output = self.pipeline(**kwargs)
             seconds = time.perf_counter() - start
             labels = {e.name: e.label for e in self.extras if e.label}
             images = list(output.images)
@@ -339,50 +346,14 @@ class Panel:
     # ------------------------------------------------------------------ saving
 
     def save(self, path=None, overwrite: bool = False) -> Path:
-        """Save the current picture as PNG with its parameters in the metadata; return the path (ch. 1–5).
-
-        Never overwrites: without `path` it adds -2, -3, ... to the name; an existing `path` raises
-        FileExistsError unless overwrite=True."""
-        if self._thread is not None and self._thread.is_alive():
-            self.wait()  # save() right after generate(): save the picture that run makes, not the one before it
-        if not self.results:
-            raise RuntimeError("Nothing to save yet: press Generate first.")
-        r = self.results[0]
-        info = PngImagePlugin.PngInfo()
-        info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
-                                                "pipeline": type(self.pipeline).__name__}))
-        if path is not None:
-            path = Path(path).expanduser()  # "~/keep/shot.png" means the home folder, not a folder named ~
-            if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
-                raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
-                                 f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
-            path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
-            try:
-                write_png(path, r.image, info, overwrite)
-            except FileExistsError:
-                raise FileExistsError(f"path={str(path)!r} already exists and holds an earlier picture. "
-                                      "Pass another path=, or overwrite=True to replace it.") from None
-        else:
-            folder = build_dir() / "panel" if self.save_dir is None else Path(self.save_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}"
-            for n in itertools.count(1):  # same second, same seed: take the next free name
-                path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
-                try:
-                    write_png(path, r.image, info, overwrite=False)
-                    break
-                except FileExistsError:
-                    continue
-        r.saved = True
-        self.status.value = _("saved {path}").format(path=_html(str(path.resolve())))  # the full path: where to find it
-        return path
+        """Save the current picture as PNG with its parameters; never over a file unless overwrite=True (ch. 1–5)."""
+        return save_newest(self, path, overwrite)
 
     def _save_clicked(self) -> None:
         try:
             self.save()
         except Exception as exc:  # a full or read-only folder must show in the panel, not vanish in a log
-            fix = " · Free some space or save elsewhere: panel.save(path=...) or Panel(..., save_dir=...)."
-            self._show_error(exc, fix if isinstance(exc, OSError) else "")
+            self._show_error(exc, save_fix(exc))
 
     def _ipython_display_(self):
         from IPython.display import display

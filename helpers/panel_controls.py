@@ -6,6 +6,7 @@ the range. ipywidgets would clamp both without a word, and the picture would not
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import KW_ONLY, dataclass, field
 
 import ipywidgets as W
@@ -192,7 +193,7 @@ def check_start(guidance_scale, num_inference_steps, seed):
 
     check_guidance(guidance_scale)
     check_steps(num_inference_steps)
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):  # numpy's integers are whole numbers too
         raise TypeError(f"seed must be a whole number such as 0 or 42, got {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative whole number such as 42.")

@@ -1,13 +1,25 @@
-"""Saving the panel's pictures: PNG bytes for the widgets, and files that are never overwritten by accident."""
+"""Saving the panel's pictures: PNG bytes for the widgets, files that are never overwritten by accident, and the
+unsaved pictures of a panel that a re-run cell replaced."""
 
 from __future__ import annotations
 
+import errno
 import io
+import itertools
+import json
 import os
 import threading
+import time
+import weakref
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
+
+from helpers.i18n import _
+
+KEEP = 24  # unsaved pictures kept from replaced panels, newest first
+earlier: list = []  # those pictures (panel Results: .image, .params, .caption), newest first
+_MADE: list = []  # weak references to the panels made in this kernel
 
 
 def png_bytes(image: Image.Image, max_side: int | None = None) -> bytes:
@@ -41,3 +53,85 @@ def html_text(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def save_newest(panel, path=None, overwrite: bool = False) -> Path:
+    """Save a panel's newest picture as PNG with its parameters in the metadata; return the path (ch. 1–5).
+
+    Never overwrites: without `path` it adds -2, -3, ... to the name; an existing `path` raises FileExistsError
+    unless overwrite=True."""
+    from helpers.paths import build_dir
+
+    if not isinstance(overwrite, bool):  # overwrite="no" is truthy: it would replace the file
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
+    if panel._thread is not None and panel._thread.is_alive():
+        panel.wait()  # save() right after generate(): save the picture that run makes, not the one before it
+    if not panel.results:
+        raise RuntimeError("Nothing to save yet: press Generate first.")
+    r = panel.results[0]
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
+                                            "pipeline": type(panel.pipeline).__name__}))
+    if path is not None:
+        path = Path(path).expanduser()  # "~/keep/shot.png" means the home folder, not a folder named ~
+        if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
+            raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
+                             f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
+        path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
+        try:
+            write_png(path, r.image, info, overwrite)
+        except FileExistsError:
+            raise FileExistsError(f"path={str(path)!r} already exists and holds an earlier picture. "
+                                  "Pass another path=, or overwrite=True to replace it.") from None
+    else:
+        folder = build_dir() / "panel" if panel.save_dir is None else Path(panel.save_dir).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}"
+        for n in itertools.count(1):  # same second, same seed: take the next free name
+            path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
+            try:
+                write_png(path, r.image, info, overwrite=False)
+                break
+            except FileExistsError:
+                continue
+    r.saved = True
+    panel.status.value = _("saved {path}").format(path=html_text(str(path.resolve())))  # where to find it
+    return path
+
+
+def save_fix(exc: Exception) -> str:
+    """The fix to show beside a failed save, for the errors whose cause is known (ch. 1–5)."""
+    number = getattr(exc, "errno", None)
+    if number in (errno.ENOSPC, errno.EDQUOT):
+        return " · Free some space or save elsewhere: panel.save(path=...) or Panel(..., save_dir=...)."
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (" · This folder cannot be written here: save elsewhere, panel.save(path=...) or "
+                "Panel(..., save_dir=...).")
+    if number in (errno.EEXIST, errno.ENOTDIR):
+        return " · save_dir must be a folder, and a file of that name is in the way: pass another save_dir=."
+    return ""
+
+
+def _same_model(a, b) -> bool:
+    name = lambda p: getattr(getattr(p, "config", None), "_name_or_path", None)  # noqa: E731
+    return a is b or (type(a) is type(b) and name(a) is not None and name(a) == name(b))
+
+
+def keep_earlier(panel) -> str:
+    """Keep the unsaved pictures of earlier panels on the same model in `earlier`; return a note, or "" (ch. 1–5)."""
+    kept = 0
+    for ref in list(_MADE):
+        old = ref()
+        if old is None or old is panel or not _same_model(old.pipeline, panel.pipeline):
+            continue
+        _MADE.remove(ref)  # replaced: its pictures are looked after here from now on
+        unsaved = [r for r in old.results if not r.saved and all(r is not e for e in earlier)]
+        earlier[:0] = unsaved
+        kept += len(unsaved)
+    del earlier[KEEP:]
+    _MADE.append(weakref.ref(panel))
+    if not kept:
+        return ""
+    return " · " + _("the panel this one replaces had {n} picture(s) not saved: they are kept, newest first, in "
+                     "helpers.panel.earlier (e.g. earlier[0].image.save('keep.png'); at most {cap})").format(
+        n=kept, cap=KEEP)

@@ -1,8 +1,9 @@
 """What a Panel needs before its first run, checked when it is made: a refusal then beats a red status later.
 
 The panel's prompt box holds one prompt; a pipeline that works from a picture needs that picture in fixed= or a
-control; a learner's encode function is called as encode(prompt, negative_prompt, extras); and the device the
-panel seeds its generators on must exist.
+control; fixed= may not ask for other pictures than the PIL ones the panel shows; a learner's encode function is
+called as encode(prompt, negative_prompt, extras); the device the panel seeds its generators on must exist; and
+save_dir= names a folder.
 """
 
 from __future__ import annotations
@@ -39,6 +40,32 @@ def check_pictures(pipeline, fixed: dict, controlled: set) -> None:
                          f"Choice({name!r}, {{'mine': picture}}).")
 
 
+def check_fixed(fixed: dict) -> None:
+    """fixed= may not change what the panel shows and saves: PIL pictures, one image list per call (ch. 1–5)."""
+    kind = fixed.get("output_type", "pil")
+    if kind != "pil":
+        raise ValueError(f"fixed= holds output_type={kind!r}, and the panel shows and saves PIL pictures: leave "
+                         "output_type out of fixed=. For latents or arrays, call the pipeline in a cell.")
+    if fixed.get("return_dict", True) is not True:
+        raise ValueError("fixed= holds return_dict=False, and the panel reads output.images: leave it out.")
+
+
+def check_save_dir(save_dir) -> None:
+    """save_dir= is a folder the Save button writes into, never a file (ch. 1–5)."""
+    from pathlib import Path
+
+    if save_dir is None:
+        return
+    folder = Path(save_dir).expanduser()
+    if folder.is_file():
+        raise ValueError(f"save_dir={str(save_dir)!r} is a file, and save_dir is the folder Save PNG writes into. "
+                         "Pass a folder; to write one file of your own naming, use panel.save(path='name.png').")
+    if not folder.exists() and folder.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        raise ValueError(f"save_dir={str(save_dir)!r} looks like a file name, and save_dir is a folder (it would be "
+                         "made, with that name). For one file use panel.save(path="
+                         f"{str(save_dir)!r}); for a folder pass save_dir={str(folder.with_suffix(''))!r}.")
+
+
 def check_encode(encode) -> None:
     """A learner's encode function must take (prompt, negative_prompt, extras) (ch. 4)."""
     if encode is None:
@@ -64,10 +91,13 @@ def check_device(device) -> None:
     check_available(device)
 
 
-def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: set, encode, device) -> None:
+def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: set, encode, device,
+                save_dir=None) -> None:
     """Every check above, in the order the arguments come (ch. 1–5)."""
     check_text("prompt", prompt)
     check_text("negative_prompt", negative_prompt)
     check_pictures(pipeline, fixed, controlled)
+    check_fixed(fixed)
     check_encode(encode)
     check_device(device)
+    check_save_dir(save_dir)

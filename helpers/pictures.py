@@ -7,40 +7,69 @@ from PIL import Image
 
 from helpers.callwarning import warn_call as _warn
 
+HIGH_BIT = ("I;16", "I;16B", "I;16L", "I", "F")  # 16-bit, 32-bit and float pictures, e.g. depth maps
+
+
+def stretch_to_8bit(image: Image.Image) -> tuple[Image.Image, float, float]:
+    """A 16-bit, 32-bit or float picture as 8-bit grey, its own value range stretched to 0–255 (ch. 1–5)."""
+    values = np.nan_to_num(np.asarray(image, dtype=np.float64))
+    low, high = float(values.min()), float(values.max())
+    if high > low:  # a plain convert("RGB") clips every value above 255 to white; keep the picture's own range
+        values = (values - low) * (255.0 / (high - low))
+    elif image.mode.startswith("I;16"):  # one flat value: keep its brightness
+        values = values / 257.0
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8)), low, high
+
+
+def _see_through(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def flatten(image: Image.Image) -> tuple[Image.Image, str]:
+    """Any PIL mode as RGB, and what that changed in a few words ("" where nothing is lost) (ch. 1–5)."""
+    if image.mode == "RGB":
+        return image, ""
+    if image.mode in HIGH_BIT:
+        grey, low, high = stretch_to_8bit(image)
+        return grey.convert("RGB"), f"values {low:g}–{high:g} stretched to 0–255"
+    if _see_through(image):
+        rgba = image.convert("RGBA")
+        if rgba.getextrema()[3][0] == 255:  # fully opaque, as most screenshots and edited PNGs are
+            return rgba.convert("RGB"), ""  # dropping an alpha of 255 everywhere loses nothing
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB"), "transparent areas made white"
+    return image.convert("RGB"), ""
+
 
 def to_rgb(image: Image.Image, name: str) -> Image.Image:
     """Convert any PIL mode to RGB the way a learner means it, warning when the content changes (ch. 2–5)."""
     mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        # a plain convert("RGB") clips every value above 255 to white; keep the picture's own range instead
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
+    if mode in HIGH_BIT:
+        grey, low, high = stretch_to_8bit(image)
         _warn(f"{name} is a {mode} image (values {low:g}–{high:g}, e.g. a 16-bit depth map); scaled that range "
               "to 0–255 and made it RGB. A plain .convert('RGB') would clip everything above 255 to white.")
-        return Image.fromarray(np.rint(scaled).astype(np.uint8), mode="L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        if rgba.getextrema()[3][0] == 255:  # fully opaque, as most screenshots and edited PNGs are
-            return rgba.convert("RGB")  # dropping an alpha of 255 everywhere loses nothing
+        return grey.convert("RGB")
+    rgb, change = flatten(image)  # the same conversion as helpers.images.load_image_file's
+    if change:
         _warn(f"{name} has transparency ({mode}); put it on white and made it RGB. Transparent areas would "
               "otherwise take whatever colour is stored under them.")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if mode == "L":
-        return image.convert("RGB")  # grey to RGB loses nothing
-    _warn(f"{name} is a {mode} image; converted it to RGB. diffusers reads the channels as they are stored, so "
-          + ("a 4-channel CMYK picture would be taken for latents (64 px in, 512 px out)."
-             if mode == "CMYK" else "it would otherwise not be read as colours."))
-    return image.convert("RGB")
+    elif mode not in ("RGB", "L") and not _see_through(image):
+        _warn(f"{name} is a {mode} image; converted it to RGB. diffusers reads the channels as they are stored, so "
+              + ("a 4-channel CMYK picture would be taken for latents (64 px in, 512 px out)."
+                 if mode == "CMYK" else "it would otherwise not be read as colours."))
+    return rgb
 
 
 def convert_array(value, name: str):
     """A numpy or torch picture as diffusers reads it: 0-255 values made a PIL image or refused (ch. 2–5)."""
     import torch
 
+    if isinstance(value, np.ndarray) and value.ndim == 3 and value.shape[0] in (1, 3, 4) \
+            and value.shape[-1] not in (1, 3, 4) and name != "mask_image":  # diffusers reads (1, H, W) masks
+        grey = value.shape[0] == 1  # one channel: made three, as the VAE and the ControlNet read three
+        raise ValueError(f"{name} is a numpy array shaped {value.shape}, channels first; numpy pictures are (H, W, "
+                         f"{4 if value.shape[0] == 4 else 3}): pass {name}={name}.transpose(1, 2, 0)"
+                         + (".repeat(3, axis=2)." if grey else "."))
     if isinstance(value, np.ndarray) and value.ndim in (2, 3) and (value.ndim == 2 or value.shape[-1] in (1, 3, 4)):
         if value.dtype == bool:  # a boolean mask: True = repaint
             _warn(f"{name} is a boolean numpy array; made it a black-and-white picture (True = white).")

@@ -369,7 +369,7 @@ NOTES = [
     (ValueError("xformers' memory efficient attention is only available for GPU"), r"attention='auto'"),
     (AttributeError("'Tensor' object has no attribute 'save'"), r"output_type='pil'"),
     (OSError("Cannot load model x: the model is not fully cached locally."), r"helpers.twins build"),
-    (RuntimeError("Cannot get CUDA generator without ATen_cuda library"), r"fit_to_machine"),
+    (RuntimeError("Cannot get CUDA generator without ATen_cuda library"), r"make_generator\(seed, device\)"),
 ]
 
 

@@ -204,3 +204,35 @@ def test_finder_skips_fonts_without_chinese(monkeypatch):
     assert find_cjk_font() is None
     with pytest.warns(MissingFontWarning, match=CJK_FONT_PACKAGE):
         captioned_grid(tiles(1), ["猫"])
+
+
+def test_emoji_are_named_once_with_what_to_do_not_with_the_cjk_font(monkeypatch):
+    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        captioned_grid(tiles(2), ["cat 🐱", "dog 🐶"], title="pets ❤️", twin=False)
+    (found,) = [str(w.message) for w in caught if issubclass(w.category, MissingFontWarning)]
+    assert found == ("captioned_grid: the font used for captions and titles has no glyph for '🐱🐶❤', so those "
+                     "characters are drawn as boxes. Leave them out, or write them in words.")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        captioned_grid(tiles(2), ["猫 🐱", "x"], twin=False)  # both kinds: still one warning, each with its fix
+    (found,) = [str(w.message) for w in caught if issubclass(w.category, MissingFontWarning)]
+    assert "glyphs for '猫' was found" in found and CJK_FONT_PACKAGE in found and "glyph for '🐱'" in found
+
+
+def test_emoji_the_cjk_font_lacks_are_named_too(cjk_font):
+    with pytest.warns(MissingFontWarning, match="no glyph for '🐱'") as caught:
+        captioned_grid(tiles(1), ["猫 🐱"], twin=False)
+    assert CJK_FONT_PACKAGE not in str(caught[0].message)  # the font is there: installing it changes nothing
+
+
+def test_a_16_bit_depth_tile_is_stretched_not_white(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MODE_ACTIVE", raising=False)
+    depth = Image.fromarray(np.linspace(300, 20000, 64 * 48).astype(np.uint16).reshape(48, 64))
+    assert depth.mode == "I;16" and (np.asarray(depth.convert("RGB")) == 255).mean() > 0.95  # the old tile
+    from helpers.checks import CallWarning
+
+    with pytest.warns(CallWarning, match=r"images\[1\] \(I;16, values 300–20000\) holds 16-bit .* stretched"):
+        tile = np.asarray(captioned_grid([tiles(1)[0], depth]))[:, 64:]
+    assert tile.min() == 0 and tile.max() == 255 and 100 < tile.mean() < 155

@@ -1,4 +1,4 @@
-"""Slips from two fresh probes of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–123)."""
+"""Slips from fresh probes of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–133)."""
 
 import warnings
 
@@ -241,8 +241,8 @@ def test_misleading_hints_of_the_second_probe_now_name_the_cause(pipes, tmp_path
     from diffusers import DDIMScheduler, StableDiffusionControlNetPipeline, StableDiffusionUpscalePipeline
 
     from helpers import callbatch
-    from helpers.callcheck import check_names
-    from helpers.causes import variant_files
+    from helpers.callnames import check_names
+    from helpers.causes_loading import variant_files
     from helpers.device import pick_dtype
 
     err = _raised(lambda: DDIMScheduler.from_config(pipes["t2i"].scheduler))  # the object, not its .config
@@ -322,3 +322,229 @@ def test_compel_weights_written_apart_and_a_fractional_noise_level(pipes):
 ])
 def test_more_library_errors_get_their_note(make, says):
     assert says in (format_note(_raised(make)) or "")
+
+
+RESULTS = ({"depth": 1}, {"depth": 2})  # a depth estimator's answer for two pictures
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda: list(RESULTS)["depth"], "results[0]['depth']"),
+    (lambda: Image.fromarray(Image.new("RGB", (4, 4))), "given a PIL picture already"),
+])
+def test_results_lists_and_pictures_made_twice_get_their_note(make, says):
+    assert says in (format_note(_raised(make)) or "")
+    assert format_note(_raised(lambda: list(RESULTS)["name"])) is None  # another list read by name: no guess
+
+
+def test_loading_slips_of_the_third_probe(tmp_path):
+    from diffusers import AutoPipelineForImage2Image, StableDiffusionImg2ImgPipeline
+
+    prior = _raised(lambda: AutoPipelineForImage2Image.from_pretrained("kandinsky-community/kandinsky-2-2-prior"))
+    assert "kandinsky-2-2-decoder', ...) (chapter 3)" in format_note(prior)
+    single = _raised(lambda: StableDiffusionImg2ImgPipeline.from_single_file(SD))
+    assert f"StableDiffusionImg2ImgPipeline.from_pretrained('{SD}'" in format_note(single)
+    elsewhere = _raised(lambda: StableDiffusionImg2ImgPipeline.from_pretrained(SD, cache_dir=str(tmp_path)))
+    assert f"cache_dir='{tmp_path}'" in format_note(elsewhere) and "leave cache_dir= out" in format_note(elsewhere)
+
+
+def test_compel_blend_counts_and_padding_given_one_by_one(pipes):
+    from compel import Compel
+
+    explain.wrap_pipelines()
+    compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
+    def unpacked():
+        embeds, pooled = compel("a cat")  # SDXL's pattern on SD 1.5  # noqa: F841
+
+    assert "compel returned one tensor" in format_note(_raised(unpacked))
+    blend = _raised(lambda: compel('("a cat", "a dog").blend(0.7)'))
+    assert '("a cat", "a dog").blend(0.7, 0.3)' in format_note(blend)
+    a, b = compel("a cat"), compel("a dog")
+    with pytest.raises(TypeError, match=r"given 2 tensors, one by one: pass them in a list"):
+        compel.pad_conditioning_tensors_to_same_length(a, b)
+    assert len(compel.pad_conditioning_tensors_to_same_length([a, b])) == 2  # the list form is untouched
+
+
+def test_calls_that_run_but_were_meant_otherwise(pipes):
+    from types import SimpleNamespace
+
+    from diffusers import AutoencoderTiny, LCMScheduler
+
+    from helpers.families import check_families
+    from helpers.mixups import check_mixups
+
+    grey = photo().convert("L").convert("RGB")
+    control, t2i = pipes["control"], pipes["t2i"]
+
+    def said(pipeline, **args):
+        pipeline.__dict__.pop("_tutorial_said", None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            check_mixups(pipeline, args)
+        return " ".join(str(w.message) for w in caught)
+
+    assert "If they are swapped" in said(control, image=grey, control_image=photo())
+    assert said(control, image=photo(), control_image=grey) == ""  # the chapter's way round
+    two = torch.randn(2, 77, 32)
+    assert "embeds.chunk(2)" in said(t2i, prompt_embeds=two)
+    assert said(t2i, prompt_embeds=two, negative_prompt_embeds=two) == ""
+    assert "look divided by it" in said(t2i, image=torch.randn(1, 4, 8, 8) * 5.5)
+    assert said(t2i, image=torch.randn(1, 4, 8, 8)) == ""
+    lcm = SimpleNamespace(scheduler=LCMScheduler.from_config(t2i.scheduler.config), unet=t2i.unet)
+    assert "lcm-lora-sdv1-5" in said(lcm)
+    tiny = AutoencoderTiny.from_pretrained("madebyollin/taesd", **load_args("madebyollin/taesd"))
+    xl = SimpleNamespace(vae=tiny, unet=SimpleNamespace(config=SimpleNamespace(addition_embed_type="text_time")))
+    with pytest.raises(ValueError, match=r"madebyollin/taesd, made for SD 1.x/2.x latents.*madebyollin/taesdxl"):
+        check_families(xl)
+    check_families(SimpleNamespace(vae=tiny, unet=t2i.unet))  # taesd on SD 1.5: its own family
+    xl.vae = t2i.vae  # SD 1.5's own VAE in an SDXL pipeline
+    with pytest.raises(ValueError, match=r"an SD 1.x/2.x VAE \(scaling_factor 0.18215\).*leave vae= out"):
+        check_families(xl)
+
+
+def test_hints_that_fit_the_name_given(pipes):
+    import inspect
+    from types import SimpleNamespace
+
+    from diffusers import StableDiffusionControlNetPipeline, StableDiffusionUpscalePipeline
+
+    from helpers.callbatch import check_control, check_embeds_given_whole, check_kinds
+    from helpers.callnames import bind_hint, check_names
+
+    img2img = pipes["img2img"]
+    with pytest.raises(TypeError, match=r"guidance_rescale= is an argument of StableDiffusionPipeline.*leave it out"):
+        check_names(img2img, inspect.signature(type(img2img).__call__), {"guidance_rescale": 0.7})
+    x4 = object.__new__(StableDiffusionUpscalePipeline)
+    with pytest.raises(TypeError, match=r"takes no strength=: an upscaler enlarges.*noise_level= \(default 20\)"):
+        check_names(x4, inspect.signature(StableDiffusionUpscalePipeline.__call__), {"strength": 0.3})
+    missing = TypeError("missing a required argument: 'negative_image_embeds'")
+    assert "negative_image_embeds=prior_output.negative_image_embeds" in bind_hint(img2img, missing)
+    assert "Pass arguments by name" not in bind_hint(img2img, missing)
+    text_control = StableDiffusionControlNetPipeline(**pipes["t2i"].components, controlnet=pipes["control"].controlnet)
+    with pytest.raises(TypeError, match=r"here image= is the control picture.*from_pipe\(pipeline, controlnet=None\)"):
+        check_control(text_control, {})
+    with pytest.raises(TypeError, match=r"padding_mask_crop=True is True/False.*padding_mask_crop=32"):
+        check_kinds(pipes["inpaint"], {"padding_mask_crop": True})
+    with pytest.raises(TypeError, match=r"original_size=1024 is one number.*original_size=\(1024, 1024\)"):
+        check_kinds(img2img, {"original_size": 1024})
+    check_kinds(img2img, {"strength": 0.5, "return_dict": True})  # the usual kinds pass
+    with pytest.raises(TypeError, match=r"the prior's whole output.*prior_output.image_embeds"):
+        check_embeds_given_whole(img2img, {"image_embeds": SimpleNamespace(image_embeds=torch.zeros(1, 4))})
+
+
+def test_parts_of_another_family_and_second_prompts(pipes):
+    from types import SimpleNamespace
+
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
+
+    from helpers.families import check_families
+    from helpers.ignored import check_second_prompt
+
+    xl_unet = SimpleNamespace(config=SimpleNamespace(addition_embed_type="text_time", cross_attention_dim=64))
+    with pytest.raises(ValueError, match=r"trained beside an SD 1.x/2.x UNet, and this .* is SDXL: a ControlNet only"):
+        check_families(SimpleNamespace(controlnet=pipes["control"].controlnet, unet=xl_unet))
+    check_families(pipes["control"])  # the chapter's pair
+
+    class KandinskyV22InpaintPipeline:  # the name is what the check reads; the image-to-image decoder's UNet
+        unet = SimpleNamespace(config=SimpleNamespace(in_channels=4))
+
+    with pytest.raises(ValueError, match=r"4 input channels.*kandinsky-2-2-decoder-inpaint"):
+        check_families(KandinskyV22InpaintPipeline())
+    refiner = SimpleNamespace(text_encoder=None, text_encoder_2=object())
+    explain.wrap_pipelines()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_second_prompt(refiner, {"prompt": "a cat", "prompt_2": "oil painting"})
+        DDIMScheduler.from_config(pipes["t2i"].scheduler.config, use_karras_sigmas=True)
+        EulerDiscreteScheduler.from_config(pipes["t2i"].scheduler.config, use_karras_sigmas=True)  # it has it
+    said = [str(w.message) for w in caught if type(w.message).__name__ == "CallWarning"]
+    assert len(said) == 2 and "prompt_2= is ignored" in said[0] and "DDIMScheduler has no use_karras_sigmas=" in said[1]
+
+
+def test_library_errors_of_the_third_probe_get_their_note(pipes):
+    from diffusers import AutoPipelineForImage2Image, ControlNetModel, StableDiffusionImg2ImgPipeline
+    from diffusers.pipelines.stable_diffusion import StableDiffusionPipelineOutput
+    from transformers import pipeline as transformers_pipeline
+
+    t2i = pipes["t2i"]
+
+    def returns_latents(pipe, i, t, kwargs):
+        return kwargs["latents"]
+
+    cases = [
+        (lambda: t2i("a", height=64, width=64, num_inference_steps=1, callback_on_step_end=returns_latents),
+         "end with `return callback_kwargs`"),
+        (lambda: t2i.vae.encode(photo()), "image_processor.preprocess(picture)"),
+        (lambda: t2i.image_processor.postprocess(t2i.vae.decode(torch.zeros(1, 4, 8, 8))), ".sample, then"),
+        (lambda: t2i.image_processor.postprocess(torch.zeros(3, 8, 8)), "latents[:1] or latents[0][None]"),
+        (lambda: StableDiffusionPipelineOutput(images=[photo()], nsfw_content_detected=None).save("x.png"),
+         "output.images[0].save('out.png')"),
+        (lambda: t2i.tokenizer_2, "Compel(tokenizer=pipeline.tokenizer, text_encoder=pipeline.text_encoder)"),
+        (lambda: transformers_pipeline("depth-estimation", model=DEPTH), "diffusers ControlNetModel, not a"),
+        (lambda: StableDiffusionImg2ImgPipeline(**pipes["control"].components), "from_pipe(control_pipeline, "
+         "controlnet=None)"),
+        (lambda: ControlNetModel.from_pretrained(DEPTH, subfolder="controlnet"), "leave subfolder= out"),
+        (lambda: AutoPipelineForImage2Image.from_pretrained("stabilityai/stable-diffusion-x4-upscaler"),
+         "StableDiffusionUpscalePipeline.from_pretrained(repo_id, **load_args(repo_id)) (chapter 3)"),
+    ]
+    if not torch.cuda.is_available():  # transformers' own pipeline asked for CUDA: its device=, not fit_to_machine
+        cuda = _raised(lambda: transformers_pipeline("depth-estimation", model="depth-anything/Depth-Anything-V2-"
+                                                      "Small-hf", device="cuda"))
+        assert "device=pick_device()" in format_note(cuda)
+        assert "generator=make_generator(seed, device)" in format_note(_raised(lambda: torch.Generator("cuda")))
+    from diffusers import StableDiffusionUpscalePipeline
+
+    x2_repo = "stabilityai/sd-x2-latent-upscaler"
+    x2 = format_note(_raised(lambda: StableDiffusionUpscalePipeline.from_pretrained(x2_repo)))
+    assert "StableDiffusionLatentUpscalePipeline.from_pretrained(repo_id, ...)." in x2 and "AutoPipeline" not in x2
+    for make, says in cases:
+        assert says in (format_note(_raised(make)) or ""), says
+    kandinsky = AttributeError("'KandinskyV22Img2ImgCombinedPipeline' object has no attribute 'vae'")
+    assert "pipeline.movq" in format_note(kandinsky)
+
+
+def test_panels_keep_the_learners_work_and_runs_apart(pipes, tmp_path):
+    from helpers import panel_save
+    from helpers.panel import Panel, earlier
+
+    img2img, start = pipes["img2img"], photo()
+    make = {"prompt": "a cat", "num_inference_steps": 2, "fixed": {"image": start}}
+    for bad, says in [({"save_dir": tmp_path / "best.png"}, r"looks like a file name.*panel.save\(path="),
+                      ({"fixed": {"image": start, "output_type": "np"}}, r"output_type='np'.*leave output_type out")]:
+        with pytest.raises(ValueError, match=says):
+            Panel(img2img, **{**make, **bad})
+    (tmp_path / "keep.png").write_bytes(b"mine")
+    with pytest.raises(ValueError, match=r"is a file, and save_dir is the folder"):
+        Panel(img2img, **make, save_dir=tmp_path / "keep.png")
+    seen = []
+    own = {"image": start, "callback_on_step_end": lambda p, i, t, kw: seen.append(i) or kw}
+    first = Panel(img2img, **{**make, "fixed": own}, seed=np.int64(5))  # a seed from a numpy sweep
+    first.stop()
+    assert "nothing is running" in first.status.value
+    first.generate(wait=True)
+    assert seen and first.results[0].params["seed"] == 5  # the learner's callback ran beside the panel's Stop
+    with pytest.raises(TypeError, match=r"overwrite must be True or False, got 'no'"):
+        first.save(path=tmp_path / "keep.png", overwrite="no")
+    assert (tmp_path / "keep.png").read_bytes() == b"mine"
+    again = Panel(img2img, **make, seed=5)  # the cell run again: the first panel's picture was never saved
+    assert "had 1 picture(s) not saved" in again.status.value and any(r is first.results[0] for r in earlier)
+    earlier.clear()
+    panel_save._MADE.clear()
+    alone = Panel(img2img, **make, seed=5)
+    alone.generate(wait=True)
+    both = [Panel(img2img, **make, seed=5) for _ in range(2)]
+    for panel in both:
+        panel.generate()
+    for panel in both:
+        panel.wait()
+    expected = np.asarray(alone.results[0].image)
+    assert all(np.array_equal(np.asarray(p.results[0].image), expected) for p in both)  # runs one at a time
+
+
+def test_use_models_and_load_args_slips(pipes, tmp_path):
+    from helpers import models
+    from helpers.loading import load_args
+
+    with pytest.raises(TypeError, match=r"needs= takes a list of repo ids, and got one string: needs=\['a/b'\]"):
+        models.use_models(needs="a/b")
+    pipes["t2i"].unet.save_pretrained(tmp_path / "unet")  # a folder of the learner's own (save_pretrained)
+    assert load_args(str(tmp_path / "unet")) == {"variant": None, "use_safetensors": True}

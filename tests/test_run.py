@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from helpers.paths import PROJECT_ROOT
+from tools import chapters
 from tools.run import chapter_notebooks, run_all
 
 
@@ -269,9 +270,10 @@ def test_before_a_download_the_size_time_and_the_twins_preview_are_said(monkeypa
         capsys.readouterr().out
 
 
-def test_a_declined_download_runs_nothing(monkeypatch, capsys):
+def test_a_declined_download_runs_nothing(tmp_path, monkeypatch, capsys):
     from tools import run
 
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "build"))  # the write check leaves the real build/ alone
     monkeypatch.setattr(run, "before_download", lambda notebooks, ask=None, editions=1: False)
     monkeypatch.setattr(run, "run_all", lambda *a, **k: pytest.fail("no chapter may run"))
     assert run.main(["1"]) == 1
@@ -317,3 +319,119 @@ def test_the_page_an_earlier_version_of_the_job_wrote_is_replaced_not_moved_asid
     save_chapter(nbformat.v4.new_notebook(), "01_x", None, tmp_path, 1.0)
     write_edition(tmp_path, "en", since=0)
     assert list(tmp_path.glob("index.edited-*")) == [] and "01_x" in (tmp_path / "index.html").read_text()
+
+
+def _chapters_with_a_copy(root):
+    """A project folder whose notebooks/ holds two chapters and the copy Jupyter's Duplicate made of the first."""
+    folder = root / "notebooks"
+    folder.mkdir()
+    for name in ("01_guidance_scale", "01_guidance_scale-Copy1", "02_negative_prompt"):
+        _notebook(folder / f"{name}.ipynb", f"print({name!r})")
+    return folder
+
+
+def test_a_number_a_chapter_and_its_copy_share_is_refused_naming_both(tmp_path, capsys, monkeypatch):
+    from tools import run
+
+    folder = _chapters_with_a_copy(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(chapters, "PROJECT_ROOT", tmp_path)  # where bare names and numbers are looked up
+    monkeypatch.setenv("TUTORIAL_MODELS", "twins")  # --twins sets it: restored after the test
+    with pytest.raises(SystemExit) as info:
+        run.main(["--twins", "--lang", "en", "1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert ("error: '1' matches 2 notebooks: 01_guidance_scale.ipynb and 01_guidance_scale-Copy1.ipynb (a copy "
+            "Jupyter made?). Name one of them in full (python -m tools.run 01_guidance_scale.ipynb), or move the "
+            "copy out of notebooks/.") in err
+    copy = folder / "01_guidance_scale-Copy1.ipynb"
+    assert run.resolve_notebooks(["01_guidance_scale-Copy1.ipynb"]) == [copy.resolve()]  # named in full: it runs
+    assert run.resolve_notebooks(["01_guidance_scale"]) == [(folder / "01_guidance_scale.ipynb").resolve()]
+
+
+def test_a_whole_run_leaves_a_copy_out_says_so_and_leaves_it_where_it_is(tmp_path, capsys, monkeypatch):
+    from tools import run
+
+    folder = _chapters_with_a_copy(tmp_path)
+    copy = folder / "01_guidance_scale-Copy1.ipynb"
+    before = copy.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(chapters, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("TUTORIAL_BUILD", str(tmp_path / "build"))
+    ran = []
+    monkeypatch.setattr(run, "before_download", lambda notebooks, ask=None, editions=1: ran.extend(notebooks))
+    assert run.main(["--lang", "en"]) == 1  # the whole job; stopped where a declined download stops it
+    assert [p.name for p in ran] == ["01_guidance_scale.ipynb", "02_negative_prompt.ipynb"]
+    note = ("Not run: 01_guidance_scale-Copy1.ipynb is by its name a copy of 01_guidance_scale.ipynb (Jupyter's "
+            "Duplicate names copies so), not a chapter; it is left where it is. To run it, name it: "
+            "python -m tools.run notebooks/01_guidance_scale-Copy1.ipynb")
+    assert note in capsys.readouterr().err
+    assert run.resolve_notebooks(["notebooks"]) == [p.resolve() for p in ran]  # a folder named: the same
+    assert note in capsys.readouterr().err
+    assert copy.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == [
+        "01_guidance_scale-Copy1.ipynb", "01_guidance_scale.ipynb", "02_negative_prompt.ipynb"]
+    _notebook(folder / "01_mine.ipynb", "print('mine')")  # a notebook of the learner's own, numbered like one
+    assert ("Note: 01_guidance_scale.ipynb and 01_mine.ipynb both start with 01_, so each runs as a chapter. If one "
+            "is a notebook of your own, move it out of notebooks/ to leave it out.") in run.copies_note()
+
+
+def test_run_py_started_as_a_script_says_to_run_it_as_a_module():
+    done = subprocess.run([sys.executable, "tools/run.py", "--twins", "1"], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("python -m tools.run: error: run the main job as a module from the project folder: "
+                           f"cd {PROJECT_ROOT} && python -m tools.run --twins 1\n")
+
+
+def _unwritable(folder):
+    """`folder`, made read-only; /sys where that does not stop this user (root writes anyway)."""
+    folder.mkdir()
+    (folder / "mine.txt").write_text("the learner's own file")
+    folder.chmod(0o555)
+    if not os.access(folder, os.W_OK):
+        return folder
+    folder.chmod(0o755)
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("this user writes in read-only folders, and there is no /sys to try instead")
+    return Path("/sys")
+
+
+@pytest.mark.parametrize("case", ["read-only", "cannot be created"])
+def test_a_build_folder_that_cannot_be_written_is_refused_before_any_chapter_runs(case, tmp_path, capsys,
+                                                                                   monkeypatch):
+    from tools import run
+
+    locked = _unwritable(tmp_path / "locked")
+    out = locked if case == "read-only" else locked / "build"
+    monkeypatch.setenv("TUTORIAL_BUILD", str(out))
+    monkeypatch.setenv("TUTORIAL_MODELS", "twins")
+    monkeypatch.setattr(run, "run_all", lambda *a, **k: pytest.fail("no chapter may run"))
+    try:
+        with pytest.raises(SystemExit) as info:
+            run.main(["--twins", "--lang", "en", "1"])
+        monkeypatch.delenv("TUTORIAL_BUILD")
+        with pytest.raises(ValueError) as default:  # TUTORIAL_BUILD unset: the checkout's build/ is the folder
+            run.check_build_folder([], out)
+    finally:
+        if locked != Path("/sys"):
+            locked.chmod(0o755)
+    err = capsys.readouterr().err
+    what = "written in" if case == "read-only" else "created"
+    assert info.value.code == 2 and "Traceback" not in err
+    assert f"error: TUTORIAL_BUILD={str(out)!r}: the folder {out} cannot be {what} (" in err  # (Permission denied)
+    assert ("Nothing ran. Point TUTORIAL_BUILD at a folder you can write to (it is created if missing), or unset it "
+            "to write to build/.") in err
+    assert str(default.value).startswith(f"build/ ({out}), where the job writes, cannot be {what} (")
+    assert ("Nothing ran. Make " in str(default.value)
+            and "or set TUTORIAL_BUILD to a folder you can write to, e.g. TUTORIAL_BUILD=~/tutorial-build "
+                "python -m tools.run" in str(default.value))
+    if locked != Path("/sys"):
+        assert sorted(p.name for p in locked.iterdir()) == ["mine.txt"]  # nothing made, nothing left behind
+
+
+def test_a_missing_build_folder_is_created_and_the_write_check_leaves_nothing(tmp_path):
+    from tools.run import check_build_folder
+
+    out = tmp_path / "new" / "build"
+    check_build_folder([], out)
+    assert out.is_dir() and list(out.iterdir()) == []

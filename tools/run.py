@@ -14,11 +14,18 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # `python tools/run.py`: Python cannot import tools.* that way
+    print("python -m tools.run: error: run the main job as a module from the project folder: cd "
+          f"{shlex.quote(str(Path(__file__).resolve().parent.parent))} && "
+          f"{shlex.join(['python', '-m', 'tools.run', *sys.argv[1:]])}", file=sys.stderr)
+    raise SystemExit(2)
 
 import nbformat
 from jupyter_core.utils import ensure_async
@@ -26,20 +33,20 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
-from helpers.paths import PROJECT_ROOT, build_dir
+from helpers.paths import build_dir
+from tools.chapters import (
+    chapter_notebooks,
+    check_build_folder,
+    check_readable,
+    copies_note,
+    resolve_notebooks,
+)
 from tools.gallery import EDITIONS, write_edition
 from tools.written import ours, write_ours
 
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
 # Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
-def chapter_notebooks(folder: Path | None = None) -> list[Path]:
-    """The numbered chapter notebooks, in order (main job)."""
-    folder = folder or PROJECT_ROOT / "notebooks"
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
-
 
 def _failed_cell(nb) -> tuple[int, str]:
     """Index and error line of the first cell whose outputs hold an error."""
@@ -284,65 +291,6 @@ def _all_cached(repo: str) -> bool:
     return is_cached(repo)
 
 
-def resolve_notebooks(names) -> list[Path]:
-    """Chapter notebooks from what was typed: paths, bare names or numbers of chapters, or folders (main job).
-
-    Raises ValueError naming the argument and the chapters there are.
-    """
-    known = chapter_notebooks()
-    found = []
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
-            inside = chapter_notebooks(path)
-            if not inside:
-                raise ValueError(f"{name!r} is a folder with no chapter notebooks (NN_name.ipynb) in it.")
-            found += inside
-            continue
-        if path.is_file():
-            if path.suffix != ".ipynb":
-                raise ValueError(f"{name!r} is not a notebook (.ipynb).")
-            found.append(path)
-            continue
-        stem = path.name.removesuffix(".ipynb")
-        matches = [p for p in known if p.stem == stem or p.stem.split("_", 1)[0] == stem.zfill(2)]
-        if len(matches) != 1:
-            listed = ", ".join(p.name for p in known)
-            raise ValueError(f"{name!r} is not a chapter notebook here; name one of: {listed} (a number such as 1 "
-                             "or a name without its folder also works), or give no name to run them all.")
-        found += matches
-    resolved = [p.resolve() for p in found]
-    unique = list(dict.fromkeys(resolved))  # `notebooks 3` names chapter 3 twice: it runs once
-    if len(unique) < len(resolved):
-        twice = sorted({p.name for p in resolved if resolved.count(p) > 1})
-        print(f"Named more than once, run once: {', '.join(twice)}", file=sys.stderr)
-    return unique
-
-
-def check_build_folder(notebooks, out: Path) -> None:
-    """Refuse an output folder holding the chapters being run: their executed copies would land on them (main job)."""
-    sources = {Path(p).resolve().parent for p in notebooks}
-    if Path(out).resolve() in sources:
-        raise ValueError(f"TUTORIAL_BUILD={os.environ.get('TUTORIAL_BUILD', str(out))!r} is the folder the chapters "
-                         "themselves are in, so their executed copies would be written over them. Unset "
-                         "TUTORIAL_BUILD (outputs go to build/), or point it at a folder of its own.")
-
-
-def check_readable(notebooks) -> None:
-    """Refuse, before anything runs, a notebook that is not valid notebook JSON, naming it (main job)."""
-    for path in notebooks:
-        try:
-            nbformat.read(path, as_version=4)
-        except Exception as err:  # noqa: BLE001 - JSON, schema or encoding: each is a damaged file here
-            reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-            chinese = Path(path).parent.name == "zh"  # built from a catalogue, never edited by hand
-            fix = ("rebuild the Chinese chapters with python -m tools.translate build" if chinese else
-                   f"restore a chapter with git checkout -- notebooks/{Path(path).name}")
-            raise ValueError(f"{'zh/' if chinese else ''}{Path(path).name} cannot be read as a notebook ({reason}). "
-                             f"Nothing ran. Open it in Jupyter to see what is wrong, or {fix}; leave it out to run "
-                             "the others.") from None
-
-
 def main(argv=None) -> int:
     """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
@@ -362,7 +310,11 @@ def main(argv=None) -> int:
 
     try:
         threshold()  # a bad TUTORIAL_PROGRESS_AFTER stops here, not in the middle of a chapter
-        notebooks = resolve_notebooks(args.notebooks) or chapter_notebooks()
+        notebooks = resolve_notebooks(args.notebooks)
+        if not notebooks:  # the whole job: every chapter, never a copy of one (said, and left where it is)
+            notebooks = chapter_notebooks()
+            for line in copies_note():
+                print(line, file=sys.stderr)
         plan = editions(notebooks, args.lang)
         for _lang, chapters, out in plan:
             check_readable(chapters)

@@ -1,0 +1,124 @@
+"""Argument names: what a pipeline's `__call__` takes, and where an argument it lacks belongs instead.
+
+`check_names` runs before a call's values are checked (helpers.explain). A name the pipeline does not take is
+refused with the fix that fits it: the closest real name for a typo, the pipeline that takes it for an argument of
+another pipeline, and the chapter's own way for the slips learners make most.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+# diffusers' pipelines swallow these through **kwargs and only print a deprecation note
+DEPRECATED_KWARGS = ("callback", "callback_steps")
+# arguments a pipeline lacks, and the pipeline family that has them
+BELONGS_TO = {"image": "AutoPipelineForImage2Image", "strength": "AutoPipelineForImage2Image",
+              "mask_image": "AutoPipelineForInpainting", "control_image": "a ControlNet pipeline"}
+# the pipelines this tutorial's chapters use: where an argument another one lacks is looked up
+KNOWN = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
+         "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
+         "StableDiffusionControlNetPipeline", "StableDiffusionControlNetImg2ImgPipeline",
+         "KandinskyV22Pipeline", "KandinskyV22Img2ImgPipeline", "KandinskyV22InpaintPipeline",
+         "KandinskyV22PriorPipeline", "KandinskyV22Img2ImgCombinedPipeline", "StableDiffusionUpscalePipeline",
+         "StableDiffusionLatentUpscalePipeline")
+
+
+def _name(pipeline) -> str:
+    return type(pipeline).__name__
+
+
+def pipelines_taking(name: str) -> list[str]:
+    """The chapter pipelines whose `__call__` takes `name`, looked up only when a call gave one it lacks (ch. 1–5)."""
+    import inspect
+
+    import diffusers
+
+    found = []
+    for cls_name in KNOWN:
+        try:
+            if name in inspect.signature(getattr(diffusers, cls_name).__call__).parameters:
+                found.append(cls_name)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return found
+
+
+def _belongs_elsewhere(pipeline, key: str) -> str | None:
+    """The hint for an argument of another pipeline family (image=, strength=, mask_image=, control_image=)."""
+    kind = _name(pipeline)
+    if key == "strength" and "Upscale" in kind:  # from_pipe cannot make img2img of an upscaler's weights
+        more = (" How much it changes the picture is set by noise_level= (default 20): the noise added to the "
+                "small picture first." if "noise_level" in _params(pipeline) else "")
+        return f"{kind} takes no strength=: an upscaler enlarges the whole picture.{more}"
+    target = BELONGS_TO[key]
+    if not target.startswith("Auto"):
+        return f"{kind} takes no {key}=; {target} does (chapter 4)."
+    return (f"{kind} takes no {key}=; {target} does. Make one from the loaded weights: "
+            f"{target}.from_pipe(pipeline).")
+
+
+def _params(pipeline) -> list[str]:
+    import inspect
+
+    return [p for p in inspect.signature(type(pipeline).__call__).parameters if p != "self"]
+
+
+def hint_for(pipeline, params: list[str], key: str) -> str:
+    """What to do about an argument name the pipeline does not take (ch. 1–5)."""
+    kind = _name(pipeline)
+    if key == "seed":
+        return "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
+    if key in ("torch_dtype", "dtype", "variant", "use_safetensors"):
+        return f"{key}= belongs to from_pretrained(...), where the weights are loaded, not to the call."
+    if key in ("height", "width") and "image" in params:
+        return (f"{kind} takes its size from image=; resize the picture instead: "
+                "image = image.resize((width, height)), both multiples of 8.")
+    if key == "control_image" and "ControlNet" in kind and "image" in params:
+        return (f"{kind} (text-to-image) takes its control picture as image=; control_image= belongs "
+                "to the img2img and inpainting ControlNet pipelines. Pass image=depth_image.")
+    if key in ("callback_on_step_end", "callback_on_step_end_tensor_inputs") and "callback" in params:
+        return (f"{kind} has only the older per-step hook: callback=f, callback_steps=1, where f takes "
+                "(step, timestep, latents) (chapter 3's peek_latents).")
+    if key in ("prompt", "negative_prompt") and "image_embeds" in params:
+        return (f"{kind} is Kandinsky 2.2's decoder alone: it takes image_embeds from the prior, not "
+                "text. Load the combined pipeline, which runs the prior and the decoder: AutoPipelineForImage2Image"
+                ".from_pretrained('kandinsky-community/kandinsky-2-2-decoder') (chapter 3).")
+    if key in ("image_embeds", "negative_image_embeds") and hasattr(pipeline, "decoder_pipe"):
+        return (f"{kind} runs its own prior from prompt=, so it takes no {key}=. To give the prior's embeddings "
+                f"yourself, call its decoder alone: pipeline.decoder_pipe(image_embeds=..., "
+                "negative_image_embeds=..., ...) (the same weights).")
+    if key in BELONGS_TO:
+        return _belongs_elsewhere(pipeline, key)
+    others = [n for n in pipelines_taking(key) if n != kind]
+    if others:
+        named = ", ".join(others[:3]) + (" and others" if len(others) > 3 else "")
+        return (f"{key}= is an argument of {named}, not of {kind}: this pipeline has no such setting, so leave it "
+                "out.")
+    close = difflib.get_close_matches(key, params, n=1, cutoff=0.6)
+    return f"Did you mean {close[0]}=?" if close else "Check the spelling against help(type(pipeline).__call__)."
+
+
+def check_names(pipeline, signature, given: dict) -> None:
+    """Refuse argument names a pipeline's `__call__` does not take, with the fix that fits the name (ch. 1–5)."""
+    params = [p for p in signature.parameters if p != "self"]
+    takes_extra = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for key in given:
+        if key in params or key in DEPRECATED_KWARGS:
+            continue
+        extra = " It would be ignored without a word (the pipeline takes **kwargs)." if takes_extra else ""
+        hint = hint_for(pipeline, params, key)
+        raise TypeError(f"{_name(pipeline)}() got an unexpected argument {key}=.{extra} {hint}")
+
+
+def bind_hint(pipeline, error: TypeError) -> str:
+    """The fix to add to Python's own message when a call's arguments do not bind (ch. 1–5)."""
+    import re
+
+    missing = re.search(r"missing a required argument: '(\w+)'", str(error))
+    if missing and missing.group(1) in ("image_embeds", "negative_image_embeds"):
+        return (f"{_name(pipeline)} needs both of the prior's embeddings; the prior returns them together: "
+                "prior_output = prior(prompt); pipeline(image_embeds=prior_output.image_embeds, "
+                "negative_image_embeds=prior_output.negative_image_embeds, ...).")
+    if missing:
+        return f"Pass {missing.group(1)}=... by name."
+    return "Pass arguments by name, e.g. pipeline(prompt, guidance_scale=7.5)."

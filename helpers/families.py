@@ -1,0 +1,117 @@
+"""Parts of one model family in a pipeline of another: refused before the call, since the pictures cannot be right.
+
+SD 1.x and SDXL share class names and latent channels, so a part of the other family loads without a word: SDXL
+weights in an SD class, SD 1.5's VAE, tiny VAE or ControlNet in the SDXL refiner, Kandinsky's image-to-image UNet
+in its inpainting pipeline. Each part's config says which family it is. It runs inside
+`helpers.callcheck.check_pipeline_call`.
+"""
+
+from __future__ import annotations
+
+from helpers.callfacts import repo_pipeline_class
+
+# the tiny autoencoders (madebyollin) and the family whose latents each decodes (their model cards)
+TINY_VAES = {"madebyollin/taesd": "SD 1.x/2.x", "madebyollin/taesdxl": "SDXL"}
+# the VAEs' scaling_factor in each family (stable-diffusion-v1-5 and sdxl vae/config.json)
+VAE_SCALING = {0.18215: "SD 1.x/2.x", 0.13025: "SDXL"}
+
+
+def _name(pipeline) -> str:
+    return type(pipeline).__name__
+
+
+def _config(part):
+    return getattr(part, "config", None)
+
+
+def unet_family(pipeline) -> str | None:
+    """"SDXL" or "SD 1.x/2.x" from the UNet's config (SDXL's takes size-and-crop ids), or None without one (ch. 1–5)."""
+    config = _config(getattr(pipeline, "unet", None))
+    if config is None:
+        return None
+    return "SDXL" if getattr(config, "addition_embed_type", None) == "text_time" else "SD 1.x/2.x"
+
+
+def check_family(pipeline) -> None:
+    """SDXL weights in an SD 1.x class, or SD 1.x weights in an SDXL class: the UNet says which it is (ch. 1–5)."""
+    unet = getattr(pipeline, "unet", None)
+    if unet is None or not hasattr(unet, "config"):
+        return
+    unet_is_xl = getattr(unet.config, "addition_embed_type", None) == "text_time"  # SDXL's size-and-crop input
+    class_is_xl = "XL" in _name(pipeline) and "StableDiffusion" in _name(pipeline)
+    if unet_is_xl == class_is_xl or not _name(pipeline).startswith("StableDiffusion"):
+        return
+    repo = getattr(pipeline.config, "_name_or_path", "its repo")
+    theirs = repo_pipeline_class(repo)
+    family = "SDXL" if unet_is_xl else "SD 1.x/2.x"
+    named = f" (the repo names {theirs})" if theirs and theirs != _name(pipeline) else ""
+    raise TypeError(
+        f"{_name(pipeline)} holds {family} weights from {repo}{named}: its UNet is of the other family, so the "
+        "call would fail part-way or make noise. Load the weights with an AutoPipeline, which picks the class "
+        "from the repo: AutoPipelineForImage2Image.from_pretrained(repo_id) (or ...ForText2Image, "
+        "...ForInpainting).")
+
+
+
+def check_vae(pipeline) -> None:
+    """Refuse a VAE or tiny VAE made for the other family's latents: SD 1.5's on SDXL, or the reverse (ch. 3)."""
+    vae, family = getattr(pipeline, "vae", None), unet_family(pipeline)
+    if family is None or _config(vae) is None:
+        return
+    tiny = type(vae).__name__ == "AutoencoderTiny"
+    made_for = TINY_VAES.get(getattr(vae.config, "_name_or_path", "")) if tiny else \
+        VAE_SCALING.get(getattr(vae.config, "scaling_factor", None))
+    if made_for is None or made_for == family:
+        return
+    if tiny:
+        right = next(repo for repo, fits in TINY_VAES.items() if fits == family)
+        fix = f"Use {right}: pipeline.vae = AutoencoderTiny.from_pretrained('{right}')."
+    else:
+        fix = ("Load the pipeline with its own VAE (leave vae= out), or a VAE of its family (scaling_factor "
+               f"{next(f for f, fits in VAE_SCALING.items() if fits == family)}).")
+    label = vae.config._name_or_path if tiny else f"an {made_for} VAE (scaling_factor {vae.config.scaling_factor})"
+    raise ValueError(f"pipeline.vae is {label}, made for {made_for} latents, and this {_name(pipeline)} makes "
+                     f"{family} latents: the two families' latent spaces differ, so it would decode a wrong picture. "
+                     + fix)
+
+
+def check_controlnet(pipeline) -> None:
+    """Refuse a ControlNet trained beside another family's UNet: SD 1.5's depth ControlNet on SDXL (ch. 4)."""
+    net, unet = getattr(pipeline, "controlnet", None), getattr(pipeline, "unet", None)
+    nets = getattr(net, "nets", None) or ([net] if net is not None else [])
+    family = unet_family(pipeline)
+    for each in nets:
+        config = _config(each)
+        if config is None or family is None:
+            continue
+        net_family = "SDXL" if getattr(config, "addition_embed_type", None) == "text_time" else "SD 1.x/2.x"
+        width, unet_width = getattr(config, "cross_attention_dim", None), getattr(unet.config, "cross_attention_dim",
+                                                                                  None)
+        if net_family != family or width != unet_width:
+            differ = (f"an {net_family} UNet, and this {_name(pipeline)}'s UNet is {family}" if net_family != family
+                      else f"a UNet whose text width is {width}, and this {_name(pipeline)}'s is {unet_width}")
+            raise ValueError(
+                f"the ControlNet ({getattr(config, '_name_or_path', '') or 'given'}) was trained beside {differ}: a "
+                "ControlNet only fits the model family it was trained with. Use an SD 1.5 pipeline with it "
+                "(chapter 4), or a ControlNet made for this family.")
+
+
+def check_kandinsky_inpaint(pipeline) -> None:
+    """Refuse Kandinsky 2.2's 4-channel image-to-image UNet in its inpainting pipeline (ch. 5)."""
+    if "Kandinsky" not in _name(pipeline) or "Inpaint" not in _name(pipeline):
+        return
+    channels = getattr(_config(getattr(pipeline, "unet", None)), "in_channels", None)
+    if channels == 4:
+        raise ValueError(f"{_name(pipeline)} holds a UNet with 4 input channels, the image-to-image decoder's; "
+                         "Kandinsky 2.2 inpainting needs its inpainting decoder, which also reads the mask and the "
+                         "masked picture (9 channels). Load that repo: AutoPipelineForInpainting.from_pretrained("
+                         "'kandinsky-community/kandinsky-2-2-decoder-inpaint') (chapter 5), not from_pipe of the "
+                         "image-to-image pipeline.")
+
+
+def check_families(pipeline) -> None:
+    """Refuse parts of another model family than the pipeline's UNet (ch. 1–5)."""
+    check_family(pipeline)
+    check_vae(pipeline)
+    check_controlnet(pipeline)
+    check_kandinsky_inpaint(pipeline)

@@ -1,0 +1,91 @@
+"""Calls that run but were likely meant otherwise: swapped pictures, a negative inside prompt_embeds, latents out of
+scale, a scheduler made for other weights.
+
+Each is said once per pipeline as a CallWarning, with the fix, since each can also be what the learner meant. It
+runs inside `helpers.callcheck.check_pipeline_call`; parts of another family, which cannot be right, are refused
+by helpers.families.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from helpers.callwarning import warn_call
+
+LATENT_SPREAD = 3.0  # scaled latents spread about 1; unscaled SD ones about 1 / 0.18215 ≈ 5.5 times that
+
+
+def _name(pipeline) -> str:
+    return type(pipeline).__name__
+
+
+def _grey(picture: Image.Image) -> bool:
+    """True for a picture with the same value in R, G and B everywhere (a depth or edge map turned RGB)."""
+    import numpy as np
+
+    small = np.asarray(picture.convert("RGB").resize((32, 32)))
+    return bool((small[..., 0] == small[..., 1]).all() and (small[..., 1] == small[..., 2]).all())
+
+
+def _swapped_control(pipeline, args: dict) -> None:
+    image, control = args.get("image"), args.get("control_image")
+    if getattr(pipeline, "controlnet", None) is None or not isinstance(image, Image.Image) \
+            or not isinstance(control, Image.Image):
+        return
+    if _grey(image) and not _grey(control):
+        warn_call("image= is grey (the same in R, G and B), as a depth map is, and control_image= is in colour. "
+                  "image= is the start picture the call repaints; control_image= is the map the ControlNet follows. "
+                  "If they are swapped: image=init_image, control_image=depth_image.")
+
+
+def _negative_inside(pipeline, args: dict) -> None:
+    embeds = args.get("prompt_embeds")
+    if getattr(embeds, "ndim", 0) != 3 or embeds.shape[0] != 2 or args.get("negative_prompt_embeds") is not None \
+            or args.get("negative_prompt") is not None:
+        return
+    warn_call("prompt_embeds holds 2 prompts (batch 2) and no negative was given, so this call makes 2 pictures, "
+              "each against an empty negative prompt. compel(['prompt', 'negative']) encodes both in one tensor; to "
+              "use the second as the negative: prompt_embeds, negative_prompt_embeds = embeds.chunk(2), then "
+              "pipeline(prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds, ...).")
+
+
+def _latents_scale(pipeline, args: dict) -> None:
+    import torch
+
+    factor = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "scaling_factor", None)
+    channels = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "latent_channels", None)
+    if not isinstance(factor, float) or factor >= 1:
+        return
+    for name in ("image", "latents"):
+        value = args.get(name)
+        if not isinstance(value, torch.Tensor) or value.ndim != 4 or value.shape[1] != channels \
+                or not value.is_floating_point():
+            continue
+        spread = float(value.detach().float().std())
+        if spread > LATENT_SPREAD:
+            warn_call(f"{name}= latents spread {spread:.1f}, and the latents a pipeline hands on spread about 1: "
+                      f"output_type='latent' gives them already multiplied by vae.config.scaling_factor ({factor}). "
+                      f"These look divided by it (as for vae.decode) or never multiplied (raw vae.encode output): "
+                      f"pass {name}=latents * pipeline.vae.config.scaling_factor, or the output as it came.")
+
+
+def _lcm_without_weights(pipeline) -> None:
+    scheduler, unet = getattr(pipeline, "scheduler", None), getattr(pipeline, "unet", None)
+    if type(scheduler).__name__ != "LCMScheduler" or unet is None:
+        return
+    distilled = getattr(getattr(unet, "config", None), "time_cond_proj_dim", None) is not None  # an LCM UNet
+    if distilled or getattr(unet, "peft_config", None):  # a LoRA is loaded: it may be an LCM-LoRA
+        return
+    family = "sdxl" if getattr(unet.config, "addition_embed_type", None) == "text_time" else "sdv1-5"
+    warn_call("LCMScheduler makes a picture in 4–8 steps only with weights distilled for it, and this UNet has none "
+              "(no LCM UNet, no LoRA loaded), so its pictures come out unfinished. Load an LCM-LoRA first: "
+              f"pipeline.load_lora_weights('latent-consistency/lcm-lora-{family}') (needs peft), with "
+              "guidance_scale between 1 and 2; or keep the model's own scheduler.")
+
+
+def check_mixups(pipeline, args: dict) -> None:
+    """Say once each call that runs but was likely meant otherwise (ch. 1–5)."""
+    _swapped_control(pipeline, args)
+    _negative_inside(pipeline, args)
+    _latents_scale(pipeline, args)
+    _lcm_without_weights(pipeline)
