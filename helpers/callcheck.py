@@ -95,11 +95,17 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         if checks.check_number("controlnet_conditioning_scale", value) < 0:
             raise ValueError(f"controlnet_conditioning_scale={value} is negative. 0 switches the ControlNet off, "
                              "1 follows the control image fully; try 0.5–1.0.")
-    for name in ("control_guidance_start", "control_guidance_end"):
+    for name in ("aesthetic_score", "negative_aesthetic_score"):
+        if args.get(name) is not None and not 0 <= args[name] <= 10:
+            _warn(f"{name}={args[name]} is outside 0–10, the scale of the aesthetic scores SDXL's refiner was "
+                  f"trained with (LAION's predictor rates pictures 1–10; diffusers' default is "
+                  f"{6.0 if name == 'aesthetic_score' else 2.5}). It is not a percent: try 6 to 7.")
+    for name in ("control_guidance_start", "control_guidance_end", "denoising_start", "denoising_end"):
         value = args.get(name)
         for v in value if isinstance(value, (list, tuple)) else [value] if value is not None else []:
             if not 0 <= checks.check_number(name, v) <= 1:
-                raise ValueError(f"{name}={v} must lie in [0, 1]: a share of the denoising run.")
+                raise ValueError(f"{name}={v} must lie in [0, 1]: a share of the denoising run, not a percent "
+                                 f"({v / 100:g} for {v}%).")
     if args.get("noise_level") is not None:
         limit = getattr(getattr(pipeline, "config", None), "max_noise_level", None) or 350
         checks.check_noise_level(args["noise_level"], limit)

@@ -50,6 +50,10 @@ def _belongs_elsewhere(pipeline, key: str) -> str | None:
         more = (" How much it changes the picture is set by noise_level= (default 20): the noise added to the "
                 "small picture first." if "noise_level" in _params(pipeline) else "")
         return f"{kind} takes no strength=: an upscaler enlarges the whole picture.{more}"
+    if key == "strength" and "Inpaint" in kind:  # from_pipe to img2img would drop the mask (and 9-channel UNets fail)
+        return (f"{kind} takes no strength=: it repaints the masked area from noise every time. SD 1.5 and SDXL "
+                "inpainting take strength= (chapter 5): AutoPipelineForInpainting.from_pretrained("
+                "'stable-diffusion-v1-5/stable-diffusion-inpainting', ...).")
     target = BELONGS_TO[key]
     if not target.startswith("Auto"):
         return f"{kind} takes no {key}=; {target} does (chapter 4)."

@@ -230,3 +230,15 @@ def compel_pair(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
             "made with requires_pooled=True, which SDXL's two text encoders need.",
             "on SD 1.x take one: prompt_embeds = compel(prompt); for the negative, call compel again: "
             "negative_prompt_embeds = compel(negative_prompt).")
+
+
+def image_source(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """transformers' pipelines given a file name that does not exist: they blame base64 padding (ch. 4)."""
+    found = re.search(r"Incorrect image source.*?Got (.+?)\. Failed with", str(exc), re.S)
+    name = found.group(1).strip() if found else ""
+    if not name or name.startswith(("http://", "https://")) or os.path.exists(os.path.expanduser(name)):
+        return None  # a URL, or a file that is there: the cause lies elsewhere
+    return (f"there is no file {name!r} (from the folder Python runs in, {os.getcwd()}); transformers then tried to "
+            "read the text as a base64 picture, which is why it speaks of padding.",
+            "check the path: print(Path(name).resolve()); or open the picture first and pass it: "
+            "depth_estimator(load_image_file(path)) (helpers.images).")

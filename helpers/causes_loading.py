@@ -20,8 +20,35 @@ FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQMode
 
 
 
+def _mistyped_id(repo: str) -> tuple[str, str] | None:
+    """A chapter's id with a space around it, or with a part's folder written into it ("org/name/unet")."""
+    from helpers.checkpoints import CHECKPOINTS
+
+    if repo != repo.strip() and repo.strip() in CHECKPOINTS:
+        return (f"the id {repo!r} has a space at its start or end, so it names no repo.",
+                f"take the space out: {repo.strip()!r} (repo_id.strip()).")
+    head, _, folder = repo.strip().rpartition("/")
+    if head in CHECKPOINTS and folder:
+        return (f"{repo!r} writes the part's folder into the id; a repo id is org/name, and the folder inside it "
+                "goes in subfolder=.", f"from_pretrained({head!r}, subfolder={folder!r}, **load_args({head!r})).")
+    return None
+
+
+def not_a_repo(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """An id the Hub refuses: a chapter id with a space or a folder in it, or a typo (every chapter)."""
+    repo = (facts.loader.get("repo") if facts is not None else None) or ""
+    quoted = re.search(r"'([^']*)'", str(exc))
+    return _mistyped_id(repo or (quoted.group(1) if quoted else "")) or (
+        "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
+        "copy the id from the model's Hub page as org/name; helpers.checkpoints.checkpoint('...') suggests the "
+        "closest id this tutorial knows.")
+
+
 def _no_twin(repo: str) -> tuple[str, str]:
     """A repo the offline twins do not hold, in twins mode: one wording wherever the loader stopped."""
+    mistyped = _mistyped_id(repo)
+    if mistyped:
+        return mistyped
     return (f"{repo} has no twin: the offline twins exist only for the chapter's checkpoints.",
             "use one of the chapter's ids (helpers.checkpoints.CHECKPOINTS), or load the real weights: "
             "`%env TUTORIAL_MODELS=hub` with internet, then restart the kernel.")

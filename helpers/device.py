@@ -143,7 +143,8 @@ def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:
             "torch.float16 or torch.float32."
         )
     if kind == "cpu" and requested in HALF_DTYPES:
-        print("fp16 asked for on cpu: running in fp32 instead (half precision is slow or unsupported on CPU)")
+        name = str(requested).removeprefix("torch.")
+        print(f"{name} asked for on cpu: running in float32 instead (half precision is slow or unsupported on CPU)")
         return torch.float32
     return requested
 

@@ -37,6 +37,7 @@ def _checked(original):
         from helpers.callnames import bind_hint, check_names
         from helpers.compelcheck import wrap_compel
         from helpers.longrun import Watch
+        from helpers.mixups import quiet_wrong_warnings
         from helpers.pipelock import pipeline_lock
 
         wrap_compel()  # in a script there is no cell hook: compel imported since is checked from here on
@@ -59,7 +60,8 @@ def _checked(original):
         _LOCAL.depth = _depth() + 1
         try:
             defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
-            with pipeline_lock(self), Watch(self, {**defaults, **bound.arguments}):  # one run at a time on it
+            with pipeline_lock(self), Watch(self, {**defaults, **bound.arguments}), \
+                    quiet_wrong_warnings(bound.arguments):  # one run at a time; diffusers' misfiring notes left out
                 output = original(*bound.args, **bound.kwargs)
         except Exception as err:
             from helpers.callfacts import remember

@@ -109,9 +109,22 @@ def check_kandinsky_inpaint(pipeline) -> None:
                          "image-to-image pipeline.")
 
 
+def check_refiner_class(pipeline) -> None:
+    """Refuse SDXL's text-to-image class on the refiner, whose UNet also reads an aesthetic score (ch. 5)."""
+    if _name(pipeline) != "StableDiffusionXLPipeline":
+        return
+    repo = getattr(pipeline.config, "_name_or_path", None)
+    if repo_pipeline_class(repo) == "StableDiffusionXLImg2ImgPipeline":
+        raise TypeError(f"{repo} is SDXL's refiner, an image-to-image model: its UNet also reads an aesthetic score, "
+                        "which StableDiffusionXLPipeline (text-to-image) does not give it, so diffusers would stop "
+                        "with \"incorrect config\". Load it with AutoPipelineForImage2Image.from_pretrained(repo_id, "
+                        "...) and give it a start picture, image= (chapter 2 loads it so).")
+
+
 def check_families(pipeline) -> None:
     """Refuse parts of another model family than the pipeline's UNet (ch. 1–5)."""
     check_family(pipeline)
+    check_refiner_class(pipeline)
     check_vae(pipeline)
     check_controlnet(pipeline)
     check_kandinsky_inpaint(pipeline)

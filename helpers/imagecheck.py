@@ -54,6 +54,26 @@ NEEDS = (("image", ("Img2Img", "Inpaint", "Upscale", "ControlNet")), ("mask_imag
          ("control_image", ("ControlNet",)))
 
 
+def _two_tone(picture: Image.Image) -> bool:
+    """True for a black-and-white picture: grey everywhere, with (almost) only the darkest and lightest values."""
+    small = np.asarray(picture.convert("RGB").resize((64, 64)), dtype=np.int16)
+    if np.abs(small - small[..., :1]).max() > 2:
+        return False
+    grey = small[..., 0]
+    return bool(np.mean((grey < 16) | (grey > 239)) > 0.95 and grey.min() < 16 < 239 < grey.max())
+
+
+def _check_swapped_mask(kind: str, image, mask) -> None:
+    """A black-and-white start picture with a colour photo as its mask: image= and mask_image= swapped (ch. 5)."""
+    if "Inpaint" not in kind or not isinstance(image, Image.Image) or not isinstance(mask, Image.Image):
+        return
+    colour = np.asarray(mask.convert("RGB").resize((64, 64)), dtype=np.int16)
+    if _two_tone(image) and np.abs(colour - colour[..., :1]).max() > 40:
+        raise ValueError(f"image= is black and white, as a mask is, and mask_image= is a colour picture: they look "
+                         f"swapped. {kind} repaints image= where mask_image= is white: pass image=init_image, "
+                         "mask_image=mask_image.")
+
+
 def check_images(pipeline, args: dict) -> dict:
     """Check and convert image arguments; return the replacements to call with (ch. 2–5)."""
     import torch
@@ -64,6 +84,7 @@ def check_images(pipeline, args: dict) -> dict:
         if missing and any(k in kind for k in needed if k != "ControlNet") and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else
                             "mask (white = repaint)") + f" it works from. Pass {name}=... (a PIL image).")
+    _check_swapped_mask(kind, args.get("image"), args.get("mask_image"))
     new = {}
     for name in IMAGE_ARGS:
         value = args.get(name)

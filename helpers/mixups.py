@@ -8,6 +8,9 @@ by helpers.families.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 from PIL import Image
 
 from helpers.callwarning import warn_call
@@ -83,9 +86,38 @@ def _lcm_without_weights(pipeline) -> None:
               "guidance_scale between 1 and 2; or keep the model's own scheduler.")
 
 
+def _stops_early(args: dict) -> None:
+    end = args.get("denoising_end")
+    if isinstance(end, (int, float)) and 0 < end < 1 and args.get("output_type", "pil") != "latent":
+        warn_call(f"denoising_end={end} stops the run with {1 - end:.0%} of the noise still in the picture, and "
+                  "output_type is not 'latent', so that noise is decoded into the result. denoising_end belongs on "
+                  "the first model's call, which hands its latents on (output_type='latent') to a second one that "
+                  f"starts there with denoising_start={end}.")
+
+
 def check_mixups(pipeline, args: dict) -> None:
     """Say once each call that runs but was likely meant otherwise (ch. 1–5)."""
+    _stops_early(args)
     _swapped_control(pipeline, args)
     _negative_inside(pipeline, args)
     _latents_scale(pipeline, args)
     _lcm_without_weights(pipeline)
+
+
+@contextlib.contextmanager
+def quiet_wrong_warnings(args: dict):
+    """Leave out diffusers' warnings that name a wrong cause for this call (ch. 2–5).
+
+    img2img with num_images_per_prompt > 1 repeats the start picture for each picture it makes, and diffusers 0.42
+    then warns "You have passed N text prompts ... but only 1 initial images" for one prompt and one picture.
+    """
+    per = args.get("num_images_per_prompt") or 1
+    image, prompt = args.get("image"), args.get("prompt")
+    pictures = len(image) if isinstance(image, (list, tuple)) else 1
+    prompts = len(prompt) if isinstance(prompt, (list, tuple)) else 1
+    if not (isinstance(per, int) and per > 1 and image is not None and pictures == prompts):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"You have passed \d+ text prompts", category=FutureWarning)
+        yield

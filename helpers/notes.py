@@ -50,10 +50,7 @@ RULES = [
      r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
      r"not fully cached|is incomplete", causes_loading.not_downloaded, None),
     (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
-     r"not a valid model identifier|Repository Not Found|Repo id must|repo_id",
-     "this model id is not a repo on the Hub (a typo, or a path that does not exist).",
-     "copy the id from the model's Hub page as org/name; helpers.checkpoints.checkpoint('...') suggests the "
-     "closest id this tutorial knows."),
+     r"not a valid model identifier|Repository Not Found|Repo id must|repo_id", causes_loading.not_a_repo, None),
     (("RuntimeError", "TypeError"),
      r"same device|device type for generator|cuda\.\w+Tensor\) and \w+ type \(torch\.(?!cuda)|"
      r"\(torch\.(?!cuda)\w+Tensor\) and \w+ type \(torch\.cuda",
@@ -175,6 +172,7 @@ RULES = [
      "let diffusers build the plain one from the same weights: AutoPipelineForImage2Image.from_pipe("
      "control_pipeline, controlnet=None) (or AutoPipelineForText2Image)."),
     (("ValueError",), r"not enough values to unpack \(expected 2, got 1\)", causes.compel_pair, None),
+    (("ValueError",), r"Incorrect image source", causes.image_source, None),
     (("TypeError",), r"list indices must be integers or slices, not str", causes.results_list, None),
     (("ValueError",), r"Invalid `pretrained_model_name_or_path` provided", causes_parts.single_file_repo, None),
     (("ValueError",), r"AutoPipeline can't find a pipeline linked to", causes_parts.auto_pipeline_task, None),

@@ -55,6 +55,17 @@ def html_text(text: str) -> str:
     return html.escape(text)
 
 
+def _make_folder(folder: Path, given: str) -> None:
+    """Make the folder a picture goes into; a file of the learner's in the way is named, and left alone."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocking = next((p for p in [folder, *folder.parents] if p.is_file()), folder)
+        raise NotADirectoryError(f"{given}: {blocking} is a file, so it cannot be a folder to save into (it is left "
+                                 "as it is). Pick a path whose folders are folders, e.g. path='shots/cat.png'.") \
+            from None
+
+
 def save_newest(panel, path=None, overwrite: bool = False) -> Path:
     """Save a panel's newest picture as PNG with its parameters in the metadata; return the path (ch. 1–5).
 
@@ -77,7 +88,7 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
         if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
             raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
                              f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
-        path.parent.mkdir(parents=True, exist_ok=True)  # save(path="shots/x.png") into a new folder
+        _make_folder(path.parent, f"path={str(path)!r}")  # save(path="shots/x.png") into a new folder
         try:
             write_png(path, r.image, info, overwrite)
         except FileExistsError:
@@ -85,7 +96,7 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
                                   "Pass another path=, or overwrite=True to replace it.") from None
     else:
         folder = build_dir() / "panel" if panel.save_dir is None else Path(panel.save_dir).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, f"save_dir={str(folder)!r}")
         stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}"
         for n in itertools.count(1):  # same second, same seed: take the next free name
             path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")

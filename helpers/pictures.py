@@ -70,6 +70,12 @@ def convert_array(value, name: str):
         raise ValueError(f"{name} is a numpy array shaped {value.shape}, channels first; numpy pictures are (H, W, "
                          f"{4 if value.shape[0] == 4 else 3}): pass {name}={name}.transpose(1, 2, 0)"
                          + (".repeat(3, axis=2)." if grey else "."))
+    if isinstance(value, np.ndarray) and value.ndim == 4 and value.shape[-1] in (1, 3, 4) and value.size \
+            and (value.dtype == np.uint8 or (np.issubdtype(value.dtype, np.floating) and np.nanmax(value) > 1.5)):
+        raise ValueError(f"{name} is a numpy batch of pictures {value.shape} with values up to {np.nanmax(value):.0f}; "
+                         "diffusers reads numpy pictures as floats in [0, 1], so these would come out white. Pass "
+                         f"{name}={name}.astype('float32') / 255, or a list of PIL pictures: "
+                         f"[Image.fromarray(a) for a in {name}].")
     if isinstance(value, np.ndarray) and value.ndim in (2, 3) and (value.ndim == 2 or value.shape[-1] in (1, 3, 4)):
         if value.dtype == bool:  # a boolean mask: True = repaint
             _warn(f"{name} is a boolean numpy array; made it a black-and-white picture (True = white).")

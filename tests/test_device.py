@@ -62,7 +62,7 @@ def test_half_on_cpu_falls_back(half, capsys):
     assert dev.pick_dtype("cpu", half) == torch.float32
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert "running in fp32 instead" in out
+    assert f"{str(half).removeprefix('torch.')} asked for on cpu: running in float32 instead" in out
 
 
 def test_requested_valid_is_kept(capsys):

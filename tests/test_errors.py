@@ -227,7 +227,9 @@ def test_21_hub_mode_offline_without_cache():
 
 def test_22_fp16_on_cpu_runs_in_fp32_and_says_so(capsys):
     assert pick_dtype("cpu", torch.float16) == torch.float32
-    assert "fp16 asked for on cpu: running in fp32" in capsys.readouterr().out
+    assert "float16 asked for on cpu: running in float32" in capsys.readouterr().out
+    assert pick_dtype("cpu", torch.bfloat16) == torch.float32
+    assert "bfloat16 asked for on cpu" in capsys.readouterr().out  # the dtype asked for, by its name
 
 
 class _FakePipe:

@@ -1,4 +1,4 @@
-"""Slips from fresh probes of learner mistakes: each gets the right fix, or just works (docs/errors.md 115–133)."""
+"""Slips from fresh probes of learner mistakes: each gets the right fix, or works (docs/errors.md 115–133, 142–143)."""
 
 import warnings
 
@@ -548,3 +548,59 @@ def test_use_models_and_load_args_slips(pipes, tmp_path):
         models.use_models(needs="a/b")
     pipes["t2i"].unet.save_pretrained(tmp_path / "unet")  # a folder of the learner's own (save_pretrained)
     assert load_args(str(tmp_path / "unet")) == {"variant": None, "use_safetensors": True}
+
+
+def test_slips_of_the_fifth_probe(pipes, tmp_path):
+    import inspect
+
+    from diffusers import KandinskyV22InpaintPipeline, StableDiffusionPipeline, UNet2DConditionModel
+
+    from helpers.callcheck import check_numbers
+    from helpers.callnames import check_names
+    from helpers.families import check_families
+    from helpers.imagecheck import check_images
+    from helpers.mixups import check_mixups
+    from helpers.panel import Panel
+    from helpers.pictures import convert_array
+
+    spaced = format_note(_raised(lambda: StableDiffusionPipeline.from_pretrained(SD + " ")))
+    assert "take the space out" in spaced
+    inside = format_note(_raised(lambda: UNet2DConditionModel.from_pretrained(SD + "/unet")))
+    assert f"from_pretrained({SD!r}, subfolder='unet'" in inside
+    missing = ValueError("Incorrect image source. Must be a valid URL starting with `http://` or `https://`, a valid "
+                         f"path to an image file, or a base64 encoded string. Got {tmp_path}/mine.jpg. Failed with "
+                         "Incorrect padding")
+    assert "there is no file" in format_note(missing)
+
+    class StableDiffusionXLPipeline:  # the text-to-image class, holding the refiner (read from its model_index)
+        config = type("Config", (), {"_name_or_path": REFINER})
+
+    with pytest.raises(TypeError, match=r"SDXL's refiner, an image-to-image model.*AutoPipelineForImage2Image"):
+        check_families(StableDiffusionXLPipeline())
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    with pytest.raises(ValueError, match=r"they look swapped.*image=init_image, mask_image=mask_image"):
+        check_images(pipes["inpaint"], {"image": mask.convert("RGB"), "mask_image": photo()})
+    kandinsky = object.__new__(KandinskyV22InpaintPipeline)
+    with pytest.raises(TypeError, match=r"takes no strength=: it repaints the masked area from noise"):
+        check_names(kandinsky, inspect.signature(KandinskyV22InpaintPipeline.__call__), {"strength": 0.3})
+    with pytest.raises(ValueError, match=r"numpy batch of pictures \(1, 64, 64, 3\).*astype\('float32'\) / 255"):
+        convert_array(np.zeros((1, 64, 64, 3), np.uint8) + 200, "image")
+    with pytest.raises(ValueError, match=r"denoising_start=80 must lie in \[0, 1\].*not a percent \(0.8 for 80%\)"):
+        check_numbers(pipes["img2img"], {"denoising_start": 80})
+    pipes["img2img"].__dict__.pop("_tutorial_said", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_numbers(pipes["img2img"], {"aesthetic_score": 60})
+        check_mixups(pipes["img2img"], {"denoising_end": 0.8})
+        explain.wrap_pipelines()
+        pipes["img2img"]("a cat", image=photo(), num_images_per_prompt=2, **KW)  # one prompt, one picture
+    said = " ".join(str(w.message) for w in caught)
+    assert "aesthetic_score=60 is outside 0–10" in said and "20% of the noise still in the picture" in said
+    assert "text prompts" not in said  # diffusers' warning about prompts and pictures, wrong for this call
+    (tmp_path / "notes.txt").write_text("mine")
+    panel = Panel(pipes["img2img"], "a cat", num_inference_steps=2, fixed={"image": photo()})
+    panel.generate(wait=True)
+    with pytest.raises(NotADirectoryError, match=r"notes.txt is a file, so it cannot be a folder"):
+        panel.save(path=tmp_path / "notes.txt" / "pic.png")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
