@@ -238,7 +238,8 @@ def image_source(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     name = found.group(1).strip() if found else ""
     if not name or name.startswith(("http://", "https://")) or os.path.exists(os.path.expanduser(name)):
         return None  # a URL, or a file that is there: the cause lies elsewhere
-    return (f"there is no file {name!r} (from the folder Python runs in, {os.getcwd()}); transformers then tried to "
-            "read the text as a base64 picture, which is why it speaks of padding.",
+    where = "" if os.path.isabs(os.path.expanduser(name)) else f" (from the folder Python runs in, {os.getcwd()})"
+    return (f"there is no file {name!r}{where}; transformers then tried to read the text as a base64 picture, which "
+            "is why it speaks of padding.",
             "check the path: print(Path(name).resolve()); or open the picture first and pass it: "
             "depth_estimator(load_image_file(path)) (helpers.images).")
