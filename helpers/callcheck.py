@@ -95,6 +95,15 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         if checks.check_number("controlnet_conditioning_scale", value) < 0:
             raise ValueError(f"controlnet_conditioning_scale={value} is negative. 0 switches the ControlNet off, "
                              "1 follows the control image fully; try 0.5–1.0.")
+        if value > 2:
+            _warn(f"controlnet_conditioning_scale={value} multiplies the ControlNet's pull {value} times: 1 follows "
+                  "the control image fully, and past 2 the picture breaks up. It is a weight, not a percent; try "
+                  "0.5–1.0.")
+    if isinstance(scale, numbers.Integral) and not isinstance(scale, bool) \
+            and getattr(getattr(pipeline, "controlnet", None), "nets", None) is None:
+        raise TypeError(f"controlnet_conditioning_scale={scale} is a whole number, and diffusers takes a float for "
+                        f"one ControlNet: pass controlnet_conditioning_scale={float(scale)} (1.0 follows the control "
+                        "image fully; 0.5–1.0 is usual).")
     for name in ("aesthetic_score", "negative_aesthetic_score"):
         if args.get(name) is not None and not 0 <= args[name] <= 10:
             _warn(f"{name}={args[name]} is outside 0–10, the scale of the aesthetic scores SDXL's refiner was "

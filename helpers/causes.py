@@ -214,8 +214,8 @@ def unbatched_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str,
 def one_text_encoder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """tokenizer_2 / text_encoder_2 asked of a pipeline with one text encoder: an SDXL snippet on SD 1.x (ch. 4)."""
     found = re.search(r"'(\w+)' object has no attribute '(tokenizer_2|text_encoder_2)'", str(exc))
-    if not found or "XL" in found.group(1):
-        return None
+    if not found or "XL" in found.group(1) or not found.group(1).startswith("StableDiffusion"):
+        return None  # SDXL has both; Kandinsky and others have other encoders altogether
     return (f"{found.group(1)} has one text encoder (SD 1.x); tokenizer_2 and text_encoder_2 belong to SDXL, which "
             "has two, so this code was written for SDXL.",
             "for compel on SD 1.x: Compel(tokenizer=pipeline.tokenizer, text_encoder=pipeline.text_encoder), and "
@@ -243,3 +243,13 @@ def image_source(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
             "is why it speaks of padding.",
             "check the path: print(Path(name).resolve()); or open the picture first and pass it: "
             "depth_estimator(load_image_file(path)) (helpers.images).")
+
+
+def callback_return(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A step callback that returned something else than the dict it was given (ch. 1, 3)."""
+    if "callback_outputs" not in _last_line(exc):  # diffusers reads the callback's answer on that line
+        return None
+    return ("a callback_on_step_end function must return the dict it was given (callback_kwargs), and this one "
+            "returned something else; diffusers reads the tensors from that dict.",
+            "change what you need inside it, then end with `return callback_kwargs` (e.g. callback_kwargs['latents'] "
+            "= latents; return callback_kwargs).")

@@ -19,7 +19,6 @@ FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQMode
            "CLIPVisionModelWithProjection": ("image_encoder",)}
 
 
-
 def _mistyped_id(repo: str) -> tuple[str, str] | None:
     """A chapter's id with a space around it, or with a part's folder written into it ("org/name/unet")."""
     from helpers.checkpoints import CHECKPOINTS

@@ -37,6 +37,11 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's ({found.group(1)}:{weight}) as plain words at weight 1.0 (the colon and the "
                   f"number become tokens too); compel writes that weight as ({words}){weight}, or {words}+ / "
                   f"{words}++ for 1.1 / 1.21.")
+    alternation = re.search(r"\[([^\[\]|]+)\|([^\[\]]+)\]", text)
+    if alternation:
+        warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "
+                  "plain words and brackets; it has no such switch. To mix two prompts, compel writes "
+                  f'("{alternation.group(1)}", "{alternation.group(2)}").blend(0.5, 0.5).')
     loose = re.search(r"(\w+)\s+(\+{1,3})(?=\s|,|$)", text)  # a spaced "-" is usually a separator
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "

@@ -33,55 +33,63 @@ def _checked(original):
     def __call__(self, *args, **kwargs):
         if not _STATE["enabled"] or _depth() > 0:
             return original(self, *args, **kwargs)
-        from helpers.callcheck import check_pipeline_call
-        from helpers.callnames import bind_hint, check_names
-        from helpers.compelcheck import wrap_compel
-        from helpers.longrun import Watch
-        from helpers.mixups import quiet_wrong_warnings
         from helpers.pipelock import pipeline_lock
 
-        wrap_compel()  # in a script there is no cell hook: compel imported since is checked from here on
-
-        __tracebackhide__ = True  # IPython: the traceback ends in the learner's cell, where the fix goes
-        signature = inspect.signature(original)
-        try:
-            check_names(self, signature, kwargs)
-            try:
-                bound = signature.bind(self, *args, **kwargs)
-            except TypeError as err:
-                if args and isinstance(args[0], str) and "prompt" not in signature.parameters:
-                    check_names(self, signature, {"prompt": args[0]})  # says what this pipeline takes instead
-                raise TypeError(f"{type(self).__name__}(): {err}. {bind_hint(self, err)}") from None
-            replaced = check_pipeline_call(self, signature, bound.arguments)
-        except (TypeError, ValueError, RuntimeError) as problem_in_this_call:  # the checker's frames would bury it
-            raise problem_in_this_call.with_traceback(None) from None
-        for name, value in replaced.items():
-            bound.arguments[name] = value
-        _LOCAL.depth = _depth() + 1
-        try:
-            defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
-            with pipeline_lock(self), Watch(self, {**defaults, **bound.arguments}), \
-                    quiet_wrong_warnings(bound.arguments):  # one run at a time; diffusers' misfiring notes left out
-                output = original(*bound.args, **bound.kwargs)
-        except Exception as err:
-            from helpers.callfacts import remember
-
-            remember(err, self, bound.arguments)  # what the note under it may confirm its cause from
-            raise
-        finally:
-            from helpers.ignored import note_timesteps_used
-
-            _LOCAL.depth -= 1
-            note_timesteps_used(self)  # failed or not, the call set them: a later set_timesteps is the learner's
-        from helpers.callcheck import note_generator_use
-
-        note_generator_use(bound.arguments.get("generator"))
-        if bound.arguments.get("output_type") == "latent":
-            _note_latent_space(self, output)
-        return output
+        __tracebackhide__ = True
+        with pipeline_lock(self):  # one run at a time, its checks included: another run's timesteps are not ours
+            return _run_checked(original, self, args, kwargs)
 
     __call__._tutorial_original = original
     return __call__
+
+
+def _run_checked(original, self, args, kwargs):
+    """Check a pipeline call, run it, and keep what its output and failure need for later checks and notes."""
+    from helpers.callcheck import check_pipeline_call
+    from helpers.callnames import bind_hint, check_names
+    from helpers.compelcheck import wrap_compel
+    from helpers.longrun import Watch
+    from helpers.mixups import quiet_wrong_warnings
+
+    wrap_compel()  # in a script there is no cell hook: compel imported since is checked from here on
+
+    __tracebackhide__ = True  # IPython: the traceback ends in the learner's cell, where the fix goes
+    signature = inspect.signature(original)
+    try:
+        check_names(self, signature, kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as err:
+            if args and isinstance(args[0], str) and "prompt" not in signature.parameters:
+                check_names(self, signature, {"prompt": args[0]})  # says what this pipeline takes instead
+            raise TypeError(f"{type(self).__name__}(): {err}. {bind_hint(self, err)}") from None
+        replaced = check_pipeline_call(self, signature, bound.arguments)
+    except (TypeError, ValueError, RuntimeError) as problem_in_this_call:  # the checker's frames would bury it
+        raise problem_in_this_call.with_traceback(None) from None
+    for name, value in replaced.items():
+        bound.arguments[name] = value
+    _LOCAL.depth = _depth() + 1
+    try:
+        defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
+        with Watch(self, {**defaults, **bound.arguments}), \
+                quiet_wrong_warnings(bound.arguments):  # diffusers' notes that misfire for this call left out
+            output = original(*bound.args, **bound.kwargs)
+    except Exception as err:
+        from helpers.callfacts import remember
+
+        remember(err, self, bound.arguments)  # what the note under it may confirm its cause from
+        raise
+    finally:
+        from helpers.ignored import note_timesteps_used
+
+        _LOCAL.depth -= 1
+        note_timesteps_used(self)  # failed or not, the call set them: a later set_timesteps is the learner's
+    from helpers.callcheck import note_generator_use
+
+    note_generator_use(bound.arguments.get("generator"))
+    if bound.arguments.get("output_type") == "latent":
+        _note_latent_space(self, output)
+    return output
 
 
 def _note_latent_space(pipeline, output) -> None:

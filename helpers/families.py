@@ -52,7 +52,6 @@ def check_family(pipeline) -> None:
         "...ForInpainting).")
 
 
-
 def check_vae(pipeline) -> None:
     """Refuse a VAE or tiny VAE made for the other family's latents: SD 1.5's on SDXL, or the reverse (ch. 3)."""
     vae, family = getattr(pipeline, "vae", None), unet_family(pipeline)
@@ -82,8 +81,8 @@ def check_controlnet(pipeline) -> None:
     family = unet_family(pipeline)
     for each in nets:
         config = _config(each)
-        if config is None or family is None:
-            continue
+        if config is None or family is None or type(each).__name__ != "ControlNetModel":
+            continue  # other kinds (ControlNet-XS, union models) keep their family elsewhere in their config
         net_family = "SDXL" if getattr(config, "addition_embed_type", None) == "text_time" else "SD 1.x/2.x"
         width, unet_width = getattr(config, "cross_attention_dim", None), getattr(unet.config, "cross_attention_dim",
                                                                                   None)

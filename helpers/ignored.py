@@ -228,6 +228,13 @@ def _scheduler_keyword_owners(key: str) -> list[str]:
     return owners
 
 
+def _default_of(scheduler: str, key: str):
+    import diffusers
+
+    parameter = inspect.signature(getattr(diffusers, scheduler).__init__).parameters.get(key)
+    return parameter.default if parameter is not None else inspect.Parameter.empty
+
+
 def wrap_scheduler_config() -> None:
     """While the checks are on, say each keyword a scheduler's from_config drops without a word (ch. 1–5)."""
     import sys
@@ -241,12 +248,18 @@ def wrap_scheduler_config() -> None:
 
     def from_config(cls, config=None, return_unused_kwargs=False, **kwargs):
         takes = inspect.signature(cls.__init__).parameters if issubclass(cls, scheduler) else kwargs
-        for key in kwargs:
+        dropped = {}
+        for key, value in kwargs.items():
             owners = [] if key in takes else [n for n in _scheduler_keyword_owners(key) if n != cls.__name__]
-            if owners:  # a setting of other schedulers: hub keywords (cache_dir=, ...) are not said
-                _warn(f"{cls.__name__} has no {key}=, so from_config dropped it without a word. It is a setting of "
-                      f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
-                      f"{key}={kwargs[key]!r}).")
+            # a setting of other schedulers that would change something there: hub keywords (cache_dir=),
+            # a default value (use_karras_sigmas=False) and another scheduler's **config spread in are not said
+            if owners and value != _default_of(owners[0], key):
+                dropped[key] = (value, owners)
+        if len(dropped) == 1:
+            (key, (value, owners)), = dropped.items()
+            _warn(f"{cls.__name__} has no {key}=, so from_config dropped it without a word. It is a setting of "
+                  f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
+                  f"{key}={value!r}).")
         return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
 
     _WRAPPED["mixin"], _WRAPPED["original"] = mixin, original

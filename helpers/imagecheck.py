@@ -13,6 +13,7 @@ from PIL import Image, ImageOps
 
 from helpers import checks
 from helpers.callwarning import warn_call as _warn
+from helpers.libgaps import swaps_sides
 from helpers.pictures import convert_array, each, to_rgb
 
 IMAGE_ARGS = ("image", "init_image", "control_image", "mask_image", "original_image")
@@ -249,6 +250,8 @@ def check_sizes(pipeline, args: dict, signature) -> None:
         else:
             fix = f"resize or crop it to a multiple of {step} yourself first, e.g. {name}.resize(({fix_w}, {fix_h}))"
         becomes = "the result will be" if name == "image" else "it is resized to"
+        if name == "image" and swaps_sides(pipeline):  # diffusers 0.42: see helpers.libgaps, which says so too
+            w, h = h, w
         _warn(f"{name} is {value.width}×{value.height}, but {reason}: {becomes} {w}×{h}"
               + (", stretched out of shape" if stretch else "") + f". To control it, {fix}.")
 

@@ -33,8 +33,30 @@ def _peft_backend() -> bool:
     return bool(USE_PEFT_BACKEND)
 
 
+@functools.cache
+def _call_has(cls, text: str) -> bool:
+    """Whether this pipeline class's __call__ source holds `text` (read once per class and text)."""
+    try:
+        return text in inspect.getsource(cls.__call__)
+    except (AttributeError, OSError, TypeError):
+        return False
+
+
+def swaps_sides(pipeline) -> bool:
+    """Whether this Kandinsky 2.2 img2img pipeline swaps height and width, as diffusers 0.42 does (ch. 3)."""
+    decoder = getattr(pipeline, "decoder_pipe", pipeline)  # the combined pipeline hands the picture to its decoder
+    return "Img2Img" in type(decoder).__name__ and _call_has(type(decoder), "preprocess(i, width, height)")
+
+
 def check_library_gaps(pipeline, args: dict) -> None:
     """Refuse clip_skip, and a LoRA scale without peft, where diffusers would stop with an AttributeError (ch. 4)."""
+    height, width = args.get("height"), args.get("width")
+    if isinstance(height, int) and isinstance(width, int) and height != width and swaps_sides(pipeline):
+        from helpers.callwarning import warn_call
+
+        warn_call(f"diffusers 0.42's Kandinsky 2.2 image-to-image passes height and width to its resize the other way "
+                  f"round, so height={height}, width={width} gives a picture {width} tall and {height} wide. For "
+                  f"{width}×{height} (width × height), pass them swapped: height={width}, width={height}.")
     encoder = getattr(pipeline, "text_encoder", None)
     if not flattened(encoder):
         return

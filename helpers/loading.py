@@ -77,6 +77,9 @@ class Choice:
             why = f"its fp16 files do not form a set diffusers accepts; full-precision safetensors for {full}"
         else:
             why = f"the repo ships no fp16 files; full-precision safetensors for {full}"
+        if self.source == "files in this folder":  # a folder of the learner's, even one named like a repo id
+            why = why.replace("the repo ships", "the folder holds").replace("names this repo", "names this folder")
+            return f"{self.repo_id} (a folder on this machine, not the Hub repo): {args} — {why}"
         return f"{self.repo_id}: {args} — {why} [files: {self.source}]"
 
 
@@ -200,6 +203,7 @@ def compare_with_record(repo_id: str, files: Iterable[str]) -> tuple[str, ...]:
 def _local_choice(folder: str, allow_pickle: str | None, passed: Iterable[str]) -> Choice:
     """The Choice for a folder on this machine (a save_pretrained copy), from the files in it."""
     import json
+    import os
     from pathlib import Path
 
     root = Path(folder).expanduser()
@@ -211,10 +215,21 @@ def _local_choice(folder: str, allow_pickle: str | None, passed: Iterable[str]) 
         folders = [f for f in parts if f not in set(passed) and _weights(files, f)]
     else:
         folders = [""]
-    if allow_pickle is not None and allow_pickle != folder:
+    named = allow_pickle is not None and os.path.normpath(os.path.expanduser(os.fspath(allow_pickle))) == \
+        os.path.normpath(str(root))
+    if allow_pickle is not None and not named:
         raise ValueError(f"allow_pickle={allow_pickle!r} must name the folder being loaded ({folder!r}): pickle is "
                          "allowed one place at a time, by name.")
-    choice = choose(folder, files, folders, allow_pickle=allow_pickle == folder, source="files in this folder")
+    try:
+        choice = choose(folder, files, folders, allow_pickle=named, source="files in this folder")
+    except FileNotFoundError:
+        if not named or not all(_weights(files, f) for f in folders):
+            raise
+        # save_pretrained(safe_serialization=False) mixes .bin and .safetensors parts: diffusers, given
+        # use_safetensors=None, takes safetensors where a part has them and the pickle file elsewhere
+        pickle = tuple(f for f in folders if not any(ext == "safetensors" for _, ext in _weights(files, f).values()))
+        chosen = tuple(sorted(p for f in folders for p in _weights(files, f)))
+        choice = Choice(folder, None, None, chosen, (), tuple(folders), pickle, "files in this folder")
     return replace(choice, sizes=tuple(files.get(path) for path in choice.files))
 
 

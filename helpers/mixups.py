@@ -15,6 +15,7 @@ from PIL import Image
 
 from helpers.callwarning import warn_call
 
+GREY_MAPS = ("depth", "canny", "lineart", "scribble", "softedge", "mlsd")  # ControlNets whose control maps are grey
 LATENT_SPREAD = 3.0  # scaled latents spread about 1; unscaled SD ones about 1 / 0.18215 ≈ 5.5 times that
 
 
@@ -32,9 +33,11 @@ def _grey(picture: Image.Image) -> bool:
 
 def _swapped_control(pipeline, args: dict) -> None:
     image, control = args.get("image"), args.get("control_image")
-    if getattr(pipeline, "controlnet", None) is None or not isinstance(image, Image.Image) \
+    net = getattr(pipeline, "controlnet", None)
+    name = str(getattr(getattr(net, "config", None), "_name_or_path", "")).lower()
+    if not any(kind in name for kind in GREY_MAPS) or not isinstance(image, Image.Image) \
             or not isinstance(control, Image.Image):
-        return
+        return  # a segmentation or pose ControlNet takes colour maps, and a start photo may be black and white
     if _grey(image) and not _grey(control):
         warn_call("image= is grey (the same in R, G and B), as a depth map is, and control_image= is in colour. "
                   "image= is the start picture the call repaints; control_image= is the map the ControlNet follows. "
@@ -42,47 +45,47 @@ def _swapped_control(pipeline, args: dict) -> None:
 
 
 def _negative_inside(pipeline, args: dict) -> None:
-    embeds = args.get("prompt_embeds")
+    embeds, image = args.get("prompt_embeds"), args.get("image")
     if getattr(embeds, "ndim", 0) != 3 or embeds.shape[0] != 2 or args.get("negative_prompt_embeds") is not None \
-            or args.get("negative_prompt") is not None:
-        return
-    warn_call("prompt_embeds holds 2 prompts (batch 2) and no negative was given, so this call makes 2 pictures, "
-              "each against an empty negative prompt. compel(['prompt', 'negative']) encodes both in one tensor; to "
-              "use the second as the negative: prompt_embeds, negative_prompt_embeds = embeds.chunk(2), then "
-              "pipeline(prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_prompt_embeds, ...).")
+            or args.get("negative_prompt") is not None or not isinstance(image, Image.Image):
+        return  # two prompts for text-to-image, or for two start pictures, are a batch as meant
+    warn_call("prompt_embeds holds 2 prompts (batch 2) for one start picture, and no negative was given, so this "
+              "call makes 2 pictures from it, each against an empty negative prompt. If the second is meant as the "
+              "negative (compel(['prompt', 'negative']) encodes both in one tensor): prompt_embeds, "
+              "negative_prompt_embeds = embeds.chunk(2), and pass both.")
 
 
 def _latents_scale(pipeline, args: dict) -> None:
     import torch
 
-    factor = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "scaling_factor", None)
-    channels = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "latent_channels", None)
-    if not isinstance(factor, float) or factor >= 1:
+    config = getattr(getattr(pipeline, "vae", None), "config", None)
+    factor, channels = getattr(config, "scaling_factor", None), getattr(config, "latent_channels", None)
+    value = args.get("image")  # start latents; latents= is noise, which a scheduler may scale by design
+    if not isinstance(factor, float) or factor >= 1 or not isinstance(value, torch.Tensor) or value.ndim != 4 \
+            or value.shape[1] != channels or not value.is_floating_point():
         return
-    for name in ("image", "latents"):
-        value = args.get(name)
-        if not isinstance(value, torch.Tensor) or value.ndim != 4 or value.shape[1] != channels \
-                or not value.is_floating_point():
-            continue
-        spread = float(value.detach().float().std())
-        if spread > LATENT_SPREAD:
-            warn_call(f"{name}= latents spread {spread:.1f}, and the latents a pipeline hands on spread about 1: "
-                      f"output_type='latent' gives them already multiplied by vae.config.scaling_factor ({factor}). "
-                      f"These look divided by it (as for vae.decode) or never multiplied (raw vae.encode output): "
-                      f"pass {name}=latents * pipeline.vae.config.scaling_factor, or the output as it came.")
+    if float(value.detach().float().std()) > LATENT_SPREAD:
+        warn_call("image= holds latents that spread several times wider than the latents a pipeline hands on "
+                  f"(output_type='latent' gives them multiplied by vae.config.scaling_factor, {factor}, so they "
+                  "spread about 1). These look divided by it (as for vae.decode), or never multiplied (raw "
+                  "vae.encode output): pass image=latents * pipeline.vae.config.scaling_factor.")
 
 
 def _lcm_without_weights(pipeline) -> None:
     scheduler, unet = getattr(pipeline, "scheduler", None), getattr(pipeline, "unet", None)
-    if type(scheduler).__name__ != "LCMScheduler" or unet is None:
+    config = getattr(unet, "config", None)
+    if type(scheduler).__name__ != "LCMScheduler" or config is None:
         return
-    distilled = getattr(getattr(unet, "config", None), "time_cond_proj_dim", None) is not None  # an LCM UNet
-    if distilled or getattr(unet, "peft_config", None):  # a LoRA is loaded: it may be an LCM-LoRA
+    distilled = getattr(config, "time_cond_proj_dim", None) is not None  # an LCM UNet
+    lora = getattr(unet, "peft_config", None) or getattr(pipeline, "num_fused_loras", 0)  # loaded, or fused in
+    if distilled or lora:  # a LoRA may be an LCM-LoRA
         return
-    family = "sdxl" if getattr(unet.config, "addition_embed_type", None) == "text_time" else "sdv1-5"
+    xl, width = getattr(config, "addition_embed_type", None) == "text_time", getattr(config, "cross_attention_dim", 0)
+    repo = ("latent-consistency/lcm-lora-sdxl" if xl else "latent-consistency/lcm-lora-sdv1-5" if width != 1024
+            else None)
+    load = f"pipeline.load_lora_weights('{repo}') (needs peft)" if repo else "an LCM-LoRA made for this model"
     warn_call("LCMScheduler makes a picture in 4–8 steps only with weights distilled for it, and this UNet has none "
-              "(no LCM UNet, no LoRA loaded), so its pictures come out unfinished. Load an LCM-LoRA first: "
-              f"pipeline.load_lora_weights('latent-consistency/lcm-lora-{family}') (needs peft), with "
+              f"(no LCM UNet, no LoRA loaded), so its pictures come out unfinished. Load {load} first, with "
               "guidance_scale between 1 and 2; or keep the model's own scheduler.")
 
 
@@ -97,11 +100,13 @@ def _stops_early(args: dict) -> None:
 
 def check_mixups(pipeline, args: dict) -> None:
     """Say once each call that runs but was likely meant otherwise (ch. 1–5)."""
-    _stops_early(args)
-    _swapped_control(pipeline, args)
-    _negative_inside(pipeline, args)
-    _latents_scale(pipeline, args)
-    _lcm_without_weights(pipeline)
+    for check in (lambda: _stops_early(args), lambda: _swapped_control(pipeline, args),
+                  lambda: _negative_inside(pipeline, args), lambda: _latents_scale(pipeline, args),
+                  lambda: _lcm_without_weights(pipeline)):
+        try:
+            check()
+        except Exception:  # noqa: BLE001 - a warning is a help: an odd pipeline of the learner's must still run
+            continue
 
 
 @contextlib.contextmanager

@@ -115,6 +115,9 @@ RULES = [
     (("NotImplementedError", "ValueError"), r"not supported\. Supported strategies are",
      "device_map= spreads one model's layers over several devices; it does not pick the device to run on.",
      "leave device_map= out, and move the pipeline once with fit_to_machine(pipeline, pick_device())."),
+    (("RuntimeError",), r"not linked with support for mps devices|MPS backend is not available|mps.*not available",
+     "'mps' is Apple's GPU on a Mac with Apple silicon, and this machine has none.",
+     "device = pick_device() (helpers.device) picks the one this machine has; pass that."),
     (("RuntimeError",), r"device type at start of device string: (gpu|GPU|nvidia|cuda0)",
      "torch names devices 'cuda' (NVIDIA), 'mps' (Apple) and 'cpu'; 'gpu' is not one of them.",
      "device = pick_device() (helpers.device) picks the one this machine has; pass that."),
@@ -140,10 +143,7 @@ RULES = [
      "on a CPU or a Mac skip it: fit_to_machine(pipeline, device) picks PyTorch's own attention (attention='auto'); "
      "on a CUDA GPU, `%pip install -r requirements-gpu.txt` and restart the kernel."),
     (("AttributeError",), r"'(NoneType|Tensor|tuple|list)' object has no attribute '(pop|get|keys|items)'",
-     "a callback_on_step_end function must return the dict it was given (callback_kwargs), and this one returned "
-     "something else; diffusers reads the tensors from that dict.",
-     "change what you need inside it, then end with `return callback_kwargs` (e.g. callback_kwargs['latents'] = "
-     "latents; return callback_kwargs).", r"pipeline|callback"),
+     causes.callback_return, None),
     (("AttributeError",), r"'(\w*PipelineOutput|ImagePipelineOutput)' object has no attribute "
      r"'(save|resize|convert|show|crop|size|mode)'",
      "this is the pipeline's whole output; the pictures are in its .images list.",

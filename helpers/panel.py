@@ -225,7 +225,10 @@ class Panel:
                 kwargs.pop("negative_pooled_prompt_embeds", None)
         kwargs["generator"] = make_generator(int(p["seed"]), self.device)
         if _accepts(self.pipeline, "callback_on_step_end"):
+            own = self.fixed.get("callback_on_step_end")
             kwargs["callback_on_step_end"] = self._on_step  # the learner's own, from fixed=, runs inside it
+            if getattr(own, "tensor_inputs", None) and "callback_on_step_end_tensor_inputs" not in self.fixed:
+                kwargs["callback_on_step_end_tensor_inputs"] = list(own.tensor_inputs)  # diffusers' callback objects
         return kwargs
 
     def _on_step(self, pipe, step, timestep, callback_kwargs):

@@ -119,7 +119,7 @@ def save_fix(exc: Exception) -> str:
         return (" · This folder cannot be written here: save elsewhere, panel.save(path=...) or "
                 "Panel(..., save_dir=...).")
     if number in (errno.EEXIST, errno.ENOTDIR):
-        return " · save_dir must be a folder, and a file of that name is in the way: pass another save_dir=."
+        return " · A file is in the way of the folder Save PNG writes into: pass Panel(..., save_dir=another folder)."
     return ""
 
 
@@ -129,13 +129,18 @@ def _same_model(a, b) -> bool:
 
 
 def keep_earlier(panel) -> str:
-    """Keep the unsaved pictures of earlier panels on the same model in `earlier`; return a note, or "" (ch. 1–5)."""
+    """Keep copies of the unsaved pictures of earlier panels on the same model in `earlier`; return a note (ch. 1–5).
+
+    A panel cell run again makes a new panel and drops the old one with its pictures; a panel made beside another
+    keeps its own, and the copies here do no harm."""
     kept = 0
     for ref in list(_MADE):
         old = ref()
-        if old is None or old is panel or not _same_model(old.pipeline, panel.pipeline):
+        if old is None:
+            _MADE.remove(ref)
             continue
-        _MADE.remove(ref)  # replaced: its pictures are looked after here from now on
+        if old is panel or not _same_model(old.pipeline, panel.pipeline):
+            continue
         unsaved = [r for r in old.results if not r.saved and all(r is not e for e in earlier)]
         earlier[:0] = unsaved
         kept += len(unsaved)
@@ -143,6 +148,6 @@ def keep_earlier(panel) -> str:
     _MADE.append(weakref.ref(panel))
     if not kept:
         return ""
-    return " · " + _("the panel this one replaces had {n} picture(s) not saved: they are kept, newest first, in "
-                     "helpers.panel.earlier (e.g. earlier[0].image.save('keep.png'); at most {cap})").format(
-        n=kept, cap=KEEP)
+    return " · " + _("a panel made before on this model holds {n} picture(s) not saved: copies are kept, newest "
+                     "first, in helpers.panel.earlier (e.g. earlier[0].image.save('keep.png'); at most {cap}), in "
+                     "case its cell was run again").format(n=kept, cap=KEEP)

@@ -1,4 +1,4 @@
-"""Slips from fresh probes of learner mistakes: each gets the right fix, or works (docs/errors.md 115–133, 142–143)."""
+"""Slips from fresh probes of learner mistakes: each gets the right fix, or works (docs/errors.md 115–133, 142–145)."""
 
 import warnings
 
@@ -385,8 +385,9 @@ def test_calls_that_run_but_were_meant_otherwise(pipes):
     assert "If they are swapped" in said(control, image=grey, control_image=photo())
     assert said(control, image=photo(), control_image=grey) == ""  # the chapter's way round
     two = torch.randn(2, 77, 32)
-    assert "embeds.chunk(2)" in said(t2i, prompt_embeds=two)
-    assert said(t2i, prompt_embeds=two, negative_prompt_embeds=two) == ""
+    assert "embeds.chunk(2)" in said(pipes["img2img"], prompt_embeds=two, image=photo())
+    assert said(pipes["img2img"], prompt_embeds=two, negative_prompt_embeds=two, image=photo()) == ""
+    assert said(t2i, prompt_embeds=two) == ""  # two prompts for text-to-image: a batch, as meant
     assert "look divided by it" in said(t2i, image=torch.randn(1, 4, 8, 8) * 5.5)
     assert said(t2i, image=torch.randn(1, 4, 8, 8)) == ""
     lcm = SimpleNamespace(scheduler=LCMScheduler.from_config(t2i.scheduler.config), unet=t2i.unet)
@@ -526,7 +527,7 @@ def test_panels_keep_the_learners_work_and_runs_apart(pipes, tmp_path):
         first.save(path=tmp_path / "keep.png", overwrite="no")
     assert (tmp_path / "keep.png").read_bytes() == b"mine"
     again = Panel(img2img, **make, seed=5)  # the cell run again: the first panel's picture was never saved
-    assert "had 1 picture(s) not saved" in again.status.value and any(r is first.results[0] for r in earlier)
+    assert "holds 1 picture(s) not saved" in again.status.value and any(r is first.results[0] for r in earlier)
     earlier.clear()
     panel_save._MADE.clear()
     alone = Panel(img2img, **make, seed=5)
@@ -604,3 +605,29 @@ def test_slips_of_the_fifth_probe(pipes, tmp_path):
     with pytest.raises(NotADirectoryError, match=r"notes.txt is a file, so it cannot be a folder"):
         panel.save(path=tmp_path / "notes.txt" / "pic.png")
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_slips_of_the_sixth_probe(pipes, tmp_path, capsys):
+    from compel import Compel
+
+    from helpers.callcheck import check_numbers
+    from helpers.loading import load_args
+
+    with pytest.raises(TypeError, match=r"controlnet_conditioning_scale=80 is a whole number.*=80.0"):
+        check_numbers(pipes["control"], {"controlnet_conditioning_scale": 80})
+    pipes["control"].__dict__.pop("_tutorial_said", None)
+    explain.wrap_pipelines()
+    compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_numbers(pipes["control"], {"controlnet_conditioning_scale": 80.0})
+        compel("a [cat|dog] in a garden")
+    said = " ".join(str(w.message) for w in caught)
+    assert "not a percent; try 0.5–1.0" in said and '("cat", "dog").blend(0.5, 0.5)' in said
+    mps = RuntimeError("PyTorch is not linked with support for mps devices")
+    assert "pick_device()" in format_note(mps)
+    folder = tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5"  # a save named like the repo id
+    pipes["t2i"].unet.save_pretrained(folder / "unet")
+    capsys.readouterr()
+    load_args(str(folder / "unet"))
+    assert "(a folder on this machine, not the Hub repo)" in capsys.readouterr().out

@@ -492,7 +492,8 @@ def test_a_chinese_chapter_s_panel_speaks_chinese(pipe, tmp_path):
         init = Image.new("RGB", (128, 128), (90, 120, 60))
         zh = Panel(pipe, prompt="Astronaut in a jungle", num_inference_steps=2, extras=[strength(0.5)],
                    fixed={"image": init}, save_dir=tmp_path)
-        assert (zh.generate_button.description, zh.stop_button.description, zh.status.value) == ("生成", "停止", "就绪")
+        assert (zh.generate_button.description, zh.stop_button.description) == ("生成", "停止")
+        assert zh.status.value.startswith("就绪")  # then, where earlier panels hold unsaved pictures, that note
         zh.generate(wait=True)
         assert zh.status.value.startswith("完成，用时 ") and "guidance=" in zh.caption.value  # captions: parameters
     finally:
