@@ -230,6 +230,12 @@ def _stack(*parts: Image.Image) -> Image.Image:
 
 
 def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
+    if getattr(images, "ndim", None) == 4:  # the batch tensor or array output_type='pt' or 'np' returns
+        raise TypeError(f"images is a {type(images).__name__} of shape {tuple(images.shape)}, a whole batch as "
+                        "output_type='pt' or 'np' returns it. captioned_grid takes PIL pictures: call the pipeline "
+                        "with output_type='pil' (the default), or convert: from diffusers.image_processor import "
+                        "VaeImageProcessor; VaeImageProcessor.numpy_to_pil(VaeImageProcessor.pt_to_numpy(images)) "
+                        "(for 'np', numpy_to_pil(images) alone).")
     if isinstance(images, Image.Image) or not isinstance(images, (list, tuple)) or not images:
         raise TypeError("images must be a non-empty list of PIL images, e.g. images=[init_image, output.images[0]].")
     for i, image in enumerate(images):

@@ -624,6 +624,10 @@ def test_slips_of_the_sixth_probe(pipes, tmp_path, capsys):
         compel("a [cat|dog] in a garden")
     said = " ".join(str(w.message) for w in caught)
     assert "not a percent; try 0.5–1.0" in said and '("cat", "dog").blend(0.5, 0.5)' in said
+    from helpers.grid import captioned_grid
+
+    with pytest.raises(TypeError, match=r"a whole batch as output_type='pt' or 'np' returns it.*numpy_to_pil"):
+        captioned_grid(torch.rand(2, 3, 8, 8))
     mps = RuntimeError("PyTorch is not linked with support for mps devices")
     assert "pick_device()" in format_note(mps)
     folder = tmp_path / "stable-diffusion-v1-5" / "stable-diffusion-v1-5"  # a save named like the repo id
