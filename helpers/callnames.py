@@ -27,20 +27,25 @@ def _name(pipeline) -> str:
     return type(pipeline).__name__
 
 
-def pipelines_taking(name: str) -> list[str]:
-    """The chapter pipelines whose `__call__` takes `name`, looked up only when a call gave one it lacks (ch. 1–5)."""
+def classes_taking(name: str, classes, method: str = "__call__") -> list[str]:
+    """Which of these diffusers classes take `name` in `method` (__call__, or __init__ for schedulers) (ch. 1–5)."""
     import inspect
 
     import diffusers
 
     found = []
-    for cls_name in KNOWN:
+    for cls_name in classes:
         try:
-            if name in inspect.signature(getattr(diffusers, cls_name).__call__).parameters:
+            if name in inspect.signature(getattr(getattr(diffusers, cls_name), method)).parameters:
                 found.append(cls_name)
         except (AttributeError, TypeError, ValueError):
             continue
     return found
+
+
+def pipelines_taking(name: str) -> list[str]:
+    """The chapter pipelines whose `__call__` takes `name`, looked up only when a call gave one it lacks (ch. 1–5)."""
+    return classes_taking(name, KNOWN)
 
 
 def _belongs_elsewhere(pipeline, key: str) -> str | None:

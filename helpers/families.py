@@ -9,11 +9,14 @@ in its inpainting pipeline. Each part's config says which family it is. It runs 
 from __future__ import annotations
 
 from helpers.callfacts import repo_pipeline_class
+from helpers.twins.facts import FACTS
 
-# the tiny autoencoders (madebyollin) and the family whose latents each decodes (their model cards)
+# the tiny autoencoders and the family whose latents each decodes: "TAESD is compatible with SD1/2-based models",
+# TAESDXL with SDXL (https://github.com/madebyollin/taesd, README)
 TINY_VAES = {"madebyollin/taesd": "SD 1.x/2.x", "madebyollin/taesdxl": "SDXL"}
-# the VAEs' scaling_factor in each family (stable-diffusion-v1-5 and sdxl vae/config.json)
-VAE_SCALING = {0.18215: "SD 1.x/2.x", 0.13025: "SDXL"}
+# each family's VAE scaling_factor, from the real repos' configs recorded with their sources in helpers/twins/facts.py
+VAE_SCALING = {FACTS["stable-diffusion-v1-5/stable-diffusion-v1-5"]["vae_scaling_factor"]: "SD 1.x/2.x",
+               FACTS["stabilityai/stable-diffusion-xl-refiner-1.0"]["vae_scaling_factor"]: "SDXL"}
 
 
 def _name(pipeline) -> str:

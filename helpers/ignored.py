@@ -216,16 +216,9 @@ def check_second_prompt(pipeline, args: dict) -> None:
 
 
 def _scheduler_keyword_owners(key: str) -> list[str]:
-    import diffusers
+    from helpers.callnames import classes_taking
 
-    owners = []
-    for name in SCHEDULERS:
-        try:
-            if key in inspect.signature(getattr(diffusers, name).__init__).parameters:
-                owners.append(name)
-        except (AttributeError, TypeError, ValueError):
-            continue
-    return owners
+    return classes_taking(key, SCHEDULERS, "__init__")
 
 
 def _default_of(scheduler: str, key: str):

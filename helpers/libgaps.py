@@ -19,12 +19,16 @@ def flattened(text_encoder) -> bool:
 
 
 @functools.cache
-def _encode_prompt_has(cls, text: str) -> bool:
-    """Whether this pipeline class's encode_prompt source holds `text` (read once per class and text)."""
+def _source_has(cls, method: str, text: str) -> bool:
+    """Whether this pipeline class's `method` source holds `text` (read once per class, method and text)."""
     try:
-        return text in inspect.getsource(cls.encode_prompt)
+        return text in inspect.getsource(getattr(cls, method))
     except (AttributeError, OSError, TypeError):
         return False
+
+
+def _encode_prompt_has(cls, text: str) -> bool:
+    return _source_has(cls, "encode_prompt", text)
 
 
 def _peft_backend() -> bool:
@@ -33,19 +37,13 @@ def _peft_backend() -> bool:
     return bool(USE_PEFT_BACKEND)
 
 
-@functools.cache
-def _call_has(cls, text: str) -> bool:
-    """Whether this pipeline class's __call__ source holds `text` (read once per class and text)."""
-    try:
-        return text in inspect.getsource(cls.__call__)
-    except (AttributeError, OSError, TypeError):
-        return False
-
-
 def swaps_sides(pipeline) -> bool:
     """Whether this Kandinsky 2.2 img2img pipeline swaps height and width, as diffusers 0.42 does (ch. 3)."""
-    decoder = getattr(pipeline, "decoder_pipe", pipeline)  # the combined pipeline hands the picture to its decoder
-    return "Img2Img" in type(decoder).__name__ and _call_has(type(decoder), "preprocess(i, width, height)")
+    # diffusers 0.42, pipeline_kandinsky2_2_img2img.py: preprocess(i, width, height) for preprocess(image, height,
+    # width); the combined pipeline hands the picture to its decoder
+    decoder = getattr(pipeline, "decoder_pipe", pipeline)
+    swapped = "preprocess(i, width, height)"
+    return "Img2Img" in type(decoder).__name__ and _source_has(type(decoder), "__call__", swapped)
 
 
 def check_library_gaps(pipeline, args: dict) -> None:

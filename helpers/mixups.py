@@ -16,6 +16,9 @@ from PIL import Image
 from helpers.callwarning import warn_call
 
 GREY_MAPS = ("depth", "canny", "lineart", "scribble", "softedge", "mlsd")  # ControlNets whose control maps are grey
+# LCM-LoRA adapters for SD 1.5 and SDXL, used with LCMScheduler in diffusers' LCM guide
+# (https://huggingface.co/docs/diffusers/using-diffusers/inference_with_lcm)
+LCM_LORAS = {"SD 1.5": "latent-consistency/lcm-lora-sdv1-5", "SDXL": "latent-consistency/lcm-lora-sdxl"}
 LATENT_SPREAD = 3.0  # scaled latents spread about 1; unscaled SD ones about 1 / 0.18215 ≈ 5.5 times that
 
 
@@ -81,8 +84,7 @@ def _lcm_without_weights(pipeline) -> None:
     if distilled or lora:  # a LoRA may be an LCM-LoRA
         return
     xl, width = getattr(config, "addition_embed_type", None) == "text_time", getattr(config, "cross_attention_dim", 0)
-    repo = ("latent-consistency/lcm-lora-sdxl" if xl else "latent-consistency/lcm-lora-sdv1-5" if width != 1024
-            else None)
+    repo = LCM_LORAS["SDXL"] if xl else LCM_LORAS["SD 1.5"] if width != 1024 else None  # 1024: SD 2.x
     load = f"pipeline.load_lora_weights('{repo}') (needs peft)" if repo else "an LCM-LoRA made for this model"
     warn_call("LCMScheduler makes a picture in 4–8 steps only with weights distilled for it, and this UNet has none "
               f"(no LCM UNet, no LoRA loaded), so its pictures come out unfinished. Load {load} first, with "
