@@ -280,8 +280,10 @@ class Panel:
         start = time.perf_counter()
         try:
             with collect_warnings() as said:  # this thread's warnings go to the status line, not a lost stderr
-                kwargs = self._kwargs(p)
+                # checks and prompt encoding inside the lock too: a tokenizer call resets the tokenizer's shared
+                # padding settings, so one made during another run can leave that run's prompt unpadded
                 with pipeline_lock(self.pipeline, self._say):  # another panel or a cell on the same pipeline
+                    kwargs = self._kwargs(p)
                     self.runs += 1
                     output = self.pipeline(**kwargs)
             seconds = time.perf_counter() - start

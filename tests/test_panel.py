@@ -88,6 +88,16 @@ def test_moving_a_slider_does_not_re_encode_the_prompt(panel):
     assert len(calls) == 2
 
 
+def test_the_prompt_is_encoded_inside_the_run_lock(panel):
+    from helpers import pipelock
+
+    held = []
+    inner = panel.encode
+    panel.encode = lambda *a: held.append(pipelock._RUN._is_owned()) or inner(*a)
+    panel.generate(wait=True)
+    assert held == [True]  # a tokenizer call during another run would reset that run's padding settings
+
+
 def test_live_mode_runs_on_slider_release(panel):
     panel.live.value = True
     panel.guidance_scale.value = 4.0
