@@ -38,9 +38,10 @@ STAND_IN_DESCRIPTIONS = {
     # the real control.png is the depth map of the ControlNet model card's own example (a lecture hall), not of
     # img2img-init.png (source: control_net_depth.py and README.md in
     # https://huggingface.co/lllyasviel/control_v11f1p_sd15_depth); its stand-in is therefore another scene too
-    "control": "blurred grayscale of scikit-image's camera photo (another scene than the start image), not a real "
-               "depth map",
+    "control": "true depth map of a rendered scene (a ball and posts on a ground plane; another scene than the "
+               "start image), near is bright as in the real one",
 }
+CONTROL_SCENE = 2_000_001  # seed of the rendered scene (helpers/twins/scenes.py) whose depth map stands in
 
 
 def _offline(offline: bool | None) -> str:
@@ -90,8 +91,10 @@ def _stand_in(name: str) -> Image.Image:
     if name == "img2img-init":
         return Image.fromarray(data.astronaut()).convert("RGB")
     if name == "control":
-        gray = Image.fromarray(data.camera()).filter(ImageFilter.GaussianBlur(12))
-        return ImageOps.autocontrast(gray).convert("RGB")
+        from helpers.twins.scenes import render
+
+        _, inverse = render(CONTROL_SCENE, STAND_IN_SIZE, STAND_IN_SIZE)
+        return Image.fromarray((inverse * 255).round().astype(np.uint8)).convert("RGB")
     if name == "inpaint":
         cat = data.chelsea()
         height, width = cat.shape[:2]
