@@ -239,6 +239,19 @@ def taught(repo: str, unet):
     return unet
 
 
+def learned(model, name: str):
+    """Load the committed weights tools/train_control.py taught a model (`name`.safetensors) into it, and return it."""
+    from safetensors.torch import load_file
+
+    path = WEIGHTS / f"{name}.safetensors"
+    if not path.is_file():
+        raise TwinBuildError(f"{path} is missing: a twin loads its weights from it. Restore it with "
+                             f"`git checkout -- {path.name}` in {path.parent}, or retrain with "
+                             "`python -m tools.train_control`.")
+    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
+    return model
+
+
 def scheduler(config: dict):
     """A scheduler from a real repo's config dict, dropping keys the class no longer uses (ch. 1)."""
 

@@ -20,6 +20,7 @@ from helpers.twins.parts import (
     WIDE_CH,
     image_processor,
     kandinsky_unet,
+    learned,
     movq,
     portable_init,
     prior_transformer,
@@ -169,8 +170,8 @@ def build_x4(repo: str, tok_dir: Path, part=None):
     )
 
 
-def build_controlnet(repo: str, part=None):
-    """Depth ControlNet twin whose blocks line up with the SD 1.5 twin's UNet (ch. 4)."""
+def build_controlnet(repo: str, part=None, taught_weights: bool = True):
+    """Depth ControlNet twin whose blocks line up with the SD 1.5 twin's UNet, taught to follow depth maps (ch. 4)."""
 
     from diffusers import ControlNetModel
 
@@ -178,11 +179,12 @@ def build_controlnet(repo: str, part=None):
         return part(repo, "")
 
     seed_torch(f"{repo}/controlnet")
-    return ControlNetModel(
+    model = ControlNetModel(
         in_channels=4, conditioning_channels=3, layers_per_block=1, block_out_channels=WIDE_CH,
         down_block_types=PLAIN, cross_attention_dim=TEXT_DIM,
         attention_head_dim=8, norm_num_groups=8, conditioning_embedding_out_channels=(8, 8, 16, 16),
     ).eval()
+    return learned(model, "controlnet-depth") if taught_weights else model
 
 
 def build_tiny_vae(repo: str):
@@ -197,8 +199,8 @@ def build_tiny_vae(repo: str):
     ).eval()
 
 
-def build_depth(repo: str):
-    """Tiny Depth Anything V2 model and its real image processor settings (ch. 4)."""
+def build_depth(repo: str, taught_weights: bool = True):
+    """Tiny Depth Anything V2 model, taught to read depth from scenes, and its real image processor settings (ch. 4)."""
 
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
@@ -212,7 +214,9 @@ def build_depth(repo: str):
         neck_hidden_sizes=[8, 16, 32, 32], head_hidden_size=8, depth_estimation_type="relative",
     )
     model = DepthAnythingForDepthEstimation(cfg).eval()
-    portable_init(model, f"{repo}/model")
+    portable_init(model, f"{repo}/model")  # the seeded start the training begins from
+    if taught_weights:
+        learned(model, "depth-anything")
     processor = DPTImageProcessor(
         do_resize=True, size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
         resample=3, do_rescale=True, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
