@@ -34,7 +34,7 @@ CONTROL_GAIN = 0.2
 
 
 def scene_pool(n: int, size: int, first_seed: int = 0):
-    """n rendered scenes as tensors: pictures (n, 3, size, size) in [0, 1] and inverse depths (n, 1, size, size)."""
+    """n rendered scenes: pictures (n, 3, size, size), inverse depths (n, 1, size, size), 0-1 (maintainer tool)"""
     import numpy as np
     import torch
 
@@ -150,7 +150,7 @@ def _photos(size: int = 256) -> list:
 
 
 def photo_crops(n: int, size: int, gen):
-    """n random crops of the PHOTOS, colours swapped, as (n, 3, size, size) in [-1, 1]."""
+    """n random crops of the PHOTOS, colours swapped, as (n, 3, size, size) in [-1, 1] (maintainer tool)"""
     import torch
 
     photos, out = _photos(), []
@@ -177,7 +177,7 @@ def _controlnet_parts():
 
 
 def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, log=print):
-    """Train the depth ControlNet beside the frozen SD 1.5 twin UNet on (scene, depth map) pairs; return it."""
+    """Train the depth ControlNet beside the frozen SD 1.5 twin UNet on (scene, depth map) pairs (maintainer tool)"""
     import torch
 
     torch.manual_seed(seed)
@@ -243,7 +243,7 @@ def save(model, name: str, folder: Path | None = None) -> Path:
 
 
 def load_depth(cache=None):
-    """transformers' depth-estimation pipeline on the twin, from a built hub cache or the current one."""
+    """transformers' depth-estimation pipeline on the twin, from a hub cache or the current one (maintainer tool)"""
     from transformers import DepthAnythingForDepthEstimation, DPTImageProcessor
     from transformers import pipeline as transformers_pipeline
 
@@ -254,7 +254,7 @@ def load_depth(cache=None):
 
 
 def grid_energy(estimator, image) -> float:
-    """Raw map's power at the 14-px patch grid's frequencies over the power beside them: 1 = no patch texture."""
+    """Raw map's power at the 14-px patch grid's frequencies over that beside them: 1 = no grid (maintainer tool)"""
     import numpy as np
     import torch
 
@@ -273,7 +273,7 @@ def grid_energy(estimator, image) -> float:
 
 
 def frame_drop(depth) -> float:
-    """How much darker the outer 4-pixel frame of a 0-1 map is than the ring 6-16 pixels in (a dark frame: > 0)."""
+    """How much darker a 0-1 map's outer 4 px are than the ring 6-16 px in: > 0 is a dark frame (maintainer tool)"""
     import numpy as np
 
     d = np.asarray(depth.convert("L"), dtype=np.float64) / 255.0
@@ -286,7 +286,7 @@ def frame_drop(depth) -> float:
 
 
 def depth_scores(estimator, seeds, size: int = 512) -> dict[str, float]:
-    """Mean Spearman and Pearson correlation with the true inverse depth, grid energy and frame drop on scenes."""
+    """Mean Spearman, Pearson with the true inverse depth, grid energy and frame drop on scenes (maintainer tool)"""
     import numpy as np
     from PIL import Image
     from scipy.stats import spearmanr
@@ -311,7 +311,7 @@ PROMPT = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"
 
 
 def load_control(cache=None):
-    """The chapter's ControlNet img2img pipeline on the twins, from a built hub cache or the current one."""
+    """The chapter's ControlNet img2img pipeline on the twins, from a hub cache or the current one (maintainer tool)"""
     from diffusers import AutoPipelineForImage2Image, ControlNetModel
 
     where = {"cache_dir": str(cache), "local_files_only": True} if cache else {}
@@ -322,7 +322,7 @@ def load_control(cache=None):
 
 
 def controlled(pipe, start, control, steps: int = 15, seed: int = 0, **kwargs):
-    """The chapter's ControlNet img2img call (default strength and scale unless given) from `start`."""
+    """The chapter's ControlNet img2img call (default strength and scale unless given) from `start` (maintainer tool)"""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -331,7 +331,7 @@ def controlled(pipe, start, control, steps: int = 15, seed: int = 0, **kwargs):
 
 
 def grain(image) -> float:
-    """Mean absolute difference (0-255) between a picture and its 2-pixel blur: noise and fine texture."""
+    """Mean absolute difference (0-255) of a picture from its 2-pixel blur: noise and fine texture (maintainer tool)"""
     import numpy as np
     from PIL import ImageFilter
 
@@ -341,7 +341,7 @@ def grain(image) -> float:
 
 
 def measure(cache=None, size: int = 512, scenes: int = 12, steps: int = 15, log=print) -> list:
-    """Every depth and ControlNet target on held-out scenes and the chapter's pictures, as printed table rows."""
+    """Every depth and ControlNet target on held-out scenes and the chapter's pictures, as rows (maintainer tool)"""
     from helpers.compare import correlation
     from helpers.images import load_chapter_image
     from tools.twin_targets import Row
@@ -388,7 +388,7 @@ def measure(cache=None, size: int = 512, scenes: int = 12, steps: int = 15, log=
 
 
 def measure_built(log=print) -> list:
-    """Build the three twins from the committed weights into a temporary cache and measure them there."""
+    """Build the three twins from the committed weights into a temporary cache and measure them (maintainer tool)"""
     import shutil
     import tempfile
 
@@ -404,7 +404,7 @@ def measure_built(log=print) -> list:
 
 
 def main(argv=None) -> int:
-    """Command line: train depth and/or controlnet (default: both) and write their weights, or measure them."""
+    """Command line: train depth and/or controlnet (default: both), or measure them (maintainer tool)"""
     parser = argparse.ArgumentParser(prog="python -m tools.train_control", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", metavar="name",
                         help="depth, controlnet (default: both), or measure: print the targets table")

@@ -240,7 +240,7 @@ def taught(repo: str, unet):
 
 
 def learned(model, name: str):
-    """Load the committed weights tools/train_control.py taught a model (`name`.safetensors) into it, and return it."""
+    """Load the weights tools/train_control.py taught a model (`name`.safetensors) into it, and return it (ch. 4)."""
     from safetensors.torch import load_file
 
     path = WEIGHTS / f"{name}.safetensors"

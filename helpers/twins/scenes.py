@@ -15,7 +15,7 @@ def _colour(rng, low: float = 0.1, high: float = 0.9) -> np.ndarray:
 
 
 def render(seed, height: int = 256, width: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """A scene as (RGB in [0, 1], shape (H, W, 3); inverse depth in [0, 1], 1 = nearest, 0 = sky), from a seed."""
+    """A seeded scene: RGB (H, W, 3) and inverse depth (H, W), both in [0, 1], 1 = nearest, 0 = sky (ch. 4)."""
     rng = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
     h, w = height, width
     f = w * rng.uniform(0.8, 1.4)  # focal length in pixels
