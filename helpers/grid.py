@@ -5,6 +5,7 @@ font with Chinese, Japanese and Korean glyphs: Debian's fonts-wqy-microhei (WenQ
 the system already has (macOS, Windows, other Linux packages). Without one, such characters draw as boxes and
 captioned_grid warns once per call, naming the install command; characters the font in use lacks otherwise (emoji)
 are named in the same one warning. 16-bit and float tiles (depth maps) are stretched to 0–255, as the call check does.
+true_size_row puts pictures of different sizes side by side at one scale, so that their sizes can be compared.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from helpers.pictures import HIGH_BIT, stretch_to_8bit
 from helpers.twins import TWIN_BANNER
 
 PAD = 6
+MIN_COLUMN = 160  # true_size_row: the narrowest column, so a small picture's caption still fits
+BACKDROP = "#d9d9d9"  # true_size_row: grey behind the pictures, so each one's edges show
 
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 CJK_FONT_FILE = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
@@ -137,7 +140,7 @@ def _cjk(char: str) -> bool:
     return unicodedata.category(char)[0] in "LNPZ"
 
 
-def _warn_boxes(cjk: str, other: str) -> None:
+def _warn_boxes(cjk: str, other: str, who: str = "captioned_grid") -> None:
     """One MissingFontWarning for a grid: CJK characters with the font to install, others with what to do."""
     parts = [_needs_cjk_font(cjk)] if cjk else []
     shown = "".join(c for c in other if unicodedata.category(c) not in ("Mn", "Me", "Cf")) or other
@@ -146,7 +149,7 @@ def _warn_boxes(cjk: str, other: str) -> None:
         parts.append(f"The font used for captions and titles has no glyph for {shown!r}, so those characters are "
                      "drawn as boxes. Leave them out, or write them in words.")
     text = " ".join(parts)
-    warnings.warn(f"captioned_grid: {text[0].lower()}{text[1:]}", MissingFontWarning, stacklevel=3)
+    warnings.warn(f"{who}: {text[0].lower()}{text[1:]}", MissingFontWarning, stacklevel=4)  # the grid's caller
 
 
 def _drawable(text: str, font) -> str:
@@ -263,20 +266,22 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
     return rows, cols
 
 
-def _tiles(images, size) -> list[Image.Image]:
-    """The pictures as RGB tiles of one size; 16-bit and float ones (depth maps) stretched to 0–255, said once."""
+def _tiles(images, size, who: str = "captioned_grid") -> list[Image.Image]:
+    """The pictures as RGB tiles of one size (or a list of sizes, one each); 16-bit and float ones (depth maps)
+    stretched to 0–255, said once."""
     tiles, deep = [], []
-    for i, im in enumerate(images):
+    sizes = size if isinstance(size, list) else [size] * len(images)
+    for i, (im, each) in enumerate(zip(images, sizes, strict=True)):
         if im.mode in HIGH_BIT:  # a plain convert("RGB") clips every value above 255 to white
             grey, low, high = stretch_to_8bit(im)
             deep.append(f"images[{i}] ({im.mode}, values {low:g}–{high:g})")
             im = grey
-        tiles.append(im.convert("RGB") if im.size == size else im.convert("RGB").resize(size, Image.LANCZOS))
+        tiles.append(im.convert("RGB") if im.size == each else im.convert("RGB").resize(each, Image.LANCZOS))
     if deep:
         from helpers.checks import CallWarning
 
         warnings.warn(CallWarning(
-            f"captioned_grid: {', '.join(deep)} {'holds' if len(deep) == 1 else 'hold'} 16-bit or float values (a "
+            f"{who}: {', '.join(deep)} {'holds' if len(deep) == 1 else 'hold'} 16-bit or float values (a "
             "depth map, say): stretched from the lowest to the highest value to 0–255 to be shown, where a plain "
             ".convert('RGB') makes such a picture almost all white."), stacklevel=3)
     return tiles
@@ -287,10 +292,7 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     from diffusers.utils import make_image_grid
 
     rows, cols = _check_layout(images, captions, rows, cols)
-    if twin is None:
-        twin = os.environ.get("TUTORIAL_MODE_ACTIVE") == "twins"
-    elif not isinstance(twin, bool):
-        raise TypeError(f"twin must be True, False or None (None follows TUTORIAL_MODE_ACTIVE), got {twin!r}.")
+    twin = _twin(twin)
     size = images[0].size
     for i, im in enumerate(images[1:], start=1):
         if abs(im.width / im.height - size[0] / size[1]) > 0.02 * size[0] / size[1]:
@@ -308,6 +310,20 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
         pairs = zip(tiles, texts, strict=True)
         tiles = [_stack(t, _text_bar(c, size[0], font, "white", "black", most)) for t, c in pairs]
     grid = make_image_grid(tiles, rows=rows, cols=cols)
+    return _finish(grid, title, twin, missing, other)
+
+
+def _twin(twin) -> bool:
+    """Whether to draw the twin banner: `twin` as given, or (None) whether the twins are in use."""
+    if twin is None:
+        return os.environ.get("TUTORIAL_MODE_ACTIVE") == "twins"
+    if not isinstance(twin, bool):
+        raise TypeError(f"twin must be True, False or None (None follows TUTORIAL_MODE_ACTIVE), got {twin!r}.")
+    return twin
+
+
+def _finish(grid: Image.Image, title, twin: bool, missing: str, other: str, who: str = "captioned_grid") -> Image.Image:
+    """The twin banner and the title over `grid`; one warning for every character drawn as a box."""
     parts = []
     if twin:
         font, (text,), lost, odd = _pick_font([_(TWIN_BANNER)], max(14, grid.width // 40))  # the chapter's language
@@ -318,5 +334,36 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
         missing, other = missing + lost, other + odd
         parts.append(_text_bar(text, grid.width, font, "white", "black"))
     if missing or other:
-        _warn_boxes("".join(dict.fromkeys(missing)), "".join(dict.fromkeys(other)))
+        _warn_boxes("".join(dict.fromkeys(missing)), "".join(dict.fromkeys(other)), who)
     return _stack(*parts, grid)
+
+
+def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=None, twin=None) -> Image.Image:
+    """Pictures in one row at their true relative sizes (one scale for all), bottom-aligned and captioned (ch. 3)."""
+    _check_layout(images, captions, 1, None)
+    twin = _twin(twin)
+    n = len(images)
+    if scale is None:  # 1:1 where the row fits in max_width, else 1:2, 1:3 ...: a ratio a reader can say
+        needed = sum(im.width for im in images) + 2 * PAD * (n - 1)
+        scale = 1 / -(-needed // max_width)
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise ValueError(f"scale={scale!r} must be a number above 0 (1 draws every picture at its own pixel size).")
+    sizes = [(max(1, round(im.width * scale)), max(1, round(im.height * scale))) for im in images]
+    pictures = _tiles(list(images), sizes, "true_size_row")
+    widths = [max(w, MIN_COLUMN) for w, _h in sizes]
+    tallest = max(h for _w, h in sizes)
+    row = Image.new("RGB", (sum(widths) + 2 * PAD * (n - 1), tallest), BACKDROP)
+    bars, missing, other = [], "", ""
+    if captions is not None:
+        font, texts, missing, other = _pick_font(captions, max(12, row.width // 100))
+        most = max(len(_wrap(c, font, w - 2 * PAD)) for c, w in zip(texts, widths, strict=True))
+        bars = [_text_bar(c, w, font, "white", "black", most) for c, w in zip(texts, widths, strict=True)]
+    out = Image.new("RGB", (row.width, tallest + (bars[0].height if bars else 0)), "white")
+    out.paste(row, (0, 0))
+    x = 0
+    for i, (picture, width) in enumerate(zip(pictures, widths, strict=True)):
+        out.paste(picture, (x + (width - picture.width) // 2, tallest - picture.height))
+        if bars:
+            out.paste(bars[i], (x, tallest))
+        x += width + 2 * PAD
+    return _finish(out, title, twin, missing, other, "true_size_row")

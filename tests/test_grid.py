@@ -9,7 +9,7 @@ from diffusers.utils import make_image_grid
 from PIL import Image
 
 from helpers import grid as grid_module
-from helpers.grid import CJK_FONT_PACKAGE, MissingFontWarning, captioned_grid, find_cjk_font
+from helpers.grid import CJK_FONT_PACKAGE, MissingFontWarning, captioned_grid, find_cjk_font, true_size_row
 
 
 def tiles(n=4, size=(64, 48)):
@@ -236,3 +236,27 @@ def test_a_16_bit_depth_tile_is_stretched_not_white(monkeypatch):
     with pytest.warns(CallWarning, match=r"images\[1\] \(I;16, values 300–20000\) holds 16-bit .* stretched"):
         tile = np.asarray(captioned_grid([tiles(1)[0], depth]))[:, 64:]
     assert tile.min() == 0 and tile.max() == 255 and 100 < tile.mean() < 155
+
+
+def test_true_size_row_keeps_each_picture_s_size_bottom_aligned(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MODE_ACTIVE", raising=False)
+    small, large = Image.new("RGB", (200, 100), (255, 0, 0)), Image.new("RGB", (400, 300), (0, 0, 255))
+    row = np.asarray(true_size_row([small, large], ["small", "large"]))
+    assert row.shape[1] == 200 + 2 * grid_module.PAD + 400  # 1:1: the row fits in max_width
+    assert (row[100:300, :200] == (255, 0, 0)).all(axis=-1).sum() == 200 * 100  # drawn at the bottom, full size
+    assert (row[:200, :200] == (255, 0, 0)).all(axis=-1).sum() == 0  # grey above the shorter picture
+    assert (row[:300, -400:] == (0, 0, 255)).all()
+    assert row.shape[0] > 300 and (row[300:, :200] < 128).any()  # a caption under the pictures
+
+
+def test_true_size_row_shrinks_all_by_one_simple_ratio(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_MODE_ACTIVE", raising=False)
+    pictures = [Image.new("RGB", (s, s), "white") for s in (512, 1024, 1536)]
+    row = true_size_row(pictures, max_width=2048)  # 3072 px and gaps: 1:2
+    assert row.size == ((256 + 512 + 768) + 4 * grid_module.PAD, 768)
+    assert true_size_row(pictures, scale=0.25).size == (grid_module.MIN_COLUMN + 256 + 384 + 4 * grid_module.PAD,
+                                                        384)
+    with pytest.raises(ValueError, match="scale"):
+        true_size_row(pictures, scale=0)
+    with pytest.raises(ValueError, match="captions"):
+        true_size_row(pictures, ["one"])
