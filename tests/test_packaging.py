@@ -186,7 +186,7 @@ def test_the_twins_trained_weights_ship_in_the_wheel():
         rel = (WEIGHTS / f"{name}.safetensors").relative_to(ROOT / "helpers" / "twins").as_posix()
         assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} is not in helpers.twins package-data"
     total = sum(p.stat().st_size for p in WEIGHTS.glob("*.safetensors"))
-    assert total <= 5 * 10**6, f"the twins' trained weights take {total / 1e6:.1f} MB; keep them under 5 MB"
+    assert total <= 8 * 10**6, f"the twins' trained weights take {total / 1e6:.1f} MB; keep them under 8 MB"
 
 
 def test_prepare_wheels_reads_the_clip_checksum_where_it_is_defined():
