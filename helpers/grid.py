@@ -341,6 +341,8 @@ def _finish(grid: Image.Image, title, twin: bool, missing: str, other: str, who:
 def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=None, twin=None) -> Image.Image:
     """Pictures in one row at their true relative sizes (one scale for all), bottom-aligned and captioned (ch. 3)."""
     _check_layout(images, captions, 1, None)
+    if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 1:
+        raise ValueError(f"max_width={max_width!r} must be a whole number of pixels above 0, e.g. max_width=2048.")
     twin = _twin(twin)
     n = len(images)
     if scale is None:  # 1:1 where the row fits in max_width, else 1:2, 1:3 ...: a ratio a reader can say

@@ -260,3 +260,5 @@ def test_true_size_row_shrinks_all_by_one_simple_ratio(monkeypatch):
         true_size_row(pictures, scale=0)
     with pytest.raises(ValueError, match="captions"):
         true_size_row(pictures, ["one"])
+    with pytest.raises(ValueError, match=r"max_width=0 must be a whole number of pixels above 0"):
+        true_size_row(pictures, max_width=0)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from helpers.twins.parts import WEIGHTS
+from tools.train_twins import fit_step, write_fp16
 
 DEPTH_REPO = "depth-anything/Depth-Anything-V2-Small-hf"
 CONTROL_REPO = "lllyasviel/control_v11f1p_sd15_depth"
@@ -115,12 +116,8 @@ def train_depth(steps: int | None = None, batch: int = 8, seed: int = 0, log=pri
         # matching gradients keeps edges where the depth jumps and leaves flat areas flat (no patch texture)
         loss = loss + 0.5 * (F.l1_loss(pred.diff(dim=-1), d.diff(dim=-1)) + F.l1_loss(pred.diff(dim=-2),
                                                                                          d.diff(dim=-2)))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        value = fit_step(loss, opt, sched, model.parameters())
+        running = value if running is None else 0.98 * running + 0.02 * value
         if step % 100 == 0 or step == steps - 1:
             log(f"  depth step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
     return model.eval()
@@ -215,12 +212,8 @@ def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, lo
         # errors at high noise decide the layout, yet plain noise-prediction loss barely sees them: weigh them up
         weight = 1 + ((1 - abar) / abar).clamp(max=10.0)
         loss = (weight * (out - target) ** 2).mean() / weight.mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(controlnet.parameters(), 1.0)
-        opt.step()
-        lr.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        value = fit_step(loss, opt, lr, controlnet.parameters())
+        running = value if running is None else 0.98 * running + 0.02 * value
         if step % 100 == 0 or step == steps - 1:
             log(f"  controlnet step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
     return controlnet.eval()
@@ -228,15 +221,8 @@ def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, lo
 
 def save(model, name: str, folder: Path | None = None) -> Path:
     """Write a model's weights as fp16 safetensors into the committed weights folder (maintainer tool)."""
-    import torch
-    from safetensors.torch import save_file
-
-    folder = folder or WEIGHTS
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{FILES[name]}.safetensors"
-    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, path, metadata={"recipe": name, "trainer": "tools/train_control.py"})
-    return path
+    return write_fp16(model, (folder or WEIGHTS) / f"{FILES[name]}.safetensors",
+                      {"recipe": name, "trainer": "tools/train_control.py"})
 
 
 # ---------------------------------------------------------------- measurements

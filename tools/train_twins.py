@@ -283,29 +283,39 @@ def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, l
     lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
     start, running = time.time(), None
     for step in range(steps):
-        loss = _loss(recipe, unet, vae, sched, pictures, gen, batch)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        lr.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        value = fit_step(_loss(recipe, unet, vae, sched, pictures, gen, batch), opt, lr, unet.parameters())
+        running = value if running is None else 0.98 * running + 0.02 * value
         if step % 250 == 0 or step == steps - 1:
             log(f"  {name} step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
     return unet.eval()
 
 
-def save(unet, name: str, folder: Path | None = None) -> Path:
-    """Write a UNet's weights as fp16 safetensors, by default into the committed weights folder (maintainer tool)."""
+def fit_step(loss, opt, lr, params) -> float:
+    """One optimiser step on `loss`, gradients clipped to norm 1; return the loss's value (maintainer tool)."""
+    import torch
+
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    lr.step()
+    return loss.item()
+
+
+def write_fp16(model, path: Path, metadata: dict) -> Path:
+    """Write a model's weights to `path` as fp16 safetensors, making its folder (maintainer tool)."""
     import torch
     from safetensors.torch import save_file
 
-    folder = folder or WEIGHTS
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.safetensors"
-    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in unet.state_dict().items()}
-    save_file(tensors, path, metadata={"recipe": name, "repo": RECIPES[name].repo})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, path, metadata=metadata)
     return path
+
+
+def save(unet, name: str, folder: Path | None = None) -> Path:
+    """Write a UNet's weights as fp16 safetensors, by default into the committed weights folder (maintainer tool)."""
+    return write_fp16(unet, (folder or WEIGHTS) / f"{name}.safetensors", {"recipe": name, "repo": RECIPES[name].repo})
 
 
 def main(argv=None) -> int:
