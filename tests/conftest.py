@@ -43,7 +43,8 @@ def pytest_addoption(parser):
                      help="also run tests/hosted: chapter 1 on an emulated Colab kernel (Python 3.13, torch 2.11, "
                           "ipywidgets 7.7.1; a 5 GB image downloaded once, then about three minutes)")
     parser.addoption("--retrain-twins", action="store_true",
-                     help="also run tests/retrain: retrain every twin UNet (about 45 min) and check the targets")
+                     help="also run tests/retrain: retrain every twin UNet and the depth twins (about an hour), "
+                          "and check the targets")
 
 
 # The slowest modules and notebooks, slowest first (seconds on 2 cores with 2 workers: 28, 27, 27, 25, 24, 22, 20,

@@ -220,7 +220,7 @@ def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, lo
 
 
 def save(model, name: str, folder: Path | None = None) -> Path:
-    """Write a model's weights as fp16 safetensors into the committed weights folder (maintainer tool)."""
+    """Write a model's weights as fp16 safetensors into `folder`, by default the committed one (maintainer tool)."""
     return write_fp16(model, (folder or WEIGHTS) / f"{FILES[name]}.safetensors",
                       {"recipe": name, "trainer": "tools/train_control.py"})
 
@@ -395,6 +395,10 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*", metavar="name",
                         help="depth, controlnet (default: both), or measure: print the targets table")
     parser.add_argument("--steps", type=int, default=None, help="override the step count")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"weights folder (default: {WEIGHTS}): the ControlNet learns beside the SD 1.5 UNet "
+                        "there (e.g. one `python -m tools.train_twins --out` retrained), and both files are written "
+                        "there")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in (*FILES, "measure")]
     if unknown:
@@ -402,13 +406,21 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)  # tiny models: more threads gain nothing on a shared machine
+    if args.out is not None and args.names != ["measure"]:
+        from helpers.twins import parts
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        if (args.out / "sd15-unet.safetensors").is_file():
+            parts.WEIGHTS = args.out  # parts.taught() reads the SD 1.5 UNet from here at training time
+        if "controlnet" in (args.names or FILES):
+            print(f"the ControlNet learns beside {parts.WEIGHTS / 'sd15-unet.safetensors'}")
     if args.names == ["measure"]:
         print("| model | target | value | threshold | met |\n|---|---|---|---|---|")
         return 0 if all(row.ok for row in measure_built()) else 1
     for name in args.names or list(FILES):
         start = time.time()
         model = train_depth(args.steps) if name == "depth" else train_controlnet(args.steps)
-        path = save(model, name)
+        path = save(model, name, args.out)
         print(f"{name}: {path.stat().st_size / 1e6:.2f} MB in {time.time() - start:.0f} s -> {path}")
     return 0
 

@@ -176,7 +176,7 @@ def chain_rows(start, steps: int = 20) -> list[Row]:
     return rows
 
 
-GROUPS = ("vae", "img2img", "inpaint", "chain", "upscale")
+GROUPS = ("vae", "img2img", "inpaint", "chain", "upscale", "control")
 
 
 def measure(groups=GROUPS) -> list[Row]:
@@ -197,6 +197,10 @@ def measure(groups=GROUPS) -> list[Row]:
         rows += chain_rows(start)
     if "upscale" in groups:
         rows += upscale_rows(start)
+    if "control" in groups:  # chapter 4's depth twins (tools/train_control.py), in the same cache
+        from tools.train_control import measure as control_rows
+
+        rows += control_rows(log=lambda *_: None)
     return rows
 
 
