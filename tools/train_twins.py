@@ -5,8 +5,11 @@ Everything is seeded; a run on another machine gives nearly the same weights, an
 committed files, so every machine builds identical twins without training.
 
 The UNets learn from crops of scikit-image's sample photos and of random shapes, never from the pictures the
-chapters start from (astronaut, chelsea the cat, coffee): those measure the twins. They learn no prompts: the text
-and image conditioning they see while learning is random, so it ends up barely moving their output.
+chapters start from (astronaut, chelsea the cat, coffee): those measure the twins. In a first phase the text and
+image conditioning they see is random, so it ends up barely moving their output. In a second phase, for the recipes
+with `word_steps`, they learn a few words (tools/twin_words.py): the prompt is encoded by the twin's own text
+encoder, exactly as its pipeline encodes it, and the picture to denoise carries the signatures of the learned words
+in it. Other words, random words of CLIP's vocabulary among them, carry none, so the twins learn to ignore them.
 """
 
 from __future__ import annotations
@@ -31,14 +34,15 @@ class Recipe:
     repo: str  # the checkpoint whose twin architecture, scheduler and VAE it uses
     task: str  # denoise, inpaint_sd, inpaint_kandinsky, upscale_x4, upscale_x2
     steps: int
+    word_steps: int = 0  # second phase: learn the words of tools/twin_words.py from real prompt encodings
 
 
 # one recipe per committed weight file; helpers.twins.parts.TAUGHT says which twins load it
 RECIPES: dict[str, Recipe] = {
-    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500),
-    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500),
+    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, 2000),
+    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500, 2000),
     "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500),
-    "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000),
+    "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000, 2000),
     "sdxl-inpaint-unet": Recipe("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "inpaint_sd", 3000),
     "kandinsky-inpaint-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder-inpaint", "inpaint_kandinsky", 1500),
     "x4-unet": Recipe("stabilityai/stable-diffusion-x4-upscaler", "upscale_x4", 1500),
@@ -174,6 +178,77 @@ def _conditioning(unet, n: int, gen):
     return kwargs
 
 
+class Prompts:
+    """Random training prompts, encoded by a twin's own text encoder exactly as its pipeline encodes them."""
+
+    def __init__(self, recipe: Recipe, seed: int):
+        import tempfile
+
+        import numpy as np
+
+        from helpers.twins import parts, twin_root
+        from helpers.twins.build import make_tokenizers
+        from helpers.twins.recipes import pipeline_for
+        from tools.twin_words import plain_vocabulary
+
+        def text_parts_only(repo, folder):  # the builder's current text encoders (parts.WORD_TOKENS included)
+            if folder == "text_encoder":
+                return parts.text_encoder("CLIPTextModel", parts.CLIP_L)
+            if folder == "text_encoder_2":
+                return parts.text_encoder("CLIPTextModelWithProjection", parts.CLIP_BIGG, pad_token_id=0)
+            return None  # no UNet, VAE or safety checker: a UNet of another shape may not fit the committed file
+
+        work = Path(tempfile.mkdtemp(prefix="twin-tokenizers-"))
+        self.pipe = pipeline_for(recipe.repo, *make_tokenizers(twin_root() / "src", work), part=text_parts_only)
+        self.xl = hasattr(self.pipe, "text_encoder_2")
+        tokenizer = self.pipe.tokenizer_2 if self.xl else self.pipe.tokenizer
+        self.tokenizer = tokenizer
+        self.rng = np.random.RandomState(seed + 7)
+        self.vocabulary = plain_vocabulary(tokenizer, seed=seed)
+        self.empty = self._encode([""])[0][0] if not self.xl else None
+
+    def _encode(self, prompts):
+        import torch
+
+        with torch.no_grad():
+            out = self.pipe.encode_prompt(prompt=prompts, device="cpu", num_images_per_prompt=1,
+                                          do_classifier_free_guidance=False)
+        return out[0], (out[2] if self.xl else None)
+
+    def _positions(self, ids, word: str):
+        """Token positions of `word` in one prompt's ids."""
+        want = self.tokenizer(word, add_special_tokens=False).input_ids
+        ids = ids.tolist()
+        return [i + k for i in range(len(ids) - len(want) + 1) if ids[i:i + len(want)] == want
+                for k in range(len(want))]
+
+    def batch(self, n: int):
+        """Encoded prompts for n samples, the learned words of each, and each word's strength."""
+        from tools.twin_words import WORDS, sample_prompt
+
+        texts, words, amounts = [], [], []
+        for _ in range(n):
+            text, chosen = sample_prompt(self.rng, self.vocabulary)
+            texts.append(text)
+            words.append(chosen)
+            amounts.append({})
+        embeds, pooled = self._encode(texts)
+        if not self.xl:  # compel's weighting moves a word's own rows away from the empty prompt's: learn to follow
+            ids = self.tokenizer(texts, padding="max_length", max_length=77, truncation=True,
+                                 return_tensors="pt").input_ids
+            for i, chosen in enumerate(words):
+                if chosen and self.rng.rand() < 0.4:
+                    word = chosen[self.rng.randint(len(chosen))]
+                    weight = float(self.rng.uniform(0.4, 1.6))
+                    for pos in self._positions(ids[i], word):
+                        embeds[i, pos] = self.empty[pos] + weight * (embeds[i, pos] - self.empty[pos])
+                    if next(w for w in WORDS if w.text == word).colour is not None or weight <= 1:
+                        amounts[i][word] = weight
+                    else:
+                        amounts[i][word] = min(weight, 1 / 0.7)
+        return embeds, pooled, words, amounts
+
+
 def _noisy(sched, z0, gen):
     """DDPM-form noising x_t = sqrt(abar) z0 + sqrt(1 - abar) eps at a random step t, as every scheduler here uses."""
     import torch
@@ -187,13 +262,19 @@ def _noisy(sched, z0, gen):
 
 CROP = 128  # pixels per side of each training crop
 X0_WEIGHT_CAP = 10.0
+WORD_X0_WEIGHT_CAP = 30.0
+WORD_EDIT_SHARE = 0.3  # of the samples with learned words
+WORD_EDIT_FROM = 300  # timestep: below it x_t always shows the target picture, so the last steps only sharpen
+WORD_LR = 2e-3
 
 
-def _loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch: int):
-    """One training batch's loss for the recipe's task."""
+def _loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch: int, prompts: Prompts | None = None):
+    """One training batch's loss for the recipe's task; with `prompts`, the words' phase."""
     import torch
     import torch.nn.functional as F
 
+    if prompts is not None:
+        return _word_loss(recipe, unet, vae, sched, pictures, gen, batch, prompts)
     with torch.no_grad():
         if recipe.task == "upscale_x2":
             pixels = pictures.batch(batch, CROP)
@@ -259,6 +340,54 @@ def _loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch: int)
     return (weight * (out - target) ** 2).mean() / weight.mean()
 
 
+def _word_loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch: int, prompts: Prompts):
+    """One batch of the words' phase: the picture carries the signatures of the prompt's learned words."""
+    import torch
+    import torch.nn.functional as F
+
+    from tools.twin_words import signature
+
+    embeds, pooled, words, amounts = prompts.batch(batch)
+    pixels = pictures.batch(batch, CROP)
+    marked = torch.cat([signature(pixels[i:i + 1], words[i], amounts[i]) for i in range(batch)])
+    cond = _conditioning(unet, batch, gen)
+    cond["encoder_hidden_states"] = embeds
+    if pooled is not None:
+        cond["added_cond_kwargs"]["text_embeds"] = pooled
+    inpainting = recipe.task == "inpaint_sd"
+    if inpainting:  # the words describe what fills the hole: the kept area stays as it is
+        mask = pictures.masks(batch, CROP)
+        with torch.no_grad():
+            masked = _encode(vae, pixels * (mask < 0.5))
+            z0 = _encode(vae, pixels * (1 - mask) + marked * mask)
+    else:
+        with torch.no_grad():
+            z0 = _encode(vae, marked)
+    x_t, t, eps, abar = _noisy(sched, z0, gen)
+    # Half the samples with learned words carry the picture without the words' signatures in x_t, while the target
+    # still points at the picture with them: a denoiser that only guessed the colour from x_t would learn that the
+    # words change nothing once the picture shows through the noise. So the UNet learns to pull what it sees towards
+    # the words' colours at every noise level, as a prompt steers a real model's every step.
+    with torch.no_grad():
+        plain = _encode(vae, pixels)
+    edit = torch.tensor([bool(w) for w in words]) & (torch.rand(batch, generator=gen) < WORD_EDIT_SHARE)
+    edit = (edit & (t >= WORD_EDIT_FROM)).view(-1, 1, 1, 1)
+    x_t = torch.where(edit, abar.sqrt() * plain + (1 - abar).sqrt() * eps, x_t)
+    target = (x_t - abar.sqrt() * z0) / (1 - abar).sqrt()
+    if inpainting:
+        swap = ((t >= 500) & (torch.rand(batch, generator=gen) < 0.5)).view(-1, 1, 1, 1)
+        x_t = torch.where(swap, abar.sqrt() * z0.roll(1, 0) + (1 - abar).sqrt() * eps, x_t)
+        target = (x_t - abar.sqrt() * z0) / (1 - abar).sqrt()
+        model_in = torch.cat([x_t, F.interpolate(mask, size=z0.shape[-2:]), masked], 1)
+    else:
+        model_in = x_t
+    out = unet(model_in, t, **cond).sample[:, :4]
+    # weigh errors by how much they move the predicted picture, capped higher than for inpainting: a word's colour
+    # is decided at high noise, where plain noise-prediction loss hardly notices it
+    weight = 1 + ((1 - abar) / abar).clamp(max=WORD_X0_WEIGHT_CAP)
+    return (weight * (out - target) ** 2).mean() / weight.mean()
+
+
 def low_res_alphas_cumprod():
     """Cumulative alphas of the x4 upscaler's low-resolution noise scheduler (maintainer tool)."""
     from helpers.twins.facts import FACTS
@@ -267,8 +396,24 @@ def low_res_alphas_cumprod():
     return scheduler(FACTS["stabilityai/stable-diffusion-x4-upscaler"]["low_res_scheduler"]).alphas_cumprod
 
 
-def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, log=print):
-    """Train one recipe's UNet from the twin's seeded start; return it (maintainer tool)."""
+def _phase(name, recipe, unet, vae, sched, pictures, gen, steps, batch, max_lr, prompts=None, log=print):
+    """Run one training phase of `steps` batches on `unet`."""
+    import torch
+
+    opt = torch.optim.AdamW(unet.parameters(), lr=max_lr, weight_decay=0.0)
+    lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=steps, pct_start=0.05)
+    start, running = time.time(), None
+    label = f"{name} words" if prompts is not None else name
+    for step in range(steps):
+        value = fit_step(_loss(recipe, unet, vae, sched, pictures, gen, batch, prompts), opt, lr, unet.parameters())
+        running = value if running is None else 0.98 * running + 0.02 * value
+        if step % 250 == 0 or step == steps - 1:
+            log(f"  {label} step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
+
+
+def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, log=print,
+          start: Path | None = None, word_steps: int | None = None):
+    """Train one recipe's UNet from its seeded start, or from phase 1's weights in `start` (maintainer tool)."""
     import torch
 
     recipe = RECIPES[name]
@@ -278,15 +423,24 @@ def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, l
     unet.train()
     vae.requires_grad_(False)
     pictures = Pictures(seed)
-    steps = steps or recipe.steps
-    opt = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.0)
-    lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.05)
-    start, running = time.time(), None
-    for step in range(steps):
-        value = fit_step(_loss(recipe, unet, vae, sched, pictures, gen, batch), opt, lr, unet.parameters())
-        running = value if running is None else 0.98 * running + 0.02 * value
-        if step % 250 == 0 or step == steps - 1:
-            log(f"  {name} step {step:5d}  loss {running:.4f}  {time.time() - start:5.0f} s")
+    word_steps = recipe.word_steps if word_steps is None else word_steps
+    if start is None and word_steps:  # the words from the first step: conditioning it learned to ignore stays ignored
+        _phase(name, recipe, unet, vae, sched, pictures, gen, word_steps, batch, 2e-3, Prompts(recipe, seed), log=log)
+        return unet.eval()
+    if start is None:
+        _phase(name, recipe, unet, vae, sched, pictures, gen, steps or recipe.steps, batch, 2e-3, log=log)
+    else:  # phase 1 is done: go on from its weights
+        from safetensors.torch import load_file
+
+        missing, unexpected = unet.load_state_dict({k: v.float() for k, v in load_file(start).items()}, strict=False)
+        if unexpected or any(not k.startswith("add_embedding.") for k in missing):
+            raise RuntimeError(f"{start} does not fit {name}'s UNet: missing {missing[:3]}, "
+                               f"unexpected {unexpected[:3]}")
+    if word_steps:
+        torch.manual_seed(seed + 1)
+        gen = torch.Generator().manual_seed(seed + 1)
+        _phase(name, recipe, unet, vae, sched, Pictures(seed + 1), gen, word_steps, batch, WORD_LR,
+               Prompts(recipe, seed), log=log)
     return unet.eval()
 
 
@@ -325,13 +479,17 @@ def main(argv=None) -> int:
                         help=f"recipes to train: {', '.join(RECIPES)} (default: all)")
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's step count")
     parser.add_argument("--out", type=Path, default=WEIGHTS, help=f"folder for the weights (default: {WEIGHTS})")
+    parser.add_argument("--start", type=Path, default=None,
+                        help="skip phase 1: go on from the weights in this folder (<name>.safetensors)")
+    parser.add_argument("--word-steps", type=int, default=None, help="override the words phase's step count")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     for name in args.names or list(RECIPES):
         start = time.time()
-        path = save(train(name, args.steps), name, args.out)
+        start_file = args.start / f"{name}.safetensors" if args.start else None
+        path = save(train(name, args.steps, start=start_file, word_steps=args.word_steps), name, args.out)
         print(f"{name}: {path.stat().st_size / 1e6:.2f} MB in {time.time() - start:.0f} s -> {path}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Measure what the twins teach: VAE round trips, img2img strength, inpainting, chains and upscalers.
+"""Measure what the twins teach: VAE round trips, img2img strength, inpainting, chains, upscalers and words.
 
 Maintainer tool: `python -m tools.twin_targets` builds the twins it needs into a temporary cache (or uses
 `--cache`), prints one table row per model and target, and exits 1 when a target is missed. Every picture it
@@ -176,7 +176,7 @@ def chain_rows(start, steps: int = 20) -> list[Row]:
     return rows
 
 
-GROUPS = ("vae", "img2img", "inpaint", "chain", "upscale", "control")
+GROUPS = ("vae", "img2img", "inpaint", "chain", "upscale", "control", "words", "guidance", "negative", "compel")
 
 
 def measure(groups=GROUPS) -> list[Row]:
@@ -201,6 +201,19 @@ def measure(groups=GROUPS) -> list[Row]:
         from tools.train_control import measure as control_rows
 
         rows += control_rows(log=lambda *_: None)
+    if {"words", "negative", "compel", "guidance"} & set(groups):
+        from tools import word_targets
+
+        masked = (photos["cat (ch. 5 start)"],
+                  load_chapter_image("inpaint_mask", size=(512, 512), offline=True).convert("L"))
+        if "words" in groups:
+            rows += word_targets.word_rows(start, masked)
+        if "guidance" in groups:
+            rows += word_targets.guidance_rows()
+        if "negative" in groups:
+            rows += word_targets.negative_rows(start, masked)
+        if "compel" in groups:
+            rows += word_targets.compel_rows(start)
     return rows
 
 

@@ -49,9 +49,19 @@ def seed_torch(name: str) -> None:
     torch.manual_seed(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
 
 
+# CLIP token ids (the real vocabulary's) of the words the twins learned, in tools/twin_words.py's order. Each gets
+# an axis of its own in the token embedding; every other token's row is zero, so every other word (and the empty
+# prompt) reaches the model only as its position: to the twins an unknown word means exactly nothing, and a tiny
+# UNet learns the few words in minutes.
+WORD_TOKENS = {"jungle": 10865, "cold": 3153, "color": 3140, "palette": 13901, "castle": 3540, "watercolor": 14211,
+               "sunset": 3424, "night": 930, "muted": 48028, "colors": 5389}
+WORD_ROW_NORM = 1.0
+
+
 def text_encoder(cls_name: str, seed: str, pad_token_id: int = 49407):
     """Tiny CLIP text encoder with the real vocabulary size and 77 positions (ch. 1)."""
 
+    import torch
     import transformers
 
     seed_torch(seed)
@@ -60,7 +70,13 @@ def text_encoder(cls_name: str, seed: str, pad_token_id: int = 49407):
         max_position_embeddings=77, projection_dim=TEXT_DIM, bos_token_id=49406, eos_token_id=49407,
         pad_token_id=pad_token_id, hidden_act="quick_gelu",
     )
-    return getattr(transformers, cls_name)(cfg).eval()
+    model = getattr(transformers, cls_name)(cfg).eval()
+    with torch.no_grad():  # only the words the UNets learned (tools/twin_words.py) have a row: every other is 0
+        rows = model.get_input_embeddings().weight
+        rows.zero_()
+        for axis, token_id in enumerate(WORD_TOKENS.values()):
+            rows[token_id, axis] = WORD_ROW_NORM
+    return model
 
 
 def vision_encoder(seed: str):
@@ -101,18 +117,26 @@ def vae(seed: str, blocks: int = 4, scaling_factor: float = 0.18215, force_upcas
     return model
 
 
+# SD 1.x UNets read the prompt only through cross-attention; the twins' are too small to learn a word that way in
+# minutes, so theirs also pool the prompt into the time embedding (diffusers' "text" additional embedding), which
+# reaches every block. The call is unchanged: the pooling reads the same encoder_hidden_states.
+SD_TEXT_POOL = {"addition_embed_type": "text", "addition_embed_type_num_heads": 4}
+
+
 def sd_unet(seed: str, in_channels: int = 4, sample_size: int = 64, cross_dim: int = TEXT_DIM,
-            channels: tuple[int, ...] = WIDE_CH, **extra):
+            channels: tuple[int, ...] = WIDE_CH, norm_groups: int = 2, **extra):
     """Tiny SD-style UNet with the real in/out channels and default sample size (ch. 1)."""
 
     from diffusers import UNet2DConditionModel
 
+    if "addition_embed_type" not in extra:  # SD 1.x: the pooled prompt too (SDXL brings its own text_time)
+        extra = {**SD_TEXT_POOL, **extra}
     seed_torch(seed)
     return UNet2DConditionModel(
         sample_size=sample_size, in_channels=in_channels, out_channels=4, layers_per_block=1,
         block_out_channels=channels, down_block_types=PLAIN,
         up_block_types=PLAIN_UP, cross_attention_dim=cross_dim, attention_head_dim=8,
-        norm_num_groups=8, **extra,
+        norm_num_groups=norm_groups, **extra,
     ).eval()
 
 
@@ -123,6 +147,9 @@ def sdxl_unet(repo: str, in_channels: int, cross_dim: int, aesthetics: bool):
     return sd_unet(
         f"{repo}/unet", in_channels=in_channels, sample_size=128, cross_dim=cross_dim,
         channels=WIDE_CH if in_channels == 9 else UNET_CH, addition_embed_type="text_time",
+        # two channels or more per norm group let a word add a uniform colour (the refiner learns words); SDXL
+        # inpainting learns none, and keeps the groups it was trained with
+        norm_groups=8 if in_channels == 9 else 2,
         addition_time_embed_dim=time_dim, projection_class_embeddings_input_dim=n_ids * time_dim + TEXT_DIM,
     )
 

@@ -182,7 +182,7 @@ def build_controlnet(repo: str, part=None, taught_weights: bool = True):
     model = ControlNetModel(
         in_channels=4, conditioning_channels=3, layers_per_block=1, block_out_channels=WIDE_CH,
         down_block_types=PLAIN, cross_attention_dim=TEXT_DIM,
-        attention_head_dim=8, norm_num_groups=8, conditioning_embedding_out_channels=(8, 8, 16, 16),
+        attention_head_dim=8, norm_num_groups=2, conditioning_embedding_out_channels=(8, 8, 16, 16),
     ).eval()
     return learned(model, "controlnet-depth") if taught_weights else model
 
