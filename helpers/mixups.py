@@ -139,8 +139,8 @@ def _missing_trigger(pipeline, args: dict) -> None:
 
     repo = str(getattr(getattr(pipeline, "config", None), "_name_or_path", "") or "")
     if repo not in CHECKPOINTS:  # loaded from a cache folder: models--org--name/snapshots/...
-        found = re.search(r"models--([^/\\]+?)--([^/\\]+)", str(getattr(getattr(getattr(pipeline, "unet", None),
-                                                                                  "config", None), "_name_or_path", "")))
+        unet_path = getattr(getattr(getattr(pipeline, "unet", None), "config", None), "_name_or_path", "")
+        found = re.search(r"models--([^/\\]+?)--([^/\\]+)", str(unet_path))
         repo = f"{found.group(1)}/{found.group(2)}" if found else repo
     trigger = CHECKPOINTS[repo].trigger if repo in CHECKPOINTS else None
     prompt = args.get("prompt")
