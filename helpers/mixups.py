@@ -72,8 +72,10 @@ def _latents_scale(pipeline, args: dict) -> None:
     if not isinstance(factor, float) or factor >= 1 or not isinstance(value, torch.Tensor) or value.ndim != 4 \
             or value.shape[1] != channels or not value.is_floating_point():
         return
+    from helpers.chain import latents_mark
+
     rms = float(value.detach().float().pow(2).mean().sqrt())
-    if rms < 1 / LATENT_SPREAD:
+    if rms < 1 / LATENT_SPREAD and latents_mark(value) is None:  # marked ones: check_latents_compatible judges them
         warn_call("image= holds latents that spread several times narrower than the latents a pipeline hands on "
                   f"(output_type='latent' gives them already multiplied by vae.config.scaling_factor, {factor}, so "
                   "they spread about 1). These look multiplied by it a second time: pass them as the pipeline "

@@ -171,3 +171,4 @@ def test_editions_that_ran_different_code_are_not_blamed_on_the_chinese_cells(tm
     assert compare_editions(english, chinese, ["01_a"]) == 0
     out = capsys.readouterr().out
     assert "ran different code" in out and "--lang en" in out and "does more than" not in out
+    assert "printed the same text" not in out
