@@ -184,6 +184,16 @@ def check_pooled(pipeline, args: dict) -> None:
 def check_callback(args: dict) -> None:
     """callback_on_step_end is called as f(pipeline, step, timestep, callback_kwargs) (ch. 1–5)."""
     callback = args.get("callback_on_step_end")
+    if isinstance(callback, (list, tuple)):
+        objects = all(hasattr(c, "tensor_inputs") for c in callback)  # diffusers' PipelineCallback objects
+        raise TypeError(f"callback_on_step_end takes one callback, got a {type(callback).__name__} of "
+                        f"{len(callback)}. " + (
+                            "diffusers joins callback objects into one: "
+                            "callback_on_step_end=MultiPipelineCallbacks([...]) (from diffusers.callbacks)."
+                            if objects else
+                            "To run two functions, write one that calls both and returns callback_kwargs: "
+                            "def both(pipe, step, timestep, kw): return second(pipe, step, timestep, "
+                            "first(pipe, step, timestep, kw))."))
     if callback is None or not callable(callback) or hasattr(callback, "tensor_inputs"):  # a PipelineCallback
         return
     try:

@@ -24,6 +24,8 @@ from helpers.libgaps import check_library_gaps
 from helpers.mixups import check_mixups
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+CJK_ADVICE = ("This checkpoint's CLIP text encoder was trained on English captions, so it reads them as rare byte "
+              "pieces and the picture will hardly follow them. Write the prompt in English.")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # ideographs, kana, hangul
 
 
@@ -113,8 +115,8 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         value = args.get(name)
         for v in value if isinstance(value, (list, tuple)) else [value] if value is not None else []:
             if not 0 <= checks.check_number(name, v) <= 1:
-                raise ValueError(f"{name}={v} must lie in [0, 1]: a share of the denoising run, not a percent "
-                                 f"({v / 100:g} for {v}%).")
+                raise ValueError(_share_message(name, v, args.get("num_inference_steps") or defaults.get(
+                    "num_inference_steps") or 50))
     if args.get("noise_level") is not None:
         limit = getattr(getattr(pipeline, "config", None), "max_noise_level", None) or 350
         checks.check_noise_level(args["noise_level"], limit)
@@ -133,8 +135,9 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
                 lo = value - value % factor
                 why = ("its latents come in blocks of 64 pixels" if hasattr(pipeline, "movq")
                        else f"the VAE shrinks pictures {factor} times")
-                raise ValueError(f"{name}={value} is not a multiple of {factor}; {why}. "
-                                 f"Use {lo or factor} or {lo + factor}.")
+                use = (f"Use {lo} or {lo + factor}" if lo
+                       else f"Use {factor} at least ({8 * factor} or more gives the model room to draw)")
+                raise ValueError(f"{name}={value} is not a multiple of {factor}; {why}. {use}.")
     native = native_side(pipeline)
     if native and max(args.get("height") or 0, args.get("width") or 0) > 2 * native:
         _warn(f"height={args.get('height')}, width={args.get('width')} is more than twice the {native}×{native} "
@@ -214,6 +217,41 @@ def _check_reuse(generator) -> None:
 # ------------------------------------------------------------------ prompts
 
 
+def _share_message(name: str, v, steps) -> str:
+    """The message for a share of the run given outside [0, 1]: both likely meanings, each with its value."""
+    text = f"{name}={v} must lie in [0, 1]: a share of the denoising run (0.0 is its first step, 1.0 its end)."
+    if v <= 1:
+        return text
+    readings = []
+    if float(v).is_integer() and v <= steps:
+        readings.append(f"step {v:g} of this call's {steps} steps: {name}={v / steps:g}")
+    if v <= 100:
+        readings.append(f"{v:g} percent: {name}={v / 100:g}")
+    return text + (" If you meant " + "; if you meant ".join(readings) + "." if readings else "")
+
+
+def _is_picture(value) -> bool:
+    import numpy as np
+    from PIL import Image
+
+    return isinstance(value, (Image.Image, np.ndarray))
+
+
+def _picture_in_text_slot(pipeline, name: str, picture) -> str:
+    """The message for a picture given where a prompt goes, naming the call's order of parameters."""
+    import inspect
+
+    order = [p for p in inspect.signature(type(pipeline).__call__).parameters if p != "self"]
+    where = order.index(name) + 1 if name in order else None
+    targets = [n for n in ("image", "mask_image", "control_image") if n in order]
+    fix = f"pass it by name: {targets[0]}=picture" if targets else "this pipeline takes no start picture"
+    place = (f"{type(pipeline).__name__}'s parameter number {where} is {name} "
+             f"({', '.join(order[:where])}, ...), so a picture given in that place lands there"
+             if where else f"{name} is a prompt")
+    size = f" {picture.size[0]}x{picture.size[1]}" if isinstance(getattr(picture, "size", None), tuple) else ""
+    return f"{name} got a picture ({type(picture).__name__}{size}), not text: {place}. Pictures go by name; {fix}."
+
+
 def check_prompts(pipeline, args: dict) -> None:
     """Prompts must be text; say when a prompt is cut at 77 tokens or is not in English (ch. 1–5)."""
     for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2"):
@@ -227,12 +265,12 @@ def check_prompts(pipeline, args: dict) -> None:
                     embeds = "negative_prompt_embeds" if name.startswith("negative") else "prompt_embeds"
                     raise TypeError(f"{name} is a tensor {tuple(text.shape)}: prompt embeddings (compel's output) "
                                     f"go in {embeds}=, not {name}=.")
+                if _is_picture(text):  # e.g. SD img2img's order, pipeline(prompt, image), on the SDXL refiner
+                    raise TypeError(_picture_in_text_slot(pipeline, name, text))
                 raise TypeError(f"{name} must be text (a str, or a list of str), got {type(text).__name__} "
                                 f"{text!r}. Put the words in quotes: {name}=\"...\".")
             if CJK.search(text):
-                _warn(f"{name} contains Chinese, Japanese or Korean characters. This checkpoint's CLIP text encoder "
-                      "was trained on English captions, so it reads them as rare byte pieces and the picture "
-                      "will hardly follow them. Write the prompt in English.")
+                _warn(f"{name} contains Chinese, Japanese or Korean characters. {CJK_ADVICE}")
             tokenizer = next((t for t in (getattr(pipeline, n, None) for n in ("tokenizer", "tokenizer_2",
                               "prior_tokenizer")) if t is not None), None)  # the SDXL refiner has only the 2nd
             if tokenizer is not None and name in ("prompt", "negative_prompt"):

@@ -23,6 +23,12 @@ def _mistyped_id(repo: str) -> tuple[str, str] | None:
     """A chapter's id with a space around it, or with a part's folder written into it ("org/name/unet")."""
     from helpers.checkpoints import CHECKPOINTS
 
+    web = re.match(r"\s*(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/([^/\s]+)/([^/\s?#]+)", repo)
+    if web:  # the model page's address copied from the browser
+        repo_id = f"{web.group(1)}/{web.group(2)}"
+        return (f"{repo!r} is the model's web address; from_pretrained takes its repo id, org/name, online too.",
+                f"drop the address part: from_pretrained({repo_id!r}, ...)"
+                + (" (one of the chapter's ids, so it loads offline too)." if repo_id in CHECKPOINTS else "."))
     if repo != repo.strip() and repo.strip() in CHECKPOINTS:
         return (f"the id {repo!r} has a space at its start or end, so it names no repo.",
                 f"take the space out: {repo.strip()!r} (repo_id.strip()).")

@@ -77,8 +77,9 @@ def check_size(width, height, multiple: int = 8) -> tuple[int, int]:
             raise TypeError(f"{name} must be a positive whole number of pixels, got {v!r}.")
         if v % multiple:
             lo, hi = v - v % multiple, v - v % multiple + multiple
+            use = f"Use {lo} or {hi}" if lo else f"Use {hi} at least (64 or more gives the model room to draw)"
             raise ValueError(f"{name}={v} is not a multiple of {multiple}; the VAE works on {multiple}-pixel blocks. "
-                             f"Use {lo or hi} or {hi}, e.g. image.resize(...).")
+                             f"{use}, e.g. image.resize(...).")
     return int(width), int(height)
 
 
@@ -172,6 +173,16 @@ def check_prompt_length(tokenizer, prompt: str, name: str = "prompt") -> int:
 def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
     """prompt_embeds and negative_prompt_embeds must be (batch, tokens, width) and agree in shape (ch. 4)."""
     for name, embeds in (("prompt_embeds", prompt_embeds), ("negative_prompt_embeds", negative_prompt_embeds)):
+        if isinstance(embeds, (list, tuple)):  # the pipelines take one tensor, never a list
+            if embeds and all(isinstance(e, (int, str)) or not getattr(e, "is_floating_point", lambda: True)()
+                              for e in embeds):
+                raise TypeError(
+                    f"{name} is a {type(embeds).__name__} of {len(embeds)} items holding token ids, not a tensor of "
+                    "embeddings (batch, tokens, width), as compel(prompt, 'words') returns them: compel's second "
+                    "parameter is return_tokenization, not a negative prompt, so it gave (embeddings, tokens). "
+                    "Encode each prompt on its own: prompt_embeds = compel(prompt); negative_prompt_embeds = "
+                    "compel(negative_prompt).")
+            return  # a tuple of embeddings (encode_prompt's whole answer): helpers.callbatch says how to unpack it
         if embeds is not None and getattr(embeds, "ndim", 3) == 2:
             raise ValueError(f"{name} has shape {tuple(embeds.shape)}: one prompt without its batch axis. Pipelines "
                              f"take (batch, tokens, width); pass {name}={name}[None].")

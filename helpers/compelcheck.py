@@ -31,6 +31,15 @@ def check_compel_text(compel, text) -> None:
     """Warn about A1111 weighting and about words past compel's 77-token cut in one prompt string (ch. 4)."""
     if not isinstance(text, str):
         return
+    wide = re.search(r"[（）＋－]", text)
+    if wide:  # what a Chinese or Japanese keyboard types for ( ) + -
+        plain = text.translate(str.maketrans("（）＋－", "()+-"))
+        warn_call(f"this prompt writes compel's syntax with full-width {wide.group(0)!r}; compel reads only the "
+                  f"plain ( ) + - of an English keyboard, so it sees plain words at weight 1.0. Write: {plain!r}.")
+    from helpers.callcheck import CJK, CJK_ADVICE
+
+    if CJK.search(text):
+        warn_call(f"this prompt contains Chinese, Japanese or Korean characters. {CJK_ADVICE}")
     found = A1111.search(text)
     if found:
         words, weight = found.group(1).strip(), found.group(2)

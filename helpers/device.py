@@ -114,8 +114,11 @@ def for_device(*, cuda, cpu, mps=None):
     return cpu if kind == "cpu" or mps is None else mps
 
 
-def free_memory() -> None:
+def free_memory(*held) -> None:
     """Collect deleted pipelines now and hand cached CUDA memory back; call it after every `del` (ch. 3-5)."""
+    if held:  # free_memory(pipeline): the name still holds it, so nothing could be freed
+        raise TypeError("free_memory() frees what no name holds any more, so it takes no arguments: first "
+                        "`del pipeline` (every name that holds it), then call free_memory().")
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -81,7 +81,7 @@ def check_images(pipeline, args: dict) -> dict:
 
     kind = _name(pipeline)
     for name, needed in NEEDS[:2]:  # control_image: helpers.callbatch.check_control says it first, with the fix
-        missing = args.get(name) is None and (name in args or name == "mask_image")  # a mask is never optional
+        missing = args.get(name) is None  # img2img, inpainting and the upscalers never run without their picture
         if missing and any(k in kind for k in needed if k != "ControlNet") and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else
                             "mask (white = repaint)") + f" it works from. Pass {name}=... (a PIL image).")
@@ -95,7 +95,11 @@ def check_images(pipeline, args: dict) -> dict:
             raise TypeError(f"{name} is an empty list: pass a picture, e.g. {name}=output.images[0].")
         items = []
         for item in each(value):
-            if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
+            if isinstance(item, (bytes, bytearray)):  # e.g. open(path, "rb").read(): a file's bytes, not its name
+                raise TypeError(f"{name} holds {len(item):,} bytes of a file's contents, not a picture. Open them "
+                                f"as one: import io; from PIL import Image; "
+                                f"{name} = Image.open(io.BytesIO(data)).convert('RGB').")
+            if isinstance(item, str) or hasattr(item, "__fspath__"):
                 raise TypeError(f"{name} is a path or URL ({str(item)[:60]!r}), not a picture. Open it first: "
                                 f"from helpers.images import load_image_file; {name} = load_image_file({str(item)!r}).")
             item = convert_array(item, name)
@@ -125,7 +129,9 @@ def check_images(pipeline, args: dict) -> dict:
                 _warn(f"image is a tensor of latents {tuple(item.shape)} with no note of the pipeline that made it "
                       "(.clone(), torch.cat, a dtype change or arithmetic make a new tensor without one), so "
                       f"whether it fits {_name(pipeline)}'s VAE cannot be checked here. Check it yourself: "
-                      "helpers.chain.check_latents_compatible(the pipeline that made them, this pipeline).")
+                      "helpers.chain.check_latents_compatible(the pipeline that made them, this pipeline) says "
+                      "whether both share one latent space; the latents must also stay as that pipeline handed "
+                      "them (already multiplied by vae.config.scaling_factor: scale them only to decode by hand).")
             if isinstance(item, Image.Image) and item.getexif().get(0x0112, 1) not in (1, None):
                 # a phone photo opened with Image.open: the pixels are stored sideways, the EXIF tag turns them
                 _warn(f"{name} carries an EXIF rotation (orientation {item.getexif()[0x0112]}) that Image.open does "
@@ -229,6 +235,10 @@ def check_sizes(pipeline, args: dict, signature) -> None:
         value = args.get(name)
         if not isinstance(value, Image.Image):
             continue
+        if min(value.size) < 8:  # under one latent cell: diffusers would make a picture of no pixels
+            raise ValueError(f"{name} is {value.width}×{value.height} pixels, smaller than one 8×8 block of the "
+                             "autoencoder, so nothing of it would reach the model. Enlarge it first, e.g. "
+                             f"{name} = {name}.resize((512, 512)) (the model draws best near its own size).")
         (w, h), reason = _target_size(pipeline, args, signature, value)
         native = native_side(pipeline)
         if native and max(w, h) > 2 * native and not args.get("height"):

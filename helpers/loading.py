@@ -266,12 +266,21 @@ def decide(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[st
     return replace(choice, differences=differences, sizes=tuple(files.get(path) for path in choice.files))
 
 
-def load_args(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = ()) -> dict:
+def load_args(repo_id: str, *, allow_pickle: str | None = None, passed: Iterable[str] = (), **others) -> dict:
     """`variant=` and `use_safetensors=` for from_pretrained, read from the repo's files, and why (every chapter).
 
     `allow_pickle` must name `repo_id` to accept pickle-only weights; `passed` names components you pass yourself
     (e.g. `vae=pipeline.vae`), which are then left out of the decision.
     """
+    if others:
+        chosen = {"variant", "use_safetensors"} & set(others)
+        raise TypeError(f"load_args() got {', '.join(f'{k}=' for k in others)}, which it does not take. " + (
+            "It chooses variant= and use_safetensors= itself from the repo's files and prints why; leave them "
+            "out (its choice is what the repo ships)." if chosen else
+            "It takes repo_id, allow_pickle= and passed=; other from_pretrained arguments go to from_pretrained "
+            "itself, beside **load_args(repo_id)."))
+    if isinstance(passed, str):  # passed="vae": one folder, not the letters v, a, e
+        passed = [passed]
     from helpers.explain import wrap_if_enabled
 
     wrap_if_enabled()  # diffusers is imported by now: the call checks reach the pipeline this loads

@@ -9,6 +9,7 @@ by helpers.families.
 from __future__ import annotations
 
 import contextlib
+import re
 import warnings
 
 from PIL import Image
@@ -41,7 +42,11 @@ def _swapped_control(pipeline, args: dict) -> None:
     if not any(kind in name for kind in GREY_MAPS) or not isinstance(image, Image.Image) \
             or not isinstance(control, Image.Image):
         return  # a segmentation or pose ControlNet takes colour maps, and a start photo may be black and white
-    if _grey(image) and not _grey(control):
+    if control is image and not _grey(image):
+        warn_call("control_image= is the start picture itself. The ControlNet reads it as its map (a depth "
+                  "ControlNet: near is bright), so the photo's brightness becomes the layout it follows. Make the "
+                  "map first, e.g. control_image = depth_estimator(init_image)['depth'].convert('RGB') (chapter 4).")
+    elif _grey(image) and not _grey(control):
         warn_call("image= is grey (the same in R, G and B), as a depth map is, and control_image= is in colour. "
                   "image= is the start picture the call repaints; control_image= is the map the ControlNet follows. "
                   "If they are swapped: image=init_image, control_image=depth_image.")
@@ -67,7 +72,15 @@ def _latents_scale(pipeline, args: dict) -> None:
     if not isinstance(factor, float) or factor >= 1 or not isinstance(value, torch.Tensor) or value.ndim != 4 \
             or value.shape[1] != channels or not value.is_floating_point():
         return
-    if float(value.detach().float().std()) > LATENT_SPREAD:
+    from helpers.chain import latents_mark
+
+    rms = float(value.detach().float().pow(2).mean().sqrt())
+    if rms < 1 / LATENT_SPREAD and latents_mark(value) is None:  # marked ones: check_latents_compatible judges them
+        warn_call("image= holds latents that spread several times narrower than the latents a pipeline hands on "
+                  f"(output_type='latent' gives them already multiplied by vae.config.scaling_factor, {factor}, so "
+                  "they spread about 1). These look multiplied by it a second time: pass them as the pipeline "
+                  "handed them, image=latents.")
+    elif float(value.detach().float().std()) > LATENT_SPREAD:
         warn_call("image= holds latents that spread several times wider than the latents a pipeline hands on "
                   f"(output_type='latent' gives them multiplied by vae.config.scaling_factor, {factor}, so they "
                   "spread about 1). These look divided by it (as for vae.decode), or never multiplied (raw "
@@ -100,11 +113,52 @@ def _stops_early(args: dict) -> None:
                   f"starts there with denoising_start={end}.")
 
 
+def _guidance_below_one(pipeline, args: dict) -> None:
+    import inspect
+
+    guidance = args.get("guidance_scale")
+    if not isinstance(guidance, (int, float)) or not 0 < guidance < 1:
+        return
+    if "guidance_scale > 1" not in inspect.getsource(type(pipeline)):  # diffusers' test for guiding at all
+        return
+    warn_call(f"guidance_scale={guidance} is below 1, where diffusers switches classifier-free guidance off (it "
+              "guides only above 1), so this picture is the one guidance_scale=1 gives, and 0 too. For a gentle "
+              "pull towards the prompt, use 1.5 to 3.")
+
+
+def _repeated_prompt(args: dict) -> None:
+    prompt = args.get("prompt")
+    found = re.fullmatch(r"(.{4,}?)(?:\s*\1)+", prompt.strip(), flags=re.S) if isinstance(prompt, str) else None
+    if found:
+        times = prompt.count(found.group(1))
+        warn_call(f"prompt is one text written {times} times over ('...' * {times} joins strings), so this makes "
+                  f"one picture of the words repeated. For {times} pictures of it: prompt=[prompt] * {times}, or "
+                  f"num_images_per_prompt={times}.")
+
+
+def _missing_trigger(pipeline, args: dict) -> None:
+    from helpers.checkpoints import CHECKPOINTS
+
+    repo = str(getattr(getattr(pipeline, "config", None), "_name_or_path", "") or "")
+    if repo not in CHECKPOINTS:  # loaded from a cache folder: models--org--name/snapshots/...
+        unet_path = getattr(getattr(getattr(pipeline, "unet", None), "config", None), "_name_or_path", "")
+        found = re.search(r"models--([^/\\]+?)--([^/\\]+)", str(unet_path))
+        repo = f"{found.group(1)}/{found.group(2)}" if found else repo
+    trigger = CHECKPOINTS[repo].trigger if repo in CHECKPOINTS else None
+    prompt = args.get("prompt")
+    texts = [prompt] if isinstance(prompt, str) else prompt if isinstance(prompt, (list, tuple)) else []
+    if trigger and texts and all(isinstance(t, str) and trigger.lower() not in t.lower() for t in texts):
+        warn_call(f"{repo} was fine-tuned on prompts that say '{trigger}', and this prompt does not, so its style "
+                  f"hardly shows. Add the words: prompt=with_trigger({repo!r}, prompt) (from helpers.checkpoints), "
+                  f"or write '{trigger}' into the prompt.")
+
+
 def check_mixups(pipeline, args: dict) -> None:
     """Say once each call that runs but was likely meant otherwise (ch. 1–5)."""
     for check in (lambda: _stops_early(args), lambda: _swapped_control(pipeline, args),
                   lambda: _negative_inside(pipeline, args), lambda: _latents_scale(pipeline, args),
-                  lambda: _lcm_without_weights(pipeline)):
+                  lambda: _lcm_without_weights(pipeline), lambda: _guidance_below_one(pipeline, args),
+                  lambda: _repeated_prompt(args), lambda: _missing_trigger(pipeline, args)):
         try:
             check()
         except Exception:  # noqa: BLE001 - a warning is a help: an odd pipeline of the learner's must still run

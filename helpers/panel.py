@@ -127,7 +127,7 @@ class Panel:
         self.caption = W.HTML(value="")
         self.history = W.HBox(layout=W.Layout(flex_flow="row wrap"))
 
-        self.generate_button.on_click(lambda _: self.generate())
+        self.generate_button.on_click(lambda _: self._clicked())
         self.stop_button.on_click(lambda _: self.stop())
         self.save_button.on_click(lambda _: self._save_clicked())
         for control in self.controls.values():
@@ -141,7 +141,7 @@ class Panel:
 
     def _check_extras(self, extras) -> tuple:
         """Each declared control once, and a pipeline argument only where the pipeline takes it."""
-        extras = tuple(extras)
+        extras = (extras,) if isinstance(extras, (Slider, Choice)) else tuple(extras)  # one control, no list
         seen = set()
         for extra in extras:
             if not isinstance(extra, (Slider, Choice)):
@@ -219,6 +219,12 @@ class Panel:
                                     f"{{'prompt_embeds': ..., 'negative_prompt_embeds': ...}}; yours returned "
                                     f"{type(made).__name__}.")
                 self._cache[key] = made
+                if p["negative_prompt"] and not {"negative_prompt_embeds", "negative_prompt"} & set(made):
+                    from helpers.callwarning import warn_call
+
+                    warn_call("encode= returned no negative_prompt_embeds, so the negative prompt box has no effect. "
+                              "Return both: {'prompt_embeds': compel(prompt), 'negative_prompt_embeds': "
+                              "compel(negative_prompt)}.")
             kwargs.update(self._cache[key])
             if p["guidance_scale"] <= 1:  # guidance off: the negative side is unused (check_prompts said so once)
                 kwargs.pop("negative_prompt_embeds", None)
@@ -243,7 +249,18 @@ class Panel:
         self.status.value = _html(message)
 
     def generate(self, wait: bool = False) -> bool:
-        """Start one run unless one is already running; returns False for an ignored double click (ch. 1–5)."""
+        """Run once with the controls' values, after any run already going; wait=True: until it ends (ch. 1–5).
+
+        Called from code, a run never drops: a loop that sets a control and calls generate() gets one picture per
+        call, newest first in panel.results (each with .image and .save(path))."""
+        self._busy.acquire()  # a run already going finishes first
+        self._start()
+        if wait:
+            self.wait()
+        return True
+
+    def _clicked(self) -> bool:
+        """Generate pressed, or a control moved in live mode: start unless a run is going (ch. 1–5)."""
         if not self._busy.acquire(blocking=False):
             if self.live.value:  # the picture must end up matching the controls: one more run after this one
                 self._again = True
@@ -251,15 +268,17 @@ class Panel:
             else:
                 self.status.value = _("busy: the current run must finish (or press Stop) first")
             return False
+        self._start()
+        return True
+
+    def _start(self) -> None:
+        """Start a run in its own thread; the caller holds the busy lock, which the run releases (ch. 1–5)."""
         self._stop.clear()
         self.generate_button.disabled = True
         self.stop_button.disabled = False
         self.status.value = _("running…")
         self._thread = threading.Thread(target=self._run, args=(self.params(),), daemon=True)
         self._thread.start()
-        if wait:
-            self.wait()
-        return True
 
     def wait(self, timeout: float | None = 600) -> None:
         """Block until the current run ends (for scripts and tests) (ch. 1–5)."""
@@ -308,7 +327,7 @@ class Panel:
             self._busy.release()
             if self._again:  # live mode: values changed while this ran; the picture must match the controls
                 self._again = False
-                self.generate()
+                self._clicked()
 
     def _show_error(self, exc: Exception, fix: str = "") -> None:
         from helpers.notes import note_for
@@ -346,7 +365,7 @@ class Panel:
 
     def _on_change(self, change) -> None:
         if self.live.value:
-            self.generate()
+            self._clicked()
 
     # ------------------------------------------------------------------ saving
 

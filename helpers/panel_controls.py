@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import KW_ONLY, dataclass, field
+from pathlib import Path
 
 import ipywidgets as W
 from PIL import Image
@@ -32,6 +33,17 @@ class Result:
     seconds: float
     caption: str = field(default="")
     saved: bool = False
+
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Save the picture as PNG at `path`; an existing file is kept unless overwrite=True (ch. 1–5)."""
+        path = Path(path).expanduser()
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"path={str(path)!r}: a panel picture is saved as PNG; end the name with .png.")
+        if path.exists() and overwrite is not True:
+            raise FileExistsError(f"{path} exists and is kept; pass another name, or overwrite=True to replace it.")
+        self.image.save(path)
+        self.saved = True
+        return path
 
 
 class Controls(dict):
@@ -127,9 +139,13 @@ class Choice:
     _: KW_ONLY
     label: str | None = None
     pipeline_arg: bool = True
+    default: object = field(default=None, repr=False)  # not a setting: named only to point to value=
 
     def __post_init__(self):
         check_name(self)
+        if self.default is not None:
+            raise TypeError(f"Choice has no default=; the option shown first is value=: Choice({self.name!r}, "
+                            f"{{...}}, value={self.default!r}).")
         if not isinstance(self.options, dict) or not self.options:
             raise TypeError(f"Choice({self.name!r}) needs a dict of named options, e.g. "
                             f"{{'box': box_mask, 'oval': oval_mask}}; got {self.options!r}.")

@@ -84,6 +84,18 @@ def convert_array(value, name: str):
             _warn(f"{name} is a uint8 numpy array; diffusers reads numpy pictures as floats in [0, 1], so 0–255 "
                   "values would blow out. Converted it with PIL.Image.fromarray.")
             return Image.fromarray(value if value.ndim == 2 or value.shape[-1] != 1 else value[..., 0])
+        if np.issubdtype(value.dtype, np.integer) and value.size:  # e.g. int32 from Image.convert("I"), 16-bit PNGs
+            top = int(value.max())
+            if value.min() < 0 or top > 65535:
+                raise ValueError(f"{name} is a numpy array of {value.dtype} with values {value.min()}–{top}, which "
+                                 "is no picture's range. Pictures are 0–255 (uint8): scale it there first.")
+            sixteen = top > 255
+            _warn(f"{name} is a numpy array of {value.dtype}; diffusers reads numpy pictures as floats in [0, 1]. "
+                  + ("Its values go past 255, so it was read as 16-bit and scaled to 0–255"
+                     if sixteen else "Made it 0–255 (uint8)") + " and a PIL image.")
+            small = np.rint(value / 257.0) if sixteen else value
+            small = small.astype(np.uint8)
+            return Image.fromarray(small if small.ndim == 2 or small.shape[-1] != 1 else small[..., 0])
         if np.issubdtype(value.dtype, np.floating) and value.ndim == 3 and value.shape[-1] == 4:
             _warn(f"{name} is a float numpy array with 4 channels (RGBA, as plt.imread returns PNGs); diffusers "
                   "would take 4 channels for latents. Made it an RGB picture, dropping the alpha channel.")

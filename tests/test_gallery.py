@@ -157,3 +157,18 @@ def test_prints_of_one_cell_read_as_one_block():
     light = gallery.light(nb)
     assert [o["text"] for o in light.cells[1].outputs] == ["verdict: True\nsecond line\n"]
     assert len(nb.cells[1].outputs) == 2  # the notebook itself is left as it ran
+
+
+def test_editions_that_ran_different_code_are_not_blamed_on_the_chinese_cells(tmp_path, capsys, monkeypatch):
+    from tools import run
+
+    assert run.chinese_is_built_from_english("01_guidance_scale")  # the committed editions agree
+    english, chinese = tmp_path / "en", tmp_path / "zh"
+    english.mkdir(), chinese.mkdir()
+    save_chapter(_chapter(printed="verdict: True\n"), "01_a", None, english, 1.0)
+    save_chapter(_chapter("# 第1章", printed="verdict: False\n"), "01_a", None, chinese, 1.0)
+    monkeypatch.setattr(run, "chinese_is_built_from_english", lambda name: False)  # e.g. a learner edited 01_a
+    assert compare_editions(english, chinese, ["01_a"]) == 0
+    out = capsys.readouterr().out
+    assert "ran different code" in out and "--lang en" in out and "does more than" not in out
+    assert "printed the same text" not in out

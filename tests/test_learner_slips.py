@@ -587,7 +587,7 @@ def test_slips_of_the_fifth_probe(pipes, tmp_path):
         check_names(kandinsky, inspect.signature(KandinskyV22InpaintPipeline.__call__), {"strength": 0.3})
     with pytest.raises(ValueError, match=r"numpy batch of pictures \(1, 64, 64, 3\).*astype\('float32'\) / 255"):
         convert_array(np.zeros((1, 64, 64, 3), np.uint8) + 200, "image")
-    with pytest.raises(ValueError, match=r"denoising_start=80 must lie in \[0, 1\].*not a percent \(0.8 for 80%\)"):
+    with pytest.raises(ValueError, match=r"denoising_start=80 must lie in \[0, 1\].*80 percent: denoising_start=0.8"):
         check_numbers(pipes["img2img"], {"denoising_start": 80})
     pipes["img2img"].__dict__.pop("_tutorial_said", None)
     with warnings.catch_warnings(record=True) as caught:

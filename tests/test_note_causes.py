@@ -70,6 +70,8 @@ CASES = [
     ("textual inversion while offline", lambda p: p["i2i"].load_textual_inversion("sd-concepts-library/cat-toy"),
      r"textual-inversion embeddings come from the Hub"),
     ("a repo id with no twin", _load("AutoPipelineForImage2Image", "prompthero/openjourney"), r"has no twin"),
+    ("a model page's address for the id", _load("AutoPipelineForImage2Image", f"https://huggingface.co/{SD}"),
+     rf"is the model's web address.*from_pretrained\('{SD}', ...\) \(one of the chapter's ids"),
     ("two prompts for one picture in the x4 upscaler", lambda p: p["x4"](["a cat", "a dog"], image=picture(32),
      **small()), r"prompt holds 2 prompts and image 1: StableDiffusionUpscalePipeline does not repeat"),
     ("two masks for one picture", lambda p: p["inpaint"]("a cat", image=picture(), mask_image=[mask(), mask()],

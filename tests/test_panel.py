@@ -68,10 +68,22 @@ def test_an_error_is_shown_in_the_panel_and_history_survives(panel):
 
 
 def test_a_double_click_runs_once(panel):
-    assert panel.generate() is True
-    assert panel.generate() is False  # the button is busy
+    assert panel._clicked() is True  # what the Generate button calls
+    assert panel._clicked() is False  # the button is busy
     panel.wait()
     assert panel.runs == 1 and len(panel.results) == 1
+
+
+def test_generate_from_code_never_drops_a_run_and_returns_the_picture(panel, tmp_path):
+    for seed in (1, 2, 3):  # a learner's loop: each call waits for the run before it
+        panel.seed.value = seed
+        assert panel.generate() is True
+    panel.generate(wait=True)
+    assert panel.runs == 4 and [r.params["seed"] for r in panel.results] == [3, 3, 2, 1]
+    made = panel.results[0]
+    assert made.save(tmp_path / "mine.png") == tmp_path / "mine.png"
+    with pytest.raises(FileExistsError, match="exists and is kept.*overwrite=True"):
+        made.save(tmp_path / "mine.png")
 
 
 def test_moving_a_slider_does_not_re_encode_the_prompt(panel):

@@ -66,3 +66,18 @@ def test_two_cpu_processes_split_the_work_and_match_one(tmp_path, capsys):
     assert "grid 128x" in two.stdout and "from 2 process(es)" in two.stdout
     assert _tiles(one.out) == _tiles(two.stdout) and len(_tiles(one.out)) == 4
     assert Image.open(tmp_path / "one.png").tobytes() == Image.open(tmp_path / "two.png").tobytes()
+
+
+def test_out_is_checked_before_anything_renders(tmp_path, capsys):
+    import argparse
+
+    from tools import sweep
+
+    with pytest.raises(SystemExit) as stopped:
+        sweep.main(["--out", str(tmp_path / "grid")])  # no extension: refused at once, nothing loaded
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "not a picture format" in err and f"{tmp_path / 'grid'}.png" in err
+    parser = argparse.ArgumentParser()
+    assert sweep._output_file(parser, tmp_path) == tmp_path / "sweep.png"  # a folder: the grid goes inside it
+    assert sweep._output_file(parser, tmp_path / "a.jpg") == tmp_path / "a.jpg"

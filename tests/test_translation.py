@@ -216,3 +216,20 @@ def test_the_chapter_s_language_reaches_the_panel_labels_and_the_note_headings()
     assert _("Generate") == "Generate" and translator("zh")("Contents") == "目录"
     with pytest.raises(ValueError, match=r"lang='fr' is not a language of this tutorial; use one of 'en', 'zh'"):
         set_language("fr")
+
+
+def test_build_moves_a_hand_edited_chinese_chapter_aside(tmp_path, monkeypatch):
+    from tools import translate
+
+    monkeypatch.setattr(translate, "PROJECT_ROOT", tmp_path)  # no git checkout here: only the record counts
+    target = tmp_path / "notebooks" / "zh" / "01_x.ipynb"
+    target.parent.mkdir(parents=True)
+    target.write_text("built earlier\n", encoding="utf-8")
+    translate._built_record(target).parent.mkdir(parents=True)
+    translate._built_record(target).write_text(translate._sha256(b"built earlier\n"))
+    assert translate.keep_edited(target, "new build\n") == ""  # build's own file: replaced freely
+    target.write_text("built earlier\nmy note\n", encoding="utf-8")  # a reader's note in the Chinese chapter
+    note = translate.keep_edited(target, "new build\n")
+    kept = list(target.parent.glob("edited-*-01_x.ipynb"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "built earlier\nmy note\n"
+    assert "kept as notebooks/zh/edited-" in note and not target.exists()

@@ -65,6 +65,23 @@ def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
     return grid, results
 
 
+def _output_file(parser, out: Path | None) -> Path | None:
+    """The grid's file for --out: a folder gets sweep.png inside it; a name PIL cannot write is refused (ch. 1)."""
+    from PIL import Image
+
+    if out is None:
+        return None
+    out = out.expanduser()
+    if out.is_dir() or str(out).endswith(("/", "\\")):
+        return out / "sweep.png"
+    Image.init()
+    if out.suffix.lower() not in Image.registered_extensions():
+        fixed = out.with_suffix(".png") if out.suffix else out.with_name(out.name + ".png")
+        parser.error(f"--out {out}: {out.suffix or 'no extension'} is not a picture format; end the file name with "
+                     f".png, e.g. --out {fixed}")
+    return out
+
+
 def main(argv=None) -> int:
     """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
     parser = argparse.ArgumentParser(prog="tools.sweep")
@@ -74,6 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
     parser.add_argument("--out", type=Path, default=None, help="where to save the grid (default build/sweep.png)")
     args = parser.parse_args(argv)
+    out = _output_file(parser, args.out)  # before any rendering: a bad name must not cost the whole run
 
     from helpers import use_models
 
@@ -107,7 +125,7 @@ def main(argv=None) -> int:
           f"{sum(1 for r in results if r[3] == state.process_index)} tiles in {time.perf_counter() - start:.1f} s")
     state.wait_for_everyone()
     if state.is_main_process:
-        out = args.out or build_dir() / "sweep.png"
+        out = out or build_dir() / "sweep.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         grid.save(out)
         for index, job, image, rank in results:

@@ -165,6 +165,50 @@ def text(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _built_record(target: Path) -> Path:
+    """Where build keeps the hash of the Chinese chapter it wrote last (maintainer tool)."""
+    return PROJECT_ROOT / ".cache" / "translate" / f"{target.name}.sha256"
+
+
+def _committed(target: Path) -> bytes | None:
+    """The chapter as the checkout's last commit holds it, or None outside a git checkout (maintainer tool)."""
+    import subprocess
+
+    try:
+        shown = subprocess.run(["git", "show", f"HEAD:{target.relative_to(PROJECT_ROOT).as_posix()}"],
+                               cwd=PROJECT_ROOT, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def keep_edited(target: Path, new: str) -> str:
+    """Move a Chinese chapter aside when someone changed it by hand; return the note that says where (maintainer tool).
+
+    It is build's own when it is what build writes now, what build wrote last (its hash in .cache/translate/), or
+    what the last commit holds. Anything else holds someone's changes: it is renamed to edited-<date>-NN_name.ipynb
+    in the same folder (a name the chapter lists do not pick up), never replaced.
+    """
+    import time
+
+    if not target.exists():
+        return ""
+    data = target.read_bytes()
+    record = _built_record(target)
+    if (data == new.encode("utf-8") or (record.exists() and record.read_text().strip() == _sha256(data))
+            or data == _committed(target)):
+        return ""
+    aside = target.with_name(f"edited-{time.strftime('%Y%m%d-%H%M%S')}-{target.name}")
+    target.rename(aside)
+    return f"; it had changes build did not make, kept as {aside.relative_to(PROJECT_ROOT)}"
+
+
 def main(argv=None) -> int:
     """update / build / check the Chinese chapters (maintainer tool)."""
     parser = argparse.ArgumentParser(prog="python -m tools.translate", description=__doc__.splitlines()[0])
@@ -191,11 +235,14 @@ def main(argv=None) -> int:
         target = CHINESE / chapter.name
         if args.action == "build":
             target.parent.mkdir(exist_ok=True)
+            note = keep_edited(target, text(zh))
             target.write_text(text(zh), encoding="utf-8")
-            print(f"wrote {target.relative_to(PROJECT_ROOT)}")
+            _built_record(target).parent.mkdir(parents=True, exist_ok=True)
+            _built_record(target).write_text(_sha256(target.read_bytes()) + "\n")
+            print(f"wrote {target.relative_to(PROJECT_ROOT)}{note}")
         elif not target.exists() or target.read_text(encoding="utf-8") != text(zh):
             print(f"{target.relative_to(PROJECT_ROOT)} is not what the catalogue builds: run python -m tools.translate "
-                  "build", file=sys.stderr)
+                  "build (a Chinese chapter with changes of your own is moved aside first, not lost)", file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 
