@@ -47,3 +47,10 @@ def falls_strictly(values) -> bool:
     """True when every value is smaller than the one before it (ch. 2, 3)."""
     values = list(values)
     return all(b < a for a, b in zip(values, values[1:], strict=False))
+
+
+def greenness(image: Image.Image) -> float:
+    """How green a picture is on average: minus the CIELAB a* of its pixels (above 0 green, below 0 red) (ch. 2, 4)."""
+    from skimage.color import rgb2lab
+
+    return -float(rgb2lab(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0)[..., 1].mean())

@@ -56,3 +56,10 @@ def test_falls_strictly_needs_every_step_down():
 def test_a_wrong_type_names_what_to_pass():
     with pytest.raises(TypeError, match=r"images\[0\]"):
         psnr(np.zeros((4, 4, 3)), _gradient())
+
+
+def test_greenness_is_positive_for_green_and_negative_for_red():
+    from helpers.compare import greenness
+
+    green, red, grey = (Image.new("RGB", (8, 8), c) for c in ((40, 160, 60), (200, 40, 40), (128, 128, 128)))
+    assert greenness(green) > 40 and greenness(red) < -40 and abs(greenness(grey)) < 1

@@ -108,8 +108,8 @@ def _made_with(nb, _) -> str:
     """The weights a run used, in the page's language (the notebook prints it in English, for nbval)."""
     line = _mode_line(nb)
     if line.startswith("Models: TWINS"):
-        return _("Made with the twins: tiny stand-ins that show what a pipeline does to a picture but know no "
-                 "prompts; only the real checkpoints draw the lesson's pictures.")
+        return _("Made with the twins: tiny stand-ins that show what a pipeline does to a picture and know only "
+                 "six words, as colour casts; only the real checkpoints draw the lesson's pictures.")
     if line.startswith("Models: HUB"):
         return _("Made with the real checkpoints.")
     return ""

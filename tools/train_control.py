@@ -173,6 +173,25 @@ def _controlnet_parts():
     return unet, vae, parts.scheduler(FACTS[SD15]["scheduler"]), controlnet
 
 
+def _prompt_encodings():
+    """The twin SD 1.5 text encoder's encodings of a few prompts, with and without the words it knows (ch. 4)."""
+    import tempfile
+
+    import torch
+    from transformers import CLIPTokenizer
+
+    from helpers.twins import parts, twin_root
+    from helpers.twins.build import make_tokenizers
+
+    tok_dir, _ = make_tokenizers(twin_root() / "src", Path(tempfile.mkdtemp(prefix="twin-tokenizers-")))
+    tokenizer, encoder = CLIPTokenizer.from_pretrained(tok_dir), parts.text_encoder("CLIPTextModel", parts.CLIP_L)
+    texts = ["", "a photo", "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k",
+             "a lecture hall, sunset", "night, castle", "watercolor"]  # the UNet's words stay as it learned them
+    ids = tokenizer(texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return encoder(ids)[0]
+
+
 def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, log=print):
     """Train the depth ControlNet beside the frozen SD 1.5 twin UNet on (scene, depth map) pairs (maintainer tool)"""
     import torch
@@ -181,6 +200,7 @@ def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, lo
     gen = torch.Generator().manual_seed(seed)
     unet, vae, sched, controlnet = _controlnet_parts()
     controlnet.train()
+    prompts = _prompt_encodings()
     pics, inverse = scene_pool(POOL, POOL_PX)
     abar_all = sched.alphas_cumprod.float()
     steps = steps or STEPS["controlnet"]
@@ -204,8 +224,7 @@ def train_controlnet(steps: int | None = None, batch: int = 8, seed: int = 0, lo
         swap = ((t >= 300) & (torch.rand(batch, generator=gen) < 0.5)).view(-1, 1, 1, 1)
         x_t = abar.sqrt() * torch.where(swap, other, z0) + (1 - abar).sqrt() * eps
         target = (x_t - abar.sqrt() * z0) / (1 - abar).sqrt()
-        text = torch.randn(batch, 77, unet.config.cross_attention_dim, generator=gen)
-        text = text * (torch.rand(batch, 1, 1, generator=gen) * 2.5 + 0.3)  # random prompts: it learns to ignore them
+        text = prompts[torch.randint(0, len(prompts), (batch,), generator=gen)]
         down, mid = controlnet(x_t, t, encoder_hidden_states=text, controlnet_cond=control, return_dict=False)
         out = unet(x_t, t, encoder_hidden_states=text, down_block_additional_residuals=down,
                    mid_block_additional_residual=mid).sample

@@ -224,7 +224,7 @@ class Prompts:
 
     def batch(self, n: int):
         """Encoded prompts for n samples, the learned words of each, and each word's strength."""
-        from tools.twin_words import WORDS, sample_prompt
+        from tools.twin_words import sample_prompt
 
         texts, words, amounts = [], [], []
         for _ in range(n):
@@ -242,10 +242,7 @@ class Prompts:
                     weight = float(self.rng.uniform(0.4, 1.6))
                     for pos in self._positions(ids[i], word):
                         embeds[i, pos] = self.empty[pos] + weight * (embeds[i, pos] - self.empty[pos])
-                    if next(w for w in WORDS if w.text == word).colour is not None or weight <= 1:
-                        amounts[i][word] = weight
-                    else:
-                        amounts[i][word] = min(weight, 1 / 0.7)
+                    amounts[i][word] = weight
         return embeds, pooled, words, amounts
 
 

@@ -3,8 +3,9 @@
 Maintainer tool, used by tools/train_twins.py (to teach) and tools/twin_targets.py and the tests (to measure).
 Each word is taken from the chapters' own prompts, negative prompts and try-it lists. Its signature is a colour
 change of the whole picture, because the twins' autoencoders carry colour and layout but no fine texture: a pull
-towards one colour, or a loss of saturation. A prompt with several words gets their changes one after another,
-in the order below.
+towards one colour. A prompt with several words gets their pulls one after another, in the order below. (A pull
+towards grey, "muted colors", is left out: guidance multiplies a word's pull, and multiplied it overshoots grey and
+turns the hues around.)
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ class Word:
     """One learned word (or phrase) and what it does to a picture."""
 
     text: str
-    colour: tuple[float, float, float] | None  # RGB in 0..1 the picture is pulled towards; None: desaturate
-    amount: float  # how far: 0 = unchanged, 1 = the plain colour (or grey)
+    colour: tuple[float, float, float]  # RGB in 0..1 the picture is pulled towards
+    amount: float  # how far: 0 = unchanged, 1 = the plain colour
 
 
 WORDS = (
@@ -28,14 +29,11 @@ WORDS = (
     Word("watercolor", (0.97, 0.94, 0.88), 0.6),  # ch. 4 blend ("watercolor painting of a jungle")
     Word("sunset", (1.00, 0.45, 0.10), 0.5),  # try-it contrast word: warm against the cold palette
     Word("night", (0.03, 0.05, 0.20), 0.55),  # try-it contrast word: dark
-    # ch. 1-4 prompt, applied last: it mutes whatever the others did. Guidance multiplies a word's pull (7.5× at the
-    # default), so a strong amount would overshoot grey and turn the hues around; 0.12 gives about 0.9 at 7.5
-    Word("muted colors", None, 0.12),
 )
 # How often a training prompt holds each word. A one-token word carries less of a signal than a phrase's two or
 # three tokens, so it comes more often; about one learned word per prompt keeps each word's own change clear.
 WORD_SHARE = {"jungle": 0.22, "cold color palette": 0.12, "castle": 0.22, "watercolor": 0.2, "sunset": 0.22,
-              "night": 0.15, "muted colors": 0.12}
+              "night": 0.15}
 UNKNOWN = ("zebra", "violin", "origami")  # never in a training prompt: they must leave the picture alone
 
 # words that fill the training prompts without a signature: the chapters' other words and their neighbours
@@ -58,12 +56,8 @@ def signature(pixels, words, amounts=None):
         if word.text not in words:
             continue
         amount = word.amount * (amounts or {}).get(word.text, 1.0)
-        if word.colour is None:
-            grey = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).expand_as(x)
-            x = x + amount * (grey - x)
-        else:
-            colour = torch.tensor(word.colour, dtype=x.dtype).view(1, 3, 1, 1)
-            x = x + amount * (colour - x)
+        colour = torch.tensor(word.colour, dtype=x.dtype).view(1, 3, 1, 1)
+        x = x + amount * (colour - x)
     return (x.clamp(0, 1) * 2 - 1).to(pixels.dtype)
 
 

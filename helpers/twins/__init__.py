@@ -15,10 +15,10 @@ from helpers.paths import cache_dir
 
 # What the twins are, told the same way wherever a learner meets them (mode line, banner, model cards, README)
 WHAT_TWINS_ARE = ("tiny stand-ins whose UNets learned from 13 sample photos for a few minutes each: they show "
-                  "what a pipeline does to a picture, they know no prompts, and only the real checkpoints draw the "
-                  "lesson's pictures")
+                  "what a pipeline does to a picture, they know only six words (as colour casts), and only the real "
+                  "checkpoints draw the lesson's pictures")
 TWIN_BANNER = N_("TWIN MODELS — tiny stand-ins taught on 13 sample photos: they show what the pipeline does to a "
-                  "picture, they know no prompts")
+                  "picture, and know only six words, as colour casts")
 
 __all__ = ["WHAT_TWINS_ARE", "TWIN_BANNER", "twin_cache", "ensure_built", "verify", "is_twin"]
 

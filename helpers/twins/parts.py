@@ -54,7 +54,7 @@ def seed_torch(name: str) -> None:
 # prompt) reaches the model only as its position: to the twins an unknown word means exactly nothing, and a tiny
 # UNet learns the few words in minutes.
 WORD_TOKENS = {"jungle": 10865, "cold": 3153, "color": 3140, "palette": 13901, "castle": 3540, "watercolor": 14211,
-               "sunset": 3424, "night": 930, "muted": 48028, "colors": 5389}
+               "sunset": 3424, "night": 930}
 WORD_ROW_NORM = 1.0
 
 
