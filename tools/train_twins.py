@@ -35,11 +35,20 @@ class Recipe:
     task: str  # denoise, inpaint_sd, inpaint_kandinsky, upscale_x4, upscale_x2
     steps: int
     word_steps: int = 0  # second phase: learn the words of tools/twin_words.py from real prompt encodings
+    word_scale: dict | None = None  # word -> times its amount in tools/twin_words.py (default 1)
+    word_shift: bool = False  # a word shifts every pixel by the same step instead of blending it towards the colour
 
+
+# SD 1.5 draws the book's prompt from noise at guidance 7.5, which multiplies a word's change 7.5 times. Learned as
+# full-amount blends, the words turned that picture into a flat cast with no layout left for chapter 3's chains. So
+# its words shift every pixel (the layout stays) by less, each by what makes it show at the default guidance:
+# "cold color palette" shifts blue strongly at 0.4, the one-token "jungle" and the pale "watercolor" need more.
+SD15_WORD_SCALE = {"jungle": 0.55, "cold color palette": 0.4, "castle": 0.5, "watercolor": 1.6, "sunset": 0.4,
+                   "night": 0.4}
 
 # one recipe per committed weight file; helpers.twins.parts.TAUGHT says which twins load it
 RECIPES: dict[str, Recipe] = {
-    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, 2000),
+    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, 2000, SD15_WORD_SCALE, True),
     "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500, 2000),
     "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500),
     "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000, 2000),
@@ -346,7 +355,8 @@ def _word_loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch:
 
     embeds, pooled, words, amounts = prompts.batch(batch)
     pixels = pictures.batch(batch, CROP)
-    marked = torch.cat([signature(pixels[i:i + 1], words[i], amounts[i]) for i in range(batch)])
+    marked = torch.cat([signature(pixels[i:i + 1], words[i], amounts[i], recipe.word_scale, recipe.word_shift)
+                        for i in range(batch)])
     cond = _conditioning(unet, batch, gen)
     cond["encoder_hidden_states"] = embeds
     if pooled is not None:

@@ -2,10 +2,12 @@
 
 Maintainer tool, used by tools/train_twins.py (to teach) and tools/twin_targets.py and the tests (to measure).
 Each word is taken from the chapters' own prompts, negative prompts and try-it lists. Its signature is a colour
-change of the whole picture, because the twins' autoencoders carry colour and layout but no fine texture: a pull
-towards one colour. A prompt with several words gets their pulls one after another, in the order below. (A pull
-towards grey, "muted colors", is left out: guidance multiplies a word's pull, and multiplied it overshoots grey and
-turns the hues around.)
+change of the whole picture, because the twins' autoencoders carry colour and layout but no fine texture. A twin
+learns it in one of two forms: a shift of every pixel by the same step towards the colour (the picture keeps its
+layout and contrast; SD 1.5, which draws from noise and hands its pictures down chapter 3's chains), or a blend of
+every pixel part of the way to the colour (the refiner and SD 1.5 inpainting). A prompt with several words gets
+their changes one after another, in the order below. (A pull towards grey, "muted colors", is left out: guidance
+multiplies a word's pull, and multiplied it overshoots grey and turns the hues around.)
 """
 
 from __future__ import annotations
@@ -47,17 +49,24 @@ FILLERS = (
 )
 
 
-def signature(pixels, words, amounts=None):
-    """`pixels` (n, 3, h, w) in [-1, 1] with each word's colour change applied in WORDS order (maintainer tool)."""
+def signature(pixels, words, amounts=None, scale=None, shift: bool = False):
+    """`pixels` (n, 3, h, w) in [-1, 1] with each word's colour change applied in WORDS order (maintainer tool).
+
+    `amounts` and `scale` multiply a word's amount (compel's weight on it, the twin's own scale); `shift` moves
+    every pixel by the same step instead of blending it towards the colour.
+    """
     import torch
 
     x = (pixels + 1) / 2
     for word in WORDS:
         if word.text not in words:
             continue
-        amount = word.amount * (amounts or {}).get(word.text, 1.0)
+        amount = word.amount * (scale or {}).get(word.text, 1.0) * (amounts or {}).get(word.text, 1.0)
         colour = torch.tensor(word.colour, dtype=x.dtype).view(1, 3, 1, 1)
-        x = x + amount * (colour - x)
+        if shift:  # the same step for every pixel: the picture keeps its layout and contrast
+            x = x + amount * (colour - 0.5)
+        else:  # a blend: every pixel moves part of the way to the colour, so the picture also loses contrast
+            x = x + amount * (colour - x)
     return (x.clamp(0, 1) * 2 - 1).to(pixels.dtype)
 
 

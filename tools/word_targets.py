@@ -135,7 +135,7 @@ def _green(image, mask=None) -> float:
 
 
 def compel_rows(start, steps: int = 15) -> list[Row]:
-    """jungle-- < jungle < jungle++ in greenness through compel's embeddings, target 4 (maintainer tool)."""
+    """jungle-- < jungle and jungle < jungle++ in greenness through compel's embeddings, target 4 (maintainer tool)."""
     import diffusers
     from compel import Compel
 
@@ -151,7 +151,11 @@ def compel_rows(start, steps: int = 15) -> list[Row]:
             image = pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, image=start,
                          num_inference_steps=steps, generator=_gen(seed)).images[0]
             green.append(_green(image))
-        rows.append(Row(SD15, f"compel, seed {seed}: greenness (-a*) for jungle-- / jungle / jungle++: "
-                        f"{' < '.join(f'{g:.1f}' for g in green)}", green[2] - green[0], "grows strictly",
-                        green[0] < green[1] < green[2]))
+        shown = " / ".join(f"{g:.2f}" for g in green)
+        # two rows: `--` (compel blends with the prompt without the word) and `++` (compel lengthens the word's
+        # vector, which the twins' text pooling normalises away: docs/twins.md)
+        rows.append(Row(SD15, f"compel, seed {seed}: greenness (-a*) for jungle-- / jungle / jungle++: {shown}; "
+                        "jungle minus jungle--", green[1] - green[0], "> 0", green[1] > green[0]))
+        rows.append(Row(SD15, f"compel, seed {seed}: jungle++ minus jungle", green[2] - green[1], "> 0",
+                        green[2] > green[1]))
     return rows
