@@ -5,11 +5,11 @@ Everything is seeded; a run on another machine gives nearly the same weights, an
 committed files, so every machine builds identical twins without training.
 
 The UNets learn from crops of scikit-image's sample photos and of random shapes, never from the pictures the
-chapters start from (astronaut, chelsea the cat, coffee): those measure the twins. In a first phase the text and
-image conditioning they see is random, so it ends up barely moving their output. In a second phase, for the recipes
-with `word_steps`, they learn a few words (tools/twin_words.py): the prompt is encoded by the twin's own text
-encoder, exactly as its pipeline encodes it, and the picture to denoise carries the signatures of the learned words
-in it. Other words, random words of CLIP's vocabulary among them, carry none, so the twins learn to ignore them.
+chapters start from (astronaut, chelsea the cat, coffee): those measure the twins. Most recipes see random text
+and image conditioning, so it ends up barely moving their output. The recipes with `word_steps` instead learn a few
+words (tools/twin_words.py) from their first step: the prompt is encoded by the twin's own text encoder, exactly as
+its pipeline encodes it, and the picture to denoise carries the signatures of the learned words in it. Other words,
+random words of CLIP's vocabulary among them, carry none, so the twins learn to ignore them.
 """
 
 from __future__ import annotations
@@ -371,10 +371,10 @@ def _word_loss(recipe: Recipe, unet, vae, sched, pictures: Pictures, gen, batch:
         with torch.no_grad():
             z0 = _encode(vae, marked)
     x_t, t, eps, abar = _noisy(sched, z0, gen)
-    # Half the samples with learned words carry the picture without the words' signatures in x_t, while the target
-    # still points at the picture with them: a denoiser that only guessed the colour from x_t would learn that the
-    # words change nothing once the picture shows through the noise. So the UNet learns to pull what it sees towards
-    # the words' colours at every noise level, as a prompt steers a real model's every step.
+    # A share of the samples with learned words (WORD_EDIT_SHARE) carry the picture without the words' signatures in
+    # x_t, while the target still points at the picture with them: a denoiser that only guessed the colour from x_t
+    # would learn that the words change nothing once the picture shows through the noise. So the UNet learns to pull
+    # what it sees towards the words' colours at every noise level, as a prompt steers a real model's every step.
     with torch.no_grad():
         plain = _encode(vae, pixels)
     edit = torch.tensor([bool(w) for w in words]) & (torch.rand(batch, generator=gen) < WORD_EDIT_SHARE)

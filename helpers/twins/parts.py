@@ -51,8 +51,8 @@ def seed_torch(name: str) -> None:
 
 # CLIP token ids (the real vocabulary's) of the words the twins learned, in tools/twin_words.py's order. Each gets
 # an axis of its own in the token embedding; every other token's row is zero, so every other word (and the empty
-# prompt) reaches the model only as its position: to the twins an unknown word means exactly nothing, and a tiny
-# UNet learns the few words in minutes.
+# prompt) reaches the model only through the positions it takes up: an unknown word means nothing to the twins,
+# and a tiny UNet learns the few words in minutes.
 WORD_TOKENS = {"jungle": 10865, "cold": 3153, "color": 3140, "palette": 13901, "castle": 3540, "watercolor": 14211,
                "sunset": 3424, "night": 930}
 WORD_ROW_NORM = 1.0
@@ -147,8 +147,8 @@ def sdxl_unet(repo: str, in_channels: int, cross_dim: int, aesthetics: bool):
     return sd_unet(
         f"{repo}/unet", in_channels=in_channels, sample_size=128, cross_dim=cross_dim,
         channels=WIDE_CH if in_channels == 9 else UNET_CH, addition_embed_type="text_time",
-        # two channels or more per norm group let a word add a uniform colour (the refiner learns words); SDXL
-        # inpainting learns none, and keeps the groups it was trained with
+        # two norm groups: a group norm takes out each group's mean, and small groups remove a word's uniform
+        # colour (the refiner learns words); SDXL inpainting learns none, and keeps the groups it was trained with
         norm_groups=8 if in_channels == 9 else 2,
         addition_time_embed_dim=time_dim, projection_class_embeddings_input_dim=n_ids * time_dim + TEXT_DIM,
     )

@@ -23,7 +23,8 @@ def test_retrained_twins_meet_every_target(tmp_path):
     assert f"beside {weights / 'sd15-unet.safetensors'}" in control.stdout
     retrained = _met(tmp_path / "retrained", weights)
     committed = _met(tmp_path / "committed", None)
-    assert sum(retrained.values()) >= 40  # 30 rows for the UNets, 10 for the depth twins, and the words' rows
+    assert committed and len(retrained) == len(committed), (len(retrained), len(committed))
+    assert sum(retrained.values()) >= 70  # 30 rows for the UNets, 10 for the depth twins, most of the words' rows
     lost = [target for target, met in committed.items() if met and not retrained.get(target)]
     assert not lost, f"met by the committed weights, not by the retrained ones: {lost}"
 
@@ -37,13 +38,14 @@ def _met(folder: Path, weights: Path | None) -> dict:
         command += ["--weights", str(weights)]
     measured = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=ROOT)
     print(measured.stdout)
-    assert measured.returncode in (0, 1), measured.stderr[-3000:]  # 1: some target not met, told in its row
+    # 1 is also some target not met, told in its row; a crash exits with 1 too, and leaves a traceback
+    assert measured.returncode in (0, 1) and "Traceback" not in measured.stderr, measured.stderr[-3000:]
     rows = [line.split(" | ") for line in measured.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     # a row's own numbers (each seed's values) differ between two trainings: the target is the text without them,
     # counted where two rows differ only in a number (the same call at two strengths)
     met, seen = {}, {}
     for r in rows[1:]:
-        target = re.sub(r"-?\d+\.\d+", "#", f"{r[0]} | {r[1]}")
+        target = f"{r[0]} | " + re.sub(r"-?\d+\.\d+", "#", r[1])
         seen[target] = seen.get(target, 0) + 1
         met[f"{target} ({seen[target]})"] = r[-1].strip(" |") == "yes"
     return met
