@@ -48,11 +48,11 @@ def pytest_addoption(parser):
 
 
 # The slowest modules and notebooks, slowest first (seconds on 2 cores with 2 workers: 28, 27, 27, 25, 24, 22, 20,
-# 19, 18, 15). Handing them out first lets the workers finish together: sent last, the browser test alone once kept
-# one worker busy for 48 s after the other had finished.
+# 19, 18, 15, then the twins' measurements, about 13 and 11). Handing them out first lets the workers finish
+# together: sent last, the browser test alone once kept one worker busy for 48 s after the other had finished.
 SLOWEST_FIRST = ("tests/test_cuda_path.py", "notebooks/01_", "notebooks/05_", "tests/test_browser.py",
                  "notebooks/04_", "notebooks/03_", "tests/test_sweep.py", "tests/test_bench.py", "notebooks/02_",
-                 "tests/test_run.py")
+                 "tests/test_run.py", "tests/test_teaching_twins.py", "tests/test_twin_words.py")
 
 
 def pytest_collection_modifyitems(config, items):
