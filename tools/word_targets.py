@@ -7,8 +7,9 @@ mean colours in CIELAB. Every picture starts from a held-out photo or from seeds
 
 from __future__ import annotations
 
+from helpers.compare import greenness
 from tools.twin_targets import Row
-from tools.twin_words import UNKNOWN, WORDS, delta_e, mean_lab
+from tools.twin_words import UNKNOWN, WORDS, delta_e
 
 SD15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 REFINER = "stabilityai/stable-diffusion-xl-refiner-1.0"
@@ -103,7 +104,7 @@ def negative_rows(start, mask, steps: int = 20) -> list[Row]:
         plain, negative = (refiner(BOOK_PROMPT, negative_prompt=n, image=start, strength=strength,
                                    num_inference_steps=steps, generator=_gen(0)).images[0] for n in (None, "jungle"))
         value = delta_e(plain, negative)
-        greener = _green(plain) - _green(negative)
+        greener = greenness(plain) - greenness(negative)
         rows.append(Row(REFINER, f"book prompt, strength {strength}: negative_prompt='jungle' vs none, ΔE "
                         f"(less green by {greener:.1f} in -a*)", value, f">= {NEGATIVE_DE}, less green",
                         value >= NEGATIVE_DE and greener > 0))
@@ -116,11 +117,6 @@ def negative_rows(start, mask, steps: int = 20) -> list[Row]:
     rows.append(Row(SD15_INPAINT, "castle prompt: negative_prompt='castle, tower' vs none, ΔE inside the mask", value,
                     f">= {NEGATIVE_DE}", value >= NEGATIVE_DE))
     return rows
-
-
-def _green(image, mask=None) -> float:
-    """How green a picture is on average: -a* in CIELAB."""
-    return -float(mean_lab(image)[1])
 
 
 def compel_rows(start, steps: int = 15) -> list[Row]:
@@ -139,7 +135,7 @@ def compel_rows(start, steps: int = 15) -> list[Row]:
             embeds = compel(BOOK_PROMPT.replace("jungle", weighted))
             image = pipe(prompt_embeds=embeds, negative_prompt_embeds=negative, image=start,
                          num_inference_steps=steps, generator=_gen(seed)).images[0]
-            green.append(_green(image))
+            green.append(greenness(image))
         shown = " / ".join(f"{g:.2f}" for g in green)
         # two rows: `--` (compel blends with a copy of the prompt whose word is masked out) and `++` (compel moves
         # the word's vector further from the empty prompt's, which the twins' text pooling normalises away, so the
