@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 import numbers
 
+from helpers.callcontrol import check_control
+
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
@@ -104,52 +106,6 @@ def check_clip_skip(pipeline, args: dict) -> None:
                 f"{layers - extra}.")
 
 
-def _control_param(pipeline) -> str | None:
-    """The argument a ControlNet pipeline reads its control picture from: control_image=, or image= (text-to-image)."""
-    if getattr(pipeline, "controlnet", None) is None:
-        return None
-    params = _params(pipeline)
-    return "control_image" if "control_image" in params else "image" if "image" in params else None
-
-
-def check_control(pipeline, args: dict) -> None:
-    """A ControlNet's control picture: given, one per ControlNet, a picture, not the raw depth output (ch. 4)."""
-    name = _control_param(pipeline)
-    if name is None:
-        return
-    value = args.get(name)
-    if value is None and name == "image":  # text-to-image ControlNet: there is no start picture
-        raise TypeError(f"{_name(pipeline)} is text-to-image with a ControlNet, and needs image=: here image= is the "
-                        "control picture the ControlNet follows (image=depth_image), as there is no start picture. "
-                        "For text-to-image without the ControlNet: AutoPipelineForText2Image.from_pipe(pipeline, "
-                        "controlnet=None).")
-    if value is None:
-        raise TypeError(f"{_name(pipeline)} needs {name}=: the control picture the ControlNet follows (chapter 4: "
-                        f"{name}=depth_image, the depth map), besides the start picture in image=. Without the "
-                        "ControlNet: AutoPipelineForImage2Image.from_pipe(pipeline, controlnet=None).")
-    nets = getattr(pipeline.controlnet, "nets", None)  # MultiControlNetModel: one picture per ControlNet
-    if nets is not None and (not isinstance(value, (list, tuple)) or len(value) != len(nets)):
-        given = f"{len(value)} pictures" if isinstance(value, (list, tuple)) else "one picture"
-        raise ValueError(f"{_name(pipeline)} has {len(nets)} ControlNets, and {name}= gives {given}: each ControlNet "
-                         f"needs its own, in the same order: {name}=[{', '.join(['picture'] * len(nets))}] (the same "
-                         "picture twice is fine).")
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        if isinstance(item, dict):
-            keys = ", ".join(map(repr, list(item)[:6]))
-            hint = (f"the depth estimator's picture is result['depth']: {name}=result['depth'].convert('RGB')"
-                    if "depth" in item else "pick the picture out of it")
-            raise TypeError(f"{name} is a dict (keys {keys}), not a picture: {hint}.")
-        shape = tuple(getattr(item, "shape", ())) if hasattr(item, "dim") else ()
-        if len(shape) == 2 or (len(shape) == 3 and shape[0] == 1):  # (H, W) or (1, H, W): one channel, no batch
-            raise ValueError(
-                f"{name} is a tensor of shape {shape}: one channel and no batch axis, as a depth estimator's raw "
-                "predicted_depth comes; diffusers would read its first axis as the batch. Pass the estimator's "
-                f"picture instead: {name}=result['depth'].convert('RGB').")
-        if len(shape) == 3 and not isinstance(value, (list, tuple)):  # one (3, H, W) picture without its batch axis
-            raise ValueError(f"{name} is a tensor of shape {shape}, one picture without its batch axis; a tensor "
-                             f"goes in as (B, 3, H, W): pass {name}={name}[None] (or a list of such tensors).")
-
-
 def check_latents_batch(pipeline, args: dict) -> None:
     """Starting latents hold one noise picture per picture the call makes (ch. 1)."""
     latents = args.get("latents")
@@ -219,6 +175,31 @@ def check_text_where_embeds_go(pipeline, args: dict) -> None:
                         "(chapter 3).")
 
 
+def check_kandinsky_negatives(pipeline, args: dict) -> None:
+    """Kandinsky 2.2's prior needs as many negatives as prompts (ch. 3).
+
+    Its combined pipelines join prompt and negative into one list before encoding, so a list of negatives for one
+    prompt, or one negative for a list of prompts, fails inside with batch sizes the learner never passed.
+    """
+    if not _name(pipeline).startswith("Kandinsky"):
+        return
+    prompt, negative = args.get("prompt"), args.get("negative_prompt")
+    if not isinstance(prompt, (str, list, tuple)) or not isinstance(negative, (str, list, tuple)):
+        return
+    prompts = 1 if isinstance(prompt, str) else len(prompt)
+    negatives = 1 if isinstance(negative, str) else len(negative)
+    if prompts == negatives:  # one with one runs whether each is a str or a list of one
+        return
+    if isinstance(prompt, str):
+        fix = (f"one negative as one text, its words joined by commas: negative_prompt={', '.join(negative)!r}; "
+               f"or, for {negatives} pictures, prompt=[prompt] * {negatives}")
+    else:
+        fix = f"negative_prompt=[{negative!r}] * {prompts}" if isinstance(negative, str) else (
+            f"as many negatives as prompts ({prompts})")
+    raise ValueError(f"{_name(pipeline)} got {prompts} prompt(s) and negative_prompt={negative!r}: Kandinsky 2.2's "
+                     f"prior needs as many negatives as prompts. Pass {fix}.")
+
+
 def check_embeds_given_whole(pipeline, args: dict) -> None:
     """encode_prompt's or the prior's whole output as embeddings, an IP-Adapter picture with none loaded (ch. 3, 4)."""
     for name in ("image_embeds", "negative_image_embeds"):
@@ -267,6 +248,7 @@ def check_batch(pipeline, args: dict) -> None:
     check_kinds(pipeline, args)
     check_embeds_given_whole(pipeline, args)
     check_text_where_embeds_go(pipeline, args)
+    check_kandinsky_negatives(pipeline, args)
     check_control(pipeline, args)
     check_latents_batch(pipeline, args)
     check_pooled(pipeline, args)

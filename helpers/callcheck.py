@@ -106,6 +106,11 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         raise TypeError(f"controlnet_conditioning_scale={scale} is a whole number, and diffusers takes a float for "
                         f"one ControlNet: pass controlnet_conditioning_scale={float(scale)} (1.0 follows the control "
                         "image fully; 0.5–1.0 is usual).")
+    if isinstance(scale, (list, tuple)) and getattr(getattr(pipeline, "controlnet", None), "nets", None) is None \
+            and getattr(pipeline, "controlnet", None) is not None:
+        raise TypeError(f"controlnet_conditioning_scale={list(scale)} is a list, and {type(pipeline).__name__} has one "
+                        "ControlNet: it takes one number for every prompt (a list gives one weight per ControlNet "
+                        f"of a MultiControlNet). Pass controlnet_conditioning_scale={float(scale[0])}.")
     for name in ("aesthetic_score", "negative_aesthetic_score"):
         if args.get(name) is not None and not 0 <= args[name] <= 10:
             _warn(f"{name}={args[name]} is outside 0–10, the scale of the aesthetic scores SDXL's refiner was "

@@ -67,6 +67,13 @@ def _count(v: Value | None) -> int | None:
     return v.count
 
 
+def _embeds_count(v: Value | None) -> int | None:
+    """Prompts in prompt_embeds: its first axis, (batch, tokens, width), unlike a picture's (C, H, W)."""
+    if v is None or v.kind != "tensor" or not v.shape:
+        return None
+    return int(v.shape[0]) if len(v.shape) == 3 else None
+
+
 def _latents_problem(facts: CallFacts) -> tuple[str, str] | None:
     latents = facts.args.get("latents")
     if latents is None or latents.kind != "tensor":
@@ -86,7 +93,7 @@ def _latents_problem(facts: CallFacts) -> tuple[str, str] | None:
                 f"{'' if facts.height else ' (its own size: no height= or width= was passed)'}.",
                 f"pass height={shape[2] * facts.scale}, width={shape[3] * facts.scale}, or make latents of "
                 f"{side[0] // facts.scale}×{side[1] // facts.scale}.")
-    prompts = _count(facts.args.get("prompt")) or _count(facts.args.get("prompt_embeds"))
+    prompts = _count(facts.args.get("prompt")) or _embeds_count(facts.args.get("prompt_embeds"))
     if prompts and shape[0] != prompts:
         return (f"latents hold a batch of {shape[0]} and the prompts {prompts}: each image starts from its own "
                 "latents.", f"make latents with a batch of {prompts}, or pass {shape[0]} prompts.")
@@ -122,7 +129,7 @@ def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
             return (f"{name} is a list of pictures of different sizes: {', '.join(f'{w}x{h}' for w, h in v.sizes)}.",
                     "resize them to one size (multiples of 8): [p.resize((512, 512)) for p in pictures].")
     pictures = _count(args.get("image"))
-    prompts = _count(args.get("prompt")) or _count(args.get("prompt_embeds"))
+    prompts = _count(args.get("prompt")) or _embeds_count(args.get("prompt_embeds"))
     masks = _count(mask) if mask is not None and mask.kind != "none" else None
     if pictures and masks and masks > 1 and masks != pictures:
         return (f"image holds {pictures} and mask_image {masks}: one mask serves every picture, or each picture "
@@ -130,8 +137,8 @@ def sizes_dont_fit(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     image = args.get("image")
     what = "latents" if image is not None and image.kind == "tensor" and image.channels in (4, 16) else "pictures"
     if pictures and prompts and pictures > 1 and pictures != prompts:
-        said = "one prompt" if prompts == 1 else f"{prompts} prompts"
-        return (f"image holds {pictures} {what} and there is {said}: each of them needs its own prompt.",
+        said = "is one prompt" if prompts == 1 else f"are {prompts} prompts"
+        return (f"image holds {pictures} {what} and there {said}: each of them needs its own prompt.",
                 f"pass {pictures} prompts (a list of {pictures} strings), or as many {what} as prompts.")
     if pictures and prompts and prompts != pictures and "Upscale" in facts.pipeline:
         return (f"prompt holds {prompts} prompts and image {pictures}: {facts.pipeline} does not repeat a picture "

@@ -155,3 +155,43 @@ def shared_modules(first, second) -> dict[str, int]:
         for name, module in second.components.items()
         if isinstance(module, torch.nn.Module) and id(module) in mine
     }
+
+
+_DECODE: dict = {}  # AutoencoderKL.decode as diffusers defines it, while the checks wrap it
+
+
+def wrap_vae_decode() -> None:
+    """While the checks are on, say when vae.decode gets a pipeline's latents still times scaling_factor (ch. 3).
+
+    Only latents marked by a checked call with output_type='latent' (or a view of them) are judged: their scale is
+    known, where a tensor made some other way could hold either.
+    """
+    import sys
+
+    module = sys.modules.get("diffusers.models.autoencoders.autoencoder_kl")
+    cls = getattr(module, "AutoencoderKL", None)
+    if cls is None or _DECODE:
+        return
+    original = cls.__dict__["decode"]
+
+    def decode(self, z, *args, **kwargs):
+        space = latents_mark(z) if isinstance(z, torch.Tensor) else None
+        factor = float(getattr(self.config, "scaling_factor", 1.0) or 1.0)
+        if space is not None and space.vae_class == type(self).__name__ and abs(factor - 1) > 1e-6 \
+                and abs(space.scaling_factor - factor) < 1e-6:
+            from helpers.callwarning import warn_call
+
+            warn_call(f"vae.decode got the latents of output_type='latent' as they came: the pipeline returns them "
+                      f"multiplied by vae.config.scaling_factor ({factor:g}), and decode expects them divided again "
+                      f"(they are {1 / factor:.1f} times too small), so the picture comes out wrong. Divide first, "
+                      "as the pipeline does: vae.decode(latents / vae.config.scaling_factor).sample.")
+        return original(self, z, *args, **kwargs)
+
+    _DECODE["class"], _DECODE["original"] = cls, original
+    cls.decode = decode
+
+
+def unwrap_vae_decode() -> None:
+    """Give AutoencoderKL its own decode back (ch. 3)."""
+    if _DECODE:
+        _DECODE.pop("class").decode = _DECODE.pop("original")

@@ -149,7 +149,7 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
     if white == 1 and not allow_full:
         raise ValueError("mask_image is all white: the whole image would be repainted, which is plain img2img. "
                          "Mark only the area to change in white, or pass allow_full=True if you mean it.")
-    if white > 0.9:
+    if white > 0.8:  # a mask drawn around the subject to keep, with its colours the wrong way round
         warn_call(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
               "invert it: mask_image = PIL.ImageOps.invert(mask_image.convert('L'))")
     return mask_image

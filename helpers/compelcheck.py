@@ -73,13 +73,44 @@ def check_compel_text(compel, text) -> None:
                   "negative]).")
 
 
+class _WrapOnImport:
+    """Wraps compel the moment it is imported: a cell that imports compel and encodes with it is checked too."""
+
+    def find_spec(self, fullname, path, target=None):
+        """compel's own spec, whose loader wraps it right after the module has run (ch. 4)."""
+        if fullname != "compel":
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            wrap_compel()
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+_FINDER = _WrapOnImport()
+
+
 def wrap_compel() -> None:
-    """Check every prompt compel encodes, if compel has been imported (ch. 4)."""
+    """Check every prompt compel encodes: now if compel has been imported, else as soon as it is (ch. 4)."""
     import sys
 
     module = sys.modules.get("compel")
     cls = getattr(module, "Compel", None)
-    if cls is None or _STATE["original"] is not None:
+    if cls is None:
+        if module is None and _FINDER not in sys.meta_path:
+            sys.meta_path.insert(0, _FINDER)
+        return
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
+    if _STATE["original"] is not None:
         return
     original = cls.build_conditioning_tensor
 
@@ -123,6 +154,8 @@ def unwrap_compel() -> None:
     """Give compel its own `build_conditioning_tensor` back (ch. 4)."""
     import sys
 
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)
     cls = getattr(sys.modules.get("compel"), "Compel", None)
     if cls is not None and _STATE["original"] is not None:
         cls.build_conditioning_tensor = _STATE["original"]

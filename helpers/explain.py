@@ -96,7 +96,9 @@ def _note_latent_space(pipeline, output) -> None:
     """Latents remember where they came from, so the next pipeline can check they fit its VAE (chapter 3)."""
     import torch
 
-    from helpers.chain import latent_space, mark_latents
+    from helpers.chain import latent_space, mark_latents, wrap_vae_decode
+
+    wrap_vae_decode()  # by now diffusers has imported AutoencoderKL, whose decode may get these latents next
 
     images = getattr(output, "images", None)
     if isinstance(images, torch.Tensor):
@@ -129,9 +131,11 @@ def wrap_pipelines() -> int:
         return 0  # not imported yet: importing it here would fix the hub cache before use_models() chooses it
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
 
+    from helpers.chain import wrap_vae_decode
     from helpers.ignored import wrap_scheduler_config
 
     wrap_scheduler_config()  # from_config's dropped keywords (use_karras_sigmas= on DDIM) are said
+    wrap_vae_decode()  # the pipeline's latents decoded without dividing by scaling_factor are said
     for cls in list(_subclasses(base)):
         _wrap(cls)
     if not _STATE["hooked"]:  # classes that diffusers imports lazily later, e.g. inside from_pretrained
@@ -156,6 +160,9 @@ def unwrap_pipelines() -> None:
     from helpers.ignored import unwrap_scheduler_config
 
     unwrap_scheduler_config()
+    from helpers.chain import unwrap_vae_decode
+
+    unwrap_vae_decode()
     for cls, original in _STATE["wrapped"].items():
         cls.__call__ = original
     _STATE["wrapped"].clear()

@@ -80,7 +80,7 @@ def check_images(pipeline, args: dict) -> dict:
     import torch
 
     kind = _name(pipeline)
-    for name, needed in NEEDS[:2]:  # control_image: helpers.callbatch.check_control says it first, with the fix
+    for name, needed in NEEDS[:2]:  # control_image: helpers.callcontrol.check_control says it first, with the fix
         missing = args.get(name) is None  # img2img, inpainting and the upscalers never run without their picture
         if missing and any(k in kind for k in needed if k != "ControlNet") and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else

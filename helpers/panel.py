@@ -94,6 +94,7 @@ class Panel:
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._outcome = None  # the last run's first Result, or its error (generate(wait=True) hands it on)
         self._again = False  # live mode: a value changed during a run, so run once more with the values on screen
 
         cont = {"continuous_update": False, "style": {"description_width": "140px"},
@@ -248,16 +249,21 @@ class Panel:
     def _say(self, message: str) -> None:
         self.status.value = _html(message)
 
-    def generate(self, wait: bool = False) -> bool:
+    def generate(self, wait: bool = False):
         """Run once with the controls' values, after any run already going; wait=True: until it ends (ch. 1–5).
 
         Called from code, a run never drops: a loop that sets a control and calls generate() gets one picture per
-        call, newest first in panel.results (each with .image and .save(path))."""
+        call, newest first in panel.results (each with .image and .save(path)). Without wait it returns True at
+        once; with wait=True it returns the run's Result (its first picture), None if Stop ended the run, and
+        raises the run's error, which the panel shows too."""
         self._busy.acquire()  # a run already going finishes first
         self._start()
-        if wait:
-            self.wait()
-        return True
+        if not wait:
+            return True
+        self.wait()
+        if isinstance(self._outcome, Exception):
+            raise self._outcome
+        return self._outcome
 
     def _clicked(self) -> bool:
         """Generate pressed, or a control moved in live mode: start unless a run is going (ch. 1–5)."""
@@ -297,6 +303,7 @@ class Panel:
         from helpers.checks import collect_warnings
 
         start = time.perf_counter()
+        self._outcome = None
         try:
             with collect_warnings() as said:  # this thread's warnings go to the status line, not a lost stderr
                 # checks and prompt encoding inside the lock too: a tokenizer call resets the tokenizer's shared
@@ -312,12 +319,14 @@ class Panel:
             for i, image in reversed(list(enumerate(images))):  # every picture of the call, the first on top
                 params = p if len(images) == 1 else {**p, "picture": f"{i + 1}/{len(images)}"}
                 note = self._show(Result(image, params, seconds, caption_for(params, seconds, labels))) or note
+            self._outcome = self.results[0]
             self.status.value = _("done in {seconds:.2f} s").format(seconds=seconds) + _html(note) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except _Stopped:
             self.status.value = _("stopped after {seconds:.2f} s; the last picture is unchanged").format(
                 seconds=time.perf_counter() - start)
         except Exception as exc:  # the panel must survive any error and keep the learner's history
+            self._outcome = exc
             self._show_error(exc)
         finally:
             if getattr(self.pipeline, "_interrupt", False):

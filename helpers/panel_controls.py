@@ -45,6 +45,14 @@ class Result:
         self.saved = True
         return path
 
+    def _repr_png_(self) -> bytes:
+        """Shown as its picture in a notebook, e.g. the result of panel.generate(wait=True) (ch. 1–5)."""
+        import io
+
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
 
 class Controls(dict):
     """The panel's controls by the pipeline argument each sets; a name it lacks is said with the names it has."""

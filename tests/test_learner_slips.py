@@ -210,7 +210,8 @@ def test_panel_slips(pipes, tmp_path):
                   encode=lambda prompt, negative, extras: torch.zeros(1, 77, 32))
     with pytest.raises(IndexError, match=r"holds no picture yet: press Generate"):
         panel.results[0]
-    panel.generate(wait=True)
+    with pytest.raises(TypeError, match="encode= must return a dict"):
+        panel.generate(wait=True)
     assert "encode= must return a dict of keyword arguments" in panel.status.value
     (tmp_path / "holiday").mkdir()
     photo().save(tmp_path / "holiday" / "beach.png")
@@ -408,7 +409,8 @@ def test_hints_that_fit_the_name_given(pipes):
 
     from diffusers import StableDiffusionControlNetPipeline, StableDiffusionUpscalePipeline
 
-    from helpers.callbatch import check_control, check_embeds_given_whole, check_kinds
+    from helpers.callbatch import check_embeds_given_whole, check_kinds
+    from helpers.callcontrol import check_control
     from helpers.callnames import bind_hint, check_names
 
     img2img = pipes["img2img"]

@@ -59,7 +59,8 @@ def test_same_seed_same_fingerprint_new_seed_new_picture(panel):
 def test_an_error_is_shown_in_the_panel_and_history_survives(panel):
     panel.generate(wait=True)
     panel.controls["strength"].value = 0.1  # 4 steps × 0.1 leaves no step to run
-    panel.generate(wait=True)
+    with pytest.raises(ValueError):  # from code, the error reaches the caller too
+        panel.generate(wait=True)
     assert "ValueError" in panel.status.value and "num_inference_steps" in panel.status.value
     assert len(panel.results) == 1 and not panel.generate_button.disabled
     panel.controls["strength"].value = 0.5
@@ -464,7 +465,8 @@ def test_a_known_library_error_shows_the_catalogues_fix(panel, monkeypatch):
                                "cuda:0 and cpu!")
 
     monkeypatch.setattr(panel, "pipeline", WrongDevice())
-    panel.generate(wait=True)
+    with pytest.raises(RuntimeError):
+        panel.generate(wait=True)
     assert "RuntimeError" in panel.status.value and "make_generator" in panel.status.value
 
 
@@ -520,3 +522,17 @@ def test_a_chinese_chapter_s_panel_speaks_chinese(pipe, tmp_path):
         assert zh.status.value.startswith("完成，用时 ") and "guidance=" in zh.caption.value  # captions: parameters
     finally:
         set_language("en")
+
+
+def test_generate_with_wait_hands_back_the_runs_picture_or_its_error(panel):
+    result = panel.generate(wait=True)
+    assert result is panel.results[0] and result.image.size == (128, 128) and result._repr_png_()[:4] == b"\x89PNG"
+
+    def broken(pipe, step, timestep, kwargs):
+        raise ValueError("my callback broke")
+
+    panel.fixed["callback_on_step_end"] = broken
+    with pytest.raises(ValueError, match="my callback broke"):
+        panel.generate(wait=True)
+    assert "my callback broke" in panel.status.value  # the panel says it too, and keeps its pictures
+    assert panel.results[0] is result

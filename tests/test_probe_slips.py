@@ -1,4 +1,4 @@
-"""Slips from the seventh fresh probe: each gets a message that names its own cause and a fix that works."""
+"""Slips from the seventh and eighth fresh probes: each gets a message that names its own cause and a fix that works."""
 
 import pytest
 from PIL import Image
@@ -201,3 +201,79 @@ def test_a_fine_tune_called_without_its_trigger_words_is_said(pipes):
     assert "fine-tuned" not in _said(lambda: comic("Astronaut, charliebo artstyle", image=photo(),
                                                    num_inference_steps=2))
     assert "fine-tuned" not in _said(lambda: pipes["img2img"]("Astronaut", image=photo(), num_inference_steps=2))
+
+
+# ---------------------------------------------------------------------------------------------- the eighth probe
+
+
+def test_control_pictures_are_counted_against_compels_batch_of_prompts(pipes):
+    from compel import Compel
+
+    from helpers.notes import note_for
+
+    net = pipes["control"]
+    compel = Compel(tokenizer=net.tokenizer, text_encoder=net.text_encoder)
+    two, negatives = compel(["a cat in a jungle", "a dog"]), compel(["", ""])
+    with pytest.raises(ValueError) as refused:
+        net(prompt_embeds=two, negative_prompt_embeds=negatives, image=photo(), control_image=[photo()] * 3,
+            num_inference_steps=2)
+    text = str(refused.value)
+    assert "control_image= holds 3 control pictures" in text and "prompt_embeds with a batch of 2" in text
+    assert "a list of 2" in text
+    made = net(prompt_embeds=two, negative_prompt_embeds=negatives, image=photo(), control_image=[photo()] * 2,
+               num_inference_steps=2)  # the fix runs
+    assert len(made.images) == 2
+    with pytest.raises(RuntimeError) as raw:  # three start pictures for two prompts: torch's words, and a note
+        net(prompt_embeds=two, negative_prompt_embeds=negatives, image=[photo()] * 3, control_image=photo(),
+            num_inference_steps=2)
+    found = note_for(raw.value)
+    assert found and "there are 2 prompts" in found[0]  # counted from prompt_embeds, not "one prompt"
+    with pytest.raises(TypeError, match=r"has one ControlNet.*controlnet_conditioning_scale=0.5"):
+        net("a cat", image=photo(), control_image=photo(), controlnet_conditioning_scale=[0.5, 0.5],
+            num_inference_steps=2)
+
+
+def test_kandinskys_negatives_must_number_its_prompts():
+    from helpers.callbatch import check_kandinsky_negatives
+
+    kandinsky = type("KandinskyV22Img2ImgCombinedPipeline", (), {})()
+    with pytest.raises(ValueError, match=r"1 prompt\(s\) and negative_prompt=\['ugly', 'blurry'\].*'ugly, blurry'"):
+        check_kandinsky_negatives(kandinsky, {"prompt": "a cat", "negative_prompt": ["ugly", "blurry"]})
+    with pytest.raises(ValueError, match=r"negative_prompt=\['ugly'\] \* 2"):
+        check_kandinsky_negatives(kandinsky, {"prompt": ["a cat", "a dog"], "negative_prompt": "ugly"})
+    for prompt, negative in (("a cat", ["ugly"]), (["a cat"], "ugly"), (["a", "b"], ["c", "d"]), ("a", "b")):
+        check_kandinsky_negatives(kandinsky, {"prompt": prompt, "negative_prompt": negative})  # these run in 0.42
+    sd = type("StableDiffusionPipeline", (), {})()
+    check_kandinsky_negatives(sd, {"prompt": "a cat", "negative_prompt": ["ugly", "blurry"]})  # diffusers says it
+
+
+def test_decoding_the_pipelines_latents_without_dividing_is_said(pipes):
+    t2i = pipes["t2i"]
+    latents = t2i("a cat", output_type="latent", **KW).images
+    vae = t2i.vae
+    said = _said(lambda: vae.decode(latents))
+    assert "vae.decode got the latents of output_type='latent' as they came" in said
+    assert "vae.decode(latents / vae.config.scaling_factor).sample" in said and "5.5 times too small" in said
+    assert "as they came" in _said(lambda: vae.decode(latents[0][None]))  # a view of them still is
+    assert "as they came" not in _said(lambda: vae.decode(latents / vae.config.scaling_factor))
+
+
+def test_a_mask_that_repaints_most_of_the_picture_asks_whether_it_is_inverted():
+    from helpers.checks import check_mask
+    from helpers.images import make_mask
+
+    keep_the_cat = make_mask((100, 100), box=(0, 0, 100, 100))
+    keep_the_cat.paste(0, (40, 40, 77, 77))  # 37 × 37 kept: 86 % repainted
+    assert "86% of the image is white" in _said(lambda: check_mask(keep_the_cat))
+    assert "white" not in _said(lambda: check_mask(make_mask((100, 100), box=(10, 10, 60, 60))))
+
+
+def test_compel_imported_and_used_in_one_cell_is_checked(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("from helpers import explain\nexplain.enable()\nimport diffusers\nfrom helpers.explain import "
+              "wrap_pipelines\nwrap_pipelines()\nfrom compel import Compel\n"
+              "print(hasattr(Compel.build_conditioning_tensor, '__wrapped__'))\n")
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.stdout.strip().endswith("True"), ran.stderr[-2000:]
