@@ -52,3 +52,71 @@ def test_samples_equal_the_mean():
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     dist = vae.encode(x).latent_dist
     assert torch.allclose(dist.sample(torch.Generator().manual_seed(0)), dist.mean, atol=1e-5)
+
+
+# ---------------------------------------------------------------- the tiny autoencoders (TAESD), set by hand
+
+TINY = {"madebyollin/taesd": VAES["sd15"][0], "madebyollin/taesdxl": VAES["sdxl"][0]}
+
+
+def _photo(name: str) -> torch.Tensor:
+    """A held-out scikit-image photo at 256 x 256, in [-1, 1]."""
+    from skimage import data
+
+    image = Image.fromarray(getattr(data, name)()).convert("RGB").resize((256, 256), Image.LANCZOS)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+
+
+def _picture(y: torch.Tensor) -> Image.Image:
+    return Image.fromarray(((y[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize("repo", list(TINY))
+def test_tiny_vae_decodes_the_scaled_latents_as_its_family_vae_does(repo):
+    from helpers.twins.recipes import build_tiny_vae
+
+    vae, tiny = TINY[repo](), build_tiny_vae(repo)
+    with torch.no_grad():
+        scaled = vae.encode(_photo("astronaut")).latent_dist.mean * vae.config.scaling_factor
+        want = _picture(vae.decode(scaled / vae.config.scaling_factor).sample)
+        got = _picture(tiny.decode(scaled).sample)
+    # 54.3 dB measured; seeded random weights gave 5.7 (taesd) and 6.4 (taesdxl), and DecoderTiny's tanh clamp
+    # left alone gives 30.7
+    assert psnr(got, want, size=None) >= 45
+
+
+def test_tiny_vae_undoes_its_decoder_clamp_over_the_latent_range():
+    from helpers.twins.recipes import build_tiny_vae
+
+    tiny, vae = build_tiny_vae("madebyollin/taesd"), VAES["sd15"][0]()
+    z = torch.linspace(-4, 4, 17)[:, None, None, None].expand(17, 4, 8, 8).clone()
+    with torch.no_grad():
+        got = tiny.decode(z).sample[:, :, 24:40, 24:40]
+        want = vae.decode(z / vae.config.scaling_factor).sample[:, :, 24:40, 24:40]
+    # luma is a quarter of latents 0 + 3, so the curve's 0.018 shows as <= 0.009
+    assert float((got - want).abs().max()) <= 0.01
+
+
+def test_tiny_vae_round_trip_keeps_the_photo_as_the_vae_does():
+    from helpers.twins.recipes import build_tiny_vae
+
+    x, tiny, vae = _photo("chelsea"), build_tiny_vae("madebyollin/taesd"), VAES["sd15"][0]()
+    with torch.no_grad():
+        back = _picture(tiny.decode(tiny.encode(x).latents).sample)
+        vae_back = _picture(vae.decode(vae.encode(x).latent_dist.mean).sample)
+    photo = _picture(x)
+    # both 25.5 dB measured: the same codec, cell averages over 8 x 8 pixels
+    assert psnr(back, photo, size=None) >= 20
+    assert abs(psnr(back, photo, size=None) - psnr(vae_back, photo, size=None)) <= 0.1
+
+
+def test_tiny_vae_encodes_the_vae_latents_times_scaling_factor():
+    from helpers.twins.recipes import build_tiny_vae
+
+    x, tiny, vae = _photo("coffee"), build_tiny_vae("madebyollin/taesd"), VAES["sd15"][0]()
+    with torch.no_grad():
+        got = tiny.encode(x).latents
+        want = vae.encode(x).latent_dist.mean * vae.config.scaling_factor
+    assert got.shape == want.shape == (1, 4, 32, 32)
+    assert float((got - want).abs().max()) <= 1e-3  # 1.1e-4 measured: the VAE's group norms are exact to 2e-4
+    assert np.corrcoef(got.flatten(), want.flatten())[0, 1] >= 0.999

@@ -187,16 +187,26 @@ def build_controlnet(repo: str, part=None, taught_weights: bool = True):
     return learned(model, "controlnet-depth") if taught_weights else model
 
 
+# the checkpoint whose twin VAE each tiny autoencoder's twin matches (TAESD: SD 1.x/2.x latents; TAESDXL: SDXL's)
+TINY_VAE_PARTNER = {"madebyollin/taesd": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+                    "madebyollin/taesdxl": "stabilityai/stable-diffusion-xl-refiner-1.0"}
+
+
 def build_tiny_vae(repo: str):
-    """Distilled tiny VAE twin (AutoencoderTiny) with the real latent channels and scaling (ch. 1)."""
+    """Distilled tiny VAE twin (AutoencoderTiny), set by hand to its family's twin VAE codec (ch. 1)."""
 
     from diffusers import AutoencoderTiny
 
-    seed_torch(f"{repo}/vae")
-    return AutoencoderTiny(
-        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8),
-        num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1), latent_channels=4, scaling_factor=1.0,
+    from helpers.twins.codec import latent_gains
+    from helpers.twins.tiny_codec import set_tiny_codec_weights, tiny_codec_config
+
+    model = AutoencoderTiny(
+        latent_channels=FACTS[repo]["latent_channels"], scaling_factor=FACTS[repo]["scaling_factor"],
+        **tiny_codec_config(),
     ).eval()
+    scaling = FACTS[TINY_VAE_PARTNER[repo]]["vae_scaling_factor"]
+    set_tiny_codec_weights(model, scaling, latent_gains(scaling))
+    return model
 
 
 def build_depth(repo: str, taught_weights: bool = True):
