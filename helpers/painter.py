@@ -1,0 +1,163 @@
+"""A mask painter: paint the area to repaint on the start picture with the mouse, in the notebook (ch. 5).
+
+Built on anywidget: the strokes are drawn in the browser, so a mouse move never waits for the kernel and painting
+stays smooth on Colab; the front end is a plain ES module (painter.js) inside this package, with no JupyterLab
+extension to build, and it renders in JupyterLab 4 and in Colab (anywidget turns on Colab's custom widget manager
+itself). ipycanvas, by contrast, would send every mouse event to the kernel.
+
+The controls (brush size, eraser, clear, invert) are drawn by painter.js too, not made of ipywidgets: they keep
+working while the kernel is busy running a pipeline, and the painter stays one widget to display.
+
+What the browser sends in `mask_png`, after each stroke and after clear or invert: an opaque PNG the size of the
+picture, the painted layer's alpha written as grey (white where painted, grey on the antialiased edges, black
+elsewhere). `mask` reads any PNG as if laid on black and thresholds it at 50%, as the inpainting pipelines do.
+"""
+
+from __future__ import annotations
+
+import io
+import numbers
+import os
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets
+from PIL import Image, ImageOps
+
+from helpers.i18n import _
+
+__all__ = ["MaskPainter"]
+
+
+def _bytes_from_json(value, widget) -> bytes:
+    # the browser's bytes arrive as a memoryview, and traitlets.Bytes takes only bytes
+    return b"" if value is None else bytes(value)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _binary(image: Image.Image) -> Image.Image:
+    """`image` laid on black, as grey, then pure 0/255: a pixel at or above 128 is painted."""
+    rgba = image.convert("RGBA")  # an opaque picture keeps its grey; a transparent one counts as black
+    grey = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+    return grey.point(lambda v: 255 if v >= 128 else 0)
+
+
+def _viewable(image: Image.Image) -> Image.Image:
+    # what a browser shows as is; 16-bit, float and CMYK pictures become RGB(A) first
+    if image.mode in ("RGB", "RGBA", "L"):
+        return image
+    return image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
+
+
+def _labels() -> dict:
+    # drawn by painter.js, so translated here, in the chapter's language
+    return {"brush": _("Brush"), "eraser": _("Eraser"), "clear": _("Clear"), "invert": _("Invert"),
+            "painted": _("mask painted: {percent} %")}
+
+
+def _check_image(image) -> None:
+    if isinstance(image, Image.Image):
+        return
+    kind = type(image).__name__
+    raise TypeError(f"image= must be a PIL image, got a {kind}. For a file or a URL use "
+                    "image=load_image_file(path) (from helpers.images import load_image_file); for a numpy "
+                    "array use image=Image.fromarray(array) (from PIL import Image).")
+
+
+def _check_brush(brush) -> int:
+    if isinstance(brush, bool) or not isinstance(brush, numbers.Integral):
+        raise TypeError(f"brush={brush!r} must be a whole number of picture pixels (the stroke's width), e.g. "
+                        "brush=32.")
+    if brush <= 0:
+        raise ValueError(f"brush={brush!r} is no width: give the stroke's width in picture pixels, above 0, "
+                         "e.g. brush=32.")
+    return int(brush)
+
+
+class MaskPainter(anywidget.AnyWidget):
+    """Paint an inpainting mask over `image` with the mouse: white = repaint, black = keep (ch. 5)."""
+
+    _esm = Path(__file__).with_name("painter.js")
+    _picture_png = traitlets.Bytes(b"").tag(sync=True)  # the picture shown under the strokes (kernel -> browser)
+    brush = traitlets.Int(32).tag(sync=True)  # the stroke's width in picture pixels; the slider changes it too
+    eraser = traitlets.Bool(False).tag(sync=True)
+    # both ways: the browser sends each finished stroke; clear(), invert() and set_mask() send a mask down
+    mask_png = traitlets.Bytes(b"").tag(sync=True, from_json=_bytes_from_json)
+    labels = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, image, brush: int = 32):
+        _check_image(image)
+        super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush), labels=_labels())
+        self.image = image
+        self._callbacks = []
+        self.observe(self._changed, names="mask_png")
+
+    @traitlets.validate("brush")
+    def _valid_brush(self, proposal):
+        return _check_brush(proposal["value"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The picture's (width, height), which is also the mask's (ch. 5)."""
+        return self.image.size
+
+    @property
+    def mask(self) -> Image.Image:
+        """The painted mask: mode "L", the picture's size, 255 where painted and 0 elsewhere (ch. 5)."""
+        if not self.mask_png:
+            return Image.new("L", self.size, 0)
+        image = Image.open(io.BytesIO(self.mask_png))
+        if image.size != self.size:
+            w, h = image.size
+            raise ValueError(f"mask_png holds a {w}x{h} mask but the picture is {self.size[0]}x{self.size[1]}; "
+                             "give the painter a mask of the picture's size with painter.set_mask(mask).")
+        return _binary(image)
+
+    @property
+    def painted(self) -> float:
+        """The fraction of the picture painted (to be repainted), from 0.0 to 1.0 (ch. 5)."""
+        return float(np.count_nonzero(np.asarray(self.mask)) / (self.size[0] * self.size[1]))
+
+    def clear(self) -> None:
+        """Remove every stroke, here and in the browser: nothing will be repainted (ch. 5)."""
+        self.mask_png = _png(Image.new("L", self.size, 0))
+
+    def invert(self) -> None:
+        """Swap painted and unpainted, here and in the browser: repaint everything but the strokes (ch. 5)."""
+        self.mask_png = _png(ImageOps.invert(self.mask))
+
+    def set_mask(self, mask: Image.Image) -> None:
+        """Start from a ready-made mask (e.g. make_mask(...)): white = repaint; shown in the browser too (ch. 5)."""
+        if not isinstance(mask, Image.Image):
+            raise TypeError(f"mask= must be a PIL image (e.g. from make_mask), got a {type(mask).__name__}; for a "
+                            "numpy array use mask=Image.fromarray(array).")
+        if mask.size != self.size:
+            (w, h), (pw, ph) = mask.size, self.size
+            raise ValueError(f"mask= is {w}x{h} but the picture is {pw}x{ph}: a mask must match the picture "
+                             f"pixel for pixel. Resize it first: mask.resize(({pw}, {ph}), Image.NEAREST).")
+        self.mask_png = _png(_binary(mask))
+
+    def on_change(self, callback) -> None:
+        """Call `callback(mask)` with the new mask after each stroke, clear, invert or set_mask (ch. 5)."""
+        if not callable(callback):
+            raise TypeError(f"on_change takes a function of one argument (the new mask), got {callback!r}.")
+        self._callbacks.append(callback)
+
+    def _changed(self, change) -> None:
+        if not self._callbacks:
+            return
+        mask = self.mask
+        for callback in list(self._callbacks):
+            callback(mask)
+
+    def save(self, path) -> Path:
+        """Save the mask as a PNG at `path` and return the path (ch. 5)."""
+        path = Path(os.fspath(path))
+        self.mask.save(path, format="PNG")
+        return path
