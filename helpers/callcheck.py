@@ -4,7 +4,8 @@
 It raises for arguments that cannot work, naming the parameter and the fix, and warns, saying what changes, where
 diffusers would silently change the learner's input: a size rounded to a multiple of 8, an image stretched to the
 model's default size, a CMYK or 16-bit picture, a prompt cut at 77 tokens. It returns the arguments to call with;
-the only values it replaces are images it converted to the mode the pipeline needs, and it says so.
+the only values it replaces are images it converted to the mode the pipeline needs, which it says, and a step
+callback wrapped to say the keys it returns that the pipeline never reads (helpers.callranges).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 
 from helpers import checks
 from helpers.callbatch import check_batch
+from helpers.callranges import check_ranges
 from helpers.families import check_families
 from helpers.ignored import check_ignored
 from helpers.imagecheck import check_images, check_sizes, native_side, scale_factor
@@ -305,7 +307,8 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
         check_library_gaps(pipeline, args)
         check_ignored(pipeline, args, defaults)
         check_mixups(pipeline, args)
-        replaced = check_images(pipeline, args)
+        ranged = check_ranges(pipeline, args)  # before check_images, which would read numpy latents as pictures
+        replaced = {**check_images(pipeline, args), **ranged}
         args.update(replaced)
         if args.get("mask_image") is not None and isinstance(args.get("image"), Image.Image) \
                 and isinstance(args["mask_image"], Image.Image) and args["mask_image"].size != args["image"].size:

@@ -72,9 +72,26 @@ def _params(pipeline) -> list[str]:
     return [p for p in inspect.signature(type(pipeline).__call__).parameters if p != "self"]
 
 
-def hint_for(pipeline, params: list[str], key: str) -> str:
+def _upscaler_size(kind: str, factor: int, given: dict) -> str:
+    """The ×2/×4 upscalers make a picture `factor` times their input: the size is set by what goes in."""
+    height, width = given.get("height"), given.get("width")
+    sides = [v for v in (width, height) if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    w, h = (width, height) if len(sides) == 2 else (sides[0], sides[0]) if sides else (128 * factor // 2,) * 2
+    iw, ih = w // factor, h // factor
+    text = (f"{kind} makes a picture {factor} times the size of image=, so it takes no height= or width=: for a "
+            f"{w}x{h} result pass a {iw}x{ih} picture, image = image.resize(({iw}, {ih}))")
+    if factor == 2:  # the x2 upscaler also takes latents, which have no resize
+        text += (f", or the latents of a {iw}x{ih} picture ({ih // 8}x{iw // 8} cells): make the first stage's "
+                 f"picture at height={ih}, width={iw}")
+    return text + "."
+
+
+def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -> str:
     """What to do about an argument name the pipeline does not take (ch. 1–5)."""
     kind = _name(pipeline)
+    factor = {"StableDiffusionLatentUpscalePipeline": 2, "StableDiffusionUpscalePipeline": 4}.get(kind)
+    if key in ("height", "width") and factor:
+        return _upscaler_size(kind, factor, given or {})
     if key == "seed":
         return "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
     if key in ("torch_dtype", "dtype", "variant", "use_safetensors"):
@@ -115,7 +132,7 @@ def check_names(pipeline, signature, given: dict) -> None:
         if key in params or key in DEPRECATED_KWARGS:
             continue
         extra = " It would be ignored without a word (the pipeline takes **kwargs)." if takes_extra else ""
-        hint = hint_for(pipeline, params, key)
+        hint = hint_for(pipeline, params, key, given)
         raise TypeError(f"{_name(pipeline)}() got an unexpected argument {key}=.{extra} {hint}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from PIL import Image
 
@@ -17,8 +19,25 @@ def _pixels(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarr
     return np.asarray(image, dtype=np.float64)
 
 
+def _check_side(size, name: str, none_ok: bool) -> None:
+    """`size` is one side: every other helper's (width, height) pair is a slip that PIL would report as a bare tuple."""
+    if size is None and none_ok:
+        return
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        w, h = size
+        fix = f"size={w}" if w == h else f"size={max(w, h)}"
+        raise TypeError(f"{name}(..., size=) is one side in pixels (both pictures are shrunk to size x size), not a "
+                        f"(width, height) pair: got size={tuple(size)}. Pass {fix}"
+                        + (", or size=None to compare at the reference's own size." if none_ok else "."))
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        raise TypeError(f"{name}(..., size=) is one side in pixels, a whole number such as size=64; got {size!r}.")
+    if size <= 0:
+        raise ValueError(f"{name}(..., size={size}) must be above 0: one side in pixels, e.g. size=64.")
+
+
 def psnr(image: Image.Image, reference: Image.Image, *, size: int | None = LAYOUT_SIZE) -> float:
     """Peak signal-to-noise ratio in dB of `image` against `reference`, both shrunk to size x size (ch. 2-5)."""
+    _check_side(size, "psnr", none_ok=True)
     shape = (size, size) if size else reference.size
     err = np.mean((_pixels(image, shape) - _pixels(reference, shape)) ** 2)
     return float("inf") if err == 0 else float(10 * np.log10(255.0**2 / err))
@@ -26,6 +45,7 @@ def psnr(image: Image.Image, reference: Image.Image, *, size: int | None = LAYOU
 
 def correlation(image: Image.Image, reference: Image.Image, *, size: int = LAYOUT_SIZE) -> float:
     """Pearson correlation of the two pictures' brightness, both shrunk to size x size: 1 = same layout (ch. 3)."""
+    _check_side(size, "correlation", none_ok=False)
     a = _pixels(image, (size, size)).mean(axis=2).ravel()
     b = _pixels(reference, (size, size)).mean(axis=2).ravel()
     if a.std() == 0 or b.std() == 0:
@@ -45,6 +65,13 @@ def change_inside_outside(before: Image.Image, after: Image.Image, mask: Image.I
 
 def falls_strictly(values) -> bool:
     """True when every value is smaller than the one before it (ch. 2, 3)."""
+    if isinstance(values, dict):  # iterating a dict gives its keys: the verdict would be about the keys
+        raise TypeError("falls_strictly got a dict, and a dict gives its keys when read in order, so it would compare "
+                        f"the keys ({', '.join(map(repr, list(values)[:4]))}{', …' if len(values) > 4 else ''}), not "
+                        "the values. Pass the values: falls_strictly(d.values()) (in the order they were put in), "
+                        "or in the order you mean: falls_strictly(d[k] for k in sorted(d)).")
+    if isinstance(values, (set, frozenset)):
+        raise TypeError("falls_strictly got a set, which has no order; pass a list or tuple in the order you mean.")
     values = list(values)
     return all(b < a for a, b in zip(values, values[1:], strict=False))
 

@@ -15,6 +15,8 @@ import re
 from helpers.callwarning import warn_call
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
+# compel's weight after a term is "+"/"-" runs or a number, tried in that order: "-0.5" matches "-" first
+NEGATIVE = re.compile(r"(?:(?<!\\)\(([^()]+)(?<!\\)\)|\"([^\"]+)\")-(\d*\.?\d+)")
 _STATE = {"original": None, "init": None, "pad": None}
 
 
@@ -51,6 +53,14 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "
                   "plain words and brackets; it has no such switch. To mix two prompts, compel writes "
                   f'("{alternation.group(1)}", "{alternation.group(2)}").blend(0.5, 0.5).')
+    negative = NEGATIVE.search(text)
+    if negative:
+        words, number = negative.group(1) or negative.group(2), negative.group(3)
+        term, weaker = negative.group(0)[:-len(number) - 1], number if 0 < float(number) < 1 else "0.5"
+        warn_call(f"compel has no negative weight: {term}-{number} reads as {term}- (weight 0.9, a little "
+                  f"weaker) followed by the word \"{number}\" in the prompt. To weaken {words}, give a weight below "
+                  f"1: ({words}){weaker}; to steer the picture away from it, put it in the negative prompt: "
+                  f"negative_prompt_embeds = compel(\"{words}\").")
     loose = re.search(r"(\w+)\s+(\+{1,3})(?=\s|,|$)", text)  # a spaced "-" is usually a separator
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "

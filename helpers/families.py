@@ -18,6 +18,9 @@ TINY_VAES = {"madebyollin/taesd": "SD 1.x/2.x", "madebyollin/taesdxl": "SDXL"}
 VAE_SCALING = {FACTS["stable-diffusion-v1-5/stable-diffusion-v1-5"]["vae_scaling_factor"]: "SD 1.x/2.x",
                FACTS["stabilityai/stable-diffusion-xl-refiner-1.0"]["vae_scaling_factor"]: "SDXL"}
 
+X4 = "stabilityai/stable-diffusion-x4-upscaler"
+X4_SCALING = FACTS[X4]["vae_scaling_factor"]  # 0.08333: the x4 upscaler's own VAE, unlike any other family's
+
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
@@ -77,6 +80,31 @@ def check_vae(pipeline) -> None:
                      + fix)
 
 
+def check_upscaler_vae(pipeline) -> None:
+    """Refuse another model's VAE in the x4 upscaler, whose UNet works in its own VAE's latents (ch. 3)."""
+    vae = getattr(pipeline, "vae", None)
+    if _name(pipeline) != "StableDiffusionUpscalePipeline" or _config(vae) is None:
+        return
+    # diffusers rewrites any VAE's scaling_factor to 0.08333 here, so the VAE's depth tells it: the x4's own has 3
+    # blocks and shrinks pictures 4 times; SD 1.x's, SDXL's and the tiny ones shrink them 8 times
+    tiny = type(vae).__name__ == "AutoencoderTiny"
+    blocks = getattr(vae.config, "block_out_channels", None)
+    shrinks = 8 if tiny else 2 ** (len(blocks) - 1) if blocks else None
+    if shrinks is None or shrinks == FACTS[X4]["vae_scale_factor"]:  # its own, or a config that does not say
+        return
+    label = vae.config._name_or_path if tiny else f"a VAE that shrinks pictures {shrinks} times ({len(blocks)} blocks)"
+    changed = ("" if tiny or getattr(vae.config, "scaling_factor", None) != X4_SCALING else
+               f" Loading also set this VAE's scaling_factor to {X4_SCALING} (diffusers' FutureWarning): if it came "
+               "from another pipeline (vae=pipeline.vae), load that pipeline again too, since it shares the VAE.")
+    own = FACTS[X4]["vae_scale_factor"]
+    raise ValueError(f"pipeline.vae is {label}, another model's, and StableDiffusionUpscalePipeline (the x4 "
+                     f"upscaler) works in the latents of its own VAE, which shrinks them {own} times "
+                     f"(scaling_factor {X4_SCALING}): with another VAE it would decode a wrong picture. Load it "
+                     f"with its own: StableDiffusionUpscalePipeline.from_pretrained('{X4}', ...) without vae= (and "
+                     "without passed=['vae'] in load_args); sharing a VAE works between SD 1.5 and the x2 latent "
+                     "upscaler, not here." + changed)
+
+
 def check_controlnet(pipeline) -> None:
     """Refuse a ControlNet trained beside another family's UNet: SD 1.5's depth ControlNet on SDXL (ch. 4)."""
     net, unet = getattr(pipeline, "controlnet", None), getattr(pipeline, "unet", None)
@@ -128,5 +156,6 @@ def check_families(pipeline) -> None:
     check_family(pipeline)
     check_refiner_class(pipeline)
     check_vae(pipeline)
+    check_upscaler_vae(pipeline)
     check_controlnet(pipeline)
     check_kandinsky_inpaint(pipeline)

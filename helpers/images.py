@@ -231,10 +231,17 @@ def _check_shape(shape, parameter: str, width: int, height: int) -> tuple[int, i
     else:
         raise ValueError(f"{parameter}={shape!r} must be (left, top, right, bottom) in whole pixels.")
     if not (0 <= left < right <= width and 0 <= top < bottom <= height):
-        raise ValueError(
-            f"{parameter}={(left, top, right, bottom)} does not fit a {width}x{height} mask; need "
-            f"0 <= left < right <= {width} and 0 <= top < bottom <= {height}."
-        )
+        given = (left, top, right, bottom)
+        text = (f"{parameter}={given} is (left, top, right, bottom): two corners in pixels, so the 3rd and 4th "
+                "numbers are where the shape ends, not its width and height.")
+        need = f"need 0 <= left < right <= {width} and 0 <= top < bottom <= {height}"
+        if right > left and bottom > top:
+            raise ValueError(f"{text} These corners do not fit the {width}x{height} mask: {need}.")
+        corners = (left, top, left + right, top + bottom)  # the same numbers read as (x, y, width, height)
+        fits = 0 <= left < corners[2] <= width and 0 <= top < corners[3] <= height
+        raise ValueError(f"{text} Here right <= left or bottom <= top, so there is no shape. " + (
+            f"If you meant (x, y, width, height), the corners are {parameter}={corners}." if fits else
+            f"Read as (x, y, width, height) it would not fit the {width}x{height} mask either: {need}."))
     return left, top, right, bottom
 
 

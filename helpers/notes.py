@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import traceback
 
-from helpers import causes, causes_loading, causes_parts
+from helpers import causes, causes_code, causes_loading, causes_parts
 from helpers.callfacts import CallFacts, facts_for
 from helpers.i18n import _
 
@@ -74,6 +74,9 @@ RULES = [
      "this is a list of pictures, not one picture (a pipeline's .images is such a list: one per prompt and per "
      "num_images_per_prompt).",
      "pick one: output.images[0].save('out.png'), or loop: for i, im in enumerate(output.images): ..."),
+    (("TypeError", "AttributeError", "ValueError"),
+     r"color must be int|cannot determine region size|'(Tensor|ndarray)' object has no attribute",
+     causes_code.pil_got_tensor, None, r"PIL.Image\.py (composite|paste|blend|alpha_composite)$"),
     (("AttributeError",),
      r"'(Tensor|(numpy\.)?ndarray)' object has no attribute '(save|resize|convert|size|show|crop|mode)'",
      "this is a tensor or array, not a PIL picture: output_type='latent' (or 'pt', 'np') returns those.",
@@ -172,6 +175,9 @@ RULES = [
      "let diffusers build the plain one from the same weights: AutoPipelineForImage2Image.from_pipe("
      "control_pipeline, controlnet=None) (or AutoPipelineForText2Image)."),
     (("ValueError",), r"not enough values to unpack \(expected 2, got 1\)", causes.compel_pair, None),
+    (("ValueError",), r"too many values to unpack \(expected [1-3]\)", causes_code.unpacked_prompt_tensors, None),
+    (("TypeError",), r"missing 1 required positional argument", causes_code.hook_without_kwargs, None,
+     r"torch.nn.modules.module\.py inner$"),
     (("ValueError",), r"Incorrect image source", causes.image_source, None),
     (("TypeError",), r"list indices must be integers or slices, not str", causes.results_list, None),
     (("ValueError",), r"Invalid `pretrained_model_name_or_path` provided", causes_parts.single_file_repo, None),
@@ -180,9 +186,7 @@ RULES = [
      "Image.fromarray makes a picture from a numpy array, and it was given a PIL picture already.",
      "use the picture as it is (picture.copy() for a copy of your own); for an array of it: np.asarray(picture).",
      r"fromarray|frombuffer"),
-    (("ParsingException",), r"mismatched prompts/weights counts",
-     "compel's .blend() takes one weight for each prompt in the parentheses before it, and the counts differ.",
-     'give as many weights as prompts: ("a cat", "a dog").blend(0.7, 0.3).'),
+    (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
     (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
      "a package this cell needs is not installed in the kernel's environment.",
      "in a cell: %pip install <the package named above>, then restart the kernel; or run the chapter's first cell "

@@ -30,7 +30,7 @@ if __name__ == "__main__" and not __package__:  # `python tools/run.py`: Python 
 import nbformat
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from tqdm import tqdm
 
 from helpers.paths import build_dir
@@ -47,6 +47,23 @@ from tools.written import ours, write_ours
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
 # Ctrl-C, `kill` (or a CI cancel, or `timeout`) and a closed terminal all stop the whole job the same way
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+DEFAULT_TIMEOUT = 600  # seconds per cell: the slowest chapter cell on a CPU takes a few minutes
+MIN_TIMEOUT = 30  # below this even loading a twin can time out: a smaller number is minutes typed as seconds
+
+
+def _cell_seconds(text: str) -> int:
+    """--timeout's value: whole seconds per cell, refused below MIN_TIMEOUT with the unit and the default."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds per cell (default "
+                                         f"{DEFAULT_TIMEOUT})") from None
+    if seconds < MIN_TIMEOUT:
+        minutes = f"; for {seconds} minutes: --timeout {seconds * 60}" if seconds > 0 else ""
+        raise argparse.ArgumentTypeError(
+            f"{seconds} is in seconds per cell, and a cell that loads a model takes longer; give at least "
+            f"{MIN_TIMEOUT} (the default is {DEFAULT_TIMEOUT}, 10 minutes{minutes})")
+    return seconds
 
 def _failed_cell(nb) -> tuple[int, str]:
     """Index and error line of the first cell whose outputs hold an error."""
@@ -100,7 +117,7 @@ class _Client(NotebookClient):
         return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
 
 
-def execute(path: Path, timeout: int = 600, kernel: str = "python3", stop: threading.Event | None = None):
+def execute(path: Path, timeout: int = DEFAULT_TIMEOUT, kernel: str = "python3", stop: threading.Event | None = None):
     """Run one notebook top to bottom in a fresh kernel; return (notebook, error or None, seconds) (main job).
 
     Ctrl-C interrupts the running cell and sets `stop` (run_all then stops the whole job)."""
@@ -116,6 +133,9 @@ def execute(path: Path, timeout: int = 600, kernel: str = "python3", stop: threa
         error = f"code cell {index} failed: {line}"
     except Exception as exc:  # a kernel that dies or times out must not stop the other chapters
         error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, CellTimeoutError):  # nbclient's words do not say which option set the limit
+            error += (f" (--timeout {timeout} allows {timeout} seconds per cell; give a cell more, e.g. "
+                      f"--timeout {max(2 * timeout, DEFAULT_TIMEOUT)})")
     return nb, error, time.perf_counter() - start
 
 
@@ -296,7 +316,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*",
                         help="chapters to run: paths, names (01_guidance_scale) or numbers (1); default: all of them")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    parser.add_argument("--timeout", type=_cell_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"seconds (not minutes) one cell may run before the chapter fails; at least "
+                             f"{MIN_TIMEOUT} (default {DEFAULT_TIMEOUT} = 10 minutes)")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="on the real checkpoints, download and run without asking (the sizes are still said)")
     parser.add_argument("--lang", choices=["both", "en", "zh"], default="both",

@@ -1,0 +1,116 @@
+"""Values diffusers takes without a word but reads otherwise than meant: out-of-range settings, numpy latents, and a
+step callback whose returned keys the pipeline never reads.
+
+`check_ranges(pipeline, args)` runs inside `helpers.callcheck.check_pipeline_call`, after the other checks; it
+raises where the run cannot be right, warns once where it runs but differs from what was meant, and returns the
+arguments it replaced (only callback_on_step_end, wrapped so that its first unread key is said).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import re
+
+from helpers.callwarning import said_once_for, warn_call
+
+_READ_KEYS: dict[type, tuple[str, ...]] = {}  # pipeline class -> keys its loop takes back from a callback's dict
+
+
+def check_guidance_rescale(args: dict) -> None:
+    """guidance_rescale is a share in [0, 1]; a bigger one is usually guidance_scale's value (ch. 1)."""
+    value = args.get("guidance_rescale")
+    if value is None or value <= 1:  # callcheck refuses a negative one
+        return
+    warn_call(f"guidance_rescale={value} is outside its range, 0–1: it mixes the guided prediction with one "
+              "rescaled to the text prediction's spread (0 = off, 1 = fully rescaled), against over-exposure; the "
+              "paper it comes from (Common Diffusion Noise Schedules and Sample Steps are Flawed) suggests 0.7. "
+              "Past 1 it overshoots and shifts colours and contrast. If you meant how strongly to follow the "
+              f"prompt, that is guidance_scale={value}; to rescale, try guidance_rescale=0.7.")
+
+
+def check_eta(pipeline, args: dict) -> None:
+    """eta, DDIM's share of fresh noise per step, must lie in [0, 1] (ch. 1)."""
+    eta, scheduler = args.get("eta"), getattr(pipeline, "scheduler", None)
+    if eta is None or 0 <= eta <= 1 or "DDIM" not in type(scheduler).__name__:
+        return  # helpers.ignored says when the scheduler has no eta; callcheck refuses a negative one
+    if "eta" not in inspect.signature(scheduler.step).parameters:
+        return
+    raise ValueError(f"eta={eta} is outside [0, 1]. {type(scheduler).__name__} weighs the fresh noise of each step "
+                     "by eta: 0 is DDIM (deterministic: one seed gives one picture), 1 is DDPM (fully stochastic). "
+                     "Above 1 a step asks for more noise than the schedule has left, the square root of a negative "
+                     "number, so the latents become NaN and the picture black. Pass eta=0.0 or up to eta=1.0.")
+
+
+def check_numpy_latents(pipeline, args: dict) -> None:
+    """Latents saved with numpy come back as an array, which diffusers reads as pictures (ch. 3)."""
+    import numpy as np
+
+    image = args.get("image")
+    channels = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "latent_channels", 4)
+    if not isinstance(image, np.ndarray) or image.ndim != 4 or not np.issubdtype(image.dtype, np.floating) \
+            or image.shape[1] != channels or image.shape[-1] in (1, 3, 4):
+        return
+    b, c, h, w = image.shape
+    raise TypeError(f"image is a numpy array shaped {image.shape}: latents ({c} channels of {h}x{w} cells), but "
+                    "diffusers reads a numpy image as pictures shaped (batch, height, width, channels), so it would "
+                    f"take {c} rows of {h} pixels. Pass the torch tensor itself (the latents a pipeline returned "
+                    "with output_type='latent'), or image=torch.from_numpy(array) if they came from numpy "
+                    "(np.load).")
+
+
+def _read_keys(pipeline) -> tuple[str, ...]:
+    """The keys the pipeline's loop pops from the dict a step callback returns, read from its own source."""
+    cls = type(pipeline)
+    if cls not in _READ_KEYS:
+        try:
+            source = inspect.getsource(cls.__call__)
+        except (OSError, TypeError):
+            source = ""
+        _READ_KEYS[cls] = tuple(dict.fromkeys(re.findall(r"callback_outputs\.pop\(\s*[\"'](\w+)[\"']", source)))
+    return _READ_KEYS[cls]
+
+
+def wrap_callback(pipeline, args: dict) -> dict:
+    """Say once when a step callback returns keys the pipeline never reads, e.g. "latent" (ch. 1–3)."""
+    callback = args.get("callback_on_step_end")
+    read = _read_keys(pipeline)
+    if callback is None or not callable(callback) or hasattr(callback, "tensor_inputs") or not read \
+            or getattr(callback, "_tutorial_wrapped", False):
+        return {}
+    given = list(args.get("callback_on_step_end_tensor_inputs") or ["latents"])
+    said = []
+
+    @functools.wraps(callback, updated=())  # a callable object's own attributes stay on it
+    def checked(pipe, step, timestep, callback_kwargs):
+        __tracebackhide__ = True  # IPython: an error in the learner's callback is shown in the learner's code
+        given_keys = set(callback_kwargs)  # read before the callback can change the dict it was handed
+        result = callback(pipe, step, timestep, callback_kwargs)
+        # only new keys: one the pipeline handed over but does not take back (e.g. a mask) was not the learner's
+        unread = [k for k in result if k not in read and k not in given_keys] \
+            if isinstance(result, dict) and not said else []
+        if unread:
+            said.append(unread)
+            close = {k: difflib.get_close_matches(k, read, n=1, cutoff=0.6) for k in unread}
+            hints = "; ".join(f"did you mean {m[0]!r} for {k!r}?" for k, m in close.items() if m)
+            with said_once_for(pipeline):
+                warn_call(f"callback_on_step_end returned {', '.join(map(repr, unread))}, which "
+                          f"{type(pipeline).__name__} never reads: it takes back only {', '.join(map(repr, read))} "
+                          "from the dict, so this change is dropped. " + (hints[0].upper() + hints[1:] + " "
+                                                                           if hints else "")
+                          + f"The dict the callback is given holds callback_on_step_end_tensor_inputs ({given}); "
+                          "change an entry and return that dict: callback_kwargs['latents'] = ...; "
+                          "return callback_kwargs.")
+        return result
+
+    checked._tutorial_wrapped = True
+    return {"callback_on_step_end": checked}
+
+
+def check_ranges(pipeline, args: dict) -> dict:
+    """Every check of this module; return the arguments it replaced (ch. 1–5)."""
+    check_guidance_rescale(args)
+    check_eta(pipeline, args)
+    check_numpy_latents(pipeline, args)
+    return wrap_callback(pipeline, args)
