@@ -80,6 +80,22 @@ def _check_brush(brush) -> int:
     return int(brush)
 
 
+def _check_one_argument(callback) -> None:
+    """A callback that cannot take the mask would fail at the first stroke, inside the widget: say it now."""
+    import inspect
+
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # a builtin without a signature: it is tried at the first stroke
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        raise TypeError(f"on_change calls the function with one argument, the new mask, and yours takes "
+                        f"{signature}. Give it a parameter for the mask: painter.on_change(lambda mask: "
+                        "print(painter.painted)), or def changed(mask): ...") from None
+
+
 class MaskPainter(anywidget.AnyWidget):
     """Paint an inpainting mask over `image` with the mouse: white = repaint, black = keep (ch. 5)."""
 
@@ -90,6 +106,10 @@ class MaskPainter(anywidget.AnyWidget):
     # both ways: the browser sends each finished stroke; clear(), invert() and set_mask() send a mask down
     mask_png = traitlets.Bytes(b"").tag(sync=True, from_json=_bytes_from_json)
     labels = traitlets.Dict().tag(sync=True)
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        return f"MaskPainter(picture {w}x{h}, brush={self.brush}, painted {self.painted:.1%})"
 
     def __init__(self, image, brush: int = 32):
         _check_image(image)
@@ -111,13 +131,13 @@ class MaskPainter(anywidget.AnyWidget):
     def mask(self) -> Image.Image:
         """The painted mask: mode "L", the picture's size, 255 where painted and 0 elsewhere (ch. 5)."""
         if not self.mask_png:
-            return Image.new("L", self.size, 0)
+            return _from_painter(Image.new("L", self.size, 0))
         image = Image.open(io.BytesIO(self.mask_png))
         if image.size != self.size:
             w, h = image.size
             raise ValueError(f"mask_png holds a {w}x{h} mask but the picture is {self.size[0]}x{self.size[1]}; "
                              "give the painter a mask of the picture's size with painter.set_mask(mask).")
-        return _binary(image)
+        return _from_painter(_binary(image))
 
     @property
     def painted(self) -> float:
@@ -147,6 +167,7 @@ class MaskPainter(anywidget.AnyWidget):
         """Call `callback(mask)` with the new mask after each stroke, clear, invert or set_mask (ch. 5)."""
         if not callable(callback):
             raise TypeError(f"on_change takes a function of one argument (the new mask), got {callback!r}.")
+        _check_one_argument(callback)
         self._callbacks.append(callback)
 
     def _changed(self, change) -> None:
@@ -156,8 +177,20 @@ class MaskPainter(anywidget.AnyWidget):
         for callback in list(self._callbacks):
             callback(mask)
 
-    def save(self, path) -> Path:
-        """Save the mask as a PNG at `path` and return the path (ch. 5)."""
-        path = Path(os.fspath(path))
+    def save(self, path, overwrite: bool = False) -> Path:
+        """Save the mask as PNG at `path`; an existing file is kept unless overwrite=True (ch. 5)."""
+        path = Path(os.fspath(path)).expanduser()  # "~/masks/m.png", as load_image_file and Panel.save read it
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"path={str(path)!r}: a mask is saved as PNG (a JPEG would blur its edges into grey); "
+                             "end the name with .png.")
+        if path.exists() and overwrite is not True:  # e.g. the photo's own path: it would become the mask
+            raise FileExistsError(f"{path} exists and is kept; pass another name, e.g. "
+                                  f"{str(path.with_name(path.stem + '_mask.png'))!r}, or overwrite=True to replace it.")
         self.mask.save(path, format="PNG")
         return path
+
+
+def _from_painter(mask: Image.Image) -> Image.Image:
+    """Mark a mask as the painter's: a panel that gets it in fixed= can then say why it stays as it was."""
+    mask.info["painter"] = "MaskPainter"
+    return mask

@@ -8,7 +8,6 @@ declares its own, such as `strength` or a choice of `mask_image`, with `Slider` 
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import threading
 import time
@@ -28,9 +27,10 @@ from helpers.panel_controls import (
     check_start,
     make_slider,
 )
+from helpers.panel_preview import PanelPreview
 from helpers.panel_save import earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_setup
+from helpers.panel_setup import check_extras, check_setup, default_encoder
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:
@@ -54,11 +54,13 @@ class Panel:
     `encode` turns (prompt, negative_prompt, extras) into keyword arguments such as `prompt_embeds`, where
     extras holds every control's value (chapter 4 uses compel there); it is cached per prompt and per value
     of each control declared with pipeline_arg=False, so moving any other slider never re-encodes the text.
+    `preview=True` shows the picture forming step by step and, after a run, a slider back through its steps.
     """
 
     def __init__(self, pipeline, prompt: str, *, negative_prompt: str = "", guidance_scale: float = 7.5,
                  num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
-                 encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None, **unknown):
+                 encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None,
+                 preview: bool = True, **unknown):
         if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
             name, value = next(iter(unknown.items()))
             raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
@@ -80,11 +82,11 @@ class Panel:
             raise ValueError(f"fixed= holds `{name}`, but {control} on every run. Set its start with "
                              f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
                              "arguments no control sets (image=, mask_image=, ...).")
-        self.extras = self._check_extras(extras)
+        self.extras = check_extras(pipeline, self.fixed, extras, encode)
         check_setup(pipeline, prompt=prompt, negative_prompt=negative_prompt, fixed=self.fixed,
                     controlled={extra.name for extra in self.extras}, encode=encode, device=device, save_dir=save_dir)
         self.own_encode = encode is not None  # the chapter's own encoder (compel) reads weighting syntax
-        self.encode = encode if encode is not None else self._default_encoder()
+        self.encode = encode if encode is not None else default_encoder(pipeline)
         self.history_size = history
         self.device = device
         self.save_dir = save_dir
@@ -95,6 +97,7 @@ class Panel:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._outcome = None  # the last run's first Result, or its error (generate(wait=True) hands it on)
+        self._caption_before = ""
         self._again = False  # live mode: a value changed during a run, so run once more with the values on screen
 
         cont = {"continuous_update": False, "style": {"description_width": "140px"},
@@ -127,6 +130,7 @@ class Panel:
         self.image = W.Image(format="png", layout=W.Layout(max_width="512px"))
         self.caption = W.HTML(value="")
         self.history = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.steps = PanelPreview(pipeline, self.image, enabled=preview)  # the picture forming, then a scrubber
 
         self.generate_button.on_click(lambda _: self._clicked())
         self.stop_button.on_click(lambda _: self.stop())
@@ -136,52 +140,9 @@ class Panel:
 
         buttons = W.HBox([self.generate_button, self.stop_button, self.save_button, self.live])
         self.widget = W.VBox([*self.controls.values(), buttons, self.status, self.image, self.caption,
-                              W.HTML(_("<b>history</b> (newest first)")), self.history])
+                              self.steps.widget, W.HTML(_("<b>history</b> (newest first)")), self.history])
 
     # ------------------------------------------------------------------ setup helpers
-
-    def _check_extras(self, extras) -> tuple:
-        """Each declared control once, and a pipeline argument only where the pipeline takes it."""
-        extras = (extras,) if isinstance(extras, (Slider, Choice)) else tuple(extras)  # one control, no list
-        seen = set()
-        for extra in extras:
-            if not isinstance(extra, (Slider, Choice)):
-                raise TypeError(f"extras holds the chapter's own controls, declared as Slider(...) or Choice(...); "
-                                f"got {extra!r}.")
-            if extra.name in seen:
-                raise ValueError(f"extras declares `{extra.name}` twice; keep one.")
-            seen.add(extra.name)
-            if extra.name in self.fixed:
-                raise ValueError(f"`{extra.name}` is both in fixed= and a control in extras; keep one.")
-            if extra.pipeline_arg and not _accepts(self.pipeline, extra.name):
-                params = list(inspect.signature(type(self.pipeline).__call__).parameters)
-                close = difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)
-                hint = (f"Did you mean `{close[0]}`?" if close else "Leave the control out, or, if your own encode "
-                        "function reads it, declare it with pipeline_arg=False.")
-                raise ValueError(f"{type(self.pipeline).__name__} does not take `{extra.name}`. {hint}")
-        return extras
-
-    def _default_encoder(self):
-        """Cache prompt embeddings through the pipeline's own `encode_prompt` (SD 1.x/2.x and SDXL layouts)."""
-        pipe = self.pipeline
-        params = inspect.signature(pipe.__call__).parameters if callable(pipe) else {}
-        if not hasattr(pipe, "encode_prompt") or "prompt_embeds" not in params:
-            return None  # e.g. Kandinsky: its prior turns the text into an image embedding on every run
-
-        if "pooled_prompt_embeds" in params:  # SDXL: two encoders, plus pooled vectors
-            def encode(prompt, negative_prompt, extras):
-                pe, ne, pooled, neg_pooled = pipe.encode_prompt(
-                    prompt=prompt, device=pipe._execution_device, num_images_per_prompt=1,
-                    do_classifier_free_guidance=True, negative_prompt=negative_prompt or None)
-                return {"prompt_embeds": pe, "negative_prompt_embeds": ne, "pooled_prompt_embeds": pooled,
-                        "negative_pooled_prompt_embeds": neg_pooled}
-            return encode
-
-        def encode(prompt, negative_prompt, extras):
-            positive, negative = pipe.encode_prompt(prompt, pipe._execution_device, 1, True, negative_prompt or None)
-            return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
-
-        return encode
 
     # ------------------------------------------------------------------ running
 
@@ -236,9 +197,22 @@ class Panel:
             kwargs["callback_on_step_end"] = self._on_step  # the learner's own, from fixed=, runs inside it
             if getattr(own, "tensor_inputs", None) and "callback_on_step_end_tensor_inputs" not in self.fixed:
                 kwargs["callback_on_step_end_tensor_inputs"] = list(own.tensor_inputs)  # diffusers' callback objects
+        elif _accepts(self.pipeline, "callback"):  # the upscalers: diffusers' older step callback, every step
+            kwargs["callback"] = self._on_old_step
+            kwargs["callback_steps"] = 1
         return kwargs
 
+    def _on_old_step(self, step, timestep, latents) -> None:
+        """The older `callback(step, timestep, latents)`: Stop and the preview for pipelines that only take it."""
+        self.steps.on_step(self.pipeline, step, timestep, {})
+        if self._stop.is_set():
+            raise _Stopped
+        own = self.fixed.get("callback")
+        if own is not None:
+            own(step, timestep, latents)
+
     def _on_step(self, pipe, step, timestep, callback_kwargs):
+        self.steps.on_step(pipe, step, timestep, callback_kwargs)  # the step ran: its frame is kept, stopped or not
         if self._stop.is_set():
             # an exception stops every pipeline at this step; not all of them read diffusers' _interrupt flag
             # (Kandinsky 2.2's decoders run every step regardless)
@@ -283,7 +257,17 @@ class Panel:
         self.generate_button.disabled = True
         self.stop_button.disabled = False
         self.status.value = _("running…")
-        self._thread = threading.Thread(target=self._run, args=(self.params(),), daemon=True)
+        params = self.params()
+        labels = {e.name: e.label for e in self.extras if e.label}
+        self._caption_before = self.caption.value  # shown again if the run stops or fails
+        # the frames on screen belong to the new values: the caption says so while they form
+        forming = caption_for(params, None, labels)
+        self.caption.value = _html(_("forming, step by step: {params}").format(params=forming))
+        if not (_accepts(self.pipeline, "callback_on_step_end") or _accepts(self.pipeline, "callback")):
+            self.stop_button.disabled = True  # nothing runs between its steps, so nothing could stop it
+            self.status.value += " " + _("(this pipeline takes no step callback: Stop cannot end it early)")
+        self.steps.begin()
+        self._thread = threading.Thread(target=self._run, args=(params,), daemon=True)
         self._thread.start()
 
     def wait(self, timeout: float | None = 600) -> None:
@@ -331,6 +315,10 @@ class Panel:
         finally:
             if getattr(self.pipeline, "_interrupt", False):
                 self.pipeline._interrupt = False
+            finished = self._outcome is not None and not isinstance(self._outcome, Exception)
+            self.steps.end(self.image.value if finished else None)
+            if not finished:  # the last finished picture is back on screen: its own caption with it
+                self.caption.value = self._caption_before
             self.generate_button.disabled = False
             self.stop_button.disabled = True
             self._busy.release()

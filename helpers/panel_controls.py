@@ -137,8 +137,9 @@ class Slider:
 class Choice:
     """A chapter's own drop-down of named values, e.g. Choice("mask_image", {"box": box, "oval": oval}) (ch. 5).
 
-    The panel passes the chosen value as `name=`; captions and saved PNGs record its key. `value` is the key
-    shown first (default: the first key); `label` and `pipeline_arg` work as for `Slider`.
+    The panel passes the chosen value as `name=`; captions and saved PNGs record its key. An option may be a
+    function of no arguments, called at every run for the value of that moment (`lambda: painter.mask`). `value` is
+    the key shown first (default: the first key); `label` and `pipeline_arg` work as for `Slider`.
     """
 
     name: str
@@ -168,7 +169,9 @@ class Choice:
                                **style)
 
     def _argument(self, shown):
-        return self.options[shown]
+        value = self.options[shown]
+        # a function stands for a value that changes, read at every run: lambda: painter.mask (chapter 5)
+        return value() if callable(value) and not isinstance(value, type) else value
 
 
 def _is_label(value, choices: dict) -> bool:
@@ -187,8 +190,15 @@ class _ChoiceDropdown(W.Dropdown):
 
     def __setattr__(self, name, value):
         if name == "value" and getattr(self, "_choices", None) and not _is_label(value, self._choices):
-            labels = [k for k, v in self._choices.items() if v is value]
             listed = ", ".join(map(repr, self._choices))
+            if isinstance(value, str):  # a label mistyped, not a value given
+                import difflib
+
+                by_case = [k for k in self._choices if str(k).lower() == value.lower()]
+                close = by_case or difflib.get_close_matches(value, [str(k) for k in self._choices], n=1)
+                raise TraitError(f"{self.description} has no option {value!r}; its options are {listed}"
+                                 + (f". Did you mean {close[0]!r}?" if close else "."))
+            labels = [k for k, v in self._choices.items() if v is value]
             raise TraitError(f"{self.description} takes one of its labels ({listed}), not the value itself"
                              + (f": set .value = {labels[0]!r}" if labels else "") + ".")
         super().__setattr__(name, value)
@@ -201,13 +211,14 @@ def check_name(control) -> None:
                          f"controls; set its start with Panel(..., {control.name}=...) instead.")
 
 
-def caption_for(params: dict, seconds: float, labels: dict | None = None) -> str:
+def caption_for(params: dict, seconds: float | None, labels: dict | None = None) -> str:
     """Short text naming the arguments that made a picture, in `params` order, for its caption (ch. 1–5).
 
-    The prompts are left out; `labels` maps an argument's name to a shorter one (`guidance`, `steps` built in)."""
+    The prompts are left out; `labels` maps an argument's name to a shorter one (`guidance`, `steps` built in);
+    seconds=None leaves the time out (a run still going)."""
     short = {**_SHORT, **(labels or {})}
     bits = [f"{short.get(k, k)}={v}" for k, v in params.items() if k not in ("prompt", "negative_prompt")]
-    return " · ".join(bits) + f" · {seconds:.2f} s"
+    return " · ".join(bits) + ("" if seconds is None else f" · {seconds:.2f} s")
 
 
 def check_start(guidance_scale, num_inference_steps, seed):

@@ -3,14 +3,17 @@
 The panel's prompt box holds one prompt; a pipeline that works from a picture needs that picture in fixed= or a
 control; fixed= may not ask for other pictures than the PIL ones the panel shows; a learner's encode function is
 called as encode(prompt, negative_prompt, extras); the device the panel seeds its generators on must exist; and
-save_dir= names a folder.
+save_dir= names a folder. The chapter's own controls are checked against the pipeline's arguments, and without an
+encode= of the chapter's own, the prompt goes through the pipeline's `encode_prompt`, cached.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
 
 from helpers.imagecheck import NEEDS
+from helpers.panel_controls import Choice, Slider
 
 
 def _takes(pipeline, name: str) -> bool:
@@ -48,6 +51,14 @@ def check_fixed(fixed: dict) -> None:
                          "output_type out of fixed=. For latents or arrays, call the pipeline in a cell.")
     if fixed.get("return_dict", True) is not True:
         raise ValueError("fixed= holds return_dict=False, and the panel reads output.images: leave it out.")
+    mask = fixed.get("mask_image")
+    if hasattr(mask, "getextrema") and mask.convert("L").getextrema()[1] == 0:
+        painted = mask.info.get("painter") is not None  # made by helpers.painter.MaskPainter.mask
+        where = ("it is a MaskPainter's mask from before anything was painted, and fixed= keeps that copy: "
+                 if painted else "")
+        raise ValueError(f"fixed= holds a mask_image that is all black, so no run would repaint anything: {where}"
+                         "to use a mask you paint, give the panel a choice read at every run: extras=[Choice("
+                         "'mask_image', {'painted': lambda: painter.mask})]; or paint the area white first.")
 
 
 def check_save_dir(save_dir) -> None:
@@ -101,3 +112,53 @@ def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: s
     check_encode(encode)
     check_device(device)
     check_save_dir(save_dir)
+
+
+def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
+    """Each declared control once, and a pipeline argument only where the pipeline takes it (ch. 1–5)."""
+    extras = (extras,) if isinstance(extras, (Slider, Choice)) else tuple(extras)  # one control, no list
+    seen = set()
+    for extra in extras:
+        if not isinstance(extra, (Slider, Choice)):
+            raise TypeError(f"extras holds the chapter's own controls, declared as Slider(...) or Choice(...); "
+                            f"got {extra!r}.")
+        if extra.name in seen:
+            raise ValueError(f"extras declares `{extra.name}` twice; keep one.")
+        seen.add(extra.name)
+        if extra.name in fixed:
+            raise ValueError(f"`{extra.name}` is both in fixed= and a control in extras; keep one.")
+        if extra.pipeline_arg and not _takes(pipeline, extra.name):
+            params = list(inspect.signature(type(pipeline).__call__).parameters)
+            close = difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)
+            for_encode = (f"{type(extra).__name__}({extra.name!r}, ..., pipeline_arg=False)")
+            if encode is not None:  # the chapter's own encoder reads every control: the likely reading
+                hint = (f"If your encode= function reads it, declare it for encode only: {for_encode}"
+                        + (f". If it is meant for the pipeline, did you mean `{close[0]}`?" if close else "."))
+            else:
+                hint = (f"Did you mean `{close[0]}`?" if close else "Leave the control out, or, if your own "
+                        "encode function reads it, declare it with pipeline_arg=False.")
+            raise ValueError(f"{type(pipeline).__name__} does not take `{extra.name}`. {hint}")
+    return extras
+
+
+def default_encoder(pipeline):
+    """The panel's prompt encoder: the pipeline's own `encode_prompt` (SD 1.x/2.x and SDXL layouts) (ch. 1–5)."""
+    pipe = pipeline
+    params = inspect.signature(pipe.__call__).parameters if callable(pipe) else {}
+    if not hasattr(pipe, "encode_prompt") or "prompt_embeds" not in params:
+        return None  # e.g. Kandinsky: its prior turns the text into an image embedding on every run
+
+    if "pooled_prompt_embeds" in params:  # SDXL: two encoders, plus pooled vectors
+        def encode(prompt, negative_prompt, extras):
+            pe, ne, pooled, neg_pooled = pipe.encode_prompt(
+                prompt=prompt, device=pipe._execution_device, num_images_per_prompt=1,
+                do_classifier_free_guidance=True, negative_prompt=negative_prompt or None)
+            return {"prompt_embeds": pe, "negative_prompt_embeds": ne, "pooled_prompt_embeds": pooled,
+                    "negative_pooled_prompt_embeds": neg_pooled}
+        return encode
+
+    def encode(prompt, negative_prompt, extras):
+        positive, negative = pipe.encode_prompt(prompt, pipe._execution_device, 1, True, negative_prompt or None)
+        return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
+
+    return encode

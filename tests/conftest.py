@@ -52,7 +52,9 @@ def pytest_addoption(parser):
 # together: sent last, the browser test alone once kept one worker busy for 48 s after the other had finished.
 SLOWEST_FIRST = ("tests/test_cuda_path.py", "notebooks/01_", "notebooks/05_", "tests/test_browser.py",
                  "notebooks/04_", "notebooks/03_", "tests/test_sweep.py", "tests/test_bench.py", "notebooks/02_",
-                 "tests/test_run.py", "tests/test_teaching_twins.py", "tests/test_twin_words.py")
+                 "tests/test_run.py", "tests/test_teaching_twins.py", "tests/test_twin_words.py", "tests/test_panel.py",
+                 "tests/test_learner_slips.py", "tests/test_probe_slips9.py", "tests/test_explain.py",
+                 "tests/test_preview.py", "tests/test_probe_slips.py")
 
 
 def pytest_collection_modifyitems(config, items):

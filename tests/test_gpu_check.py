@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tools" / "gpu_check.sh"
-PRIORITY = ["install", "header", "twins", "notebooks", "sweep", "t4", "bench", "gpu_tests"]
+PRIORITY = ["install", "header", "twins", "notebooks", "sweep", "t4", "bench", "preview", "gpu_tests"]
 
 
 def rehearse(tmp_path, **env):
@@ -32,14 +32,14 @@ def test_the_stages_run_in_priority_order_and_each_is_recorded_afresh(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     out.mkdir()
     (out / "bench-cuda.json").write_text("[] from an earlier run")  # a rerun must never return this as new
-    run, out = rehearse(tmp_path, SKIP="twins notebooks sweep t4 bench")
+    run, out = rehearse(tmp_path, SKIP="twins notebooks sweep t4 bench preview")
     assert run.returncode == 0, run.stdout[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["gpu_check.log", "gpu_check.tar.gz", "timings.txt"]
     rows = stages(out / "timings.txt")
     assert [r[0] for r in rows] == PRIORITY
     assert {r[0]: r[3] for r in rows} == {"install": "0", "header": "0", "twins": "skipped", "notebooks": "skipped",
                                           "sweep": "skipped", "t4": "skipped", "bench": "skipped",
-                                          "gpu_tests": "not-run"}
+                                          "preview": "skipped", "gpu_tests": "not-run"}
     assert "gpu_tests: not run (a rehearsal: pytest --gpu needs a CUDA device)" in run.stdout
     with tarfile.open(out / "gpu_check.tar.gz") as archive:  # one archive holds the rest
         names = {Path(n).name for n in archive.getnames()}
@@ -48,7 +48,7 @@ def test_the_stages_run_in_priority_order_and_each_is_recorded_afresh(tmp_path):
     (work / "mine.txt").write_text("not the script's")  # a folder it did not make is refused, not emptied
     again = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120, cwd=ROOT,
                            env={**os.environ, "REHEARSE": "1", "PYTHON": sys.executable, "OUT": str(out),
-                                "WORK": str(work), "SKIP": "twins notebooks sweep t4 bench"})
+                                "WORK": str(work), "SKIP": "twins notebooks sweep t4 bench preview"})
     assert again.returncode == 2 and "holds files that this script did not write" in again.stdout
     assert (work / "mine.txt").read_text() == "not the script's"
 

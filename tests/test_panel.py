@@ -419,16 +419,19 @@ def test_every_picture_of_a_call_is_shown_and_kept(pipe, tmp_path):
     assert "picture=1/2" in panel.caption.value and "picture=2/2" in panel.results[1].caption
 
 
-def _stop_at_first_step(panel):
+def _stop_at_first_step(panel, old: bool = False):
     calls = []
-    real = panel._on_step
+    real = panel._on_old_step if old else panel._on_step
 
-    def first_step_stops(pipe, step, timestep, kwargs):
-        calls.append(step)
+    def first_step_stops(*args):
+        calls.append(args[-3] if old else args[1])  # the step number
         panel.stop()  # as if Stop were pressed while the first step ran
-        return real(pipe, step, timestep, kwargs)
+        return real(*args)
 
-    panel._on_step = first_step_stops
+    if old:
+        panel._on_old_step = first_step_stops
+    else:
+        panel._on_step = first_step_stops
     return calls
 
 
@@ -536,3 +539,99 @@ def test_generate_with_wait_hands_back_the_runs_picture_or_its_error(panel):
         panel.generate(wait=True)
     assert "my callback broke" in panel.status.value  # the panel says it too, and keeps its pictures
     assert panel.results[0] is result
+
+
+def test_the_picture_forms_step_by_step_and_the_scrubber_goes_back(pipe, tmp_path):
+    from skimage import data
+
+    start = Image.fromarray(data.astronaut()).resize((128, 128))
+    panel = Panel(pipe, prompt="Astronaut in a jungle", num_inference_steps=10, extras=[strength(0.8)],
+                  fixed={"image": start}, save_dir=tmp_path)
+    shown, captions = [], []
+    panel.image.observe(lambda change: shown.append(change["new"]), names="value")
+    panel.caption.observe(lambda change: captions.append(change["new"]), names="value")
+    panel.generate(wait=True)
+    frames = panel.steps.frames
+    # while the frames form, the caption names the values that make them, not the last picture's
+    assert captions[0] == "forming, step by step: guidance=7.5 · steps=10 · seed=0 · strength=0.8"
+    assert len(shown) >= 4 and len(frames) == 10  # the start, 9 UNet calls (8 steps; PNDM repeats one)
+    assert shown[-1] == panel.image.value and panel.image.value not in shown[:-1]  # the finished picture last
+    assert not panel.steps.scrubber.disabled and panel.steps.scrubber.max == 9
+    finished = panel.image.value
+    panel.steps.scrubber.value = 0
+    assert panel.image.value != finished and "start" in panel.steps.caption.value
+    assert "step 3 of 10; 8 steps to run" in panel.steps.caption.value
+    estimate_start = panel.image.value
+    panel.steps.view.value = "noisy"
+    panel.steps.scrubber.value = 5
+    assert panel.image.value not in (estimate_start, finished) and "step 5/9" in panel.steps.caption.value
+    panel.steps.view.value = "estimate"
+    panel.steps.scrubber.value = 9
+    assert panel.image.value == finished  # the last step's estimate is the finished picture itself
+
+
+def test_a_stopped_run_keeps_the_last_finished_picture_and_its_frames(pipe, tmp_path):
+    panel = Panel(pipe, prompt="x", num_inference_steps=40, extras=[strength(1.0)],
+                  fixed={"image": Image.new("RGB", (128, 128), (90, 120, 60))}, save_dir=tmp_path)
+    panel.num_inference_steps.value = 2
+    panel.generate(wait=True)
+    finished = panel.image.value
+    panel.num_inference_steps.value = 40
+    seen = []
+
+    def slow(pipe_, step, timestep, kwargs):
+        seen.append(step)
+        if step == 2:
+            panel.stop()
+        return kwargs
+
+    panel.fixed["callback_on_step_end"] = slow
+    assert panel.generate(wait=True) is None  # Stop: no picture
+    assert panel.image.value == finished and "stopped" in panel.status.value
+    assert 3 <= len(panel.steps.frames) <= 5 and seen[-1] == 2
+
+
+def test_the_preview_can_be_turned_off(pipe, tmp_path):
+    panel = Panel(pipe, prompt="x", num_inference_steps=2, extras=[strength(1.0)],
+                  fixed={"image": Image.new("RGB", (128, 128))}, save_dir=tmp_path, preview=False)
+    panel.generate(wait=True)
+    assert panel.steps.frames == [] and panel.steps.widget.layout.display == "none"
+
+
+def test_panel_slips_from_a_ninth_probe_get_their_own_cause(pipe, tmp_path):
+    from traitlets import TraitError
+
+    from helpers.images import make_mask
+
+    with pytest.raises(ValueError, match=r"If your encode= function reads it.*Slider\('weight', \.\.\., "
+                                         r"pipeline_arg=False\)"):
+        Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64))},
+              extras=[Slider("weight", 1.0, 0.0, 2.0)], encode=lambda p, n, e: {})
+    from helpers.painter import MaskPainter
+
+    black = Image.new("L", (64, 64), 0)
+    with pytest.raises(ValueError, match=r"all black.*lambda: painter.mask"):
+        Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64)), "mask_image": black})
+    unpainted = MaskPainter(Image.new("RGB", (64, 64))).mask  # taken before anything was painted
+    with pytest.raises(ValueError, match=r"a MaskPainter's mask from before anything was painted"):
+        Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64)), "mask_image": unpainted})
+    panel = Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path,
+                  extras=[Choice("mask_image", {"box": make_mask((64, 64), box=(8, 8, 40, 40)), "oval": black},
+                                 pipeline_arg=False)])
+    with pytest.raises(TraitError, match=r"no option 'Box'.*Did you mean 'box'\?"):
+        panel.controls["mask_image"].value = "Box"
+
+
+def test_stop_and_the_preview_reach_a_pipeline_with_only_the_older_callback(tmp_path):
+    from diffusers import StableDiffusionUpscalePipeline
+
+    upscaler = StableDiffusionUpscalePipeline.from_pretrained("stabilityai/stable-diffusion-x4-upscaler",
+                                                              dtype=torch.float32, use_safetensors=True)
+    upscaler.set_progress_bar_config(disable=True)
+    start = Image.new("RGB", (32, 32), (90, 120, 60))
+    panel = Panel(upscaler, prompt="x", num_inference_steps=30, fixed={"image": start}, save_dir=tmp_path)
+    assert "linear map" in panel.steps.note  # no tiny autoencoder for the ×4's latents: its own VAE, fitted
+    calls = _stop_at_first_step(panel, old=True)
+    assert panel.generate(wait=True) is None
+    assert calls == [0] and panel.status.value.startswith("stopped after") and not panel.results
+    assert len(panel.steps.frames) == 2  # the start and the one step that ran

@@ -1,7 +1,8 @@
 """Latency of the try-it-yourself panel: from a slider change to the new picture on screen.
 
 Run: python -m tools.bench_panel [--changes 20] [--size 256] [--steps 4]
-Uses the current mode (twins by default when offline). Prints the median and 90th percentile.
+Uses the current mode (twins by default when offline). Prints the median and 90th percentile, with the step
+preview off and on.
 """
 
 from __future__ import annotations
@@ -38,26 +39,28 @@ def main() -> int:
     pipe = fit_to_machine(pipe, device)
     pipe.set_progress_bar_config(disable=True)
     init = Image.new("RGB", (args.size, args.size), (90, 120, 60))
-    panel = Panel(pipe, prompt="Astronaut in a jungle, cold color palette", num_inference_steps=args.steps,
-                  extras=[Slider("strength", args.strength, 0.0, 1.0, step=0.05)], fixed={"image": init},
-                  device=device, live=True)
-    panel.generate(wait=True)  # warm-up: loads kernels and encodes the prompt once
-
-    latencies = []
-    for i in range(args.changes):
-        before = panel.image.value
-        start = time.perf_counter()
-        panel.guidance_scale.value = 3.0 + (i % 10)  # a slider release; live mode starts a run
-        panel.wait()
-        assert panel.image.value != before or i == 0, "the picture did not update"
-        latencies.append(time.perf_counter() - start)
-    latencies.sort()
-    median = statistics.median(latencies)
-    p90 = latencies[int(0.9 * (len(latencies) - 1) + 0.5)]
     print(f"mode={mode} device={device} image={args.size}px steps={args.steps} strength={args.strength} "
           f"torch_threads={torch.get_num_threads()}")
-    print(f"slider change -> new picture, {len(latencies)} changes: median {median:.3f} s, p90 {p90:.3f} s, "
-          f"min {latencies[0]:.3f} s, max {latencies[-1]:.3f} s")
+    for preview in (False, True):  # the step preview decodes a frame at every step: its cost is the difference
+        panel = Panel(pipe, prompt="Astronaut in a jungle, cold color palette", num_inference_steps=args.steps,
+                      extras=[Slider("strength", args.strength, 0.0, 1.0, step=0.05)], fixed={"image": init},
+                      device=device, live=True, preview=preview)
+        panel.generate(wait=True)  # warm-up: loads kernels and encodes the prompt once
+
+        latencies = []
+        for i in range(args.changes):
+            before = panel.image.value
+            start = time.perf_counter()
+            panel.guidance_scale.value = 3.0 + (i % 10)  # a slider release; live mode starts a run
+            panel.wait()
+            assert panel.image.value != before or i == 0, "the picture did not update"
+            latencies.append(time.perf_counter() - start)
+        panel.steps.close()
+        latencies.sort()
+        median = statistics.median(latencies)
+        p90 = latencies[int(0.9 * (len(latencies) - 1) + 0.5)]
+        print(f"preview {'on ' if preview else 'off'}: slider change -> new picture, {len(latencies)} changes: "
+              f"median {median:.3f} s, p90 {p90:.3f} s, min {latencies[0]:.3f} s, max {latencies[-1]:.3f} s")
     return 0
 
 

@@ -20,6 +20,8 @@
 #   bench       (c) SD 1.5 text-to-image, 512², 50 steps: the book's settings, the default policy, fast mode
 #               (python -m tools.bench --models built); fast mode's compile mode is COMPILE_MODE for this run only;
 #               one UNet call of (b) and (c) is profiled, so a missed target comes with its top kernels
+#   preview     the step preview's share of an SD 1.5 run, full size, 512², 20 steps (python -m tools.bench_preview);
+#               its numbers are in the log and bench-preview.json in the archive
 #   gpu_tests   tests/gpu (pytest --gpu), only when it changed since it last passed (tools/gpu_tests_passed.txt)
 #
 # What comes back: OUT holds at most 6 files: gpu_check.log, timings.txt, gpu_check.tar.gz (everything, the
@@ -43,8 +45,8 @@
 #   BUDGET=470             seconds for all stages together; each stage's timeout is cut to what is left
 #   SCALE=1                multiplies BUDGET's default and every stage timeout (a rehearsal's default: 8)
 #   SKIP="sweep ..."       stages to leave out
-#   T_INSTALL T_HEADER T_TWINS T_NOTEBOOKS T_SWEEP T_T4 T_BENCH T_GPU_TESTS   per-stage timeouts (seconds, before
-#                          SCALE); the defaults, in order: 90 15 40 150 45 100 170 90
+#   T_INSTALL T_HEADER T_TWINS T_NOTEBOOKS T_SWEEP T_T4 T_BENCH T_PREVIEW T_GPU_TESTS   per-stage timeouts
+#                          (seconds, before SCALE); the defaults, in order: 90 15 40 150 45 100 170 40 90
 #   COMPILE_MODE=default   torch.compile mode for the bench's fast mode (users' fast mode keeps max-autotune,
 #                          which took 315 s to compile on an H200: more than this budget has)
 #   BENCH_ARGS="..."       extra arguments for `python -m tools.bench` (e.g. "--repeats 1")
@@ -307,11 +309,13 @@ if [[ "$REHEARSE" == 1 ]]; then
   CPU_DECISIONS=(env -u TUTORIAL_DECIDE_AS)
   T4_ARGS=(--device cpu --models twins)
   BENCH_MODELS=(--models twins --device cpu)
+  PREVIEW_ARGS=(--device cpu --size 128 --steps 3 --repeats 1)
 else
   INSTALL_CMD=("$SELF" --install-only "$WHEELS")
   CPU_DECISIONS=()
   T4_ARGS=(--device cuda --models built)
   BENCH_MODELS=(--models built --device cuda)
+  PREVIEW_ARGS=(--device cuda --size 512 --steps 20)
 fi
 
 echo "gpu_check: budget ${BUDGET}s; results in $OUT (the rest of the files in $WORK)"
@@ -337,6 +341,8 @@ if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
   stage bench "${T_BENCH:-170}" "$PY" -m tools.bench "${BENCH_MODELS[@]}" --workloads sd15_t2i \
     --compile-mode "$COMPILE_MODE" --profile --out "$WORK/bench-cuda.md" "${BENCH_EXTRA[@]}"
   cp -f "$WORK/bench-cuda.json" "$OUT/" 2>/dev/null
+  # (d) The step preview's cost on a full-size run: it may take at most 10 % of the run.
+  stage preview "${T_PREVIEW:-40}" "$PY" -m tools.bench_preview "${PREVIEW_ARGS[@]}" --out "$WORK/bench-preview.json"
   # tests/gpu: last, and only when it changed since it passed.
   if [[ "$REHEARSE" == 1 ]]; then
     skip gpu_tests "a rehearsal: pytest --gpu needs a CUDA device"
@@ -348,7 +354,7 @@ if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
   fi
 else
   echo "install failed: the later stages need its environment, so they are skipped"
-  for s in header twins notebooks sweep t4 bench gpu_tests; do skip "$s" "the install failed"; done
+  for s in header twins notebooks sweep t4 bench preview gpu_tests; do skip "$s" "the install failed"; done
 fi
 
 # ------------------------------------------------------------------------------------------------ summary

@@ -26,8 +26,8 @@ from helpers.twins.recipes import build_depth, pipeline_for
 from helpers.twins.tokenizer import clip_vocab, save_tokenizer
 
 # Bump when the twins change: an older cache is then rebuilt.
-# 17: the TAESD twins set by hand to the twin VAE codec; 16: SD 1.5 learned its words as shifts that keep the layout
-BUILDER_VERSION = "17"
+# 18: no block_out_channels in the TAESD twins' configs; 17: the TAESD twins set by hand to the twin VAE codec
+BUILDER_VERSION = "18"
 
 
 # ---------------------------------------------------------------- saving into a hub cache
@@ -213,6 +213,10 @@ def _tidy_snapshot(snapshot: Path) -> None:
     index = snapshot / "model_index.json"
     if index.is_file():  # transformers names its PIL fallback here when torchvision is missing
         index.write_text(index.read_text().replace('"CLIPImageProcessorPil"', '"CLIPImageProcessor"'))
+    for cfg in snapshot.rglob("config.json"):  # AutoencoderTiny saves a key its own loader then calls unexpected
+        data = json.loads(cfg.read_text())
+        if data.get("_class_name") == "AutoencoderTiny" and data.pop("block_out_channels", None) is not None:
+            cfg.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     for cfg in snapshot.rglob("tokenizer_config.json"):  # loader flags of the build, not of the tokenizer
         data = json.loads(cfg.read_text())
         for key in ("is_local", "local_files_only", "name_or_path"):

@@ -1,0 +1,288 @@
+"""Watch the denoising loop: a small picture of every step, as a `callback_on_step_end` for any SD-family pipeline.
+
+At each step the UNet predicts the noise in the noisy latents x_t. From that prediction and the scheduler's
+`alphas_cumprod` at the step's timestep, the clean latents it points at follow in one line,
+x_0 = (x_t - sqrt(1 - a_t) * noise) / sqrt(a_t) (for a v-predicting UNet, x_0 = sqrt(a_t) * x_t - sqrt(1 - a_t) * v),
+which is what DDIM's and Euler's `step()` return as `pred_original_sample`. PNDM, SD 1.5's default scheduler, returns
+no such thing, and `callback_on_step_end` sees only the latents after the step, so a forward hook on the UNet keeps
+the step's input and prediction (guided as the pipeline guides them) for the callback to read.
+
+Each frame is decoded cheaply: by the family's tiny autoencoder (`madebyollin/taesd`, `madebyollin/taesdxl`), or,
+where that cannot be loaded, by a linear latent-to-RGB map fitted once to the pipeline's own VAE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from helpers.i18n import _
+
+TINY = {"SD 1.x/2.x": "madebyollin/taesd", "SDXL": "madebyollin/taesdxl"}  # helpers.families.TINY_VAES, by family
+VIEWS = ("estimate", "noisy")
+_TINY_LOADED: dict = {}  # repo id -> AutoencoderTiny, loaded once per kernel
+
+
+@dataclass
+class Frame:
+    """One step of a run: the estimate of the final picture, the noisy picture, and where in the loop it was.
+
+    A frame keeps its two small latents and decodes each picture the first time it is looked at, so a run pays
+    for the pictures shown, not for every view of every step.
+    """
+
+    latents: dict  # view name -> small latents (1, C, h, w) on the CPU
+    step: int  # 0: the start, before the first step; then 1, 2, ... one per UNet call
+    timestep: float
+    caption: str
+    decode: object = field(repr=False, default=None)
+    size: int = 160
+    _pictures: dict = field(default_factory=dict, repr=False)
+
+    def view(self, name: str) -> Image.Image:
+        """The frame's picture for `name`: "estimate" or "noisy" (ch. 1–5)."""
+        if name not in VIEWS:
+            raise ValueError(f"view={name!r}: a frame has the views {', '.join(VIEWS)}.")
+        if name not in self._pictures:
+            import torch
+
+            with torch.no_grad():
+                self._pictures[name] = _to_picture(self.decode(self.latents[name]).cpu(), self.size)
+        return self._pictures[name]
+
+    @property
+    def estimate(self) -> Image.Image:
+        """The estimate of the final picture at this step (ch. 1–5)."""
+        return self.view("estimate")
+
+    @property
+    def noisy(self) -> Image.Image:
+        """The noisy picture the step started from (ch. 1–5)."""
+        return self.view("noisy")
+
+
+def preview_decoder(pipeline):
+    """(decode, note): a cheap latents -> pictures function for `pipeline`, or (None, why not) (ch. 1–5)."""
+    from helpers.families import VAE_SCALING, unet_family
+
+    vae = getattr(pipeline, "vae", None)
+    if vae is None or getattr(pipeline, "unet", None) is None:
+        return None, _("no step preview: this pipeline has no VAE and UNet of the Stable Diffusion kind (Kandinsky "
+                       "2.2's MoVQ latents have no tiny decoder); the finished picture still shows")
+    if type(pipeline).__name__ == "StableDiffusionLatentUpscalePipeline":  # its UNet is preconditioned otherwise
+        return None, _("no step preview: the ×2 latent upscaler's UNet predicts in its own scaled form, which this "
+                       "estimate does not read; the finished picture still shows")
+    scaling = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
+    family = unet_family(pipeline) if VAE_SCALING.get(scaling) else None
+    if family in TINY:
+        tiny = _tiny(TINY[family], vae)
+        if tiny is not None:
+            return _tiny_decode(tiny), _("preview decoded by {repo}").format(repo=TINY[family])
+    factor = 2 ** (len(vae.config.block_out_channels) - 1)  # pixels per latent cell, as diffusers computes it
+    return _linear_decode(vae, scaling, factor), _("preview decoded by a linear map fitted to the pipeline's own VAE")
+
+
+def _tiny(repo: str, vae):
+    """The tiny autoencoder, from the cache the chapter's weights come from, or None where it cannot be loaded."""
+    import torch
+
+    if repo not in _TINY_LOADED:
+        from diffusers import AutoencoderTiny
+
+        from helpers.loading import load_args
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # load_args explains its choice; not here
+                _TINY_LOADED[repo] = AutoencoderTiny.from_pretrained(repo, **load_args(repo)).eval()
+        except Exception:  # noqa: BLE001 - offline without it, or no Hub: the linear map serves instead
+            _TINY_LOADED[repo] = None
+    tiny = _TINY_LOADED[repo]
+    if tiny is not None:
+        device = next(vae.parameters()).device
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        tiny.to(device=device, dtype=dtype)
+    return tiny
+
+
+def _tiny_decode(tiny):
+    def decode(latents):
+        import torch
+
+        with torch.no_grad():
+            parameter = next(tiny.parameters())
+            pixels = tiny.decode(latents.to(parameter.device, parameter.dtype)).sample
+        return pixels.float().clamp(-1, 1)
+    return decode
+
+
+def _linear_decode(vae, scaling: float, factor: int = 8):
+    """Fit RGB = A @ latent + b on a chart of coloured blocks encoded by `vae`; decode with that map."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    chart = np.kron(rng.integers(0, 256, (16, 16, 3)), np.ones((factor, factor, 1))).astype(np.float32)
+    parameter = next(vae.parameters())
+    x = torch.from_numpy(chart / 127.5 - 1).permute(2, 0, 1)[None].to(parameter.device, parameter.dtype)
+    with torch.no_grad():
+        z = vae.encode(x).latent_dist.mean.float().cpu() * scaling  # (1, C, 16, 16)
+    cells = z[0].reshape(z.shape[1], -1).T.numpy()  # one row per 8 px block
+    rgb = chart[::factor, ::factor].reshape(-1, 3) / 127.5 - 1
+    solution, *_ = np.linalg.lstsq(np.c_[cells, np.ones(len(cells))], rgb, rcond=None)
+    weight = torch.from_numpy(solution[:-1].T.astype(np.float32))
+    bias = torch.from_numpy(solution[-1].astype(np.float32))
+
+    def decode(latents):
+        pixels = torch.einsum("oc,bchw->bohw", weight, latents.float().cpu()) + bias[None, :, None, None]
+        return torch.nn.functional.interpolate(pixels, scale_factor=factor, mode="bilinear").clamp(-1, 1)
+    return decode
+
+
+def _to_picture(pixels, size: int) -> Image.Image:
+    array = ((pixels[0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    picture = Image.fromarray(array)
+    picture.thumbnail((size, size))
+    return picture
+
+
+class StepPreview:
+    """A `callback_on_step_end` that keeps a small picture of every step of a run (ch. 1–5).
+
+    Pass it to the call: `pipeline(..., callback_on_step_end=preview)`. Afterwards `preview.frames[0]` is the start
+    (pure noise, or for img2img and inpainting the start picture noised as far as `strength` says) and
+    `preview.frames[i]` the estimate after step i. `size` bounds each picture's side; past `cap` frames every
+    other frame is dropped, so memory stays bounded and the whole run is still covered. `decoder=` takes an
+    AutoencoderTiny of your own; by default the family's tiny autoencoder is loaded (see preview_decoder).
+    """
+
+    def __init__(self, pipeline, *, size: int = 160, cap: int = 60, on_frame=None, decoder=None):
+        if not isinstance(size, int) or size < 16:
+            raise ValueError(f"size={size!r}: the side of a preview picture in pixels, at least 16 (160 is usual).")
+        if not isinstance(cap, int) or cap < 2:
+            raise ValueError(f"cap={cap!r}: how many frames a run keeps, at least 2 (60 is usual).")
+        self.pipeline, self.size, self.cap, self.on_frame = pipeline, size, cap, on_frame
+        self.frames: list[Frame] = []
+        self.thinned = False  # True once frames were dropped to stay under the cap
+        if decoder is not None:  # an AutoencoderTiny of the learner's own choosing
+            self.decode, self.note = _tiny_decode(decoder), _("preview decoded by the tiny autoencoder passed in")
+        else:
+            self.decode, self.note = preview_decoder(pipeline)
+        self._seen = None  # (x_t, prediction, timestep) of the latest UNet call
+        self._hook = None
+        if self.decode is not None:
+            self._hook = pipeline.unet.register_forward_hook(self._keep, with_kwargs=True)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _keep(self, module, args, kwargs, output) -> None:
+        """UNet forward hook: keep the step's noisy latents, guided prediction and timestep."""
+        sample = args[0] if args else kwargs.get("sample")
+        timestep = args[1] if len(args) > 1 else kwargs.get("timestep")
+        prediction = output[0] if isinstance(output, tuple) else output.sample
+        pipe = self.pipeline
+        if getattr(pipe, "do_classifier_free_guidance", False) and prediction.shape[0] % 2 == 0:
+            unguided, guided = prediction.chunk(2)
+            prediction = unguided + pipe.guidance_scale * (guided - unguided)
+            sample = sample.chunk(2)[0]
+        latents = pipe.vae.config.latent_channels
+        self._seen = (sample[:, :latents].detach(), prediction[:, :latents].detach(), timestep)
+
+    def __call__(self, pipe, step, timestep, callback_kwargs):
+        """Make the frame of the step that just ran (diffusers calls this after each step)."""
+        if self._seen is None:
+            return callback_kwargs
+        noisy, prediction, t = self._seen
+        if step == 0:  # a new run: the first step's input is the start the loop denoises from
+            self.frames, self.thinned = [], False
+            self._add(noisy, noisy, 0, self._start_caption())
+        self._add(self._estimate(noisy, prediction, t), noisy, step + 1,
+                  _("step {step}/{steps} · timestep {t}").format(step=step + 1, steps=self._calls(), t=_t(t)))
+        return callback_kwargs
+
+    def _estimate(self, noisy, prediction, timestep):
+        """The clean latents the step's prediction points at (x_0), from alphas_cumprod at its timestep."""
+        scheduler = self.pipeline.scheduler
+        alphas = scheduler.alphas_cumprod.float().cpu().numpy()
+        t = float(timestep.flatten()[0]) if hasattr(timestep, "flatten") else float(timestep)
+        a = float(np.interp(t, np.arange(len(alphas)), alphas))  # Euler's timesteps may fall between integers
+        x, p = noisy.float(), prediction.float()
+        kind = getattr(scheduler.config, "prediction_type", "epsilon")
+        if kind == "v_prediction":
+            return a ** 0.5 * x - (1 - a) ** 0.5 * p
+        if kind == "sample":
+            return p
+        return (x - (1 - a) ** 0.5 * p) / a ** 0.5
+
+    def _add(self, estimate, noisy, step: int, caption: str) -> None:
+        import torch
+
+        pair = torch.cat([estimate.float(), noisy.float()])
+        side = max(pair.shape[-2:])
+        factor = 2 ** (len(self.pipeline.vae.config.block_out_channels) - 1)
+        if side * factor > self.size:  # average the latents down first: decoding costs by the pixel
+            pair = torch.nn.functional.adaptive_avg_pool2d(
+                pair, [max(1, round(n * self.size / (factor * side))) for n in pair.shape[-2:]])
+        frame = Frame({"estimate": pair[:1].cpu(), "noisy": pair[1:].cpu()}, step, self._timestep_of(step), caption,
+                      self.decode, self.size)
+        self.frames.append(frame)
+        if len(self.frames) > self.cap:  # keep the start, the newest and every other one between
+            self.frames = [self.frames[0], *self.frames[2:-1:2], self.frames[-1]]
+            self.thinned = True
+        if self.on_frame is not None:
+            self.on_frame(frame)
+
+    # ------------------------------------------------------------------ captions
+
+    def _timestep_of(self, step: int) -> float:
+        return float(_t(self._seen[2])) if self._seen is not None else 0.0
+
+    def _calls(self) -> int:
+        return int(getattr(self.pipeline, "_num_timesteps", 0) or 0)
+
+    def _start_caption(self) -> str:
+        """Where the loop starts: pure noise, or the start picture noised to the step `strength` chose."""
+        scheduler = self.pipeline.scheduler
+        steps = int(getattr(scheduler, "num_inference_steps", 0) or 0)
+        order = int(getattr(scheduler, "order", 1) or 1)
+        skipped = (len(scheduler.timesteps) - self._calls()) // order
+        t = _t(self._seen[2])
+        run = steps - max(skipped, 0)
+        if skipped <= 0 or not steps:
+            said = _("start · timestep {t} · pure noise; {steps} steps to run").format(t=t, steps=steps)
+        else:
+            said = _("start · timestep {t} · the start picture noised for step {first} of {steps}; {run} steps to "
+                     "run").format(t=t, first=skipped + 1, steps=steps, run=run)
+        if steps and self._calls() != run:
+            said += " " + _("({calls} UNet calls: {scheduler} repeats a timestep)").format(
+                calls=self._calls(), scheduler=type(scheduler).__name__)
+        return said
+
+    # ------------------------------------------------------------------ after the run
+
+    def close(self) -> None:
+        """Remove the UNet hook; the frames stay (ch. 1–5)."""
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def timeline(self, steps: int = 5) -> list[Frame]:
+        """The start frame and `steps` more, spread evenly up to the last step, for a grid (ch. 1–2)."""
+        if not self.frames:
+            raise ValueError("no frames yet: pass the preview to the call first, "
+                             "pipeline(..., callback_on_step_end=preview).")
+        picks = np.unique(np.linspace(0, len(self.frames) - 1, steps + 1).round().astype(int))
+        return [self.frames[i] for i in picks]
+
+
+def _t(timestep) -> str:
+    value = float(timestep.flatten()[0]) if hasattr(timestep, "flatten") else float(timestep)
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-3 else f"{value:.1f}"

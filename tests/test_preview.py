@@ -1,0 +1,116 @@
+"""The step preview: its estimate is the scheduler's own x_0, it shows the picture, its captions count steps right."""
+
+import contextlib
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+from helpers.compare import psnr
+from helpers.preview import StepPreview, preview_decoder
+
+SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+KW = {"height": 128, "width": 128}
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+
+    from helpers.loading import load_args
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        t2i = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
+    t2i.set_progress_bar_config(disable=True)
+    img2img = StableDiffusionImg2ImgPipeline(**t2i.components)
+    img2img.set_progress_bar_config(disable=True)
+    return {"t2i": t2i, "img2img": img2img}
+
+
+def photo(size=128):
+    from skimage import data
+
+    return Image.fromarray(data.astronaut()).resize((size, size))
+
+
+@pytest.mark.parametrize("scheduler", ["DDIMScheduler", "EulerDiscreteScheduler"])
+def test_the_estimate_is_the_schedulers_own_pred_original_sample(pipes, scheduler):
+    import diffusers
+
+    pipe = pipes["t2i"]
+    original = pipe.scheduler
+    pipe.scheduler = getattr(diffusers, scheduler).from_config(original.config)
+    theirs, ours = [], []
+    step = pipe.scheduler.step
+
+    def keep(*args, **kwargs):
+        out = step(*args, **kwargs)
+        theirs.append(out[1] if isinstance(out, tuple) else out.pred_original_sample)
+        return out
+
+    pipe.scheduler.step = keep
+    try:
+        with StepPreview(pipe) as preview:
+            estimate = preview._estimate
+            preview._estimate = lambda *a: ours.append(estimate(*a)) or ours[-1]
+            pipe("a cat in a jungle", num_inference_steps=5, generator=torch.Generator().manual_seed(1),
+                 callback_on_step_end=preview, **KW)
+    finally:
+        pipe.scheduler = original
+    assert len(ours) == len(theirs) == 5
+    assert max(float((a - b).abs().max()) for a, b in zip(ours, theirs, strict=True)) < 1e-3
+
+
+def test_the_last_frame_shows_the_finished_picture_not_noise(pipes):
+    with StepPreview(pipes["t2i"]) as preview:
+        out = pipes["t2i"]("a cat in a jungle", num_inference_steps=8, generator=torch.Generator().manual_seed(2),
+                           callback_on_step_end=preview, **KW)
+    final = out.images[0]
+    assert preview.note == "preview decoded by madebyollin/taesd"
+    assert psnr(preview.frames[-1].estimate, final) >= 20  # the picture, decoded cheaply
+    assert psnr(preview.frames[0].noisy, final) < psnr(preview.frames[-1].estimate, final) - 8  # noise first
+    assert [f.step for f in preview.frames] == list(range(len(preview.frames)))
+    assert max(preview.frames[-1].estimate.size) <= preview.size
+
+
+def test_img2img_starts_from_the_noised_picture_and_counts_steps_as_diffusers_does(pipes):
+    start = photo()
+    near, far = {}, {}
+    for strength, keep in ((0.3, near), (0.8, far)):
+        with StepPreview(pipes["img2img"]) as preview:
+            pipes["img2img"]("a cat", image=start, strength=strength, num_inference_steps=20,
+                             generator=torch.Generator().manual_seed(3), callback_on_step_end=preview)
+        keep.update(frame=preview.frames[0], calls=len(preview.frames) - 1)
+    # PNDM with 20 steps has 21 timesteps; strength 0.8 runs int(20 × 0.8) = 16 steps, 17 UNet calls
+    assert "step 5 of 20; 16 steps to run (17 UNet calls: PNDMScheduler repeats a timestep)" in far["frame"].caption
+    assert far["calls"] == 17 and near["calls"] == 7
+    assert psnr(near["frame"].noisy, start) > psnr(far["frame"].noisy, start) + 3
+
+
+def test_memory_stays_bounded_and_the_run_stays_covered(pipes):
+    with StepPreview(pipes["t2i"], cap=5) as preview:
+        pipes["t2i"]("a cat", num_inference_steps=12, callback_on_step_end=preview, **KW)
+    steps = [f.step for f in preview.frames]
+    assert len(steps) <= 6 and preview.thinned and steps[0] == 0 and steps[-1] == 13  # PNDM: 13 UNet calls
+    with pytest.raises(ValueError, match="cap=1"):
+        StepPreview(pipes["t2i"], cap=1)
+
+
+def test_without_the_tiny_autoencoder_a_linear_map_of_the_pipelines_vae_decodes(pipes, monkeypatch):
+    from helpers import preview as module
+
+    monkeypatch.setitem(module._TINY_LOADED, "madebyollin/taesd", None)  # offline, never downloaded
+    with StepPreview(pipes["t2i"]) as preview:
+        out = pipes["t2i"]("a cat", num_inference_steps=6, generator=torch.Generator().manual_seed(4),
+                           callback_on_step_end=preview, **KW)
+    assert "linear map" in preview.note
+    assert psnr(preview.frames[-1].estimate, out.images[0]) >= 15
+
+
+def test_a_pipeline_without_an_sd_vae_says_the_preview_is_off():
+    class Kandinsky:
+        movq = object()
+
+    decode, note = preview_decoder(Kandinsky())
+    assert decode is None and "Kandinsky 2.2" in note and "finished picture still shows" in note
