@@ -150,6 +150,10 @@ def check_callback(args: dict) -> None:
                             "To run two functions, write one that calls both and returns callback_kwargs: "
                             "def both(pipe, step, timestep, kw): return second(pipe, step, timestep, "
                             "first(pipe, step, timestep, kw))."))
+    if isinstance(callback, type):  # the class itself, e.g. StepPreview, where an object of it goes
+        raise TypeError(f"callback_on_step_end is the class {callback.__name__}, not a callback made from it. Make "
+                        f"one first and pass that: preview = {callback.__name__}(pipeline), then "
+                        "pipeline(..., callback_on_step_end=preview).")
     if callback is None or not callable(callback) or hasattr(callback, "tensor_inputs"):  # a PipelineCallback
         return
     try:

@@ -108,8 +108,18 @@ def wrap_callback(pipeline, args: dict) -> dict:
     return {"callback_on_step_end": checked}
 
 
+def check_painter_given(args: dict) -> None:
+    """The mask painter itself where its mask goes: image=, mask_image= or control_image= (ch. 5)."""
+    for name in ("mask_image", "image", "control_image"):
+        if type(args.get(name)).__name__ == "MaskPainter":
+            fix = "painter.mask" if name == "mask_image" else "painter.image (the picture it shows)"
+            raise TypeError(f"{name}= is the MaskPainter widget, not a picture: pass {name}={fix}. painter.mask is "
+                            "the painted mask as a picture, white where you painted.")
+
+
 def check_ranges(pipeline, args: dict) -> dict:
     """Every check of this module; return the arguments it replaced (ch. 1–5)."""
+    check_painter_given(args)
     check_guidance_rescale(args)
     check_eta(pipeline, args)
     check_numpy_latents(pipeline, args)

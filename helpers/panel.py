@@ -68,6 +68,9 @@ class Panel:
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
+        if not isinstance(preview, bool):
+            raise TypeError(f"preview={preview!r} turns the step preview on or off: True or False. The view is "
+                            "switched in the panel itself (estimate of the final picture, or noisy picture).")
         seed = int(seed)  # a numpy integer from a sweep is a seed too
         if isinstance(history, bool) or not isinstance(history, int) or history < 1:
             raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "

@@ -170,8 +170,8 @@ class Choice:
 
     def _argument(self, shown):
         value = self.options[shown]
-        # a function stands for a value that changes, read at every run: lambda: painter.mask (chapter 5)
-        return value() if callable(value) and not isinstance(value, type) else value
+        # a function of no arguments stands for a value that changes, read at every run: lambda: painter.mask
+        return value() if _no_argument_function(value) else value
 
 
 def _is_label(value, choices: dict) -> bool:
@@ -274,3 +274,16 @@ def make_slider(kind, name: str, value, low, high, **kwargs):
         high = value
     kind = {W.IntSlider: WideIntSlider, W.FloatSlider: WideFloatSlider}.get(kind, kind)
     return kind(value=value, min=low, max=high, description=name, **kwargs)
+
+
+def _no_argument_function(value) -> bool:
+    """A plain function or lambda callable with no arguments (not a pipeline, a preview or another object)."""
+    import inspect
+
+    if not (inspect.isfunction(value) or inspect.ismethod(value)):
+        return False
+    try:
+        inspect.signature(value).bind()
+    except TypeError:
+        return False
+    return True

@@ -17,16 +17,23 @@ class PanelPreview:
     """A view switch, a step scrubber and the frames of the newest run, for one panel (ch. 1–5)."""
 
     def __init__(self, pipeline, image: W.Image, enabled: bool = True):
-        from helpers.preview import StepPreview, preview_decoder
+        from helpers.preview import StepPreview
 
         self.image = image  # the panel's picture: frames show there during a run and when scrubbed
         self.frames: list = []
         self.preview = None
         self.note = ""
         if enabled:
-            decode, self.note = preview_decoder(pipeline)
-            if decode is not None:
+            try:
                 self.preview = StepPreview(pipeline, on_frame=self._shown)
+                self.note = self.preview.note
+                if self.preview.decode is None:
+                    self.preview = None
+                else:
+                    self.preview.close()  # the hook goes on the UNet only while one of this panel's runs goes
+            except Exception as exc:  # noqa: BLE001 - a preview must never cost the learner the panel
+                self.preview = None
+                self.note = _("no step preview: {error}").format(error=f"{type(exc).__name__}: {exc}")
         self.view = W.ToggleButtons(options=[(_("estimate of the final picture"), "estimate"),
                                              (_("noisy picture"), "noisy")], value="estimate",
                                     style={"button_width": "230px"})
@@ -45,12 +52,20 @@ class PanelPreview:
 
     def on_step(self, pipe, step, timestep, callback_kwargs) -> None:
         """Called from the panel's step callback: make this step's frame (ch. 1–5)."""
-        if self.preview is not None:
+        if self.preview is None:
+            return
+        try:
             self.preview(pipe, step, timestep, callback_kwargs)
+        except Exception as exc:  # noqa: BLE001 - the run goes on without its preview, and says why
+            self.preview.close()
+            self.preview = None
+            self.caption.value = html_text(_("no step preview: {error}").format(error=f"{type(exc).__name__}: {exc}"))
 
     def begin(self) -> None:
         """A run starts: frames go to the picture as they come (ch. 1–5)."""
         self._live = True
+        if self.preview is not None:
+            self.preview.attach()
         self._before = self.image.value  # shown again if the run stops or fails: the last finished picture
         self.frames = []
         self.scrubber.disabled = True  # during the run it follows the frames; it moves once the run has ended
@@ -68,6 +83,7 @@ class PanelPreview:
         self._live = False
         if self.preview is None:
             return
+        self.preview.close()  # nothing of this panel stays on the UNet between runs
         if final_png is None:
             self.image.value = self._before
         frames, self.frames = list(self.preview.frames), []  # no frames while the slider moves: nothing redrawn

@@ -127,6 +127,14 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
         seen.add(extra.name)
         if extra.name in fixed:
             raise ValueError(f"`{extra.name}` is both in fixed= and a control in extras; keep one.")
+        if isinstance(extra, Choice):  # a painter's mask taken once, where the painting should be read every run
+            for label, option in extra.options.items():
+                if getattr(option, "info", {}).get("painter"):
+                    from helpers.callwarning import warn_call
+
+                    warn_call(f"Choice({extra.name!r}) option {label!r} is a MaskPainter's mask as it was when the "
+                              "panel was made; later strokes will not reach it. To read the painting at every run, "
+                              f"give a function: {{{label!r}: lambda: painter.mask}}.")
         if extra.pipeline_arg and not _takes(pipeline, extra.name):
             params = list(inspect.signature(type(pipeline).__call__).parameters)
             close = difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)

@@ -14,6 +14,7 @@ where that cannot be loaded, by a linear latent-to-RGB map fitted once to the pi
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 from dataclasses import dataclass, field
 
@@ -76,6 +77,11 @@ def preview_decoder(pipeline):
     if type(pipeline).__name__ == "StableDiffusionLatentUpscalePipeline":  # its UNet is preconditioned otherwise
         return None, _("no step preview: the ×2 latent upscaler's UNet predicts in its own scaled form, which this "
                        "estimate does not read; the finished picture still shows")
+    if type(pipeline).__name__ == "StableDiffusionUpscalePipeline":  # keeps its guidance scale to its call
+        return None, _("no step preview: the ×4 upscaler does not keep its guidance scale where a step callback "
+                       "can read it, so its steps cannot be guided here; the finished picture still shows")
+    if type(vae).__name__ == "AutoencoderTiny":  # the speed trick: the pipeline decodes with a tiny VAE already
+        return _tiny_decode(vae), _("preview decoded by the pipeline's own tiny autoencoder")
     scaling = float(getattr(vae.config, "scaling_factor", 1.0) or 1.0)
     family = unet_family(pipeline) if VAE_SCALING.get(scaling) else None
     if family in TINY:
@@ -152,17 +158,33 @@ class StepPreview:
     """A `callback_on_step_end` that keeps a small picture of every step of a run (ch. 1–5).
 
     Pass it to the call: `pipeline(..., callback_on_step_end=preview)`. Afterwards `preview.frames[0]` is the start
-    (pure noise, or for img2img and inpainting the start picture noised as far as `strength` says) and
-    `preview.frames[i]` the estimate after step i. `size` bounds each picture's side; past `cap` frames every
+    (pure noise, or for img2img and inpainting the start picture noised as far as `strength` says) and each later
+    frame the estimate after a step; `frame.step` says which (past the cap they are no longer one apart). A new call
+    starts new frames. `size` bounds each picture's side; past `cap` frames every
     other frame is dropped, so memory stays bounded and the whole run is still covered. `decoder=` takes an
     AutoencoderTiny of your own; by default the family's tiny autoencoder is loaded (see preview_decoder).
     """
 
     def __init__(self, pipeline, *, size: int = 160, cap: int = 60, on_frame=None, decoder=None):
-        if not isinstance(size, int) or size < 16:
-            raise ValueError(f"size={size!r}: the side of a preview picture in pixels, at least 16 (160 is usual).")
-        if not isinstance(cap, int) or cap < 2:
-            raise ValueError(f"cap={cap!r}: how many frames a run keeps, at least 2 (60 is usual).")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 16:
+            raise ValueError(f"size={size!r}: the side of a preview picture in pixels, a whole number of at least 16 "
+                             "(160 is usual).")
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 2:
+            raise ValueError(f"cap={cap!r}: how many frames a run keeps, a whole number of at least 2 (60 is usual).")
+        if not (hasattr(pipeline, "unet") and hasattr(pipeline, "scheduler")):
+            raise TypeError(f"StepPreview takes the pipeline, and got a {type(pipeline).__name__}: pass the pipeline "
+                            "the call goes to, StepPreview(pipeline), not one of its parts.")
+        if decoder is not None and type(decoder).__name__ != "AutoencoderTiny":
+            raise TypeError(f"decoder= takes a tiny autoencoder (AutoencoderTiny), got {type(decoder).__name__}: "
+                            "AutoencoderTiny.from_pretrained('madebyollin/taesd') for SD 1.x, 'madebyollin/taesdxl' "
+                            "for SDXL; leave decoder= out to get the family's one (the pipeline's own VAE is the "
+                            "slow, exact decoder the finished picture gets).")
+        if on_frame is not None:
+            try:
+                inspect.signature(on_frame).bind(None)
+            except (TypeError, ValueError):
+                raise TypeError("on_frame= is called with each new Frame: give it one parameter, "
+                                "e.g. on_frame=lambda frame: print(frame.caption).") from None
         self.pipeline, self.size, self.cap, self.on_frame = pipeline, size, cap, on_frame
         self.frames: list[Frame] = []
         self.thinned = False  # True once frames were dropped to stay under the cap
@@ -170,33 +192,51 @@ class StepPreview:
             self.decode, self.note = _tiny_decode(decoder), _("preview decoded by the tiny autoencoder passed in")
         else:
             self.decode, self.note = preview_decoder(pipeline)
-        self._seen = None  # (x_t, prediction, timestep) of the latest UNet call
+        self._seen = None  # (x_t, prediction, timestep) of the latest UNet call, as the UNet gave them
+        self._stride = 1  # past the cap, only every stride-th step is kept
         self._hook = None
-        if self.decode is not None:
-            self._hook = pipeline.unet.register_forward_hook(self._keep, with_kwargs=True)
+        self.attach()
+
+    def attach(self) -> None:
+        """Put the hook on the UNet (done when made; again after close()) (ch. 1–5)."""
+        if self.decode is not None and self._hook is None:
+            self._hook = self.pipeline.unet.register_forward_hook(self._keep, with_kwargs=True)
 
     # ------------------------------------------------------------------ the loop
 
     def _keep(self, module, args, kwargs, output) -> None:
-        """UNet forward hook: keep the step's noisy latents, guided prediction and timestep."""
+        """UNet forward hook: keep the step's noisy latents, prediction and timestep as they are."""
         sample = args[0] if args else kwargs.get("sample")
         timestep = args[1] if len(args) > 1 else kwargs.get("timestep")
         prediction = output[0] if isinstance(output, tuple) else output.sample
-        pipe = self.pipeline
+        self._seen = (sample.detach(), prediction.detach(), timestep)
+
+    def _guided(self, pipe):
+        """The first picture's noisy latents and noise prediction, guided as the calling pipeline guides them."""
+        sample, prediction, _t = self._seen
+        channels = self.pipeline.vae.config.latent_channels
         if getattr(pipe, "do_classifier_free_guidance", False) and prediction.shape[0] % 2 == 0:
-            unguided, guided = prediction.chunk(2)
-            prediction = unguided + pipe.guidance_scale * (guided - unguided)
+            unguided, text = prediction.chunk(2)  # diffusers puts the unconditional half first
+            prediction = unguided + pipe.guidance_scale * (text - unguided)
+            if getattr(pipe, "guidance_rescale", 0) > 0:  # SD and SDXL rescale after guiding, when asked to
+                from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
+
+                prediction = rescale_noise_cfg(prediction, text, guidance_rescale=pipe.guidance_rescale)
             sample = sample.chunk(2)[0]
-        latents = pipe.vae.config.latent_channels
-        self._seen = (sample[:, :latents].detach(), prediction[:, :latents].detach(), timestep)
+        return sample[:1, :channels], prediction[:1, :channels]  # one picture: the call's first
 
     def __call__(self, pipe, step, timestep, callback_kwargs):
         """Make the frame of the step that just ran (diffusers calls this after each step)."""
+        if getattr(pipe, "unet", None) is not getattr(self.pipeline, "unet", None):
+            raise TypeError(f"this StepPreview was made for another pipeline ({type(self.pipeline).__name__}) and "
+                            f"is called by {type(pipe).__name__}: make one for the pipeline you call, "
+                            "StepPreview(pipeline).")
         if self._seen is None:
             return callback_kwargs
-        noisy, prediction, t = self._seen
+        noisy, prediction = self._guided(pipe)
+        t = self._seen[2]
         if step == 0:  # a new run: the first step's input is the start the loop denoises from
-            self.frames, self.thinned = [], False
+            self.frames, self.thinned, self._stride = [], False, 1
             self._add(noisy, noisy, 0, self._start_caption())
         self._add(self._estimate(noisy, prediction, t), noisy, step + 1,
                   _("step {step}/{steps} · timestep {t}").format(step=step + 1, steps=self._calls(), t=_t(t)))
@@ -225,45 +265,50 @@ class StepPreview:
         if side * factor > self.size:  # average the latents down first: decoding costs by the pixel
             pair = torch.nn.functional.adaptive_avg_pool2d(
                 pair, [max(1, round(n * self.size / (factor * side))) for n in pair.shape[-2:]])
-        frame = Frame({"estimate": pair[:1].cpu(), "noisy": pair[1:].cpu()}, step, self._timestep_of(step), caption,
+        frame = Frame({"estimate": pair[:1].cpu(), "noisy": pair[1:].cpu()}, step, _value(self._seen[2]), caption,
                       self.decode, self.size)
+        newest = self.frames[-1] if len(self.frames) > 1 else None
+        if newest is not None and newest.step % self._stride:  # kept only as the newest: the next one replaces it
+            self.frames.pop()
         self.frames.append(frame)
-        if len(self.frames) > self.cap:  # keep the start, the newest and every other one between
-            self.frames = [self.frames[0], *self.frames[2:-1:2], self.frames[-1]]
+        if len(self.frames) > self.cap:  # past the cap: every other kept step, evenly, and always the newest
+            self._stride *= 2
+            self.frames = [f for f in self.frames if f.step % self._stride == 0 or f is frame]
             self.thinned = True
         if self.on_frame is not None:
             self.on_frame(frame)
 
     # ------------------------------------------------------------------ captions
 
-    def _timestep_of(self, step: int) -> float:
-        return float(_t(self._seen[2])) if self._seen is not None else 0.0
-
     def _calls(self) -> int:
-        return int(getattr(self.pipeline, "_num_timesteps", 0) or 0)
+        """UNet calls of the whole run: the pipeline's count of its loop, else the scheduler's timesteps."""
+        found = getattr(self.pipeline, "_num_timesteps", None)
+        return int(found) if found else len(self.pipeline.scheduler.timesteps)
 
     def _start_caption(self) -> str:
         """Where the loop starts: pure noise, or the start picture noised to the step `strength` chose."""
         scheduler = self.pipeline.scheduler
         steps = int(getattr(scheduler, "num_inference_steps", 0) or 0)
         order = int(getattr(scheduler, "order", 1) or 1)
-        skipped = (len(scheduler.timesteps) - self._calls()) // order
+        calls = self._calls()
+        run = steps - (len(scheduler.timesteps) - calls) // order  # what diffusers' progress bar counts
         t = _t(self._seen[2])
-        run = steps - max(skipped, 0)
-        if skipped <= 0 or not steps:
-            said = _("start · timestep {t} · pure noise; {steps} steps to run").format(t=t, steps=steps)
+        distinct = list(dict.fromkeys(_value(v) for v in scheduler.timesteps))  # PNDM lists one timestep twice
+        first = distinct.index(_value(self._seen[2])) + 1 if _value(self._seen[2]) in distinct else 1
+        if first == 1 or not steps:
+            said = _("start · timestep {t} · pure noise; {steps} steps to run").format(t=t, steps=run or steps)
         else:
             said = _("start · timestep {t} · the start picture noised for step {first} of {steps}; {run} steps to "
-                     "run").format(t=t, first=skipped + 1, steps=steps, run=run)
-        if steps and self._calls() != run:
-            said += " " + _("({calls} UNet calls: {scheduler} repeats a timestep)").format(
-                calls=self._calls(), scheduler=type(scheduler).__name__)
+                     "run").format(t=t, first=first, steps=steps, run=run)
+        if steps and calls != run:  # PNDM lists steps + 1 timesteps: the loop calls the UNet once more
+            said += " " + _("({calls} UNet calls: {scheduler} lists {listed} timesteps for {steps} steps)").format(
+                calls=calls, scheduler=type(scheduler).__name__, listed=len(scheduler.timesteps), steps=steps)
         return said
 
     # ------------------------------------------------------------------ after the run
 
     def close(self) -> None:
-        """Remove the UNet hook; the frames stay (ch. 1–5)."""
+        """Remove the UNet hook; the frames stay, and attach() puts it back (ch. 1–5)."""
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
@@ -277,12 +322,22 @@ class StepPreview:
     def timeline(self, steps: int = 5) -> list[Frame]:
         """The start frame and `steps` more, spread evenly up to the last step, for a grid (ch. 1–2)."""
         if not self.frames:
-            raise ValueError("no frames yet: pass the preview to the call first, "
+            if self.decode is None:
+                raise ValueError(f"no frames: {self.note}")
+            if self._hook is None:
+                raise ValueError("no frames: the preview's hook came off the UNet when its `with` block ended (or "
+                                 "close() was called), so a call after it left nothing. Call the pipeline inside the "
+                                 "with block, or call preview.attach() before the call.")
+            raise ValueError("no frames yet: pass the preview to the call, "
                              "pipeline(..., callback_on_step_end=preview).")
         picks = np.unique(np.linspace(0, len(self.frames) - 1, steps + 1).round().astype(int))
         return [self.frames[i] for i in picks]
 
 
+def _value(timestep) -> float:
+    return round(float(timestep.flatten()[0]) if hasattr(timestep, "flatten") else float(timestep), 3)
+
+
 def _t(timestep) -> str:
-    value = float(timestep.flatten()[0]) if hasattr(timestep, "flatten") else float(timestep)
+    value = _value(timestep)
     return f"{value:.0f}" if abs(value - round(value)) < 1e-3 else f"{value:.1f}"

@@ -560,7 +560,9 @@ def test_the_picture_forms_step_by_step_and_the_scrubber_goes_back(pipe, tmp_pat
     finished = panel.image.value
     panel.steps.scrubber.value = 0
     assert panel.image.value != finished and "start" in panel.steps.caption.value
-    assert "step 3 of 10; 8 steps to run" in panel.steps.caption.value
+    # PNDM lists 11 timesteps for 10 steps; strength 0.8 starts at the second distinct one and calls the UNet 9 times
+    assert "step 2 of 10; 8 steps to run (9 UNet calls: PNDMScheduler lists 11 timesteps" in panel.steps.caption.value
+    assert not pipe.unet._forward_hooks  # the preview's hook is on the UNet only while a run goes
     estimate_start = panel.image.value
     panel.steps.view.value = "noisy"
     panel.steps.scrubber.value = 5
@@ -620,6 +622,11 @@ def test_panel_slips_from_a_ninth_probe_get_their_own_cause(pipe, tmp_path):
                                  pipeline_arg=False)])
     with pytest.raises(TraitError, match=r"no option 'Box'.*Did you mean 'box'\?"):
         panel.controls["mask_image"].value = "Box"
+    with pytest.warns(UserWarning, match=r"as it was when the panel was made.*lambda: painter.mask"):
+        Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64))}, save_dir=tmp_path,
+              extras=[Choice("mask_image", {"painted": unpainted}, pipeline_arg=False)])
+    with pytest.raises(TypeError, match=r"preview='noisy' turns the step preview on or off"):
+        Panel(pipe, prompt="x", fixed={"image": Image.new("RGB", (64, 64))}, preview="noisy")
 
 
 def test_stop_and_the_preview_reach_a_pipeline_with_only_the_older_callback(tmp_path):
@@ -630,8 +637,7 @@ def test_stop_and_the_preview_reach_a_pipeline_with_only_the_older_callback(tmp_
     upscaler.set_progress_bar_config(disable=True)
     start = Image.new("RGB", (32, 32), (90, 120, 60))
     panel = Panel(upscaler, prompt="x", num_inference_steps=30, fixed={"image": start}, save_dir=tmp_path)
-    assert "linear map" in panel.steps.note  # no tiny autoencoder for the ×4's latents: its own VAE, fitted
+    assert "no step preview: the ×4 upscaler" in panel.steps.note  # its guidance stays inside its call
     calls = _stop_at_first_step(panel, old=True)
     assert panel.generate(wait=True) is None
     assert calls == [0] and panel.status.value.startswith("stopped after") and not panel.results
-    assert len(panel.steps.frames) == 2  # the start and the one step that ran

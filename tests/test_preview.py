@@ -82,8 +82,9 @@ def test_img2img_starts_from_the_noised_picture_and_counts_steps_as_diffusers_do
             pipes["img2img"]("a cat", image=start, strength=strength, num_inference_steps=20,
                              generator=torch.Generator().manual_seed(3), callback_on_step_end=preview)
         keep.update(frame=preview.frames[0], calls=len(preview.frames) - 1)
-    # PNDM with 20 steps has 21 timesteps; strength 0.8 runs int(20 × 0.8) = 16 steps, 17 UNet calls
-    assert "step 5 of 20; 16 steps to run (17 UNet calls: PNDMScheduler repeats a timestep)" in far["frame"].caption
+    # PNDM lists 21 timesteps for 20 steps (one twice); strength 0.8 counts int(20 × 0.8) = 16 steps, and diffusers
+    # runs the last 17 of the list, from the 4th distinct timestep on
+    assert "step 4 of 20; 16 steps to run (17 UNet calls: PNDMScheduler lists 21 timesteps" in far["frame"].caption
     assert far["calls"] == 17 and near["calls"] == 7
     assert psnr(near["frame"].noisy, start) > psnr(far["frame"].noisy, start) + 3
 
@@ -114,3 +115,62 @@ def test_a_pipeline_without_an_sd_vae_says_the_preview_is_off():
 
     decode, note = preview_decoder(Kandinsky())
     assert decode is None and "Kandinsky 2.2" in note and "finished picture still shows" in note
+
+
+def test_a_batch_previews_its_first_picture_in_both_views(pipes):
+    with StepPreview(pipes["t2i"]) as preview:
+        out = pipes["t2i"]("a cat in a jungle", num_inference_steps=6, num_images_per_prompt=2,
+                           generator=torch.Generator().manual_seed(5), callback_on_step_end=preview, **KW)
+    start, last = preview.frames[0], preview.frames[-1]
+    assert start.estimate.tobytes() == start.noisy.tobytes()  # the start: the same noisy latents in both views
+    assert psnr(last.estimate, out.images[0]) >= 20 and psnr(last.estimate, out.images[0]) > psnr(
+        last.estimate, out.images[1])  # the first picture's, not the second's
+
+
+def test_a_pipeline_that_decodes_with_a_tiny_autoencoder_previews_with_it(pipes):
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline
+
+    from helpers.loading import load_args
+
+    tiny = AutoencoderTiny.from_pretrained("madebyollin/taesd", **load_args("madebyollin/taesd"))
+    fast = StableDiffusionPipeline(**{**pipes["t2i"].components, "vae": tiny})  # the speed policy's tiny_vae trick
+    fast.set_progress_bar_config(disable=True)
+    decode, note = preview_decoder(fast)
+    assert decode is not None and note == "preview decoded by the pipeline's own tiny autoencoder"
+
+
+def test_preview_slips_get_their_own_cause(pipes):
+    import pytest as _pytest
+
+    from helpers.painter import MaskPainter
+
+    t2i = pipes["t2i"]
+    with _pytest.raises(TypeError, match="pass the pipeline the call goes to"):
+        StepPreview(t2i.unet)
+    with _pytest.raises(TypeError, match=r"decoder= takes a tiny autoencoder \(AutoencoderTiny\), got AutoencoderKL"):
+        StepPreview(t2i, decoder=t2i.vae)
+    with _pytest.raises(TypeError, match="on_frame= is called with each new Frame"):
+        StepPreview(t2i, on_frame=lambda: None)
+    with _pytest.raises(ValueError, match="a whole number of at least 16"):
+        StepPreview(t2i, size=96.0)
+    with StepPreview(t2i) as preview:
+        pass
+    t2i("a cat", num_inference_steps=2, callback_on_step_end=preview, **KW)  # after the with block: no hook
+    with _pytest.raises(ValueError, match="hook came off the UNet when its `with` block ended"):
+        preview.timeline()
+    from helpers import explain
+
+    explain.enable()  # the call checks, as a chapter's second cell turns them on
+    try:
+        with _pytest.raises(TypeError, match=r"the class StepPreview.*preview = StepPreview\(pipeline\)"):
+            t2i("a cat", num_inference_steps=2, callback_on_step_end=StepPreview, **KW)
+        painter = MaskPainter(Image.new("RGB", (128, 128)))
+        with _pytest.raises(TypeError, match=r"image= is the MaskPainter widget.*image=painter.image"):
+            pipes["img2img"]("a cat", image=painter, num_inference_steps=2)
+    finally:
+        explain.disable()
+    other = type(t2i)(**pipes["img2img"].components)  # the same UNet: fine; another pipeline's UNet: refused
+    other.set_progress_bar_config(disable=True)
+    with StepPreview(other) as mine:
+        other("a cat", num_inference_steps=2, callback_on_step_end=mine, **KW)
+    assert len(mine.frames) == 4
