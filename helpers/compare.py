@@ -80,4 +80,7 @@ def greenness(image: Image.Image) -> float:
     """How green a picture is on average: minus the CIELAB a* of its pixels (above 0 green, below 0 red) (ch. 2, 4)."""
     from skimage.color import rgb2lab
 
+    if not hasattr(image, "convert"):
+        raise TypeError(f"greenness takes one picture, got a {type(image).__name__}: for several, "
+                        "[greenness(picture) for picture in pictures].")
     return -float(rgb2lab(np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0)[..., 1].mean())

@@ -242,6 +242,10 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
     if isinstance(images, Image.Image) or not isinstance(images, (list, tuple)) or not images:
         raise TypeError("images must be a non-empty list of PIL images, e.g. images=[init_image, output.images[0]].")
     for i, image in enumerate(images):
+        if type(image).__name__ == "Frame" and hasattr(image, "estimate"):  # a step preview's frame
+            raise TypeError(f"images[{i}] is a step preview Frame, which holds two pictures: pick one, "
+                            "[frame.estimate for frame in preview.timeline()] (or frame.noisy), with "
+                            "captions=[frame.caption for frame in ...].")
         if not isinstance(image, Image.Image):
             raise TypeError(
                 f"images[{i}] is a {type(image).__name__}, not a PIL image; pass output.images[0] "

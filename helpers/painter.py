@@ -96,6 +96,16 @@ def _check_one_argument(callback) -> None:
                         "print(painter.painted)), or def changed(mask): ...") from None
 
 
+class _MaskPNG(traitlets.Bytes):
+    """The synced mask as PNG bytes; a picture set there is told where pictures go."""
+
+    def validate(self, obj, value):
+        if hasattr(value, "getextrema"):
+            raise traitlets.TraitError(f"mask_png holds the mask as PNG bytes, got a {type(value).__name__}: to give "
+                                       "the painter a mask, painter.set_mask(mask).")
+        return super().validate(obj, value)
+
+
 class MaskPainter(anywidget.AnyWidget):
     """Paint an inpainting mask over `image` with the mouse: white = repaint, black = keep (ch. 5)."""
 
@@ -104,7 +114,7 @@ class MaskPainter(anywidget.AnyWidget):
     brush = traitlets.Int(32).tag(sync=True)  # the stroke's width in picture pixels; the slider changes it too
     eraser = traitlets.Bool(False).tag(sync=True)
     # both ways: the browser sends each finished stroke; clear(), invert() and set_mask() send a mask down
-    mask_png = traitlets.Bytes(b"").tag(sync=True, from_json=_bytes_from_json)
+    mask_png = _MaskPNG(b"").tag(sync=True, from_json=_bytes_from_json)
     labels = traitlets.Dict().tag(sync=True)
 
     def __repr__(self) -> str:

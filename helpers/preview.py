@@ -55,6 +55,15 @@ class Frame:
                 self._pictures[name] = _to_picture(self.decode(self.latents[name]).cpu(), self.size)
         return self._pictures[name]
 
+    def __repr__(self) -> str:
+        return f"Frame(step={self.step}, timestep={self.timestep:g}, caption={self.caption!r})"
+
+    def _repr_png_(self) -> bytes:
+        """Shown as its estimate in a notebook (ch. 1–5)."""
+        buffer = io.BytesIO()
+        self.estimate.save(buffer, format="PNG")
+        return buffer.getvalue()
+
     @property
     def estimate(self) -> Image.Image:
         """The estimate of the final picture at this step (ch. 1–5)."""

@@ -174,3 +174,25 @@ def test_preview_slips_get_their_own_cause(pipes):
     with StepPreview(other) as mine:
         other("a cat", num_inference_steps=2, callback_on_step_end=mine, **KW)
     assert len(mine.frames) == 4
+
+
+def test_frames_and_painters_used_as_pictures_say_how(pipes):
+    import pytest as _pytest
+    import traitlets
+
+    from helpers.compare import greenness
+    from helpers.grid import captioned_grid
+    from helpers.painter import MaskPainter
+
+    with StepPreview(pipes["t2i"]) as preview:
+        pipes["t2i"]("a cat", num_inference_steps=2, callback_on_step_end=preview, **KW)
+    frame = preview.frames[-1]
+    assert repr(frame).startswith("Frame(step=3, timestep=") and len(repr(frame)) < 200  # not a tensor dump
+    assert frame._repr_png_()[:4] == b"\x89PNG"  # a notebook shows it as its estimate
+    with _pytest.raises(TypeError, match=r"a step preview Frame.*frame.estimate for frame in preview.timeline"):
+        captioned_grid(preview.timeline())
+    with _pytest.raises(TypeError, match=r"greenness takes one picture.*\[greenness\(picture\)"):
+        greenness([frame.estimate])
+    painter = MaskPainter(Image.new("RGB", (32, 32)))
+    with _pytest.raises(traitlets.TraitError, match=r"painter.set_mask\(mask\)"):
+        painter.mask_png = Image.new("L", (32, 32))
