@@ -18,6 +18,51 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)  # each worker already has a core of its own; notebook kernels keep the default
 
 
+def checked_pipes(**more):
+    """Yield SD 1.5's twin as "t2i" and "img2img" plus `more` (name -> function of the t2i pipeline), checks on.
+
+    For a module fixture: `yield from checked_pipes(refiner=lambda t2i: ...)`; the call checks go off after it.
+    """
+    from diffusers import StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+
+    from helpers import explain
+    from helpers.loading import load_args
+
+    sd = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    explain.enable()
+    try:
+        t2i = StableDiffusionPipeline.from_pretrained(sd, **load_args(sd))
+        found = {"t2i": t2i, "img2img": StableDiffusionImg2ImgPipeline(**t2i.components)}
+        found.update({name: make(t2i) for name, make in more.items()})
+        for pipe in found.values():
+            pipe.set_progress_bar_config(disable=True)
+        yield found
+    finally:
+        explain.disable()
+
+
+def raised(fn) -> Exception:
+    """The exception `fn()` raises; a test fails if it raises none."""
+    try:
+        fn()
+    except Exception as err:  # noqa: BLE001
+        return err
+    raise AssertionError("it did not fail")
+
+
+def said(fn, only_call_warnings: bool = False) -> str:
+    """The warnings `fn()` gives, joined into one text."""
+    import warnings
+
+    from helpers.callwarning import CallWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return " ".join(str(w.message) for w in caught
+                    if not only_call_warnings or issubclass(w.category, CallWarning))
+
+
 @pytest.fixture(scope="module")
 def t2i():
     """The SD 1.5 text-to-image twin with the call checks on, one per test module (the checks go off after it)."""

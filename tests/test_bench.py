@@ -4,6 +4,7 @@ Building and measuring the full-size twins (8 GB of disk) is in tests/full_size,
 """
 
 import json
+import re
 
 import pytest
 import torch
@@ -195,3 +196,29 @@ def test_profile_names_the_top_operators_of_one_unet_call(tiny_report):
     row = bench.Row("sd15_t2i", "default", "twins", 64, 2, top_kernels=top)
     text = bench.markdown([row], {}, "cpu", "profile")
     assert f"Top kernels of one UNet call, sd15_t2i · default (own time, ms × calls):\n\n1. `{names[0]}`" in text
+
+
+def test_bench_preview_times_runs_with_and_without_the_preview(monkeypatch, tmp_path, capsys):
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline
+
+    from helpers.loading import load_args
+    from tools import bench_preview, full_size
+
+    twin = StableDiffusionPipeline.from_pretrained(SD15, **load_args(SD15))  # the full-size build is too big here
+    monkeypatch.setattr(full_size, "full_pipeline", lambda repo, device, dtype: twin)
+    monkeypatch.setattr(AutoencoderTiny, "__init__", _small_tiny(AutoencoderTiny.__init__))
+    out = tmp_path / "preview.json"
+    assert bench_preview.main(["--size", "64", "--steps", "2", "--repeats", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["frames"] == 4 and record["off_s"] > 0 and record["on_s"] > 0  # the start and 3 PNDM calls
+    assert re.search(r"preview off: [\d.]+ s per run \| preview on: [\d.]+ s \(4 frames\) \| preview share: "
+                     r"[+-][\d.]+% of a run", printed), printed
+
+
+def _small_tiny(init):
+    """AutoencoderTiny() as the benchmark makes it, but narrow: the test times nothing, it checks the wiring."""
+    def small(self, **kwargs):
+        kwargs = {"encoder_block_out_channels": (8,) * 4, "decoder_block_out_channels": (8,) * 4, **kwargs}
+        init(self, **kwargs)
+    return small

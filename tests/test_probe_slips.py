@@ -14,24 +14,15 @@ KW = {"num_inference_steps": 2, "height": 64, "width": 64}
 
 @pytest.fixture(scope="module")
 def pipes():
-    from diffusers import (
-        AutoPipelineForImage2Image,
-        ControlNetModel,
-        StableDiffusionControlNetImg2ImgPipeline,
-        StableDiffusionImg2ImgPipeline,
-        StableDiffusionPipeline,
-    )
+    from conftest import checked_pipes
+    from diffusers import AutoPipelineForImage2Image, ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
 
-    explain.enable()
-    t2i = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
-    net = ControlNetModel.from_pretrained(DEPTH, **load_args(DEPTH))
-    found = {"t2i": t2i, "img2img": StableDiffusionImg2ImgPipeline(**t2i.components),
-             "control": StableDiffusionControlNetImg2ImgPipeline(**t2i.components, controlnet=net),
-             "refiner": AutoPipelineForImage2Image.from_pretrained(REFINER, **load_args(REFINER))}
-    for pipe in found.values():
-        pipe.set_progress_bar_config(disable=True)
-    yield found
-    explain.disable()
+    def control(t2i):
+        net = ControlNetModel.from_pretrained(DEPTH, **load_args(DEPTH))
+        return StableDiffusionControlNetImg2ImgPipeline(**t2i.components, controlnet=net)
+
+    yield from checked_pipes(control=control, refiner=lambda t2i: AutoPipelineForImage2Image.from_pretrained(
+        REFINER, **load_args(REFINER)))
 
 
 def photo(size=64):
@@ -107,12 +98,9 @@ def test_compel_asked_for_two_prompts_at_once_is_told_its_second_parameter(pipes
 
 
 def _said(call) -> str:
-    import warnings
+    from conftest import said
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        call()
-    return " ".join(str(w.message) for w in caught)
+    return said(call)
 
 
 def test_calls_that_run_but_were_meant_otherwise_are_said(pipes):

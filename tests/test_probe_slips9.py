@@ -7,8 +7,6 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import explain
-from helpers.callwarning import CallWarning
 from helpers.loading import load_args
 from helpers.notes import format_note
 
@@ -21,16 +19,11 @@ KW = {"num_inference_steps": 2, "height": 64, "width": 64}
 
 @pytest.fixture(scope="module")
 def pipes():
-    from diffusers import AutoPipelineForImage2Image, StableDiffusionImg2ImgPipeline, StableDiffusionPipeline
+    from conftest import checked_pipes
+    from diffusers import AutoPipelineForImage2Image
 
-    explain.enable()
-    t2i = StableDiffusionPipeline.from_pretrained(SD, **load_args(SD))
-    found = {"t2i": t2i, "img2img": StableDiffusionImg2ImgPipeline(**t2i.components),
-             "refiner": AutoPipelineForImage2Image.from_pretrained(REFINER, **load_args(REFINER))}
-    for pipe in found.values():
-        pipe.set_progress_bar_config(disable=True)
-    yield found
-    explain.disable()
+    yield from checked_pipes(refiner=lambda t2i: AutoPipelineForImage2Image.from_pretrained(REFINER,
+                                                                                            **load_args(REFINER)))
 
 
 def photo(size=64):
@@ -38,18 +31,15 @@ def photo(size=64):
 
 
 def _raised(fn):
-    try:
-        fn()
-    except Exception as err:  # noqa: BLE001
-        return err
-    raise AssertionError("it did not fail")
+    from conftest import raised
+
+    return raised(fn)
 
 
 def _said(fn) -> str:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fn()
-    return " ".join(str(w.message) for w in caught if issubclass(w.category, CallWarning))
+    from conftest import said
+
+    return said(fn, only_call_warnings=True)
 
 
 # ---------------------------------------------------------------- E4, E5, E6: the mask painter
