@@ -92,14 +92,19 @@ def pytest_addoption(parser):
                           "and check the targets")
 
 
-# The slowest modules and notebooks, slowest first (seconds on 2 cores with 2 workers: 28, 27, 27, 25, 24, 22, 20,
-# 19, 18, 15, then the twins' measurements, about 13 and 11). Handing them out first lets the workers finish
-# together: sent last, the browser test alone once kept one worker busy for 48 s after the other had finished.
+# The slowest modules and notebooks, slowest first (each 8 to 30 s on 2 cores with 2 workers; those after test_panel
+# 3 to 8 s), except that the browser test (a JupyterLab, a Chromium and a kernel) starts after the first two: started
+# beside a notebook's kernel it made both a third slower. Sent last, the browser test alone once kept one worker busy
+# for 48 s after the other had finished, and the twins' tests (12 s) for 10 s. Modules not named here (each under
+# 3 s) follow in name order.
 SLOWEST_FIRST = ("tests/test_cuda_path.py", "notebooks/01_", "notebooks/05_", "tests/test_browser.py",
                  "notebooks/04_", "notebooks/03_", "tests/test_sweep.py", "tests/test_bench.py", "notebooks/02_",
-                 "tests/test_run.py", "tests/test_teaching_twins.py", "tests/test_twin_words.py", "tests/test_panel.py",
-                 "tests/test_learner_slips.py", "tests/test_probe_slips9.py", "tests/test_explain.py",
-                 "tests/test_preview.py", "tests/test_probe_slips.py")
+                 "tests/test_run.py", "tests/test_twins.py", "tests/test_explain.py", "tests/test_chain.py",
+                 "tests/test_panel.py", "tests/test_teaching_twins.py", "tests/test_cache_check.py",
+                 "tests/test_modes.py", "tests/test_probe_slips9.py", "tests/test_twin_words.py",
+                 "tests/test_errors.py", "tests/test_nbval_outputs.py", "tests/test_controlling.py",
+                 "tests/test_learner_slips.py", "tests/test_gpu_check.py", "tests/test_probe_slips.py",
+                 "tests/test_note_causes.py", "tests/test_ignored.py", "tests/test_t4_check.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -108,6 +113,18 @@ def pytest_collection_modifyitems(config, items):
         return found[0] if found else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # a stable sort: the cells of a notebook keep their order
+
+
+def pytest_collection_finish(session):
+    # Everything imported and collected so far (torch, diffusers, transformers, the test modules: about half a
+    # million objects) lives until the end. Frozen, it is left out of every later garbage collection, and the
+    # collector runs less often: the tests' free_memory() calls and model loads once made 120 full collections of
+    # 0.4 s each (48 s of 2 workers' time); now about 60 of 0.14 s. Only the objects frozen here are never freed.
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)  # Python's default is (700, 10, 10): a young collection every 700 objects
 
 
 def pytest_ignore_collect(collection_path, config):

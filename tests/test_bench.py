@@ -22,9 +22,15 @@ def real_config(repo, folder):
 # ---------------------------------------------------------------- FLOPs, counted
 
 
-def test_sd15_unet_flops_match_the_known_figure():
+@pytest.fixture(scope="module")
+def sd15_step_flops():
+    """FLOPs of one SD 1.5 UNet step at a 64x64 latent (512x512 image), counted once for the module."""
+    return bench.unet_flops(real_config(SD15, "unet"), 64)
+
+
+def test_sd15_unet_flops_match_the_known_figure(sd15_step_flops):
     # ≈ 0.80 TFLOP per sample per step at a 64x64 latent (512x512 image)
-    flops = bench.unet_flops(real_config(SD15, "unet"), 64)
+    flops = sd15_step_flops
     assert flops == pytest.approx(0.80e12, rel=0.01)
     # convolutions and projections scale with the pixels, attention with their square: a quarter of the
     # pixels costs a bit less than a quarter of the FLOPs
@@ -32,7 +38,7 @@ def test_sd15_unet_flops_match_the_known_figure():
     assert flops / 5 < quarter < flops / 4
 
 
-def test_sdxl_refiner_unet_is_bigger_per_step():
+def test_sdxl_refiner_unet_is_bigger_per_step(sd15_step_flops):
     cfg = real_config(bench.REFINER, "unet")
     from diffusers import UNet2DConditionModel
     from torch.utils.flop_counter import FlopCounterMode
@@ -43,7 +49,7 @@ def test_sdxl_refiner_unet_is_bigger_per_step():
         with FlopCounterMode(display=False) as counter:
             unet(torch.empty(1, 4, 128, 128), torch.tensor([500]), encoder_hidden_states=torch.empty(1, 77, 1280),
                  added_cond_kwargs=cond)
-    assert counter.get_total_flops() > 4 * bench.unet_flops(real_config(SD15, "unet"), 64)
+    assert counter.get_total_flops() > 4 * sd15_step_flops
 
 
 @pytest.mark.parametrize(("repo", "folder"), [(r, f) for r, parts in full_size_configs().items() for f in parts])

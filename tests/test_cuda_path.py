@@ -5,89 +5,97 @@ twins ship exactly the real repos' weight files. After every loading cell a prob
 moment, counted with the real checkpoints' parameter counts in fp16, to give each chapter's peak on a GPU.
 """
 
-import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 T4_BUDGET = 12e9  # a free Colab T4 has 16 GB; keep the weights under 12 GB so a run's working memory fits beside
-PROBE = '''
-import gc as _gc, json as _json, re as _re
-from diffusers import ModelMixin as _ModelMixin
-from transformers import PreTrainedModel as _PreTrainedModel
-from helpers.manifests import recorded_params as _params, recorded_repos as _repos
 
-def _held():
-    models = [o for o in _gc.get_objects() if isinstance(o, (_ModelMixin, _PreTrainedModel))]
+
+def _models() -> list:
+    """Every diffusers or transformers model alive in this process, outermost only."""
+    import gc
+
+    from diffusers import ModelMixin
+    from transformers import PreTrainedModel
+
+    models = [o for o in gc.get_objects() if isinstance(o, (ModelMixin, PreTrainedModel))]
     inner = {id(m) for model in models for m in list(model.modules())[1:]}  # e.g. CLIPVisionModel in ...WithProjection
-    rows = []
-    for obj in {id(m): m for m in models if id(m) not in inner}.values():
+    return [m for m in {id(m): m for m in models}.values() if id(m) not in inner]
+
+
+def _held(before: list) -> list[list]:
+    """[repo, folder, dtype, fp16 bytes of the real checkpoint] for each model alive now and not in `before`."""
+    from helpers.manifests import recorded_params, recorded_repos
+
+    rows, old = [], {id(m) for m in before}
+    for obj in _models():
+        if id(obj) in old:
+            continue
         path = str(getattr(getattr(obj, "config", None), "_name_or_path", "") or "")
-        found = _re.search(r"models--([^/]+?)--([^/]+)/snapshots/[^/]+/?(.*)$", path)
+        found = re.search(r"models--([^/]+?)--([^/]+)/snapshots/[^/]+/?(.*)$", path)
         if found:  # a component diffusers loaded from a snapshot folder
             repo, folder = f"{found.group(1)}/{found.group(2)}", found.group(3).strip("/")
-        elif path in _repos():  # a model loaded by its repo id
+        elif path in recorded_repos():  # a model loaded by its repo id
             repo, folder = path, ""
         else:
             continue
         dtype = str(next(obj.parameters()).dtype).replace("torch.", "")
-        rows.append([repo, folder, dtype, 2 * _params(repo)[folder]])
+        rows.append([repo, folder, dtype, 2 * recorded_params(repo)[folder]])
     return rows
-
-print("HELD " + _json.dumps(_held()))
-'''
-
-
-# Between chapters the one kernel forgets everything the last chapter made; the probe that follows must see no model
-RESET = """%reset -f
-import gc
-gc.collect()
-"""
 
 
 def loading_runs(monkeypatch) -> dict[str, tuple[list[str], list[list]]]:
-    """Run every chapter's setup and load cells as on CUDA, in one kernel; return each chapter's text and probes.
+    """Run every chapter's setup and load cells as on CUDA, in this process; return each chapter's text and probes.
 
-    One kernel saves four kernel starts and four imports of diffusers. Each chapter starts from `%reset` (its own
-    setup cells import everything again) and a probe that must find no model left from the chapter before.
+    The cells run as plain code (they use no magics) in a fresh namespace per chapter, which spares a kernel start
+    and a second import of diffusers. Models this process held before are left out of every count (and kept alive,
+    so that no new model can take one of their ids). Before each chapter, with the last chapter's namespace dropped
+    and the garbage collected (what `%reset -f` does in a kernel), no model of the chapter before may be left.
     """
+    import gc
+    import warnings
+
+    from helpers import explain
+
     monkeypatch.setenv("TUTORIAL_DECIDE_AS", "cuda")
     monkeypatch.setenv("TUTORIAL_MODELS", "twins")
-    nb = nbformat.v4.new_notebook(metadata=nbformat.read(NOTEBOOKS[0], as_version=4).metadata)
-    starts = {}
-    for path in NOTEBOOKS:
-        nb.cells += [nbformat.v4.new_code_cell(RESET), nbformat.v4.new_code_cell(PROBE)]
-        starts[path.stem] = len(nb.cells)
-        for cell in nbformat.read(path, as_version=4).cells:
-            tags = set(cell.metadata.get("tags", []))
-            if cell.cell_type == "code" and tags & {"setup", "load"}:
-                nb.cells.append(nbformat.v4.new_code_cell(cell.source))
-                if "load" in tags:
-                    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    folder = str(NOTEBOOKS[0].parent)  # every chapter runs in notebooks/, as a learner's kernel does
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
-    results, bounds = {}, [*starts.values(), len(nb.cells) + 2]
-    for (name, first), end in zip(starts.items(), bounds[1:], strict=True):
-        left = _stdout(nb.cells[first - 1])
-        assert left == "HELD []\n", f"models from the chapter before {name} were still held: {left}"
-        texts, probes = [], []
-        for cell in nb.cells[first:end - 2]:
-            text = _stdout(cell)
-            if text.startswith("HELD "):
-                probes.append(json.loads(text.splitlines()[0][5:]))
-            else:
-                texts.append(text)
-        results[name] = texts, probes
+    monkeypatch.chdir(NOTEBOOKS[0].parent)  # every chapter runs in notebooks/, as a learner's kernel does
+    gc.collect()
+    before, results = _models(), {}
+    try:
+        with warnings.catch_warnings():  # a chapter's warning filters stay inside this test
+            for path in NOTEBOOKS:
+                gc.collect()
+                left = _held(before)
+                assert left == [], f"models from the chapter before {path.stem} were still held: {left}"
+                namespace, texts, probes = {"__name__": "__main__"}, [], []
+                for cell in nbformat.read(path, as_version=4).cells:
+                    tags = set(cell.metadata.get("tags", []))
+                    if cell.cell_type == "code" and tags & {"setup", "load"}:
+                        texts.append(_run(cell.source, namespace, f"{path.stem} cell"))
+                        if "load" in tags:
+                            probes.append(_held(before))
+                results[path.stem] = texts, probes
+                del namespace
+    finally:
+        explain.disable()  # the chapters' explain_errors() switched the call checks on for this whole process
     return results
 
 
-def _stdout(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+def _run(source: str, namespace: dict, name: str) -> str:
+    """Run one cell's code in `namespace`; return what it printed."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, name, "exec"), namespace)
+    return out.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def test_vae_round_trips_are_recognisable_at_512():
 
 
 def test_img2img_keeps_less_of_the_start_at_higher_strength(astronaut):
-    rows = targets.img2img_rows(astronaut.resize((256, 256)), steps=10)
+    rows = targets.img2img_rows(astronaut.resize((256, 256)), steps=6)  # 1, 3 and 4 of the 6 steps run
     assert len(rows) == 9 and all(r.ok for r in rows), _failed(rows)
 
 
