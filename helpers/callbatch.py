@@ -213,9 +213,11 @@ def check_embeds_given_whole(pipeline, args: dict) -> None:
                             "negative_image_embeds=prior_output.negative_image_embeds.")
     for name in ("prompt_embeds", "negative_prompt_embeds"):
         if isinstance(args.get(name), (tuple, list)):
-            raise TypeError(f"{name} is a {type(args[name]).__name__} of {len(args[name])}: pipeline.encode_prompt "
-                            "returns (prompt_embeds, negative_prompt_embeds). Unpack it first: prompt_embeds, "
-                            "negative_prompt_embeds = pipeline.encode_prompt(...).")
+            raise TypeError(f"{name} is a {type(args[name]).__name__} of {len(args[name])}, and it takes one "
+                            "tensor. Pairs such as pipeline.encode_prompt(...)'s (prompt_embeds, "
+                            "negative_prompt_embeds) or compel.pad_conditioning_tensors_to_same_length([prompt_embeds, "
+                            "negative_prompt_embeds]) are unpacked first: prompt_embeds, negative_prompt_embeds = "
+                            "... (the first to prompt_embeds=, the second to negative_prompt_embeds=).")
     unet = getattr(pipeline, "unet", None)
     if args.get("ip_adapter_image") is not None and unet is not None \
             and getattr(unet, "encoder_hid_proj", None) is None:

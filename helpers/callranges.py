@@ -115,6 +115,9 @@ def check_painter_given(args: dict) -> None:
             fix = "painter.mask" if name == "mask_image" else "painter.image (the picture it shows)"
             raise TypeError(f"{name}= is the MaskPainter widget, not a picture: pass {name}={fix}. painter.mask is "
                             "the painted mask as a picture, white where you painted.")
+        if isinstance(args.get(name), (bytes, bytearray, memoryview)):
+            raise TypeError(f"{name}= is bytes (a file's contents, such as painter.mask_png), not a picture: pass a "
+                            "PIL image: painter.mask for the painted mask, or Image.open(io.BytesIO(data)).")
 
 
 def check_ranges(pipeline, args: dict) -> dict:

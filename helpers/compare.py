@@ -10,9 +10,25 @@ from PIL import Image
 LAYOUT_SIZE = 64  # compare layouts and colours, not fine texture: both pictures are shrunk to 64x64 first
 
 
+def _not_a_picture(value) -> str:
+    """What to pass instead of `value`, read from what it is."""
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        pictures = [k for k, v in value.items() if isinstance(v, Image.Image)]
+        if pictures:  # e.g. transformers' depth-estimation pipeline: {"predicted_depth": tensor, "depth": picture}
+            return (f"expected a PIL image, got a dict (keys {', '.join(map(repr, value))}); the picture in it is "
+                    f"under {pictures[0]!r}: pass result[{pictures[0]!r}] (for the depth estimator: "
+                    f"depth_estimator(image)[{pictures[0]!r}]).")
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, Image.Image) for v in value):
+        return f"expected one PIL image, got a {kind} of {len(value)}; pass one of them, e.g. images[0]."
+    if isinstance(getattr(value, "images", None), list):
+        return f"expected a PIL image, got the pipeline's whole output ({kind}); pass its first picture: .images[0]."
+    return f"expected a PIL image, got {kind}; pass a picture, such as pipeline(...).images[0]."
+
+
 def _pixels(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
     if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL image, got {type(image).__name__}; pass pipeline(...).images[0].")
+        raise TypeError(_not_a_picture(image))
     image = image.convert("RGB")
     if size is not None and image.size != size:
         image = image.resize(size, Image.BOX)

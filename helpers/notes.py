@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import traceback
 
-from helpers import causes, causes_code, causes_loading, causes_parts
+from helpers import causes, causes_code, causes_loading, causes_names, causes_parts
 from helpers.callfacts import CallFacts, facts_for
 from helpers.i18n import _
 
@@ -138,9 +138,7 @@ RULES = [
     (("DecompressionBombError",), r"",
      "the picture has so many pixels that PIL refuses to open it.",
      "downscale it in an image editor, or load it with helpers.images.load_image_file, which says the size."),
-    (("NameError",), r"",
-     "a name used here was never defined in this kernel: its cell has not run yet, or the kernel restarted.",
-     "run the notebook's cells from the top (Run ▸ Run All Above Selected Cell); each chapter stands alone."),
+    (("NameError",), r"", causes_names.name_not_defined, None),
     (("ModuleNotFoundError", "ImportError"), r"xformers",
      "xformers is an optional attention library for CUDA GPUs, and it is not installed here.",
      "on a CPU or a Mac skip it: fit_to_machine(pipeline, device) picks PyTorch's own attention (attention='auto'); "

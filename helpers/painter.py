@@ -124,7 +124,7 @@ class MaskPainter(anywidget.AnyWidget):
     def __init__(self, image, brush: int = 32):
         _check_image(image)
         super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush), labels=_labels())
-        self.image = image
+        self._image = image
         self._callbacks = []
         self.observe(self._changed, names="mask_png")
 
@@ -133,9 +133,20 @@ class MaskPainter(anywidget.AnyWidget):
         return _check_brush(proposal["value"])
 
     @property
+    def image(self) -> Image.Image:
+        """The picture the painter shows, as it was given (ch. 5)."""
+        return self._image
+
+    @image.setter
+    def image(self, value) -> None:
+        raise AttributeError("painter.image is the picture this painter was made with, and its mask is sized to "
+                             "it: to paint on another picture, make a new painter, painter = MaskPainter(picture), "
+                             "and show it (its mask starts empty; painter.set_mask(mask) starts it from a mask).")
+
+    @property
     def size(self) -> tuple[int, int]:
         """The picture's (width, height), which is also the mask's (ch. 5)."""
-        return self.image.size
+        return self._image.size
 
     @property
     def mask(self) -> Image.Image:

@@ -8,9 +8,37 @@ through the frames, in either view: the estimate of the final picture, or the no
 from __future__ import annotations
 
 import ipywidgets as W
+import traitlets
 
-from helpers.i18n import _
+from helpers.i18n import N_, _
 from helpers.panel_save import html_text, png_bytes
+
+VIEWS = {"estimate": N_("estimate of the final picture"), "noisy": N_("noisy picture")}  # value: its label
+
+
+class StepSlider(W.IntSlider):
+    """The scrubber: a step outside the stored frames is refused with the range, not moved to the nearest end."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not self.min <= value <= self.max:
+            raise traitlets.TraitError(
+                f"step {value} is outside this run's stored frames: the step slider goes from {self.min} (where the "
+                f"loop starts) to {self.max} (its last step); set a value in that range.")
+        return value
+
+
+class ViewButtons(W.ToggleButtons):
+    """The view switch: an unknown view is refused with the two there are."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if value not in VIEWS:
+            names = ", ".join(f"{k!r} ({v})" for k, v in VIEWS.items())
+            raise traitlets.TraitError(f"view {value!r} is not one of the preview's views: set {names}.")
+        return super()._validate_value(proposal)
 
 
 class PanelPreview:
@@ -34,10 +62,9 @@ class PanelPreview:
             except Exception as exc:  # noqa: BLE001 - a preview must never cost the learner the panel
                 self.preview = None
                 self.note = _("no step preview: {error}").format(error=f"{type(exc).__name__}: {exc}")
-        self.view = W.ToggleButtons(options=[(_("estimate of the final picture"), "estimate"),
-                                             (_("noisy picture"), "noisy")], value="estimate",
-                                    style={"button_width": "230px"})
-        self.scrubber = W.IntSlider(value=0, min=0, max=0, description=_("step"), disabled=True,
+        self.view = ViewButtons(options=[(_(label), key) for key, label in VIEWS.items()], value="estimate",
+                                 style={"button_width": "230px"})
+        self.scrubber = StepSlider(value=0, min=0, max=0, description=_("step"), disabled=True,
                                     continuous_update=True, layout=W.Layout(width="460px"))
         self.caption = W.HTML(value=html_text(self.note) if enabled else _("step preview off"))
         self.view.observe(lambda change: self._scrubbed(), names="value")

@@ -106,7 +106,14 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
             except FileExistsError:
                 continue
     r.saved = True
-    panel.status.value = _("saved {path}").format(path=html_text(str(path.resolve())))  # where to find it
+    shown = html_text(str(path.resolve()))  # where to find it
+    scrubber = getattr(getattr(panel, "steps", None), "scrubber", None)
+    if scrubber is not None and panel.steps.frames and scrubber.value < scrubber.max:
+        # the picture on screen is a step's preview frame, and Save keeps the run's finished picture
+        panel.status.value = _("saved {path}: the finished picture, not step {step} that the step slider "
+                               "shows (Save keeps finished pictures only)").format(path=shown, step=scrubber.value)
+    else:
+        panel.status.value = _("saved {path}").format(path=shown)
     return path
 
 

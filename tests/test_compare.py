@@ -63,3 +63,16 @@ def test_greenness_is_positive_for_green_and_negative_for_red():
 
     green, red, grey = (Image.new("RGB", (8, 8), c) for c in ((40, 160, 60), (200, 40, 40), (128, 128, 128)))
     assert greenness(green) > 40 and greenness(red) < -40 and abs(greenness(grey)) < 1
+
+
+def test_a_depth_result_a_list_or_a_whole_output_is_told_what_to_pass():
+    from types import SimpleNamespace
+
+    picture = Image.new("RGB", (8, 8))
+    depth = {"predicted_depth": np.zeros((8, 8)), "depth": picture}  # what transformers' depth pipeline returns
+    with pytest.raises(TypeError, match=r"pass result\['depth'\].*depth_estimator\(image\)\['depth'\]"):
+        correlation(depth, picture)
+    with pytest.raises(TypeError, match=r"a list of 2; pass one of them"):
+        psnr([picture, picture], picture)
+    with pytest.raises(TypeError, match=r"whole output \(SimpleNamespace\); pass its first picture: .images\[0\]"):
+        correlation(picture, SimpleNamespace(images=[picture]))

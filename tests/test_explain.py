@@ -359,7 +359,6 @@ NOTES = [
     (FileNotFoundError(2, "No such file or directory", "cat.png"), r"Path.cwd"),
     (OSError("cannot write mode RGBA as JPEG"), r"convert\('RGB'\)"),
     (ValueError("images do not match"), r"resize"),
-    (NameError("name 'pipeline' is not defined"), r"from the top"),
     (ModuleNotFoundError("No module named 'xformers'"), r"attention='auto'.*requirements-gpu.txt"),
     (ModuleNotFoundError("No module named 'controlnet_aux'"), r"%pip install"),
     (RuntimeError("Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor) should be the same"),

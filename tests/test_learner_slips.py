@@ -268,7 +268,8 @@ def test_raw_errors_and_silent_calls_of_the_second_probe(pipes):
     from helpers.panel import Panel
 
     t2i, img2img, inpaint = pipes["t2i"], pipes["img2img"], pipes["inpaint"]
-    with pytest.raises(TypeError, match=r"prompt_embeds is a tuple of 2.*Unpack it first"):
+    with pytest.raises(TypeError, match=r"prompt_embeds is a tuple of 2, and it takes one tensor.*"
+                                        r"pad_conditioning_tensors_to_same_length.*unpacked first"):
         t2i(prompt_embeds=t2i.encode_prompt("a cat", "cpu", 1, True), num_inference_steps=2)
     with pytest.raises(TypeError, match=r"needs mask_image=: the mask \(white = repaint\)"):
         inpaint("a cat", image=photo(), **KW)

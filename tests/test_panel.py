@@ -140,6 +140,10 @@ def test_save_writes_png_with_parameters(panel):
     meta = json.loads(Image.open(path).text["parameters"])
     assert meta["guidance_scale"] == 7.5 and meta["seed"] == 0 and meta["pipeline"] == "StableDiffusionImg2ImgPipeline"
     assert f"saved {path.resolve()}" in panel.status.value  # the full path, folder included: where to find it
+    assert panel.steps.frames  # scrubbed back to the start: the status says the finished picture was saved
+    panel.steps.scrubber.value = 0
+    panel.save()
+    assert "the finished picture, not step 0 that the step slider shows" in panel.status.value
 
 
 def test_a_build_folder_that_is_a_file_is_named_in_the_panel(panel, tmp_path, monkeypatch):

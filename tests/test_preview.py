@@ -196,3 +196,23 @@ def test_frames_and_painters_used_as_pictures_say_how(pipes):
     painter = MaskPainter(Image.new("RGB", (32, 32)))
     with _pytest.raises(traitlets.TraitError, match=r"painter.set_mask\(mask\)"):
         painter.mask_png = Image.new("L", (32, 32))
+
+
+def test_the_scrubber_and_the_view_refuse_what_they_cannot_show():
+    import pytest as _pytest
+    import traitlets
+
+    from helpers.panel_preview import VIEWS, StepSlider, ViewButtons
+
+    steps = StepSlider(value=0, min=0, max=0)
+    steps.max, steps.value = 20, 20
+    with _pytest.raises(traitlets.TraitError, match=r"step 99 is outside .* from 0 \(where the loop starts\) to 20"):
+        steps.value = 99
+    assert steps.value == 20  # not moved to the nearest end
+    steps.max = 5  # a shorter run: the slider follows it
+    assert steps.value == 5
+    view = ViewButtons(options=[(label, key) for key, label in VIEWS.items()], value="estimate")
+    with _pytest.raises(traitlets.TraitError, match=r"view 'noise' is not one of .* 'noisy' \(noisy picture\)"):
+        view.value = "noise"
+    view.value = "noisy"
+    assert view.value == "noisy"
