@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from helpers.compare import psnr
-from helpers.preview import StepPreview, preview_decoder
+from helpers.preview import StepPreview
+from helpers.preview_decode import preview_decoder
 
 SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 KW = {"height": 128, "width": 128}
@@ -99,9 +100,9 @@ def test_memory_stays_bounded_and_the_run_stays_covered(pipes):
 
 
 def test_without_the_tiny_autoencoder_a_linear_map_of_the_pipelines_vae_decodes(pipes, monkeypatch):
-    from helpers import preview as module
+    from helpers import preview_decode
 
-    monkeypatch.setitem(module._TINY_LOADED, "madebyollin/taesd", None)  # offline, never downloaded
+    monkeypatch.setitem(preview_decode._TINY_LOADED, "madebyollin/taesd", None)  # offline, never downloaded
     with StepPreview(pipes["t2i"]) as preview:
         out = pipes["t2i"]("a cat", num_inference_steps=6, generator=torch.Generator().manual_seed(4),
                            callback_on_step_end=preview, **KW)
