@@ -163,10 +163,18 @@ def check_callback(args: dict) -> None:
     try:
         signature.bind(None, 0, 0, {})
     except TypeError:
+        owner = getattr(callback, "__self__", None)
+        if type(owner).__name__ == "StepPreview":  # preview.attach, preview.close, ...: a method, not the preview
+            raise TypeError(f"callback_on_step_end=preview.{callback.__name__} passes one of the preview's "
+                            "methods; the preview itself is the step callback: callback_on_step_end=preview.") from None
+        try:
+            signature.bind(0, 0, None)
+            older = " That is the older callback= form (f(step, timestep, latents));"
+        except TypeError:
+            older = ""
         raise TypeError(f"callback_on_step_end is called as f(pipeline, step, timestep, callback_kwargs) and must "
-                        f"return callback_kwargs; yours takes {signature}. That is the older callback= form "
-                        "(f(step, timestep, latents)); rewrite it with four parameters and read "
-                        "callback_kwargs['latents'].") from None
+                        f"return callback_kwargs; yours takes {signature}.{older} Write it with these four "
+                        "parameters and read callback_kwargs['latents'].") from None
 
 
 def check_text_where_embeds_go(pipeline, args: dict) -> None:

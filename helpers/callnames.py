@@ -113,6 +113,9 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
         return (f"{kind} runs its own prior from prompt=, so it takes no {key}=. To give the prior's embeddings "
                 f"yourself, call its decoder alone: pipeline.decoder_pipe(image_embeds=..., "
                 "negative_image_embeds=..., ...) (the same weights).")
+    if key == "lora_scale" and "cross_attention_kwargs" in params:  # older tutorials' name; diffusers reads it here
+        return ("a LoRA's strength goes in cross_attention_kwargs={'scale': 0.5} (what this pipeline reads as "
+                "its LoRA scale), or set it once with pipeline.set_adapters(name, adapter_weights=0.5).")
     if key in BELONGS_TO:
         return _belongs_elsewhere(pipeline, key)
     others = [n for n in pipelines_taking(key) if n != kind]

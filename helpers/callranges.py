@@ -30,6 +30,25 @@ def check_guidance_rescale(args: dict) -> None:
               f"prompt, that is guidance_scale={value}; to rescale, try guidance_rescale=0.7.")
 
 
+def check_aesthetic_scores(pipeline, args: dict) -> None:
+    """The SDXL refiner's aesthetic_score must stay above negative_aesthetic_score, or the two swap roles (ch. 2)."""
+    if "aesthetic_score" not in args and "negative_aesthetic_score" not in args:
+        return
+    if not getattr(getattr(pipeline, "config", None), "requires_aesthetics_score", False):
+        return  # SDXL's base pipelines leave the scores out of the conditioning
+    try:
+        defaults = inspect.signature(type(pipeline).__call__).parameters
+        good = args.get("aesthetic_score", defaults["aesthetic_score"].default)
+        bad = args.get("negative_aesthetic_score", defaults["negative_aesthetic_score"].default)
+    except (KeyError, TypeError, ValueError):
+        return  # a pipeline without the refiner's aesthetic conditioning: callnames says the argument is unknown
+    if isinstance(good, (int, float)) and isinstance(bad, (int, float)) and good < bad:
+        warn_call(f"aesthetic_score={good} is below negative_aesthetic_score={bad}: the refiner conditions the "
+                  "prompt's side on the first and the negative side on the second, so guidance now pushes toward "
+                  "the lower score, away from the one you wanted. Keep aesthetic_score the higher (defaults 6.0 "
+                  "and 2.5).")
+
+
 def check_eta(pipeline, args: dict) -> None:
     """eta, DDIM's share of fresh noise per step, must lie in [0, 1] (ch. 1)."""
     eta, scheduler = args.get("eta"), getattr(pipeline, "scheduler", None)
@@ -115,15 +134,13 @@ def check_painter_given(args: dict) -> None:
             fix = "painter.mask" if name == "mask_image" else "painter.image (the picture it shows)"
             raise TypeError(f"{name}= is the MaskPainter widget, not a picture: pass {name}={fix}. painter.mask is "
                             "the painted mask as a picture, white where you painted.")
-        if isinstance(args.get(name), (bytes, bytearray, memoryview)):
-            raise TypeError(f"{name}= is bytes (a file's contents, such as painter.mask_png), not a picture: pass a "
-                            "PIL image: painter.mask for the painted mask, or Image.open(io.BytesIO(data)).")
 
 
 def check_ranges(pipeline, args: dict) -> dict:
     """Every check of this module; return the arguments it replaced (ch. 1–5)."""
     check_painter_given(args)
     check_guidance_rescale(args)
+    check_aesthetic_scores(pipeline, args)
     check_eta(pipeline, args)
     check_numpy_latents(pipeline, args)
     return wrap_callback(pipeline, args)

@@ -259,3 +259,31 @@ def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
     if variant is not None and not isinstance(variant, str):
         return missing_file(exc, facts)
     return _variant_note(variant)
+
+
+def lora_path(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """load_lora_weights given a path that is not there, or a folder without weight_name= (ch. 3)."""
+    tb, source = exc.__traceback__, None
+    while tb is not None:  # the path as the loader got it: its first argument
+        found = tb.tb_frame.f_locals.get("pretrained_model_name_or_path_or_dict")
+        if isinstance(found, (str, os.PathLike)):
+            source = os.fspath(found)
+            break
+        tb = tb.tb_next
+    if source is None:
+        return None
+    path = os.path.expanduser(source)
+    if os.path.isdir(path):
+        files = sorted(f for f in os.listdir(path) if f.endswith((".safetensors", ".bin")))
+        if not files:
+            return None
+        return (f"{source} is a folder, and the loader needs the weights file's name inside it.",
+                f"pass weight_name={files[0]!r}" + (f" (the folder also holds {', '.join(files[1:3])})"
+                                                     if len(files) > 1 else "") + ".")
+    repo_id = re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", source) and not source.endswith((".safetensors", ".bin"))
+    if os.path.exists(path) or repo_id or not (os.sep in source or "/" in source or source.endswith(".safetensors")):
+        return None  # a file that is there, or a Hub repo id (org/name): another cause
+    return (f"{source} does not exist: no such file or folder, looked for from {os.getcwd()} (the notebook's "
+            "folder). The note about weight_name= is diffusers' guess for a Hub repo id, which this is not.",
+            "give the path of the LoRA's .safetensors file as it is on disk (an absolute path, or relative to "
+            "the folder above), e.g. pipeline.load_lora_weights('/full/path/to/pixel_style.safetensors').")

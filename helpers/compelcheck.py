@@ -61,6 +61,20 @@ def check_compel_text(compel, text) -> None:
                   f"weaker) followed by the word \"{number}\" in the prompt. To weaken {words}, give a weight below "
                   f"1: ({words}){weaker}; to steer the picture away from it, put it in the negative prompt: "
                   f"negative_prompt_embeds = compel(\"{words}\").")
+    comma = re.search(r"\)(\d+),(\d+)", text)  # a decimal comma: (jungle)1,5
+    if comma:
+        warn_call(f"compel reads the weight ){comma.group(1)},{comma.group(2)} as {comma.group(1)} followed by the "
+                  f"word \"{comma.group(2)}\": a weight takes a decimal point. Write ){comma.group(1)}."
+                  f"{comma.group(2)}.")
+    bare = None if found else re.search(r"\b([A-Za-z]\w*):\s*(\d*\.\d+)(?![\w.])", text)
+    if bare:  # word:1.5 without brackets: A1111's weight written loose
+        words, weight = bare.group(1).strip(), bare.group(2)
+        warn_call(f"compel reads {bare.group(0)!r} as plain words at weight 1.0 (the colon and the number become "
+                  f"tokens too); compel writes that weight as ({words}){weight}.")
+    if text.count("(") != text.count(")"):
+        warn_call(f"this prompt opens {text.count('(')} bracket(s) and closes {text.count(')')}; compel cannot "
+                  "parse it and reads the whole prompt as plain words at weight 1.0, so every weight in it is "
+                  "lost. Close each ( with a ).")
     loose = re.search(r"(\w+)\s+(\+{1,3})(?=\s|,|$)", text)  # a spaced "-" is usually a separator
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "

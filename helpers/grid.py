@@ -247,9 +247,13 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
                             "[frame.estimate for frame in preview.timeline()] (or frame.noisy), with "
                             "captions=[frame.caption for frame in ...].")
         if not isinstance(image, Image.Image):
+            if type(image).__name__ == "ndarray":  # output_type="np" gives arrays, floats in [0, 1]
+                raise TypeError(f"images[{i}] is a numpy array, not a PIL image (output_type='np' gives arrays). "
+                                "Leave output_type out (pictures are the default), or convert: "
+                                "pipeline.numpy_to_pil(array)[0].")
             raise TypeError(
-                f"images[{i}] is a {type(image).__name__}, not a PIL image; pass output.images[0] "
-                "or use output_type='pil'."
+                f"images[{i}] is a {type(image).__name__}, not a PIL image; pass a picture, such as "
+                "output.images[0] from a call with the default output_type='pil'."
             )
     n = len(images)
     if captions is not None and (isinstance(captions, str) or len(captions) != n):

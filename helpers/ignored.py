@@ -8,6 +8,7 @@ encoder is there. `wrap_scheduler_config` also says the keywords a scheduler's f
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import re
 
@@ -24,6 +25,9 @@ SCHEDULERS = ("DDIMScheduler", "PNDMScheduler", "DDPMScheduler", "EulerDiscreteS
               "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "LMSDiscreteScheduler", "UniPCMultistepScheduler",
               "DEISMultistepScheduler", "LCMScheduler")
 _WRAPPED = {}
+# from_config passes these to the Hub, not to the scheduler
+HUB_KEYWORDS = {"cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder", "proxies",
+                "resume_download", "user_agent", "_from_pipeline", "_from_auto", "trust_remote_code"}
 BETAS = ("beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type", "num_train_timesteps",
          "clip_sample")
 
@@ -248,6 +252,11 @@ def wrap_scheduler_config() -> None:
             # a default value (use_karras_sigmas=False) and another scheduler's **config spread in are not said
             if owners and value != _default_of(owners[0], key):
                 dropped[key] = (value, owners)
+            elif not owners and key not in takes and issubclass(cls, scheduler) and key not in HUB_KEYWORDS:
+                close = difflib.get_close_matches(key, [n for n in takes if n != "self"], n=1, cutoff=0.7)
+                if close:  # no scheduler has it: a misspelt setting of this one
+                    _warn(f"{cls.__name__} has no {key}=, and no scheduler has, so from_config dropped it without "
+                          f"a word. Did you mean {close[0]}={value!r}?")
         if len(dropped) == 1:
             (key, (value, owners)), = dropped.items()
             _warn(f"{cls.__name__} has no {key}=, so from_config dropped it without a word. It is a setting of "

@@ -98,7 +98,9 @@ def check_images(pipeline, args: dict) -> dict:
             if isinstance(item, (bytes, bytearray)):  # e.g. open(path, "rb").read(): a file's bytes, not its name
                 raise TypeError(f"{name} holds {len(item):,} bytes of a file's contents, not a picture. Open them "
                                 f"as one: import io; from PIL import Image; "
-                                f"{name} = Image.open(io.BytesIO(data)).convert('RGB').")
+                                f"{name} = Image.open(io.BytesIO(data)).convert('RGB')"
+                                + (" (the mask painter's mask is painter.mask, a picture already)."
+                                   if name == "mask_image" else "."))
             if isinstance(item, str) or hasattr(item, "__fspath__"):
                 raise TypeError(f"{name} is a path or URL ({str(item)[:60]!r}), not a picture. Open it first: "
                                 f"from helpers.images import load_image_file; {name} = load_image_file({str(item)!r}).")
@@ -111,6 +113,12 @@ def check_images(pipeline, args: dict) -> dict:
                                  "load_image_file(path).")
             if isinstance(item, torch.Tensor) and item.ndim == 3 and item.shape[0] in (4, 16):
                 checks.check_latent_batch(item, name)
+            if name == "control_image" and isinstance(item, torch.Tensor) and item.ndim in (3, 4) \
+                    and item.shape[-3] == 1:  # a one-channel depth map: the ControlNet's first layer takes RGB
+                raise ValueError(f"control_image is a one-channel tensor {tuple(item.shape)}, and a ControlNet "
+                                 "takes 3 channels, as a picture has. Repeat the channel: control_image = "
+                                 "t.repeat(1, 3, 1, 1) (for a 4-D t), or pass the map as a picture: "
+                                 "depth.convert('RGB').")
             from helpers.chain import check_latents_compatible, latents_mark
 
             source = latents_mark(item) if isinstance(item, torch.Tensor) else None  # latents from a checked call
@@ -248,6 +256,8 @@ def check_sizes(pipeline, args: dict, signature) -> None:
                   f"{name}.thumbnail(({native}, {native})).")
         if (w, h) == value.size or reason is None:
             continue
+        if name == "image" and args.get("padding_mask_crop") is not None:
+            continue  # only the crop around the mask is run at that size, and pasted back into the picture as it is
         stretch = abs(w / h - value.width / value.height) > 0.02 * (w / h)
         step = scale_factor(pipeline) ** 2 if hasattr(pipeline, "movq") else 8  # Kandinsky: whole 64-px blocks
         fix_w, fix_h = (max(step, round(value.width / step) * step), max(step, round(value.height / step) * step))

@@ -265,8 +265,22 @@ def make_mask(size=(512, 512), *, box=None, ellipse=None, feather: int = 0) -> I
     return mask
 
 
+def check_not_a_photo(mask: Image.Image, where: str) -> None:
+    """Refuse a colour picture where a mask goes: its brightness would be read as the mask (ch. 5)."""
+    if mask.mode not in ("RGB", "RGBA"):
+        return
+    rgb = np.asarray(mask.convert("RGB").resize((64, 64)), dtype=np.int16)
+    colour = float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())  # 0 for greys, black and white
+    if colour > 6:
+        raise ValueError(f"{where} got a colour picture ({mask.width}×{mask.height}), not a mask: its brightness "
+                         "would be read as the mask (white = repaint, black = keep), and about half of any photo "
+                         "is bright. Pass the mask itself, e.g. make_mask(...), painter.mask or "
+                         "load_image_file('mask.png').convert('L').")
+
+
 def mask_coverage(mask) -> float:
     """Return the fraction of the mask that will be repainted (pixels >= 128) (ch. 5)."""
     if not isinstance(mask, Image.Image):
         raise TypeError(f"mask must be a PIL image (e.g. from make_mask), got {type(mask).__name__}.")
+    check_not_a_photo(mask, "mask_coverage")
     return float((np.asarray(mask.convert("L")) >= 128).mean())

@@ -37,6 +37,7 @@ RULES = [
      r"CUDA is not available|xformers.*(cuda|gpu)|memory_efficient_attention|Cannot get CUDA generator|ATen_cuda",
      causes.no_cuda, None),
     (("ValueError",), r"variant=.*no such modeling files|variant.*not available", causes_loading.variant_files, None),
+    (("ValueError",), r"you must specify a `weight_name`", causes_loading.lora_path, None),
     (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
      r"PytorchStreamReader failed|invalid load key|(?<!image )file is truncated|Unable to load weights",
@@ -139,6 +140,11 @@ RULES = [
      "the picture has so many pixels that PIL refuses to open it.",
      "downscale it in an image editor, or load it with helpers.images.load_image_file, which says the size."),
     (("NameError",), r"", causes_names.name_not_defined, None),
+    (("RuntimeError",), r"Can't call numpy\(\) on Tensor that requires grad",
+     "the tensor still records how it was computed, for training: the model ran outside torch.no_grad() "
+     "(pipeline calls turn that on themselves; your own vae.decode or unet call does not).",
+     "run the model inside `with torch.no_grad():` (or put @torch.no_grad() over your function), or take "
+     "pixels.detach() before turning it into pictures."),
     (("ModuleNotFoundError", "ImportError"), r"xformers",
      "xformers is an optional attention library for CUDA GPUs, and it is not installed here.",
      "on a CPU or a Mac skip it: fit_to_machine(pipeline, device) picks PyTorch's own attention (attention='auto'); "

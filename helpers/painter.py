@@ -178,6 +178,9 @@ class MaskPainter(anywidget.AnyWidget):
         if not isinstance(mask, Image.Image):
             raise TypeError(f"mask= must be a PIL image (e.g. from make_mask), got a {type(mask).__name__}; for a "
                             "numpy array use mask=Image.fromarray(array).")
+        from helpers.images import check_not_a_photo
+
+        check_not_a_photo(mask, "set_mask")
         if mask.size != self.size:
             (w, h), (pw, ph) = mask.size, self.size
             raise ValueError(f"mask= is {w}x{h} but the picture is {pw}x{ph}: a mask must match the picture "

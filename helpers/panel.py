@@ -45,6 +45,12 @@ def _accepts(pipeline, name: str) -> bool:
         return False
 
 
+# names a learner may use for the panel's own controls (other tutorials, A1111's labels)
+PANEL_ALIASES = {"steps": "num_inference_steps", "num_steps": "num_inference_steps", "guidance": "guidance_scale",
+                 "cfg": "guidance_scale", "cfg_scale": "guidance_scale", "negative": "negative_prompt",
+                 "generator": "seed"}
+
+
 class Panel:
     """Sliders, prompts, Generate/Stop/Save and a history strip around one pipeline (ch. 1–5).
 
@@ -63,11 +69,18 @@ class Panel:
                  preview: bool = True, **unknown):
         if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
             name, value = next(iter(unknown.items()))
+            own = PANEL_ALIASES.get(name)
+            if own:  # another name for one of the panel's own controls
+                raise TypeError(f"Panel has no argument `{name}`; the panel's own control for it is `{own}`: "
+                                f"Panel(..., {own}={value!r}).")
             raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
                             f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
+        if not isinstance(live, bool):  # live="no" would be refused deep inside ipywidgets' checkbox
+            raise TypeError(f"live={live!r} turns live mode on or off: True (run when a slider is released) or "
+                            "False (run on Generate).")
         if not isinstance(preview, bool):
             raise TypeError(f"preview={preview!r} turns the step preview on or off: True or False. The view is "
                             "switched in the panel itself (estimate of the final picture, or noisy picture).")

@@ -87,6 +87,13 @@ def check_encode(encode) -> None:
         signature = inspect.signature(encode)
     except (TypeError, ValueError):  # a builtin or C function: it is called as it is
         return
+    if type(encode).__name__ == "Compel" or hasattr(encode, "build_conditioning_tensor"):
+        raise TypeError("encode= takes a function of (prompt, negative_prompt, extras) that returns the keyword "
+                        "arguments to call with; a Compel object returns only embeddings. Wrap it as chapter 4 "
+                        "does: def encode(prompt, negative_prompt, extras): return {'prompt_embeds': "
+                        "compel(prompt), 'negative_prompt_embeds': compel(negative_prompt or '')}, then "
+                        "encode=encode (pad the two with compel.pad_conditioning_tensors_to_same_length if their "
+                        "lengths differ).")
     try:
         signature.bind("prompt", "negative_prompt", {})
     except TypeError:

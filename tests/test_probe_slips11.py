@@ -1,0 +1,181 @@
+"""From an eleventh probe: notes that named the wrong cause or fix, and calls that went silently wrong."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from conftest import checked_pipes, raised, said
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    yield from checked_pipes()
+
+
+def test_numpy_pictures_in_a_grid_are_told_to_leave_output_type_out():
+    from helpers.grid import captioned_grid
+
+    err = raised(lambda: captioned_grid([Image.new("RGB", (8, 8)), np.zeros((8, 8, 3))], captions=["a", "b"]))
+    assert "images[1] is a numpy array" in str(err) and "numpy_to_pil" in str(err) and "pass output" not in str(err)
+
+
+def test_panel_names_its_own_control_for_another_tutorials_name(pipes):
+    from helpers.panel import Panel
+
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", steps=8))
+    assert "Panel(..., num_inference_steps=8)" in str(err) and "Slider(" not in str(err)
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", live="no"))
+    assert isinstance(err, TypeError) and "live='no'" in str(err) and "True" in str(err)
+
+
+def test_a_compel_object_as_encode_is_told_to_wrap_it(pipes):
+    from compel import Compel
+
+    from helpers.panel import Panel
+
+    compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", encode=compel))
+    assert "a Compel object returns only embeddings" in str(err) and "def encode(prompt, negative_prompt" in str(err)
+    assert "Add the missing parameters" not in str(err)
+
+
+def test_a_preview_method_as_the_callback_is_not_called_the_older_form(pipes):
+    from helpers.preview import StepPreview
+
+    preview = StepPreview(pipes["t2i"])
+    err = raised(lambda: pipes["t2i"]("a cat", num_inference_steps=2, height=64, width=64,
+                                      callback_on_step_end=preview.attach))
+    assert "callback_on_step_end=preview." in str(err) and "older" not in str(err)
+    err = raised(lambda: pipes["t2i"]("a cat", num_inference_steps=2, height=64, width=64,
+                                      callback_on_step_end=lambda step, t, latents: None))
+    assert "older callback= form" in str(err)  # three parameters: that one is the older form
+    preview.close()
+
+
+def test_lora_scale_points_at_cross_attention_kwargs(pipes):
+    err = raised(lambda: pipes["img2img"]("a cat", image=Image.new("RGB", (64, 64)), lora_scale=0.5,
+                                          num_inference_steps=2))
+    assert "cross_attention_kwargs={'scale': 0.5}" in str(err) and "spelling" not in str(err)
+
+
+def test_padding_mask_crop_is_not_said_to_resize_the_result():
+    from diffusers import AutoPipelineForInpainting
+
+    from helpers import explain
+
+    explain.enable()
+    try:
+        pipe = AutoPipelineForInpainting.from_pretrained("stable-diffusion-v1-5/stable-diffusion-inpainting")
+        pipe.set_progress_bar_config(disable=True)
+        picture = Image.new("RGB", (256, 256), (90, 120, 60))
+        mask = Image.new("L", (256, 256), 0)
+        mask.paste(255, (96, 96, 160, 160))
+        text = said(lambda: pipe("a cat", image=picture, mask_image=mask, padding_mask_crop=16,
+                                 num_inference_steps=2), only_call_warnings=True)
+        assert "the result will be" not in text
+    finally:
+        explain.disable()
+
+
+def test_a_lora_path_that_is_not_there_is_named_with_the_folder(tmp_path, monkeypatch):
+    from helpers.notes import note_for
+
+    def load_lora_weights(pretrained_model_name_or_path_or_dict):  # where diffusers gives up, as it words it
+        raise ValueError("When using the offline mode, you must specify a `weight_name`.")
+
+    monkeypatch.chdir(tmp_path)
+    err = raised(lambda: load_lora_weights("./loras/pixel_style.safetensors"))
+    meaning, fix = note_for(err)
+    assert "./loras/pixel_style.safetensors does not exist" in meaning and str(tmp_path) in meaning
+    (tmp_path / "loras").mkdir()
+    (tmp_path / "loras" / "pixel_style.safetensors").write_bytes(b"")
+    meaning, fix = note_for(raised(lambda: load_lora_weights("loras")))
+    assert "is a folder" in meaning and "weight_name='pixel_style.safetensors'" in fix
+    assert note_for(raised(lambda: load_lora_weights("some-org/some-lora"))) is None  # a repo id: not confirmed
+
+
+def test_compel_weights_written_as_other_tools_write_them_are_said():
+    from helpers.compelcheck import check_compel_text
+
+    assert "Write )1.5" in said(lambda: check_compel_text(None, "Astronaut in a (jungle)1,5"))
+    assert "compel reads 'jungle:1.5' as plain words" in said(lambda: check_compel_text(None, "a jungle:1.5, 8k"))
+    assert "opens 2 bracket(s) and closes 1" in said(lambda: check_compel_text(None, "a ((jungle)1.3, 8k"))
+    assert said(lambda: check_compel_text(None, "a (jungle)1.5 at 10:30, 8k")) == ""  # right as written
+
+
+def test_a_photo_where_a_mask_goes_is_refused():
+    from helpers.images import make_mask, mask_coverage
+    from helpers.painter import MaskPainter
+
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    assert "colour picture" in str(raised(lambda: mask_coverage(photo)))
+    painter = MaskPainter(photo)
+    assert "colour picture" in str(raised(lambda: painter.set_mask(photo)))
+    assert painter.painted == 0.0  # left as it was
+    box = make_mask((64, 64), box=(0, 0, 32, 64))
+    assert mask_coverage(box.convert("RGB")) == pytest.approx(0.5)  # a black-and-white mask saved as RGB is fine
+
+
+def test_swapped_aesthetic_scores_are_said_on_the_refiner_only():
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    from helpers import explain
+
+    explain.enable()
+    try:
+        refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained("stabilityai/stable-diffusion-xl-refiner-1.0")
+        refiner.set_progress_bar_config(disable=True)
+        call = dict(image=Image.new("RGB", (64, 64), (90, 120, 60)), num_inference_steps=2, strength=0.5)
+        text = said(lambda: refiner("a cat", aesthetic_score=2.5, negative_aesthetic_score=6.0, **call))
+        assert "aesthetic_score=2.5 is below negative_aesthetic_score=6.0" in text
+        assert "aesthetic_score" not in said(lambda: refiner("a cat", aesthetic_score=7.0, **call))
+    finally:
+        explain.disable()
+
+
+def test_pick_device_given_a_device_says_to_write_it_yourself():
+    from helpers.device import pick_device
+
+    assert "write device = 'cuda'" in str(raised(lambda: pick_device("cuda")))
+    assert pick_device() in ("cpu", "cuda", "mps") or os.environ.get("TUTORIAL_DEVICE")
+
+
+def test_pictures_from_a_model_run_outside_no_grad_get_the_no_grad_note():
+    from helpers.notes import note_for
+
+    layer = torch.nn.Linear(2, 2)
+    meaning, fix = note_for(raised(lambda: layer(torch.ones(1, 2)).numpy()))
+    assert "torch.no_grad()" in meaning and "detach()" in fix
+
+
+def test_the_painters_png_bytes_as_the_mask_name_painter_mask(pipes):
+    from helpers.imagecheck import check_images
+    from helpers.painter import MaskPainter
+
+    painter = MaskPainter(Image.new("RGB", (64, 64)))
+    painter.clear()
+    err = raised(lambda: check_images(pipes["img2img"], {"image": Image.new("RGB", (64, 64)),
+                                                         "mask_image": painter.mask_png}))
+    assert "bytes of a file's contents" in str(err) and "painter.mask, a picture already" in str(err)
+
+
+def test_a_misspelt_scheduler_setting_and_a_one_channel_control_tensor_are_said():
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, StableDiffusionControlNetImg2ImgPipeline
+
+    from helpers import explain
+    from helpers.imagecheck import check_images
+
+    explain.enable()  # after diffusers' import, as the cell hook does in a notebook
+    try:
+        text = said(lambda: DPMSolverMultistepScheduler.from_config(DDIMScheduler().config, use_karras=True))
+        assert "has no use_karras=, and no scheduler has" in text and "use_karras_sigmas=True" in text
+        assert said(lambda: DPMSolverMultistepScheduler.from_config(DDIMScheduler().config, cache_dir=None)) == ""
+    finally:
+        explain.disable()
+    pipe = StableDiffusionControlNetImg2ImgPipeline.__new__(StableDiffusionControlNetImg2ImgPipeline)
+    err = raised(lambda: check_images(pipe, {"image": Image.new("RGB", (64, 64)),
+                                             "control_image": torch.zeros(1, 1, 64, 64)}))
+    assert "one-channel tensor (1, 1, 64, 64)" in str(err) and "t.repeat(1, 3, 1, 1)" in str(err)
