@@ -49,6 +49,20 @@ def check_aesthetic_scores(pipeline, args: dict) -> None:
                   "and 2.5).")
 
 
+def check_lora_scale(pipeline, args: dict) -> None:
+    """cross_attention_kwargs={'scale': ...} is a LoRA's strength: with no LoRA loaded it changes nothing (ch. 3)."""
+    extra = args.get("cross_attention_kwargs")
+    if not isinstance(extra, dict) or "scale" not in extra or extra["scale"] == 1.0:
+        return
+    denoiser = getattr(pipeline, "unet", None) or getattr(pipeline, "transformer", None)
+    if denoiser is None or not hasattr(denoiser, "named_modules"):
+        return
+    if not any("lora" in name for name, _ in denoiser.named_modules()):
+        warn_call(f"cross_attention_kwargs={{'scale': {extra['scale']}}} sets a LoRA's strength, and no LoRA is "
+                  "loaded into this pipeline, so it changes nothing. Load one first: "
+                  "pipeline.load_lora_weights(path_or_repo_id).")
+
+
 def check_eta(pipeline, args: dict) -> None:
     """eta, DDIM's share of fresh noise per step, must lie in [0, 1] (ch. 1)."""
     eta, scheduler = args.get("eta"), getattr(pipeline, "scheduler", None)
@@ -141,6 +155,7 @@ def check_ranges(pipeline, args: dict) -> dict:
     check_painter_given(args)
     check_guidance_rescale(args)
     check_aesthetic_scores(pipeline, args)
+    check_lora_scale(pipeline, args)
     check_eta(pipeline, args)
     check_numpy_latents(pipeline, args)
     return wrap_callback(pipeline, args)

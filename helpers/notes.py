@@ -140,6 +140,11 @@ RULES = [
      "the picture has so many pixels that PIL refuses to open it.",
      "downscale it in an image editor, or load it with helpers.images.load_image_file, which says the size."),
     (("NameError",), r"", causes_names.name_not_defined, None),
+    (("RuntimeError",), r"size mismatch for [\w.]*lora_[AB]",
+     "the LoRA's layers have other sizes than this pipeline's: it was trained for another model family (an SDXL "
+     "LoRA in SD 1.5, or the reverse), whose attention layers are wider.",
+     "load a LoRA made for this pipeline's base model (its model card names it, e.g. 'SD 1.5' or 'SDXL'), or "
+     "load this LoRA into a pipeline of its own family."),
     (("RuntimeError",), r"Can't call numpy\(\) on Tensor that requires grad",
      "the tensor still records how it was computed, for training: the model ran outside torch.no_grad() "
      "(pipeline calls turn that on themselves; your own vae.decode or unet call does not).",

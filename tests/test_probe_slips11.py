@@ -179,3 +179,18 @@ def test_a_misspelt_scheduler_setting_and_a_one_channel_control_tensor_are_said(
     err = raised(lambda: check_images(pipe, {"image": Image.new("RGB", (64, 64)),
                                              "control_image": torch.zeros(1, 1, 64, 64)}))
     assert "one-channel tensor (1, 1, 64, 64)" in str(err) and "t.repeat(1, 3, 1, 1)" in str(err)
+
+
+def test_a_lora_scale_without_a_lora_and_a_lora_of_another_family_are_said(pipes):
+    from helpers.notes import note_for
+
+    from helpers.callranges import check_lora_scale
+
+    # with peft installed the call goes on (without it, the call is refused first: helpers.libgaps)
+    text = said(lambda: check_lora_scale(pipes["t2i"], {"cross_attention_kwargs": {"scale": 0.7}}))
+    assert "no LoRA is loaded into this pipeline, so it changes nothing" in text
+    mismatch = RuntimeError("Error(s) in loading state_dict for UNet2DConditionModel:\n\tsize mismatch for "
+                            "down_blocks.1.attentions.0.proj_in.lora_A.xl.weight: copying a param with shape "
+                            "torch.Size([4, 640]) from checkpoint, the shape in current model is torch.Size([4, 320]).")
+    meaning, fix = note_for(raised(lambda: (_ for _ in ()).throw(mismatch)))
+    assert "another model family" in meaning and "made for this pipeline's base model" in fix
