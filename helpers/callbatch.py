@@ -251,6 +251,9 @@ def check_kinds(pipeline, args: dict) -> None:
                             f"{int(value)}. " + ("padding_mask_crop is the margin in pixels kept around the mask, "
                                                  "e.g. padding_mask_crop=32; leave it out for no crop."
                                                  if name == "padding_mask_crop" else f"Pass a number: {name}=..."))
+        if isinstance(default, bool) and isinstance(value, str):  # guess_mode="no": any word would read as True
+            raise TypeError(f"{name}={value!r} is text, and {name} takes True or False; Python reads any non-empty "
+                            f"text as True. Pass {name}=True or {name}=False.")
         if name in ("original_size", "target_size", "crops_coords_top_left", "negative_original_size",
                     "negative_target_size", "negative_crops_coords_top_left") and isinstance(value, (int, float)):
             raise TypeError(f"{name}={value!r} is one number, and SDXL reads {name} as a (height, width) pair: "

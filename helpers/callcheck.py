@@ -75,8 +75,10 @@ def check_numbers(pipeline, args: dict, defaults: dict | None = None) -> None:
         starts_late = args.get("denoising_start") is not None
         try:
             checks.check_steps(steps, strength if name == "num_inference_steps" and not starts_late else None)
-        except ValueError as err:
-            if "strength" in args or name != "num_inference_steps" or "×" not in str(err):
+        except (TypeError, ValueError) as err:
+            if name != "num_inference_steps":  # e.g. Kandinsky's prior_num_inference_steps=0: name that one
+                raise type(err)(str(err).replace("num_inference_steps", name, 1)) from None
+            if isinstance(err, TypeError) or "strength" in args or "×" not in str(err):
                 raise
             raise ValueError(f"{err} (strength={strength} is {_name(pipeline)}'s default: you did not pass one)") \
                 from None

@@ -66,6 +66,25 @@ def _belongs_elsewhere(pipeline, key: str) -> str | None:
             f"{target}.from_pipe(pipeline).")
 
 
+# names other tools and tutorials use for a setting diffusers names otherwise (A1111, ComfyUI, older scripts)
+OTHER_NAMES = {
+    "steps": "num_inference_steps", "num_steps": "num_inference_steps", "sampling_steps": "num_inference_steps",
+    "cfg": "guidance_scale", "cfg_scale": "guidance_scale", "guidance": "guidance_scale",
+    "denoise": "strength", "denoising_strength": "strength",
+    "batch_size": "num_images_per_prompt", "n_samples": "num_images_per_prompt", "num_images": "num_images_per_prompt",
+    "mask": "mask_image", "init_image": "image", "input_image": "image",
+    "negative": "negative_prompt", "neg_prompt": "negative_prompt",
+    "control": "controlnet_conditioning_scale", "control_scale": "controlnet_conditioning_scale",
+    "controlnet_scale": "controlnet_conditioning_scale", "control_weight": "controlnet_conditioning_scale",
+}
+
+
+def other_name(key: str, params) -> str | None:
+    """diffusers' name for a setting another tool names `key`, where this pipeline takes it (ch. 1–5)."""
+    target = OTHER_NAMES.get(key)
+    return target if target in params else None
+
+
 def _params(pipeline) -> list[str]:
     import inspect
 
@@ -94,6 +113,11 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
         return _upscaler_size(kind, factor, given or {})
     if key == "seed":
         return "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
+    if other_name(key, params):
+        return f"diffusers names this setting {other_name(key, params)}=: pass that instead of {key}=."
+    if key in ("scheduler", "sampler", "sampler_name"):
+        return ("a scheduler is set on the pipeline before the call, not passed to it: pipeline.scheduler = "
+                "DDIMScheduler.from_config(pipeline.scheduler.config) (any scheduler class), then call as before.")
     if key in ("torch_dtype", "dtype", "variant", "use_safetensors"):
         return f"{key}= belongs to from_pretrained(...), where the weights are loaded, not to the call."
     if key in ("height", "width") and "image" in params:

@@ -156,6 +156,11 @@ def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | No
 def load_chapter_image(name: str, *, size: tuple[int, int] | None = None, offline: bool | None = None) -> Image.Image:
     """Return one of the chapter's input images as RGB, from cache, URL or an offline stand-in (ch. 1, 4, 5)."""
     if name not in CHAPTER_IMAGES:
+        own = isinstance(name, (str, os.PathLike)) and (os.sep in str(name) or "/" in str(name) or "." in str(name))
+        if own:  # a path or a file name: the learner's own picture
+            raise ValueError(f"name={str(name)!r} looks like a file of your own; load_chapter_image loads only the "
+                             f"chapter's pictures ({', '.join(CHAPTER_IMAGES)}). Load your file with "
+                             f"load_image_file({str(name)!r}) (from helpers.images), which also takes a URL.")
         raise ValueError(f"name={name!r} is not a chapter image; pass one of: {', '.join(CHAPTER_IMAGES)}.")
     target = _check_size(size) if size is not None else None
     image, where = _cached_or_downloaded(name, _offline(offline))

@@ -144,7 +144,10 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                               f"give a function: {{{label!r}: lambda: painter.mask}}.")
         if extra.pipeline_arg and not _takes(pipeline, extra.name):
             params = list(inspect.signature(type(pipeline).__call__).parameters)
-            close = difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)
+            from helpers.callnames import other_name
+
+            alias = other_name(extra.name, params)  # chapter 4's "control" slider is controlnet_conditioning_scale
+            close = [alias] if alias else difflib.get_close_matches(extra.name, params, n=1, cutoff=0.6)
             for_encode = (f"{type(extra).__name__}({extra.name!r}, ..., pipeline_arg=False)")
             if encode is not None:  # the chapter's own encoder reads every control: the likely reading
                 hint = (f"If your encode= function reads it, declare it for encode only: {for_encode}"

@@ -83,7 +83,12 @@ class StepPreview:
     AutoencoderTiny of your own; by default the family's tiny autoencoder is loaded (see preview_decoder).
     """
 
-    def __init__(self, pipeline, *, size: int = 160, cap: int = 60, on_frame=None, decoder=None):
+    def __init__(self, pipeline, *, size: int = 160, cap: int = 60, on_frame=None, decoder=None, **unknown):
+        if unknown:  # every=2, steps=5: the ways to have fewer frames are cap= and timeline(steps=)
+            raise TypeError(f"StepPreview has no {next(iter(unknown))}=; it takes size= (pixels per frame), cap= "
+                            "(the most frames kept: past it, every other step is dropped, evenly), on_frame= and "
+                            "decoder=. For fewer frames pass cap=, e.g. cap=10; to show a few of them, "
+                            "preview.timeline(steps=5).")
         if isinstance(size, bool) or not isinstance(size, int) or size < 16:
             raise ValueError(f"size={size!r}: the side of a preview picture in pixels, a whole number of at least 16 "
                              "(160 is usual).")

@@ -1,6 +1,7 @@
-"""From an eleventh probe: notes that named the wrong cause or fix, and calls that went silently wrong."""
+"""From the eleventh and twelfth probes: notes that named the wrong cause or fix, and calls that went silently wrong."""
 
 import os
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -12,6 +13,20 @@ from PIL import Image
 @pytest.fixture(scope="module")
 def pipes():
     yield from checked_pipes()
+
+
+@contextmanager
+def checks_on():
+    """The call checks on for a block (also over classes imported since), then as they were."""
+    from helpers import explain
+
+    was_on = explain._STATE["enabled"]
+    explain.enable()
+    try:
+        yield
+    finally:
+        if not was_on:
+            explain.disable()
 
 
 def test_numpy_pictures_in_a_grid_are_told_to_leave_output_type_out():
@@ -63,10 +78,8 @@ def test_lora_scale_points_at_cross_attention_kwargs(pipes):
 def test_padding_mask_crop_is_not_said_to_resize_the_result():
     from diffusers import AutoPipelineForInpainting
 
-    from helpers import explain
 
-    explain.enable()
-    try:
+    with checks_on():
         pipe = AutoPipelineForInpainting.from_pretrained("stable-diffusion-v1-5/stable-diffusion-inpainting")
         pipe.set_progress_bar_config(disable=True)
         picture = Image.new("RGB", (256, 256), (90, 120, 60))
@@ -75,8 +88,6 @@ def test_padding_mask_crop_is_not_said_to_resize_the_result():
         text = said(lambda: pipe("a cat", image=picture, mask_image=mask, padding_mask_crop=16,
                                  num_inference_steps=2), only_call_warnings=True)
         assert "the result will be" not in text
-    finally:
-        explain.disable()
 
 
 def test_a_lora_path_that_is_not_there_is_named_with_the_folder(tmp_path, monkeypatch):
@@ -122,18 +133,14 @@ def test_a_photo_where_a_mask_goes_is_refused():
 def test_swapped_aesthetic_scores_are_said_on_the_refiner_only():
     from diffusers import StableDiffusionXLImg2ImgPipeline
 
-    from helpers import explain
 
-    explain.enable()
-    try:
+    with checks_on():
         refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained("stabilityai/stable-diffusion-xl-refiner-1.0")
         refiner.set_progress_bar_config(disable=True)
         call = dict(image=Image.new("RGB", (64, 64), (90, 120, 60)), num_inference_steps=2, strength=0.5)
         text = said(lambda: refiner("a cat", aesthetic_score=2.5, negative_aesthetic_score=6.0, **call))
         assert "aesthetic_score=2.5 is below negative_aesthetic_score=6.0" in text
         assert "aesthetic_score" not in said(lambda: refiner("a cat", aesthetic_score=7.0, **call))
-    finally:
-        explain.disable()
 
 
 def test_pick_device_given_a_device_says_to_write_it_yourself():
@@ -165,16 +172,12 @@ def test_the_painters_png_bytes_as_the_mask_name_painter_mask(pipes):
 def test_a_misspelt_scheduler_setting_and_a_one_channel_control_tensor_are_said():
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, StableDiffusionControlNetImg2ImgPipeline
 
-    from helpers import explain
     from helpers.imagecheck import check_images
 
-    explain.enable()  # after diffusers' import, as the cell hook does in a notebook
-    try:
+    with checks_on():  # after diffusers' import, as the cell hook does in a notebook
         text = said(lambda: DPMSolverMultistepScheduler.from_config(DDIMScheduler().config, use_karras=True))
         assert "has no use_karras=, and no scheduler has" in text and "use_karras_sigmas=True" in text
         assert said(lambda: DPMSolverMultistepScheduler.from_config(DDIMScheduler().config, cache_dir=None)) == ""
-    finally:
-        explain.disable()
     pipe = StableDiffusionControlNetImg2ImgPipeline.__new__(StableDiffusionControlNetImg2ImgPipeline)
     err = raised(lambda: check_images(pipe, {"image": Image.new("RGB", (64, 64)),
                                              "control_image": torch.zeros(1, 1, 64, 64)}))
@@ -182,9 +185,8 @@ def test_a_misspelt_scheduler_setting_and_a_one_channel_control_tensor_are_said(
 
 
 def test_a_lora_scale_without_a_lora_and_a_lora_of_another_family_are_said(pipes):
-    from helpers.notes import note_for
-
     from helpers.callranges import check_lora_scale
+    from helpers.notes import note_for
 
     # with peft installed the call goes on (without it, the call is refused first: helpers.libgaps)
     text = said(lambda: check_lora_scale(pipes["t2i"], {"cross_attention_kwargs": {"scale": 0.7}}))
@@ -194,3 +196,65 @@ def test_a_lora_scale_without_a_lora_and_a_lora_of_another_family_are_said(pipes
                             "torch.Size([4, 640]) from checkpoint, the shape in current model is torch.Size([4, 320]).")
     meaning, fix = note_for(raised(lambda: (_ for _ in ()).throw(mismatch)))
     assert "another model family" in meaning and "made for this pipeline's base model" in fix
+
+
+def test_names_from_other_tools_get_diffusers_name(pipes):
+    img = Image.new("RGB", (64, 64))
+    for given, meant in (("steps", "num_inference_steps"), ("denoise", "strength"),
+                         ("batch_size", "num_images_per_prompt")):
+        err = raised(lambda given=given: pipes["img2img"]("a cat", image=img, num_inference_steps=2, **{given: 1}))
+        assert f"diffusers names this setting {meant}=" in str(err), given
+    err = raised(lambda: pipes["img2img"]("a cat", image=img, num_inference_steps=2, scheduler=None))
+    assert "pipeline.scheduler = DDIMScheduler.from_config" in str(err) and "spelling" not in str(err)
+
+
+def test_chapter_fours_control_slider_name_points_at_the_conditioning_scale():
+    from diffusers import StableDiffusionControlNetImg2ImgPipeline
+
+    from helpers.callnames import other_name
+
+    params = list(__import__("inspect").signature(StableDiffusionControlNetImg2ImgPipeline.__call__).parameters)
+    assert other_name("control", params) == "controlnet_conditioning_scale"
+    assert other_name("mask", ["mask_image"]) == "mask_image" and other_name("mask", ["image"]) is None
+
+
+def test_own_file_in_load_chapter_image_points_at_load_image_file():
+    from helpers.images import load_chapter_image
+
+    err = raised(lambda: load_chapter_image("/tmp/my_photos/mask.jpg"))
+    assert "load_image_file('/tmp/my_photos/mask.jpg')" in str(err)
+    assert "load_image_file" not in str(raised(lambda: load_chapter_image("astronut")))  # a typo: the list
+
+
+def test_token_ids_as_embeddings_and_text_where_a_flag_goes_are_refused(pipes):
+    ids = pipes["t2i"].tokenizer("a cat", return_tensors="pt").input_ids
+    err = raised(lambda: pipes["t2i"](prompt_embeds=ids, num_inference_steps=2, height=64, width=64))
+    assert "token ids from the tokenizer, not embeddings" in str(err) and "[None]" not in str(err)
+    from diffusers import StableDiffusionControlNetImg2ImgPipeline
+
+    from helpers.callbatch import check_kinds
+
+    pipe = StableDiffusionControlNetImg2ImgPipeline.__new__(StableDiffusionControlNetImg2ImgPipeline)
+    err = raised(lambda: check_kinds(pipe, {"guess_mode": "no"}))
+    assert "guess_mode='no' is text" in str(err) and "guess_mode=False" in str(err)
+
+
+def test_the_priors_step_count_is_named_as_itself():
+    from diffusers import KandinskyV22Img2ImgCombinedPipeline
+
+    from helpers.callcheck import check_numbers
+
+    pipe = KandinskyV22Img2ImgCombinedPipeline.__new__(KandinskyV22Img2ImgCombinedPipeline)
+    err = raised(lambda: check_numbers(pipe, {"prior_num_inference_steps": 0, "num_inference_steps": 6}))
+    assert str(err).startswith("prior_num_inference_steps=0 must be at least 1")
+
+
+def test_a_preview_option_it_lacks_and_an_output_option_of_the_main_job_say_what_to_use(pipes, capsys):
+    from helpers.preview import StepPreview
+    from tools import run
+
+    err = raised(lambda: StepPreview(pipes["t2i"], every=2))
+    assert "StepPreview has no every=" in str(err) and "cap=10" in str(err) and "timeline(steps=5)" in str(err)
+    with pytest.raises(SystemExit):
+        run.main(["--twins", "1", "--out", "/tmp/elsewhere"])
+    assert "TUTORIAL_BUILD=/path/to/folder python -m tools.run" in capsys.readouterr().err

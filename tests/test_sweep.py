@@ -81,3 +81,20 @@ def test_out_is_checked_before_anything_renders(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     assert sweep._output_file(parser, tmp_path) == tmp_path / "sweep.png"  # a folder: the grid goes inside it
     assert sweep._output_file(parser, tmp_path / "a.jpg") == tmp_path / "a.jpg"
+
+
+def test_an_existing_file_is_never_replaced_without_overwrite(tmp_path, capsys):
+    import argparse
+
+    from tools import sweep
+
+    mine = tmp_path / "my_grid.png"
+    mine.write_bytes(b"the learner's own picture")
+    with pytest.raises(SystemExit):
+        sweep.main(["--out", str(mine)])  # refused before anything loads
+    err = capsys.readouterr().err
+    assert "exists and is kept" in err and "my_grid-2.png" in err and "--overwrite" in err
+    assert mine.read_bytes() == b"the learner's own picture"
+    assert sweep._output_file(argparse.ArgumentParser(), mine, overwrite=True) == mine
+    (tmp_path / "sweep.png").write_bytes(b"an earlier grid")
+    assert sweep._free_name(tmp_path / "sweep.png") == tmp_path / "sweep-2.png"  # the default name moves on

@@ -333,7 +333,7 @@ if stage install "${T_INSTALL:-90}" "${INSTALL_CMD[@]}"; then
     --nbval-current-env -p no:cacheprovider \
     -q -rfEs -p tools.nbval_outputs --nbval-outputs "$WORK/notebooks" --junitxml="$WORK/junit-notebooks.xml"
   stage sweep "${T_SWEEP:-45}" "${CPU_DECISIONS[@]}" "$PY" -m accelerate.commands.launch --num_processes 1 -m tools.sweep \
-    --steps 20 --size 512 --out "$WORK/sweep.png"
+    --steps 20 --size 512 --out "$WORK/sweep.png" --overwrite
   # (b) The T4 budget: full-size fp16 weights made on the card, the allocator capped, the policy told so.
   stage t4 "${T_T4:-100}" "$PY" -m tools.t4_check "${T4_ARGS[@]}" --out "$WORK/t4-check.json"
   cp -f "$WORK/t4-check.json" "$OUT/" 2>/dev/null

@@ -325,6 +325,10 @@ def main(argv=None) -> int:
                         help="which edition to run: both (default; the gallery links them), en, or zh (notebooks/zh/)")
     parser.add_argument("--twins", action="store_true",
                         help="preview on the offline twins (the same as TUTORIAL_MODELS=twins): nothing is downloaded")
+    given = sys.argv[1:] if argv is None else list(argv)
+    if any(a.split("=")[0] in ("--out", "--output", "-o", "--build") for a in given):
+        parser.error("the output folder is not an option: it is set by the TUTORIAL_BUILD environment variable, "
+                     "e.g. TUTORIAL_BUILD=/path/to/folder python -m tools.run (default: the project's build/).")
     args = parser.parse_args(argv)
     if args.twins:
         os.environ["TUTORIAL_MODELS"] = "twins"  # read by this job and by every chapter's kernel

@@ -65,8 +65,10 @@ def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
     return grid, results
 
 
-def _output_file(parser, out: Path | None) -> Path | None:
-    """The grid's file for --out: a folder gets sweep.png inside it; a name PIL cannot write is refused (ch. 1)."""
+def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | None:
+    """The grid's file for --out: a folder gets sweep.png inside it; a name PIL cannot write is refused (ch. 1).
+
+    An existing file named by --out is refused unless --overwrite: it may be the learner's own picture."""
     from PIL import Image
 
     if out is None:
@@ -79,7 +81,19 @@ def _output_file(parser, out: Path | None) -> Path | None:
         fixed = out.with_suffix(".png") if out.suffix else out.with_name(out.name + ".png")
         parser.error(f"--out {out}: {out.suffix or 'no extension'} is not a picture format; end the file name with "
                      f".png, e.g. --out {fixed}")
+    if out.exists() and not overwrite:
+        parser.error(f"--out {out} exists and is kept: pass another name, e.g. --out "
+                     f"{out.with_name(out.stem + '-2' + out.suffix)}, or add --overwrite to replace it.")
     return out
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or the first of path-2, path-3, ... that does not exist yet: an earlier grid is never replaced."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def main(argv=None) -> int:
@@ -89,9 +103,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
-    parser.add_argument("--out", type=Path, default=None, help="where to save the grid (default build/sweep.png)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
     args = parser.parse_args(argv)
-    out = _output_file(parser, args.out)  # before any rendering: a bad name must not cost the whole run
+    out = _output_file(parser, args.out, args.overwrite)  # before any rendering: a bad name must not cost the run
+    named = out is not None and not (args.out.expanduser().is_dir() or str(args.out).endswith(("/", "\\")))
 
     from helpers import use_models
 
@@ -127,6 +144,8 @@ def main(argv=None) -> int:
     if state.is_main_process:
         out = out or build_dir() / "sweep.png"
         out.parent.mkdir(parents=True, exist_ok=True)
+        if not named:  # the default name, or sweep.png in a folder: an earlier grid there stays
+            out = _free_name(out)
         grid.save(out)
         for index, job, image, rank in results:
             print(f"tile {index}: {caption(job):<28} process {rank}  {fingerprint(image)}")
