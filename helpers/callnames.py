@@ -79,9 +79,13 @@ OTHER_NAMES = {
 }
 
 
-def other_name(key: str, params) -> str | None:
+def other_name(key: str, params, value=None) -> str | None:
     """diffusers' name for a setting another tool names `key`, where this pipeline takes it (ch. 1–5)."""
     target = OTHER_NAMES.get(key)
+    if target == "image" and "control_image" not in params and "controlnet_conditioning_scale" in params:
+        return None  # ControlNet text-to-image: its image= is the control picture, not a start picture
+    if target == "controlnet_conditioning_scale" and value is not None and not isinstance(value, (int, float)):
+        return None  # control=<a picture>: not the scale
     return target if target in params else None
 
 
@@ -113,8 +117,9 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
         return _upscaler_size(kind, factor, given or {})
     if key == "seed":
         return "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
-    if other_name(key, params):
-        return f"diffusers names this setting {other_name(key, params)}=: pass that instead of {key}=."
+    value = (given or {}).get(key)
+    if other_name(key, params, value):
+        return f"diffusers names this setting {other_name(key, params, value)}=: pass that instead of {key}=."
     if key in ("scheduler", "sampler", "sampler_name"):
         return ("a scheduler is set on the pipeline before the call, not passed to it: pipeline.scheduler = "
                 "DDIMScheduler.from_config(pipeline.scheduler.config) (any scheduler class), then call as before.")

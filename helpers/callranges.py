@@ -54,10 +54,11 @@ def check_lora_scale(pipeline, args: dict) -> None:
     extra = args.get("cross_attention_kwargs")
     if not isinstance(extra, dict) or "scale" not in extra or extra["scale"] == 1.0:
         return
-    denoiser = getattr(pipeline, "unet", None) or getattr(pipeline, "transformer", None)
-    if denoiser is None or not hasattr(denoiser, "named_modules"):
+    models = [getattr(pipeline, n, None) for n in ("unet", "transformer", "text_encoder", "text_encoder_2")]
+    models = [m for m in models if hasattr(m, "named_modules")]  # a LoRA may sit in the text encoder alone
+    if not models:
         return
-    if not any("lora" in name for name, _ in denoiser.named_modules()):
+    if not any("lora" in name for model in models for name, _ in model.named_modules()):
         warn_call(f"cross_attention_kwargs={{'scale': {extra['scale']}}} sets a LoRA's strength, and no LoRA is "
                   "loaded into this pipeline, so it changes nothing. Load one first: "
                   "pipeline.load_lora_weights(path_or_repo_id).")

@@ -262,7 +262,7 @@ def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
 
 
 def lora_path(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """load_lora_weights given a path that is not there, or a folder without weight_name= (ch. 3)."""
+    """load_lora_weights given a path that is not there, or that starts with ~ (ch. 3)."""
     tb, source = exc.__traceback__, None
     while tb is not None:  # the path as the loader got it: its first argument
         found = tb.tb_frame.f_locals.get("pretrained_model_name_or_path_or_dict")
@@ -273,13 +273,10 @@ def lora_path(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | 
     if source is None:
         return None
     path = os.path.expanduser(source)
-    if os.path.isdir(path):
-        files = sorted(f for f in os.listdir(path) if f.endswith((".safetensors", ".bin")))
-        if not files:
-            return None
-        return (f"{source} is a folder, and the loader needs the weights file's name inside it.",
-                f"pass weight_name={files[0]!r}" + (f" (the folder also holds {', '.join(files[1:3])})"
-                                                     if len(files) > 1 else "") + ".")
+    if path != source and os.path.exists(path):  # diffusers reads the path as written, and "~" is no folder
+        return (f"{source} starts with ~, which Python does not expand by itself, so diffusers looked for a folder "
+                "named ~ and found nothing; the note about weight_name= is its guess for a Hub repo id.",
+                f"expand it first: pipeline.load_lora_weights(os.path.expanduser({source!r})).")
     repo_id = re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", source) and not source.endswith((".safetensors", ".bin"))
     if os.path.exists(path) or repo_id or not (os.sep in source or "/" in source or source.endswith(".safetensors")):
         return None  # a file that is there, or a Hub repo id (org/name): another cause

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import linecache
 import re
 
 from helpers.callfacts import CallFacts
@@ -46,19 +47,37 @@ def _names(node: ast.AST, kind: type) -> set[str]:
     return found
 
 
-def _history(name: str, shell) -> tuple[int | None, int | None]:
-    """(the last input that deleted `name`, the last one before it, or ever, that bound it), as In[] numbers."""
-    inputs = shell.user_ns.get("In") or []
-    deleted = bound = None
-    for number, source in enumerate(inputs[:-1]):  # the last input is the failing cell itself
-        for node in _top_level(source or "", shell):
-            if name in _names(node, ast.Store):
-                bound = number
+def _events(name: str, shell, failing_source: str) -> list[tuple[int, int, str]]:
+    """(In[] number, statement index, "bind" or "del") for each top-level statement of earlier cells on `name`."""
+    inputs = list(shell.user_ns.get("In") or [])
+    if inputs and inputs[-1] == failing_source:
+        inputs = inputs[:-1]  # the failing cell itself, kept in the history as it runs
+    events = []
+    for number, source in enumerate(inputs):
+        for index, node in enumerate(_top_level(source or "", shell)):
             if name in _names(node, ast.Del):
-                deleted = number
-    if deleted is not None and bound is not None and bound > deleted:
-        deleted = None  # made again after the del: the del is not why it is missing now
-    return deleted, bound
+                events.append((number, index, "del"))
+            if name in _names(node, ast.Store):
+                events.append((number, index, "bind"))
+    return events
+
+
+def _failing_statement(exc: BaseException, shell) -> tuple[ast.stmt | None, str]:
+    """(the top-level statement that raised, the cell's source), when the error came from the cell's own code."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return None, ""
+    filename = last.tb_frame.f_code.co_filename
+    if not ("ipykernel_" in filename or filename.startswith("<ipython-input") or "<cell" in filename):
+        return None, ""  # raised inside a library or a function of another file: not the cell's own line
+    source = "".join(linecache.getlines(filename))  # IPython keeps each cell's source there
+    for node in _top_level(source, shell):
+        if node.lineno <= last.tb_lineno <= (node.end_lineno or node.lineno):
+            return node, source
+    return None, source
 
 
 def name_not_defined(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -70,22 +89,38 @@ def name_not_defined(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
     shell = _shell()
     if not name or shell is None or not hasattr(shell, "user_ns"):
         return None  # outside a notebook the history that tells the causes apart is not there
-    deleted, bound = _history(name, shell)
-    if deleted is not None:
-        made = f" (In[{bound}])" if bound is not None else ""
-        return (f"`{name}` was deleted by `del {name}` in In[{deleted}], which ran since it was made: the chapters "
-                "free a model that way before loading the next one.",
-                f"run the cell that makes `{name}`{made} again, then this one. Running the cells in order from "
-                "that one on also works.")
-    if bound is not None:
-        return (f"In[{bound}] makes `{name}`, but it is not defined now: that cell stopped with an error before the "
+    failing, source = _failing_statement(exc, shell)
+    if failing is None:
+        return None  # not the cell's own line: the history cannot say why
+    if isinstance(failing, ast.Delete) and name in _names(failing, ast.Del):
+        return (f"`{name}` is already gone: a `del {name}` ran before (this cell ran once already, or another "
+                "cell freed it), so its memory is already free.",
+                f"skip this line: delete `del {name}` from the cell (or run only the lines after it).")
+    events = _events(name, shell, source)
+    if not events:
+        close = difflib.get_close_matches(name, [n for n in shell.user_ns if not n.startswith("_")], n=1,
+                                          cutoff=0.8)
+        if close:
+            return (f"no cell that ran in this kernel makes `{name}`; `{close[0]}` exists, and the names differ "
+                    "only a little.",
+                    f"if you meant `{close[0]}`, correct the spelling; otherwise run the cell that makes `{name}`.")
+        return (f"no cell that ran in this kernel makes `{name}`: the cell that defines it has not run yet, or the "
+                "kernel restarted since.",
+                "run the notebook's cells from the top (Run ▸ Run All Above Selected Cell); each chapter stands "
+                "alone.")
+    cell, _, kind = events[-1]
+    if kind == "bind":
+        return (f"In[{cell}] makes `{name}`, but it is not defined now: that cell stopped with an error before the "
                 "line that makes it, or %reset cleared the names since.",
-                f"run In[{bound}] again and check that it ends without an error, then this cell.")
-    close = difflib.get_close_matches(name, [n for n in shell.user_ns if not n.startswith("_")], n=1, cutoff=0.8)
-    if close:
-        return (f"no cell that ran in this kernel makes `{name}`; `{close[0]}` exists, and the names differ only "
-                "a little.",
-                f"if you meant `{close[0]}`, correct the spelling; otherwise run the cell that makes `{name}`.")
-    return (f"no cell that ran in this kernel makes `{name}`: the cell that defines it has not run yet, or the "
-            "kernel restarted since.",
-            "run the notebook's cells from the top (Run ▸ Run All Above Selected Cell); each chapter stands alone.")
+                f"run In[{cell}] again and check that it ends without an error, then this cell.")
+    # deleted last: point at a cell whose last word on the name is making it, so running it again leaves it made
+    makers = [n for n in dict.fromkeys(c for c, _, k in events if k == "bind")
+              if [k for c, _, k in events if c == n][-1] == "bind"]
+    if makers:
+        return (f"`{name}` was deleted by `del {name}` in In[{cell}], which ran after it was made: the chapters "
+                "free a model that way before loading the next one.",
+                f"run In[{makers[-1]}] again, the cell that makes `{name}`, then this one.")
+    return (f"`{name}` was deleted by `del {name}` in In[{cell}]; the cells that made it also delete it before "
+            "they end.",
+            f"run only the line that makes `{name}` (its from_pretrained(...) line) in a cell of its own, then "
+            "this one.")

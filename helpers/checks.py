@@ -186,8 +186,9 @@ def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
         if embeds is not None and hasattr(embeds, "is_floating_point") and not embeds.is_floating_point():
             raise TypeError(f"{name} is a tensor of whole numbers {tuple(embeds.shape)}: token ids from the "
                             "tokenizer, not embeddings. Embeddings are the text encoder's output, (batch, tokens, "
-                            f"width) floats: {name} = pipeline.text_encoder(ids.to(pipeline.device))[0], or leave "
-                            "the encoding to the pipeline with prompt=text (compel(text) for weighted prompts).")
+                            "width) floats: pipeline.encode_prompt(text, ...) gives them for any SD or SDXL pipeline "
+                            "(for SD 1.x also pipeline.text_encoder(ids.to(pipeline.device))[0]); or leave the "
+                            "encoding to the pipeline with prompt=text (compel(text) for weighted prompts).")
         if embeds is not None and getattr(embeds, "ndim", 3) == 2:
             raise ValueError(f"{name} has shape {tuple(embeds.shape)}: one prompt without its batch axis. Pipelines "
                              f"take (batch, tokens, width); pass {name}={name}[None].")

@@ -66,15 +66,23 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads the weight ){comma.group(1)},{comma.group(2)} as {comma.group(1)} followed by the "
                   f"word \"{comma.group(2)}\": a weight takes a decimal point. Write ){comma.group(1)}."
                   f"{comma.group(2)}.")
-    bare = None if found else re.search(r"\b([A-Za-z]\w*):\s*(\d*\.\d+)(?![\w.])", text)
+    lora = re.search(r"<lora:([^:>]+):?([\d.]*)>", text)
+    if lora:  # A1111's LoRA tag: no library here reads it
+        strength = lora.group(2) or "1.0"
+        warn_call(f"{lora.group(0)} is A1111's LoRA tag; compel and diffusers read it as plain words. Load the LoRA "
+                  f"with pipeline.load_lora_weights(...) and give its strength in the call: "
+                  f"cross_attention_kwargs={{'scale': {strength}}}.")
+    bare = None if found else re.search(r"(?<![<:\w])([A-Za-z]\w*):(\d*\.\d+)(?![\w.>])", re.sub(r"<[^>]*>", "", text))
     if bare:  # word:1.5 without brackets: A1111's weight written loose
         words, weight = bare.group(1).strip(), bare.group(2)
         warn_call(f"compel reads {bare.group(0)!r} as plain words at weight 1.0 (the colon and the number become "
                   f"tokens too); compel writes that weight as ({words}){weight}.")
-    if text.count("(") != text.count(")"):
-        warn_call(f"this prompt opens {text.count('(')} bracket(s) and closes {text.count(')')}; compel cannot "
-                  "parse it and reads the whole prompt as plain words at weight 1.0, so every weight in it is "
-                  "lost. Close each ( with a ).")
+    opened, closed = len(re.findall(r"(?<!\\)\(", text)), len(re.findall(r"(?<!\\)\)", text))
+    weighted = re.search(r"\)(\d|[+-])|\w[+-]{2}", text)  # compel's weight syntax somewhere in the prompt
+    if opened != closed and weighted:
+        warn_call(f"this prompt opens {opened} bracket(s) and closes {closed}; where they do not pair up, compel's "
+                  "parser may read part of the prompt as plain words, and a weight there is lost. Close each ( "
+                  "with a ) (a bracket meant as text is written \\( or \\)).")
     loose = re.search(r"(\w+)\s+(\+{1,3})(?=\s|,|$)", text)  # a spaced "-" is usually a separator
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "

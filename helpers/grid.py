@@ -247,10 +247,13 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
                             "[frame.estimate for frame in preview.timeline()] (or frame.noisy), with "
                             "captions=[frame.caption for frame in ...].")
         if not isinstance(image, Image.Image):
-            if type(image).__name__ == "ndarray":  # output_type="np" gives arrays, floats in [0, 1]
-                raise TypeError(f"images[{i}] is a numpy array, not a PIL image (output_type='np' gives arrays). "
-                                "Leave output_type out (pictures are the default), or convert: "
-                                "pipeline.numpy_to_pil(array)[0].")
+            if type(image).__name__ == "ndarray":
+                if image.dtype.kind == "f":  # output_type="np" gives floats in [0, 1]
+                    raise TypeError(f"images[{i}] is a numpy array of floats, not a PIL image (output_type='np' "
+                                    "gives those). Leave output_type out (pictures are the default), or convert: "
+                                    "pipeline.numpy_to_pil(array)[0].")
+                raise TypeError(f"images[{i}] is a numpy array of {image.dtype}, not a PIL image; convert it: "
+                                "Image.fromarray(array).")
             raise TypeError(
                 f"images[{i}] is a {type(image).__name__}, not a PIL image; pass a picture, such as "
                 "output.images[0] from a call with the default output_type='pil'."

@@ -156,6 +156,10 @@ def _cached_or_downloaded(name: str, why_offline: str) -> tuple[Image.Image | No
 def load_chapter_image(name: str, *, size: tuple[int, int] | None = None, offline: bool | None = None) -> Image.Image:
     """Return one of the chapter's input images as RGB, from cache, URL or an offline stand-in (ch. 1, 4, 5)."""
     if name not in CHAPTER_IMAGES:
+        stem = Path(str(name)).stem if isinstance(name, (str, os.PathLike)) else None
+        if stem in CHAPTER_IMAGES:  # "inpaint_mask.png": the chapter image's file name
+            raise ValueError(f"name={str(name)!r}: chapter images are named without a folder or extension; "
+                             f"pass name={stem!r}.")
         own = isinstance(name, (str, os.PathLike)) and (os.sep in str(name) or "/" in str(name) or "." in str(name))
         if own:  # a path or a file name: the learner's own picture
             raise ValueError(f"name={str(name)!r} looks like a file of your own; load_chapter_image loads only the "
@@ -276,6 +280,12 @@ def check_not_a_photo(mask: Image.Image, where: str) -> None:
         return
     rgb = np.asarray(mask.convert("RGB").resize((64, 64)), dtype=np.int16)
     colour = float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())  # 0 for greys, black and white
+    alpha = np.asarray(mask.getchannel("A")) if mask.mode == "RGBA" else None
+    if colour > 6 and alpha is not None and alpha.min() < 128 <= alpha.max():
+        raise ValueError(f"{where} got a colour picture ({mask.width}×{mask.height}) with a transparent part: a "
+                         "mask kept in transparency (as some editors and OpenAI's tools make it). The transparent "
+                         "part is what they repaint; as a mask here (white = repaint): "
+                         "ImageOps.invert(picture.getchannel('A')).")
     if colour > 6:
         raise ValueError(f"{where} got a colour picture ({mask.width}×{mask.height}), not a mask: its brightness "
                          "would be read as the mask (white = repaint, black = keep), and about half of any photo "

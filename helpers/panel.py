@@ -70,6 +70,9 @@ class Panel:
         if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
             name, value = next(iter(unknown.items()))
             own = PANEL_ALIASES.get(name)
+            if name == "generator":
+                raise TypeError("Panel has no argument `generator`: it makes the generator itself from seed=, so that "
+                                "each run can be repeated. Pass a whole number, e.g. Panel(..., seed=42).")
             if own:  # another name for one of the panel's own controls
                 raise TypeError(f"Panel has no argument `{name}`; the panel's own control for it is `{own}`: "
                                 f"Panel(..., {own}={value!r}).")

@@ -110,8 +110,9 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
     scrubber = getattr(getattr(panel, "steps", None), "scrubber", None)
     if scrubber is not None and panel.steps.frames and scrubber.value < scrubber.max:
         # the picture on screen is a step's preview frame, and Save keeps the run's finished picture
+        step = panel.steps.frames[min(scrubber.value, len(panel.steps.frames) - 1)].step  # frames may be thinned
         panel.status.value = _("saved {path}: the finished picture, not step {step} that the step slider "
-                               "shows (Save keeps finished pictures only)").format(path=shown, step=scrubber.value)
+                               "shows (Save keeps finished pictures only)").format(path=shown, step=step)
     else:
         panel.status.value = _("saved {path}").format(path=shown)
     return path

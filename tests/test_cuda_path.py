@@ -66,7 +66,7 @@ def loading_runs(monkeypatch) -> dict[str, tuple[list[str], list[list]]]:
     monkeypatch.setenv("TUTORIAL_MODELS", "twins")
     monkeypatch.chdir(NOTEBOOKS[0].parent)  # every chapter runs in notebooks/, as a learner's kernel does
     gc.collect()
-    before, results = _models(), {}
+    before, results, was_on = _models(), {}, explain._STATE["enabled"]
     try:
         with warnings.catch_warnings():  # a chapter's warning filters stay inside this test
             for path in NOTEBOOKS:
@@ -83,7 +83,8 @@ def loading_runs(monkeypatch) -> dict[str, tuple[list[str], list[list]]]:
                 results[path.stem] = texts, probes
                 del namespace
     finally:
-        explain.disable()  # the chapters' explain_errors() switched the call checks on for this whole process
+        if not was_on:  # the chapters' explain_errors() switched the call checks on for this whole process
+            explain.disable()
     return results
 
 

@@ -33,7 +33,10 @@ def test_numpy_pictures_in_a_grid_are_told_to_leave_output_type_out():
     from helpers.grid import captioned_grid
 
     err = raised(lambda: captioned_grid([Image.new("RGB", (8, 8)), np.zeros((8, 8, 3))], captions=["a", "b"]))
-    assert "images[1] is a numpy array" in str(err) and "numpy_to_pil" in str(err) and "pass output" not in str(err)
+    assert "images[1] is a numpy array of floats" in str(err) and "numpy_to_pil" in str(err)
+    assert "pass output" not in str(err)
+    err = raised(lambda: captioned_grid([np.zeros((8, 8, 3), np.uint8)], captions=["a"]))
+    assert "Image.fromarray(array)" in str(err) and "numpy_to_pil" not in str(err)  # it would multiply by 255
 
 
 def test_panel_names_its_own_control_for_another_tutorials_name(pipes):
@@ -41,6 +44,8 @@ def test_panel_names_its_own_control_for_another_tutorials_name(pipes):
 
     err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", steps=8))
     assert "Panel(..., num_inference_steps=8)" in str(err) and "Slider(" not in str(err)
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", generator=torch.Generator()))
+    assert "Panel(..., seed=42)" in str(err) and "Generator object" not in str(err)
     err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", live="no"))
     assert isinstance(err, TypeError) and "live='no'" in str(err) and "True" in str(err)
 
@@ -90,7 +95,7 @@ def test_padding_mask_crop_is_not_said_to_resize_the_result():
         assert "the result will be" not in text
 
 
-def test_a_lora_path_that_is_not_there_is_named_with_the_folder(tmp_path, monkeypatch):
+def test_a_lora_path_that_is_not_there_or_starts_with_a_tilde_is_named(tmp_path, monkeypatch):
     from helpers.notes import note_for
 
     def load_lora_weights(pretrained_model_name_or_path_or_dict):  # where diffusers gives up, as it words it
@@ -100,10 +105,10 @@ def test_a_lora_path_that_is_not_there_is_named_with_the_folder(tmp_path, monkey
     err = raised(lambda: load_lora_weights("./loras/pixel_style.safetensors"))
     meaning, fix = note_for(err)
     assert "./loras/pixel_style.safetensors does not exist" in meaning and str(tmp_path) in meaning
-    (tmp_path / "loras").mkdir()
-    (tmp_path / "loras" / "pixel_style.safetensors").write_bytes(b"")
-    meaning, fix = note_for(raised(lambda: load_lora_weights("loras")))
-    assert "is a folder" in meaning and "weight_name='pixel_style.safetensors'" in fix
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pixel.safetensors").write_bytes(b"")
+    meaning, fix = note_for(raised(lambda: load_lora_weights("~/pixel.safetensors")))
+    assert "starts with ~" in meaning and "os.path.expanduser('~/pixel.safetensors')" in fix
     assert note_for(raised(lambda: load_lora_weights("some-org/some-lora"))) is None  # a repo id: not confirmed
 
 
@@ -114,6 +119,10 @@ def test_compel_weights_written_as_other_tools_write_them_are_said():
     assert "compel reads 'jungle:1.5' as plain words" in said(lambda: check_compel_text(None, "a jungle:1.5, 8k"))
     assert "opens 2 bracket(s) and closes 1" in said(lambda: check_compel_text(None, "a ((jungle)1.3, 8k"))
     assert said(lambda: check_compel_text(None, "a (jungle)1.5 at 10:30, 8k")) == ""  # right as written
+    assert said(lambda: check_compel_text(None, "1) a cat 2) a dog, aspect ratio: 2.35")) == ""  # no weights
+    assert said(lambda: check_compel_text(None, r"a \(cat\) (dog)1.5")) == ""  # brackets meant as text
+    text = said(lambda: check_compel_text(None, "portrait <lora:pixel_style:0.8>"))
+    assert "A1111's LoRA tag" in text and "cross_attention_kwargs={'scale': 0.8}" in text and "(pixel" not in text
 
 
 def test_a_photo_where_a_mask_goes_is_refused():
@@ -126,6 +135,9 @@ def test_a_photo_where_a_mask_goes_is_refused():
     painter = MaskPainter(photo)
     assert "colour picture" in str(raised(lambda: painter.set_mask(photo)))
     assert painter.painted == 0.0  # left as it was
+    holed = photo.convert("RGBA")
+    holed.putalpha(make_mask((64, 64), box=(0, 0, 32, 64)))  # a mask kept in transparency
+    assert "ImageOps.invert(picture.getchannel('A'))" in str(raised(lambda: mask_coverage(holed)))
     box = make_mask((64, 64), box=(0, 0, 32, 64))
     assert mask_coverage(box.convert("RGB")) == pytest.approx(0.5)  # a black-and-white mask saved as RGB is fine
 
@@ -216,6 +228,11 @@ def test_chapter_fours_control_slider_name_points_at_the_conditioning_scale():
     params = list(__import__("inspect").signature(StableDiffusionControlNetImg2ImgPipeline.__call__).parameters)
     assert other_name("control", params) == "controlnet_conditioning_scale"
     assert other_name("mask", ["mask_image"]) == "mask_image" and other_name("mask", ["image"]) is None
+    assert other_name("control", params, Image.new("RGB", (8, 8))) is None  # a picture is not the scale
+    from diffusers import StableDiffusionControlNetPipeline
+
+    text2image = list(__import__("inspect").signature(StableDiffusionControlNetPipeline.__call__).parameters)
+    assert other_name("init_image", text2image) is None  # its image= is the control picture
 
 
 def test_own_file_in_load_chapter_image_points_at_load_image_file():
@@ -224,6 +241,7 @@ def test_own_file_in_load_chapter_image_points_at_load_image_file():
     err = raised(lambda: load_chapter_image("/tmp/my_photos/mask.jpg"))
     assert "load_image_file('/tmp/my_photos/mask.jpg')" in str(err)
     assert "load_image_file" not in str(raised(lambda: load_chapter_image("astronut")))  # a typo: the list
+    assert "pass name='inpaint_mask'" in str(raised(lambda: load_chapter_image("inpaint_mask.png")))
 
 
 def test_token_ids_as_embeddings_and_text_where_a_flag_goes_are_refused(pipes):

@@ -93,7 +93,7 @@ def test_an_existing_file_is_never_replaced_without_overwrite(tmp_path, capsys):
     with pytest.raises(SystemExit):
         sweep.main(["--out", str(mine)])  # refused before anything loads
     err = capsys.readouterr().err
-    assert "exists and is kept" in err and "my_grid-2.png" in err and "--overwrite" in err
+    assert "exists and is kept" in err and "my_grid-2.png" in err and "--overwrite" in err  # a name that is free
     assert mine.read_bytes() == b"the learner's own picture"
     assert sweep._output_file(argparse.ArgumentParser(), mine, overwrite=True) == mine
     (tmp_path / "sweep.png").write_bytes(b"an earlier grid")

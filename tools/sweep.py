@@ -82,8 +82,8 @@ def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | No
         parser.error(f"--out {out}: {out.suffix or 'no extension'} is not a picture format; end the file name with "
                      f".png, e.g. --out {fixed}")
     if out.exists() and not overwrite:
-        parser.error(f"--out {out} exists and is kept: pass another name, e.g. --out "
-                     f"{out.with_name(out.stem + '-2' + out.suffix)}, or add --overwrite to replace it.")
+        parser.error(f"--out {out} exists and is kept: pass another name, e.g. --out {_free_name(out)}, or add "
+                     "--overwrite to replace it.")
     return out
 
 
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     if state.is_main_process:
         out = out or build_dir() / "sweep.png"
         out.parent.mkdir(parents=True, exist_ok=True)
-        if not named:  # the default name, or sweep.png in a folder: an earlier grid there stays
+        if not named and not args.overwrite:  # the default name, or sweep.png in a folder: an earlier grid stays
             out = _free_name(out)
         grid.save(out)
         for index, job, image, rank in results:
