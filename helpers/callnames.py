@@ -115,6 +115,11 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
     factor = {"StableDiffusionLatentUpscalePipeline": 2, "StableDiffusionUpscalePipeline": 4}.get(kind)
     if key in ("height", "width") and factor:
         return _upscaler_size(kind, factor, given or {})
+    if key in ("seconds", "pipeline", "seed") and given is not None and "seconds" in given:
+        return ("seconds= and pipeline= are what Save PNG records beside the settings (the run's time and the "
+                "pipeline's class), not arguments. Drop them, and turn seed into a generator: settings = "
+                "{k: v for k, v in saved.items() if k not in ('seconds', 'pipeline', 'seed')}, then "
+                "pipeline(**settings, generator=make_generator(saved['seed'], device)).")
     if key == "seed":
         return "Pipelines take a seeded generator instead: generator=torch.Generator().manual_seed(seed)."
     value = (given or {}).get(key)

@@ -93,6 +93,10 @@ def check_images(pipeline, args: dict) -> dict:
             continue
         if isinstance(value, (list, tuple)) and not value:
             raise TypeError(f"{name} is an empty list: pass a picture, e.g. {name}=output.images[0].")
+        if isinstance(value, (list, tuple)) and len(value) > 1 and all(
+                isinstance(t, torch.Tensor) and t.ndim == 3 and t.shape[0] in (4, 16) for t in value):
+            raise ValueError(f"{name} is a list of {len(value)} 3-D latent tensors; a pipeline takes latents as one "
+                             f"4-D batch (B, C, H, W): pass {name}=torch.stack(that_list).")
         items = []
         for item in each(value):
             if isinstance(item, (bytes, bytearray)):  # e.g. open(path, "rb").read(): a file's bytes, not its name

@@ -235,6 +235,11 @@ def _check_shape(shape, parameter: str, width: int, height: int) -> tuple[int, i
         left, top, right, bottom = (int(v) for v in shape)  # numpy integers (from arrays, np.where) are whole too
     elif ok and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in shape):
         shown = tuple(int(v) if _whole(v) else float(v) for v in shape)
+        if all(0 <= v <= 1 for v in shape):  # fractions of the picture, as chapter 3 writes a region
+            pixels = (round(shape[0] * width), round(shape[1] * height), round(shape[2] * width),
+                      round(shape[3] * height))
+            raise ValueError(f"{parameter}={shown} looks like fractions of the picture, and it takes pixels "
+                             f"(left, top, right, bottom). For this {width}×{height} picture: {parameter}={pixels}.")
         raise ValueError(f"{parameter}={shown} must be (left, top, right, bottom) in whole pixels; round them "
                          f"first: {parameter}=tuple(round(v) for v in {parameter}).")
     else:

@@ -142,6 +142,11 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                     warn_call(f"Choice({extra.name!r}) option {label!r} is a MaskPainter's mask as it was when the "
                               "panel was made; later strokes will not reach it. To read the painting at every run, "
                               f"give a function: {{{label!r}: lambda: painter.mask}}.")
+        if extra.pipeline_arg and extra.name in ("scheduler", "sampler") and not _takes(pipeline, extra.name):
+            raise ValueError(f"{type(pipeline).__name__} takes no `{extra.name}` in its call, so a panel control "
+                             "cannot switch it: the scheduler is part of the pipeline. Set it before making the panel, "
+                             "pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config), and make one "
+                             "panel per scheduler to compare them.")
         if extra.pipeline_arg and not _takes(pipeline, extra.name):
             params = list(inspect.signature(type(pipeline).__call__).parameters)
             from helpers.callnames import other_name

@@ -276,3 +276,25 @@ def test_a_preview_option_it_lacks_and_an_output_option_of_the_main_job_say_what
     with pytest.raises(SystemExit):
         run.main(["--twins", "1", "--out", "/tmp/elsewhere"])
     assert "TUTORIAL_BUILD=/path/to/folder python -m tools.run" in capsys.readouterr().err
+
+
+def test_from_a_thirteenth_probe_fractions_saved_settings_scheduler_controls_and_latent_lists(pipes, capsys):
+    from helpers.imagecheck import check_images
+    from helpers.images import make_mask
+    from helpers.panel import Panel
+    from helpers.panel_controls import Choice
+    from tools import sweep
+
+    err = raised(lambda: make_mask((400, 200), box=(0.25, 0.15, 0.625, 0.525)))
+    assert "looks like fractions" in str(err) and "box=(100, 30, 250, 105)" in str(err)
+    saved = {"prompt": "a cat", "num_inference_steps": 2, "seed": 0, "seconds": 1.2, "pipeline": "X"}
+    err = raised(lambda: pipes["t2i"](height=64, width=64, **saved))
+    assert "what Save PNG records" in str(err) and "spelling" not in str(err)
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a cat", extras=[Choice("scheduler", {"a": 1, "b": 2})]))
+    assert "a panel control cannot switch it" in str(err) and "pipeline_arg=False" not in str(err)
+    latents = [torch.zeros(4, 8, 8), torch.zeros(4, 8, 8)]
+    err = raised(lambda: check_images(pipes["img2img"], {"image": latents}))
+    assert "torch.stack(that_list)" in str(err) and "[None]" not in str(err)
+    with pytest.raises(SystemExit):
+        sweep.main(["--steps", "0"])
+    assert "0 must be 1 or more" in capsys.readouterr().err

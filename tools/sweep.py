@@ -87,6 +87,17 @@ def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | No
     return out
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more (20 is usual)")
+    return value
+
+
 def _free_name(path: Path) -> Path:
     """`path`, or the first of path-2, path-3, ... that does not exist yet: an earlier grid is never replaced."""
     candidate, n = path, 1
@@ -101,7 +112,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tools.sweep")
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 5.0, 10.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=_positive, default=20, help="denoising steps per tile, 1 or more")
     parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
