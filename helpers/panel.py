@@ -242,13 +242,21 @@ class Panel:
     def _say(self, message: str) -> None:
         self.status.value = _html(message)
 
-    def generate(self, wait: bool = False):
+    def generate(self, wait: bool = False, **values):
         """Run once with the controls' values, after any run already going; wait=True: until it ends (ch. 1–5).
 
         Called from code, a run never drops: a loop that sets a control and calls generate() gets one picture per
         call, newest first in panel.results (each with .image and .save(path)). Without wait it returns True at
         once; with wait=True it returns the run's Result (its first picture), None if Stop ended the run, and
         raises the run's error, which the panel shows too."""
+        if values:  # panel.generate(seed=5): the values come from the controls
+            name, value = next(iter(values.items()))
+            if name in self.controls:
+                raise TypeError(f"generate() takes no {name}=: a run uses the controls' values. Set the control "
+                                f"first, panel.controls[{name!r}].value = {value!r}, then call panel.generate().")
+            raise TypeError(f"generate() takes no {name}=, and this panel has no control named {name!r} (its "
+                            f"controls: {', '.join(self.controls)}); a value it should always pass goes in "
+                            f"Panel(..., fixed={{{name!r}: {value!r}}}).")
         self._busy.acquire()  # a run already going finishes first
         self._start()
         if not wait:

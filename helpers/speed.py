@@ -439,6 +439,11 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     It is plan_for() then apply_plan(); nothing is stored on the pipeline. A caller that records the plan (the
     benchmark) calls those two itself.
     """
+    switches = {"fast": fast, "verbose": verbose, **({"compile": compile} if compile is not None else {})}
+    for name, value in switches.items():
+        if not isinstance(value, bool):  # fast="no" would read as True
+            raise TypeError(f"{name}={value!r} is a switch: pass True or False (text such as 'no' would count as "
+                            "True).")
     device = device if device is not None else pick_device()
     check_available(device)  # "cuda" on a machine without it: said here, not as a linker error later
     p = plan_for(pipeline, device, offload=offload, attention=attention, fast=fast, compile=compile, height=height,

@@ -298,3 +298,15 @@ def test_from_a_thirteenth_probe_fractions_saved_settings_scheduler_controls_and
     with pytest.raises(SystemExit):
         sweep.main(["--steps", "0"])
     assert "0 must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_switch_given_as_text_and_a_value_given_to_generate_say_what_to_do(pipes):
+    from helpers.panel import Panel
+    from helpers.speed import fit_to_machine
+
+    err = raised(lambda: fit_to_machine(pipes["t2i"], "cpu", fast="no"))
+    assert isinstance(err, TypeError) and "fast='no' is a switch" in str(err)
+    panel = Panel(pipes["t2i"], prompt="a cat", num_inference_steps=2)
+    err = raised(lambda: panel.generate(seed=5))
+    assert "panel.controls['seed'].value = 5" in str(err)
+    assert "fixed={'strength': 0.5}" in str(raised(lambda: panel.generate(strength=0.5)))
