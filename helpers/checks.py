@@ -111,6 +111,12 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
                         "make one with helpers.images.make_mask.")
     if image is not None and isinstance(image, Image.Image) and mask_image.size != image.size:
         (w, h), (iw, ih) = mask_image.size, image.size
+        if (w, h) == (ih, iw) and image.info.get("turned upright"):  # a phone photo's EXIF turn, applied just now
+            raise ValueError(f"mask_image is {w}x{h} but image is {iw}x{ih}: the photo carries an EXIF rotation and "
+                             "was turned upright for this call, while the mask was made at its stored, sideways "
+                             "size. Turn the photo upright first and make the mask on that: photo = "
+                             "ImageOps.exif_transpose(photo), then make_mask(photo.size, ...) or MaskPainter(photo), "
+                             "and pass image=photo.")
         if (w, h) == (ih, iw):  # numpy's (height, width) where PIL takes (width, height): resizing would stretch it
             raise ValueError(f"mask_image is {w}x{h} but image is {iw}x{ih}: its width and height are swapped, as "
                              "when a numpy shape (height, width) is passed where PIL takes a size (width, height). "

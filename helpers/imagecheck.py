@@ -149,6 +149,7 @@ def check_images(pipeline, args: dict) -> dict:
                 _warn(f"{name} carries an EXIF rotation (orientation {item.getexif()[0x0112]}) that Image.open does "
                       "not apply; turned it upright with PIL.ImageOps.exif_transpose, as a photo viewer shows it.")
                 item = ImageOps.exif_transpose(item)
+                item.info["turned upright"] = True  # a mask made at the stored size is then said to be the cause
             if isinstance(item, Image.Image):
                 image = new.get("image", args.get("image"))  # the picture as it will be used (EXIF turn applied)
                 item = _to_mask(item, image) if name == "mask_image" else checks.check_image(item, name)

@@ -123,6 +123,7 @@ class MaskPainter(anywidget.AnyWidget):
 
     def __init__(self, image, brush: int = 32):
         _check_image(image)
+        image = ImageOps.exif_transpose(image)  # a phone photo as a viewer shows it, and as the pipeline will use it
         super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush), labels=_labels())
         self._image = image
         self._callbacks = []

@@ -310,3 +310,26 @@ def test_a_switch_given_as_text_and_a_value_given_to_generate_say_what_to_do(pip
     err = raised(lambda: panel.generate(seed=5))
     assert "panel.controls['seed'].value = 5" in str(err)
     assert "fixed={'strength': 0.5}" in str(raised(lambda: panel.generate(strength=0.5)))
+
+
+def test_a_phone_photo_turned_by_exif_is_painted_upright_and_a_sideways_mask_is_named(pipes):
+    import io
+
+    from diffusers import AutoPipelineForInpainting
+
+    from helpers.images import make_mask
+    from helpers.painter import MaskPainter
+
+    stored = Image.new("RGB", (96, 64), (200, 100, 50))
+    exif = stored.getexif()
+    exif[0x0112] = 6  # "turn 90°": the pixels are stored sideways, as a phone saves a portrait photo
+    data = io.BytesIO()
+    stored.save(data, "JPEG", exif=exif.tobytes())
+    photo = Image.open(io.BytesIO(data.getvalue()))
+    assert MaskPainter(photo).mask.size == (64, 96)  # painted as a viewer shows it
+    with checks_on():
+        pipe = AutoPipelineForInpainting.from_pretrained("stable-diffusion-v1-5/stable-diffusion-inpainting")
+        err = raised(lambda: pipe("a cat", image=photo, mask_image=make_mask(photo.size, box=(0, 0, 32, 32)),
+                                  num_inference_steps=2))
+    assert "EXIF rotation and was turned upright" in str(err) and "ImageOps.exif_transpose(photo)" in str(err)
+    assert "numpy shape" not in str(err)
