@@ -1,6 +1,7 @@
 """From the eleventh and twelfth probes: notes that named the wrong cause or fix, and calls that went silently wrong."""
 
 import os
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -329,7 +330,10 @@ def test_a_phone_photo_turned_by_exif_is_painted_upright_and_a_sideways_mask_is_
     assert MaskPainter(photo).mask.size == (64, 96)  # painted as a viewer shows it
     with checks_on():
         pipe = AutoPipelineForInpainting.from_pretrained("stable-diffusion-v1-5/stable-diffusion-inpainting")
-        err = raised(lambda: pipe("a cat", image=photo, mask_image=make_mask(photo.size, box=(0, 0, 32, 32)),
-                                  num_inference_steps=2))
+        with warnings.catch_warnings(record=True) as caught:  # the turn is said, then the mask refused
+            warnings.simplefilter("always")
+            err = raised(lambda: pipe("a cat", image=photo, mask_image=make_mask(photo.size, box=(0, 0, 32, 32)),
+                                      num_inference_steps=2))
+    assert any("EXIF rotation (orientation 6)" in str(w.message) for w in caught)
     assert "EXIF rotation and was turned upright" in str(err) and "ImageOps.exif_transpose(photo)" in str(err)
     assert "numpy shape" not in str(err)
