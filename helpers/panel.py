@@ -45,12 +45,6 @@ def _accepts(pipeline, name: str) -> bool:
         return False
 
 
-# names a learner may use for the panel's own controls (other tutorials, A1111's labels)
-PANEL_ALIASES = {"steps": "num_inference_steps", "num_steps": "num_inference_steps", "guidance": "guidance_scale",
-                 "cfg": "guidance_scale", "cfg_scale": "guidance_scale", "negative": "negative_prompt",
-                 "generator": "seed"}
-
-
 class Panel:
     """Sliders, prompts, Generate/Stop/Save and a history strip around one pipeline (ch. 1–5).
 
@@ -69,7 +63,9 @@ class Panel:
                  preview: bool = True, **unknown):
         if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
             name, value = next(iter(unknown.items()))
-            own = PANEL_ALIASES.get(name)
+            from helpers.callnames import OTHER_NAMES  # the names other tools give diffusers' settings
+
+            own = OTHER_NAMES.get(name) if OTHER_NAMES.get(name) in SHARED else None
             if name == "generator":
                 raise TypeError("Panel has no argument `generator`: it makes the generator itself from seed=, so that "
                                 "each run can be repeated. Pass a whole number, e.g. Panel(..., seed=42).")
