@@ -226,6 +226,15 @@ def check_embeds_given_whole(pipeline, args: dict) -> None:
                             "negative_prompt_embeds) or compel.pad_conditioning_tensors_to_same_length([prompt_embeds, "
                             "negative_prompt_embeds]) are unpacked first: prompt_embeds, negative_prompt_embeds = "
                             "... (the first to prompt_embeds=, the second to negative_prompt_embeds=).")
+    for name in ("prompt_embeds", "negative_prompt_embeds"):
+        given = args.get(name)
+        if given is not None and not isinstance(given, (tuple, list)) and not hasattr(given, "shape"):
+            parsed = type(given).__module__.startswith("compel")  # e.g. compel.parse_prompt_string's Conjunction
+            raise TypeError(f"{name} is a {type(given).__name__}, not a tensor of embeddings" + (
+                ": compel.parse_prompt_string only parses the text. Make the tensor with compel itself: "
+                f"{name} = compel(prompt) (or compel.build_conditioning_tensor_for_conjunction(parsed))."
+                if parsed else ". Pass the tensor an encoder made, e.g. compel(prompt) or "
+                "pipeline.encode_prompt(...)[0]."))
     unet = getattr(pipeline, "unet", None)
     if args.get("ip_adapter_image") is not None and unet is not None \
             and getattr(unet, "encoder_hid_proj", None) is None:

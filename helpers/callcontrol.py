@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
+
 
 def _name(pipeline) -> str:
     return type(pipeline).__name__
@@ -52,6 +54,12 @@ def check_control(pipeline, args: dict) -> None:
             hint = (f"the depth estimator's picture is result['depth']: {name}=result['depth'].convert('RGB')"
                     if "depth" in item else "pick the picture out of it")
             raise TypeError(f"{name} is a dict (keys {keys}), not a picture: {hint}.")
+        if isinstance(item, np.ndarray) and item.ndim == 2 and item.dtype.kind == "f":  # a raw depth array
+            raise ValueError(
+                f"{name} is a 2-D numpy array {item.shape} of floats: one channel and no colour axis, so diffusers "
+                "would read its first axis as the batch. Make it a picture first: "
+                f"{name} = Image.fromarray((array / array.max() * 255).astype('uint8')).convert('RGB'), or use "
+                "the depth estimator's picture, result['depth'].convert('RGB').")
         shape = tuple(getattr(item, "shape", ())) if hasattr(item, "dim") else ()
         if len(shape) == 2 or (len(shape) == 3 and shape[0] == 1):  # (H, W) or (1, H, W): one channel, no batch
             raise ValueError(

@@ -127,6 +127,8 @@ def _loader_frame(exc: BaseException) -> dict:
                      "revision": local.get("revision", kwargs.get("revision") if isinstance(kwargs, dict) else None),
                      "cache_dir": local.get("cache_dir", kwargs.get("cache_dir") if isinstance(kwargs, dict)
                                             else None),
+                     "force_download": local.get("force_download", kwargs.get("force_download")
+                                                 if isinstance(kwargs, dict) else None),
                      # parts passed as text (controlnet="lllyasviel/..."): from_pretrained takes loaded models there
                      "named_parts": sorted(k for k, v in (kwargs.items() if isinstance(kwargs, dict) else ())
                                            if isinstance(v, str) and k in PARTS)}

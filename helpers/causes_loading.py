@@ -78,6 +78,21 @@ def _folders(repo: str) -> list[str] | None:
     return component_folders(repo) if repo in recorded_repos() else None
 
 
+def _forced(facts: CallFacts | None) -> tuple[str, str] | None:
+    """force_download=True in an offline session: the loader may not read even the files it has."""
+    from helpers.modes import active_mode, hub_offline
+
+    if facts is None or facts.loader.get("force_download") is not True:
+        return None
+    if not (hub_offline() or active_mode() == "twins"):
+        return None
+    return ("force_download=True asks the loader to fetch every file again from the Hub, and this session is "
+            "offline (" + ("the twins" if active_mode() == "twins" else "HF_HUB_OFFLINE") + "), so it may not "
+            "use the files it already has.",
+            "leave force_download= out: the files are in the cache. A damaged twin is repaired by "
+            "`python -m helpers.twins build` (or the use_models cell, after a kernel restart).")
+
+
 def _refused() -> tuple[str, str] | None:
     """use_models() refused to switch caches in this kernel, and nothing was chosen since."""
     from helpers import modes
@@ -119,6 +134,9 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     from helpers.checkpoints import CHECKPOINTS
     from helpers.modes import active_mode, hub_offline
 
+    forced = _forced(facts)
+    if forced:
+        return forced
     loader = facts.loader if facts is not None else {}
     repo, cls = loader.get("repo"), loader.get("cls")
     if not repo or not isinstance(cls, type):
@@ -221,6 +239,9 @@ def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     elsewhere = (_other_cache(facts.loader) if facts is not None else None) or _refused()
     if elsewhere:
         return elsewhere
+    forced = _forced(facts)
+    if forced:
+        return forced
     given = re.match(r"(\w+) \{\s*\"_class_name\"", repo or "")  # from_config(scheduler): its printout as a "repo"
     if given:
         return (f"from_config was given a {given.group(1)} object; it takes that scheduler's settings, its .config, "

@@ -7,6 +7,7 @@ of autoencoder, the same number of latent channels, the same scaling factor and 
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -54,9 +55,28 @@ def _name(pipeline) -> str:
 MARK = "_tutorial_latent_space"  # a plain dict on the tensor: torch.save / torch.load(weights_only=True) keep it
 
 
+_RECENT: weakref.WeakSet = weakref.WeakSet()  # marked latents still alive: a scaled copy of one is recognised
+
+
 def mark_latents(tensor, space: LatentSpace) -> None:
     """Note on a latents tensor which latent space it is in, so the next pipeline can check it fits (ch. 3)."""
     setattr(tensor, MARK, asdict(space))
+    _RECENT.add(tensor)
+
+
+def _scaled_copy_of(z) -> tuple[LatentSpace, float] | None:
+    """The space of the marked latents that `z` is a multiple of (latents / factor), and that multiple, or None."""
+    flat = z.detach().float().flatten()
+    for marked in list(_RECENT):
+        if marked.shape != z.shape or marked is z:
+            continue
+        other = marked.detach().float().flatten()
+        if not flat.abs().sum():
+            continue
+        c = float((other * flat).sum() / (flat * flat).sum())  # least squares: other ≈ c · z
+        if c and float((other - c * flat).abs().max()) <= 1e-3 * float(other.abs().max()) + 1e-6:
+            return LatentSpace(**getattr(marked, MARK)), 1 / c
+    return None
 
 
 def latents_mark(tensor) -> LatentSpace | None:
@@ -175,12 +195,21 @@ def wrap_vae_decode() -> None:
     original = cls.__dict__["decode"]
 
     def decode(self, z, *args, **kwargs):
-        space = latents_mark(z) if isinstance(z, torch.Tensor) else None
-        factor = float(getattr(self.config, "scaling_factor", 1.0) or 1.0)
-        if space is not None and space.vae_class == type(self).__name__ and abs(factor - 1) > 1e-6 \
-                and abs(space.scaling_factor - factor) < 1e-6:
-            from helpers.callwarning import warn_call
+        from helpers.callwarning import warn_call
 
+        space = latents_mark(z) if isinstance(z, torch.Tensor) else None
+        copied = _scaled_copy_of(z) if space is None and isinstance(z, torch.Tensor) else None
+        factor = float(getattr(self.config, "scaling_factor", 1.0) or 1.0)
+        made = space or (copied[0] if copied else None)
+        if made is not None and made.vae_class == type(self).__name__ and abs(made.scaling_factor - factor) > 1e-6:
+            # each VAE's scaling_factor is measured on its own latents: another factor, another latent space
+            warn_call(f"vae.decode got latents that {made.pipeline or 'another pipeline'} made with its own VAE "
+                      f"(scaling_factor {made.scaling_factor:g}), and this VAE's is {factor:g}: two autoencoders with "
+                      "different latent spaces, so the picture comes out wrong. Decode them with the VAE of the "
+                      "pipeline that made them (that_pipeline.vae.decode(latents / "
+                      "that_pipeline.vae.config.scaling_factor).sample), or ask it for pictures: output_type='pil'.")
+        elif made is not None and (space is not None or abs(copied[1] - 1) < 1e-3) \
+                and made.vae_class == type(self).__name__ and abs(factor - 1) > 1e-6:
             warn_call(f"vae.decode got the latents of output_type='latent' as they came: the pipeline returns them "
                       f"multiplied by vae.config.scaling_factor ({factor:g}), and decode expects them divided again "
                       f"(they are {1 / factor:.1f} times too small), so the picture comes out wrong. Divide first, "

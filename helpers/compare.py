@@ -71,12 +71,30 @@ def correlation(image: Image.Image, reference: Image.Image, *, size: int = LAYOU
 
 def change_inside_outside(before: Image.Image, after: Image.Image, mask: Image.Image) -> tuple[float, float]:
     """Mean absolute change (0-255) inside and outside the white part of `mask`, at the mask's size (ch. 5)."""
+    from helpers.images import check_not_a_photo
+
+    for name, value in (("before", before), ("after", after), ("mask", mask)):
+        if not isinstance(value, Image.Image):
+            raise TypeError(f"change_inside_outside({name}=) must be a PIL image, got {type(value).__name__}.")
+    if _colour(mask) and min(_colour(before), _colour(after)) == 0.0:  # a grey picture among the first two
+        raise ValueError("change_inside_outside takes (before, after, mask) in that order, and the third is a colour "
+                         "picture while one of the first two is grey: the mask is in the wrong place. Call "
+                         "change_inside_outside(start_picture, result, mask).")
+    check_not_a_photo(mask, "change_inside_outside(mask=)")
     size = mask.size
     change = np.abs(_pixels(after, size) - _pixels(before, size)).mean(axis=2)
     inside = np.asarray(mask.convert("L"), dtype=np.float64) >= 128
     if inside.all() or not inside.any():
         raise ValueError("mask must have both white (repaint) and black (keep) pixels to compare the two parts.")
     return float(change[inside].mean()), float(change[~inside].mean())
+
+
+def _colour(picture: Image.Image) -> float:
+    """How far a picture's pixels are from grey on average (0 for a mask or any grey picture)."""
+    if picture.mode not in ("RGB", "RGBA"):
+        return 0.0
+    rgb = np.asarray(picture.convert("RGB").resize((64, 64)), dtype=np.int16)
+    return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())
 
 
 def falls_strictly(values) -> bool:

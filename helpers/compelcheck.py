@@ -48,6 +48,12 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's ({found.group(1)}:{weight}) as plain words at weight 1.0 (the colon and the "
                   f"number become tokens too); compel writes that weight as ({words}){weight}, or {words}+ / "
                   f"{words}++ for 1.1 / 1.21.")
+    swap = re.search(r"(\([^()]*\)|\w+)\.swap\(", text)
+    if swap:  # compel 2.5, Compel.build_conditioning_tensor_for_conjunction: cac_args.original_conditioning
+        warn_call(f"compel's {swap.group(0)}...) is cross-attention control, which needs an attention processor that "
+                  "diffusers' pipelines do not have: compel hands back the embeddings of the original words only, "
+                  "so the swap does nothing. To change a word, write the new prompt; to mix two prompts, compel "
+                  'writes ("a cat", "a dog").blend(0.5, 0.5).')
     alternation = re.search(r"\[([^\[\]|]+)\|([^\[\]]+)\]", text)
     if alternation:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "

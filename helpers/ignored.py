@@ -9,6 +9,7 @@ encoder is there. `wrap_scheduler_config` also says the keywords a scheduler's f
 from __future__ import annotations
 
 import difflib
+import enum
 import inspect
 import re
 
@@ -75,6 +76,16 @@ def _scheduler_betas(pipeline) -> None:
         raise TypeError(f"pipeline.scheduler is the class {scheduler.__name__} itself, not a scheduler. Make one "
                         f"with the model's settings: pipeline.scheduler = {scheduler.__name__}.from_pretrained("
                         "repo_id, subfolder='scheduler').")
+    if isinstance(scheduler, enum.Enum):  # KarrasDiffusionSchedulers.X: a name in diffusers' list of schedulers
+        cls = scheduler.name
+        raise TypeError(f"pipeline.scheduler is the enum member {type(scheduler).__name__}.{cls}, a name in "
+                        f"diffusers' list of schedulers, not a scheduler. Make one with the model's settings: "
+                        f"from diffusers import {cls}; pipeline.scheduler = {cls}.from_pretrained(repo_id, "
+                        "subfolder='scheduler').")
+    if scheduler is not None and not hasattr(scheduler, "set_timesteps"):
+        raise TypeError(f"pipeline.scheduler is a {type(scheduler).__name__}, not a scheduler (it has no "
+                        "set_timesteps). Make one with the model's settings: pipeline.scheduler = "
+                        "DDIMScheduler.from_pretrained(repo_id, subfolder='scheduler') (or another scheduler class).")
     reference = _reference_betas(pipeline)
     if not reference or scheduler is None:
         return
@@ -262,10 +273,36 @@ def wrap_scheduler_config() -> None:
             _warn(f"{cls.__name__} has no {key}=, so from_config dropped it without a word. It is a setting of "
                   f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
                   f"{key}={value!r}).")
-        return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+        try:
+            return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+        except NotImplementedError as err:
+            unknown = _unknown_setting(cls, kwargs, str(err))
+            if unknown is None:
+                raise
+            raise ValueError(unknown) from err
 
     _WRAPPED["mixin"], _WRAPPED["original"] = mixin, original
     mixin.from_config = classmethod(from_config)
+
+
+def _unknown_setting(cls, kwargs: dict, message: str) -> str | None:
+    """The scheduler setting a NotImplementedError names, with the values the class's __init__ accepts."""
+    for key, value in kwargs.items():
+        if not isinstance(value, str) or not message.startswith(f"{value} is not implemented for"):
+            continue  # only a value the learner passed, named by the message itself
+        try:
+            source = inspect.getsource(cls.__init__)
+        except (OSError, TypeError):
+            return None
+        found = re.search(rf"{key} not in \[([^\]]*)\]", source)  # e.g. algorithm_type not in ["dpmsolver", ...]
+        if found is None:
+            return None
+        accepted = re.findall(r"[\"']([^\"']+)[\"']", found.group(1))
+        close = difflib.get_close_matches(value, accepted, n=1, cutoff=0.6)
+        return (f"{key}={value!r} is not a value {cls.__name__} knows (diffusers says 'not implemented', but it is "
+                f"the value that is unknown). It takes {', '.join(map(repr, accepted))}"
+                + (f"; did you mean {key}={close[0]!r}?" if close else "."))
+    return None
 
 
 def unwrap_scheduler_config() -> None:

@@ -91,6 +91,9 @@ def check_images(pipeline, args: dict) -> dict:
         value = args.get(name)
         if value is None:
             continue
+        if isinstance(value, tuple) and len(value) > 1:  # diffusers' preprocess takes a list, and no tuple
+            raise TypeError(f"{name} is a tuple of {len(value)}; diffusers takes several pictures as a list: "
+                            f"{name}=list(that_tuple), or {name}=[a, b].")
         if isinstance(value, (list, tuple)) and not value:
             raise TypeError(f"{name} is an empty list: pass a picture, e.g. {name}=output.images[0].")
         if isinstance(value, (list, tuple)) and len(value) > 1 and all(
@@ -239,11 +242,18 @@ def check_sizes(pipeline, args: dict, signature) -> None:
     if isinstance(control, Image.Image):
         grey = np.asarray(control.convert("L"))
         white = float((grey == 255).mean())  # an edge map is mostly black on purpose; a clipped depth map is white
-        if white > 0.97 or grey.min() == grey.max():
-            _warn(f"control_image is {max(white, 1.0 if grey.min() == grey.max() else 0):.0%} one flat value: it "
-                  "carries almost no shape. A 16-bit depth "
-                  "map opened with load_image or .convert('RGB') is clipped to white; open it with "
-                  "helpers.images.load_image_file, which keeps its range.")
+        if grey.max() <= 16:  # e.g. a raw predicted_depth (a few units) cast straight to uint8
+            _warn(f"control_image is almost black (values {grey.min()}–{grey.max()} of 255), so the ControlNet sees "
+                  "next to no shape. A depth map made from the estimator's raw predicted_depth holds a few units, "
+                  "not 0–255: scale it first, array / array.max() * 255, before .astype('uint8'), or use the "
+                  "estimator's picture, result['depth'].convert('RGB').")
+        elif white > 0.97 or grey.min() == grey.max():
+            flat = f"{max(white, 1.0 if grey.min() == grey.max() else 0):.0%} one flat value"
+            _warn(f"control_image is {flat}: it carries almost no shape. " + (
+                "A 16-bit depth map opened with load_image or .convert('RGB') is clipped to white; open it with "
+                "helpers.images.load_image_file, which keeps its range." if white > 0.97 else
+                f"Every pixel is {grey.min()}: check how the map was made (chapter 4: "
+                "depth_estimator(picture)['depth'])."))
     for name in ("image", "control_image"):
         value = args.get(name)
         if not isinstance(value, Image.Image):

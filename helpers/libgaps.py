@@ -55,6 +55,7 @@ def check_library_gaps(pipeline, args: dict) -> None:
         warn_call(f"diffusers 0.42's Kandinsky 2.2 image-to-image passes height and width to its resize the other way "
                   f"round, so height={height}, width={width} gives a picture {width} tall and {height} wide. For "
                   f"{width}×{height} (width × height), pass them swapped: height={width}, width={height}.")
+    _check_one_negative_for_embeds(pipeline, args)
     encoder = getattr(pipeline, "text_encoder", None)
     if not flattened(encoder):
         return
@@ -81,3 +82,22 @@ def check_library_gaps(pipeline, args: dict) -> None:
             "diffusers takes an old path that reads text_encoder.text_model, gone from CLIPTextModel since "
             "transformers 5.6 (diffusers issue #14124). LoRA needs peft anyway: pip install peft, then restart "
             "the kernel.")
+
+
+def _check_one_negative_for_embeds(pipeline, args: dict) -> None:
+    """prompt_embeds for several prompts with one negative string, where encode_prompt makes one negative (ch. 4)."""
+    embeds, negative = args.get("prompt_embeds"), args.get("negative_prompt")
+    if args.get("prompt") is not None or not isinstance(negative, str) \
+            or args.get("negative_prompt_embeds") is not None:
+        return
+    count = embeds.shape[0] if getattr(embeds, "ndim", 0) == 3 else 1
+    guidance = args.get("guidance_scale")
+    if count < 2 or (isinstance(guidance, (int, float)) and guidance <= 1):  # no negative is made without guidance
+        return
+    # diffusers 0.42, pipeline_stable_diffusion.py encode_prompt: a negative string becomes [negative_prompt], one
+    # row, whatever the batch; SDXL's repeats it batch_size times and needs no word
+    if _encode_prompt_has(type(pipeline), "uncond_tokens = [negative_prompt]"):
+        raise ValueError(f"prompt_embeds holds {count} prompts and negative_prompt={negative!r} is one string: "
+                         f"{type(pipeline).__name__} makes one negative from a string, not one per prompt, and "
+                         f"the two batches do not fit. Pass negative_prompt=[{negative!r}] * {count}, or "
+                         f"negative_prompt_embeds with {count} rows (e.g. compel([...]) of {count} negatives).")

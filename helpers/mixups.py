@@ -35,6 +35,19 @@ def _grey(picture: Image.Image) -> bool:
     return bool((small[..., 0] == small[..., 1]).all() and (small[..., 1] == small[..., 2]).all())
 
 
+def _upside(control: Image.Image) -> None:
+    """A depth map much brighter at the top than at the bottom: maybe inverted (far drawn bright)."""
+    import numpy as np
+
+    grey = np.asarray(control.convert("L").resize((48, 48)), dtype=np.float64)
+    top, bottom = grey[:16].mean(), grey[32:].mean()
+    if top - bottom > 60:  # most scenes put the near ground at the bottom, which a depth map draws bright
+        warn_call(f"control_image is much brighter at the top ({top:.0f} of 255) than at the bottom ({bottom:.0f}). "
+                  "A depth ControlNet reads bright as near, as the depth estimator draws it, and in most scenes the "
+                  "near ground is at the bottom. If you inverted the map (255 - depth, ImageOps.invert), leave that "
+                  "out; if the scene is really so, nothing is wrong.")
+
+
 def _swapped_control(pipeline, args: dict) -> None:
     image, control = args.get("image"), args.get("control_image")
     net = getattr(pipeline, "controlnet", None)
@@ -42,6 +55,8 @@ def _swapped_control(pipeline, args: dict) -> None:
     if not any(kind in name for kind in GREY_MAPS) or not isinstance(image, Image.Image) \
             or not isinstance(control, Image.Image):
         return  # a segmentation or pose ControlNet takes colour maps, and a start photo may be black and white
+    if "depth" in name and _grey(control):
+        _upside(control)
     if control is image and not _grey(image):
         warn_call("control_image= is the start picture itself. The ControlNet reads it as its map (a depth "
                   "ControlNet: near is bright), so the photo's brightness becomes the layout it follows. Make the "

@@ -20,6 +20,7 @@ from helpers.panel_controls import (
     SHARED,
     Choice,
     Controls,
+    History,
     Result,
     Results,
     Slider,
@@ -144,7 +145,7 @@ class Panel:
         self.status = W.HTML(value=_("ready") + _html(kept))
         self.image = W.Image(format="png", layout=W.Layout(max_width="512px"))
         self.caption = W.HTML(value="")
-        self.history = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.history = History(layout=W.Layout(flex_flow="row wrap"))
         self.steps = PanelPreview(pipeline, self.image, enabled=preview)  # the picture forming, then a scrubber
 
         self.generate_button.on_click(lambda _: self._clicked())

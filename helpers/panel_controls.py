@@ -7,6 +7,7 @@ the range. ipywidgets would clamp both without a word, and the picture would not
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import ipywidgets as W
 from PIL import Image
 from traitlets import Int, TraitError, validate
 
+from helpers.callwarning import CallWarning
 from helpers.i18n import _
 
 # pipeline arguments that take fractions, whatever numbers their slider was declared with
@@ -73,6 +75,12 @@ class Results(list):
         self.panel = panel
 
     def __getitem__(self, index):
+        if isinstance(index, int) and index < 0 and len(self) > 1 and not self.panel.__dict__.get("_said_order"):
+            self.panel._said_order = True  # Python's habit reads [-1] as the newest; here it is the oldest kept
+            warnings.warn(CallWarning(
+                f"panel.results is newest first: results[{index}] is an earlier picture "
+                f"({len(self) + index + 1} of {len(self)} kept, counting from the newest); the newest is "
+                "panel.results[0]."), stacklevel=2)
         try:
             return super().__getitem__(index)
         except IndexError:
@@ -83,6 +91,14 @@ class Results(list):
                 "the run is still going (generate() returns at once). Wait for it: panel.wait(), or "
                 "panel.generate(wait=True)." if running else "press Generate, or call panel.generate(wait=True).")
             ) from None
+
+
+class History(W.HBox):
+    """The strip of thumbnails on screen; indexing it points to panel.results, where the pictures are."""
+
+    def __getitem__(self, index):
+        raise TypeError("panel.history is the strip of thumbnails on screen, not the pictures. The pictures are in "
+                        f"panel.results, newest first: panel.results[{index!r}].image, or .save(path).")
 
 
 @dataclass(frozen=True)

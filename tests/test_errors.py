@@ -417,3 +417,13 @@ def test_40_gpu_tests_without_cuda(monkeypatch):
         conftest.check_gpu_option(Asked())
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     conftest.check_gpu_option(Asked())  # on a GPU machine the same option runs tests/gpu
+
+
+def test_readme_counts_the_catalogue_as_it_is():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = re.findall(r"^\| (\d+) \|", (root / "docs" / "errors.md").read_text(encoding="utf-8"), re.MULTILINE)
+    said = re.search(r"docs/errors\.md\)\s+lists (\d+) bad inputs", (root / "README.md").read_text(encoding="utf-8"))
+    assert said and int(said.group(1)) == len(rows) == int(rows[-1]), "README's count of docs/errors.md is stale"
