@@ -177,6 +177,40 @@ def check_callback(args: dict) -> None:
                         "parameters and read callback_kwargs['latents'].") from None
 
 
+def check_old_callback(pipeline, callback, steps) -> None:
+    """callback=, the older per-step hook f(step, timestep, latents), given what it cannot call (ch. 1, 3)."""
+    if callback is None or not callable(callback):
+        return
+    kind, params = _name(pipeline), _params(pipeline)
+    newer = "callback_on_step_end" in params
+    is_preview = type(callback).__name__ == "StepPreview"
+    try:
+        inspect.signature(callback).bind(0, 0, None)
+        fits = not is_preview
+    except (TypeError, ValueError):
+        fits = False
+    if not fits:
+        shown = "StepPreview" if is_preview else f"yours takes {_signature(callback)}"
+        raise TypeError(f"callback= is the older per-step hook, called as f(step, timestep, latents); {shown}. " + (
+            "That is a callback_on_step_end, called as f(pipeline, step, timestep, callback_kwargs): pass "
+            f"callback_on_step_end={'preview' if is_preview else 'your_function'} instead of callback=."
+            if newer else f"{kind} has only this older hook (no callback_on_step_end"
+            + (", so a StepPreview cannot watch it" if is_preview else "")
+            + "): write a function of those three parameters, and pass callback_steps=1."))
+    if steps is None and newer:  # diffusers 0.42 computes i % callback_steps with the deprecated callback
+        raise TypeError("callback= (the older hook, deprecated here) needs callback_steps= beside it, e.g. "
+                        "callback_steps=1, or diffusers stops with `int % NoneType`. Better, use the newer hook: "
+                        "callback_on_step_end=f, with f(pipeline, step, timestep, callback_kwargs) returning "
+                        "callback_kwargs.")
+
+
+def _signature(function) -> str:
+    try:
+        return str(inspect.signature(function))
+    except (TypeError, ValueError):
+        return "other parameters"
+
+
 def check_text_where_embeds_go(pipeline, args: dict) -> None:
     """Text given to Kandinsky 2.2's decoder alone, which takes the prior's image_embeds (ch. 3)."""
     given = args.get("image_embeds")
@@ -263,6 +297,14 @@ def check_kinds(pipeline, args: dict) -> None:
         if isinstance(default, bool) and isinstance(value, str):  # guess_mode="no": any word would read as True
             raise TypeError(f"{name}={value!r} is text, and {name} takes True or False; Python reads any non-empty "
                             f"text as True. Pass {name}=True or {name}=False.")
+        if name == "padding_mask_crop" and isinstance(value, float) and not value.is_integer():
+            raise TypeError(f"padding_mask_crop={value} is a fraction, and padding_mask_crop counts pixels: the "
+                            "margin kept around the mask's box, e.g. padding_mask_crop=32 (leave it out for no crop).")
+        if name == "padding_mask_crop" and value == 0 and not isinstance(value, bool):
+            from helpers.callwarning import warn_call
+
+            warn_call("padding_mask_crop=0 still crops: the call repaints the mask's own box at full size and pastes "
+                      "it back, with no margin around it. To switch the crop off, leave padding_mask_crop out (None).")
         if name in ("original_size", "target_size", "crops_coords_top_left", "negative_original_size",
                     "negative_target_size", "negative_crops_coords_top_left") and isinstance(value, (int, float)):
             raise TypeError(f"{name}={value!r} is one number, and SDXL reads {name} as a (height, width) pair: "

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from PIL import Image
 
 from helpers import checks
-from helpers.callbatch import check_batch
+from helpers.callbatch import check_batch, check_old_callback
 from helpers.callranges import check_ranges
 from helpers.families import check_families
 from helpers.ignored import check_ignored
@@ -284,6 +284,12 @@ def check_prompts(pipeline, args: dict) -> None:
                               "prior_tokenizer")) if t is not None), None)  # the SDXL refiner has only the 2nd
             if tokenizer is not None and name in ("prompt", "negative_prompt"):
                 checks.check_prompt_length(tokenizer, text, name)
+    prompt = args.get("prompt")
+    if isinstance(prompt, list) and len(prompt) >= 3 and all(isinstance(t, str) for t in prompt) \
+            and any(len(t.split()) <= 1 for t in prompt):  # e.g. prompt.split(", "): the keywords as a batch
+        _warn(f"prompt is a list of {len(prompt)} texts, which diffusers reads as {len(prompt)} prompts: "
+              f"{len(prompt)} pictures, each drawn from its own text alone ({prompt[-1]!r} by itself). For one "
+              "picture with all these words, pass one string: prompt=', '.join(that_list).")
     guidance = args.get("guidance_scale")
     if args.get("negative_prompt") and guidance is not None and guidance <= 1:
         _warn(f"negative_prompt is ignored: guidance_scale={guidance} ≤ 1 switches classifier-free guidance off, "
@@ -298,6 +304,10 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
     # the caller checked the names (helpers.callnames.check_names); here the values, with **kwargs leftovers set aside
     var_kw = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
     args = {k: v for k, v in arguments.items() if k != "self" and k not in var_kw}
+    extra = arguments.get(var_kw[0]) if var_kw else None
+    extra = extra if isinstance(extra, dict) else {}
+    check_old_callback(pipeline, args.get("callback", extra.get("callback")),
+                       args.get("callback_steps", extra.get("callback_steps")))
     defaults = {n: p.default for n, p in signature.parameters.items() if p.default is not p.empty}
     with checks.said_once_for(pipeline):
         check_numbers(pipeline, args, defaults)

@@ -28,6 +28,12 @@ def _control_param(pipeline) -> str | None:
 
 def check_control(pipeline, args: dict) -> None:
     """A ControlNet's control picture: given, one per ControlNet, a picture, not the raw depth output (ch. 4)."""
+    if "ControlNet" in _name(pipeline) and getattr(pipeline, "controlnet", 1) is None:
+        raise TypeError(f"{_name(pipeline)}.controlnet is None, and a ControlNet pipeline cannot run without its "
+                        "ControlNet (diffusers would stop with a bare AssertionError). To switch it off for one call: "
+                        "controlnet_conditioning_scale=0; for a plain pipeline on the same weights: "
+                        "AutoPipelineForImage2Image.from_pipe(pipeline, controlnet=None). Put the model back with "
+                        "pipeline.controlnet = controlnet (the one you loaded).")
     name = _control_param(pipeline)
     if name is None:
         return

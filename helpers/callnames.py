@@ -76,6 +76,28 @@ OTHER_NAMES = {
     "negative": "negative_prompt", "neg_prompt": "negative_prompt",
     "control": "controlnet_conditioning_scale", "control_scale": "controlnet_conditioning_scale",
     "controlnet_scale": "controlnet_conditioning_scale", "control_weight": "controlnet_conditioning_scale",
+    "control_strength": "controlnet_conditioning_scale", "controlnet_strength": "controlnet_conditioning_scale",
+    "guidance_start": "control_guidance_start", "guidance_end": "control_guidance_end",
+    "ddim_steps": "num_inference_steps", "init_images": "image",
+}
+# other tools' settings that have no diffusers argument of that meaning: what to do instead
+OTHER_WAYS = {
+    "image_strength": "is the Stability API's share of the start picture kept, the other way round from strength=: "
+                      "strength = 1 - image_strength (image_strength=0.35 is strength=0.65).",
+    "ip_adapter_scale": "is set on the pipeline, not per call: pipeline.set_ip_adapter_scale(0.6).",
+    "lora_strength": "sets a LoRA's strength, which diffusers takes in cross_attention_kwargs={'scale': 0.5}, "
+                     "or once with pipeline.set_adapters(name, adapter_weights=0.5).",
+    "latent_image": "holds latents to start from; diffusers takes them in image= of an image-to-image pipeline "
+                    "(with strength= as the denoise amount), or in latents= for text-to-image.",
+    "noise_seed": "is a seed; pipelines take a seeded generator instead: "
+                  "generator=torch.Generator().manual_seed(seed).",
+    "inpainting_mask_invert": "inverts the mask; diffusers repaints the mask's white part, so to repaint the rest "
+                              "invert it first: "
+                              "mask_image = ImageOps.invert(mask_image.convert('L')).",
+    "control_mode": "has no diffusers counterpart; the nearest is guess_mode=True, where the ControlNet works "
+                    "without the prompt's help.",
+    "resize_mode": "has no diffusers counterpart: resize or crop the control picture to the start picture's size "
+                   "yourself, control_image = control_image.resize(image.size).",
 }
 
 
@@ -125,6 +147,26 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
     value = (given or {}).get(key)
     if other_name(key, params, value):
         return f"diffusers names this setting {other_name(key, params, value)}=: pass that instead of {key}=."
+    if key in OTHER_WAYS:
+        return f"{key}= {OTHER_WAYS[key]}"
+    target = OTHER_NAMES.get(key)
+    takers = [n for n in pipelines_taking(target) if n != kind] if target and target not in params else []
+    if takers:  # another tool's name for a setting this pipeline lacks: say so, not "check the spelling"
+        named = ", ".join(takers[:3]) + (" and others" if len(takers) > 3 else "")
+        return (f"{key}= is other tools' name for {target}=, which {named} take; {kind} has no such setting"
+                + (" (it has no ControlNet: chapter 4 loads one with StableDiffusionControlNetImg2ImgPipeline)"
+                   if "controlnet" in target else "") + ", so leave it out.")
+    if key == "image_guidance_scale":  # InstructPix2Pix's: not a stronger guidance_scale
+        return (f"image_guidance_scale= is InstructPix2Pix's weight on its start picture; {kind} has none. Here "
+                "how much of the start picture is kept is set by strength= (lower keeps more), and guidance_scale= "
+                "weighs the prompt.")
+    if key == "mask_blur" and "mask_image" in params:  # A1111's; diffusers blurs the mask before the call
+        return ("diffusers does not blur the mask in the call: blur it first with the pipeline's own mask "
+                "processor, mask_image = pipeline.mask_processor.blur(mask_image, blur_factor=4), then pass it.")
+    if key in ("inpaint_full_res", "only_masked", "inpaint_only_masked") and "padding_mask_crop" in params:
+        return ("A1111's 'inpaint only masked' is padding_mask_crop= in diffusers: the margin in pixels kept "
+                "around the mask's box, which is cut out, repainted at full size and pasted back, e.g. "
+                "padding_mask_crop=32.")
     if key in ("scheduler", "sampler", "sampler_name"):
         return ("a scheduler is set on the pipeline before the call, not passed to it: pipeline.scheduler = "
                 "DDIMScheduler.from_config(pipeline.scheduler.config) (any scheduler class), then call as before.")
@@ -158,7 +200,12 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
         return (f"{key}= is an argument of {named}, not of {kind}: this pipeline has no such setting, so leave it "
                 "out.")
     close = difflib.get_close_matches(key, params, n=1, cutoff=0.6)
-    return f"Did you mean {close[0]}=?" if close else "Check the spelling against help(type(pipeline).__call__)."
+    if close:  # a typo, or another tool's setting with a similar name: the second gets no false promise
+        return (f"Did you mean {close[0]}=? If {key} is a setting of another tool or pipeline, {kind} has no such "
+                "setting.")
+    return (f"{kind} has no {key}= and no argument with a similar name. If it is another tool's setting, diffusers "
+            "does it another way or not at all; this pipeline's own arguments are listed by "
+            "help(type(pipeline).__call__).")
 
 
 def check_names(pipeline, signature, given: dict) -> None:

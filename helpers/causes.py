@@ -151,6 +151,10 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     from pathlib import Path
 
     name = getattr(exc, "filename", None)
+    if isinstance(name, (str, os.PathLike)) and os.fspath(name).startswith("~"):  # only the shell expands ~
+        return (f"{os.fspath(name)!r} starts with '~', which Python's open() and PIL do not expand to your home "
+                "folder: they look for a folder named '~' in the working folder.",
+                f"expand it first: os.path.expanduser({os.fspath(name)!r}) (or Path(...).expanduser()).")
     folder = Path(name).expanduser().parent if isinstance(name, (str, os.PathLike)) and str(name) else None
     if folder is None or folder.is_dir():  # the folder is there: the name is what is wrong
         return ("the file is not where the path says. Relative paths start from the notebook's folder (notebooks/).",
@@ -260,3 +264,4 @@ def callback_return(exc: BaseException, facts: CallFacts | None) -> tuple[str, s
             "returned something else; diffusers reads the tensors from that dict.",
             "change what you need inside it, then end with `return callback_kwargs` (e.g. callback_kwargs['latents'] "
             "= latents; return callback_kwargs).")
+

@@ -167,3 +167,48 @@ def hook_without_kwargs(exc: BaseException, facts: CallFacts | None) -> tuple[st
             f"registered with with_kwargs=True; without it, torch calls {called}.",
             f"register it with them: module.{method}({name}, with_kwargs=True), or drop the parameter: "
             f"def {name}({dropped}).")
+
+
+_PIL_ARGS = {**PIL_CALLS, "paste": ("self", "im", "mask")}  # paste's own picture is self
+
+
+def pil_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """PIL's "images do not match": the pictures of the call that failed, by size and mode (ch. 5)."""
+    from PIL import Image
+
+    frames = [tb.tb_frame for tb in _tracebacks(exc) if tb.tb_frame.f_code.co_name in _PIL_ARGS
+              and "PIL" in tb.tb_frame.f_code.co_filename]
+    if not frames:
+        return None
+    frame = frames[0]  # the PIL function the learner called (composite calls paste inside)
+    function = frame.f_code.co_name
+    pictures = {n: frame.f_locals.get(n) for n in _PIL_ARGS[function]}
+    pictures = {("image" if n == "self" else n): p for n, p in pictures.items() if isinstance(p, Image.Image)}
+    if len(pictures) < 2:
+        return None
+    box = frame.f_locals.get("box")
+    if function == "paste" and isinstance(box, tuple) and len(box) == 4 and "im" in pictures:
+        size = (box[2] - box[0], box[3] - box[1])
+        if size != pictures["im"].size:  # a 4-tuple box must be the pasted picture's own size
+            return (f"paste's box {box} is {size[0]}×{size[1]}, and the picture pasted is "
+                    f"{pictures['im'].width}×{pictures['im'].height}: a box of four numbers must be its size.",
+                    f"give only the corner, ({box[0]}, {box[1]}), or resize the pasted picture to {size}.")
+    listed = ", ".join(f"{n} {p.width}×{p.height} {p.mode}" for n, p in pictures.items())
+    sizes = [p.size for p in pictures.values()]
+    common = max(set(sizes), key=sizes.count)
+    odd = [n for n, p in pictures.items() if p.size != common]
+    if odd:
+        fixes = "; ".join(f"{n} = {n}.resize({common})" for n in odd)
+        return (f"PIL's {function} takes pictures of one size, and it got {listed}.",
+                f"bring {' and '.join(odd)} to {common[0]}×{common[1]}: {fixes} (or, if one is a pipeline's "
+                "result, make it at that size with height= and width= in the call).")
+    if function in ("blend", "alpha_composite") and len({p.mode for p in pictures.values()}) > 1:
+        mode = "RGBA" if function == "alpha_composite" else next(iter(pictures.values())).mode
+        return (f"PIL's {function} takes pictures of one mode, and it got {listed}.",
+                f"convert them to one mode first: .convert({mode!r}) on each.")
+    mask = pictures.get("mask")
+    if mask is not None and mask.mode not in ("1", "L", "LA", "RGBA", "RGBa"):
+        return (f"PIL's {function} reads the mask's brightness from an 'L' picture, and mask is {mask.mode}.",
+                "mask = mask.convert('L').")
+    return None
+

@@ -198,6 +198,12 @@ def check_embeds(prompt_embeds, negative_prompt_embeds) -> None:
         if embeds is not None and getattr(embeds, "ndim", 3) == 2:
             raise ValueError(f"{name} has shape {tuple(embeds.shape)}: one prompt without its batch axis. Pipelines "
                              f"take (batch, tokens, width); pass {name}={name}[None].")
+        if embeds is not None and getattr(embeds, "ndim", 3) > 3:  # e.g. a [None] or torch.stack too many
+            shape = tuple(embeds.shape)
+            fix = (f"drop the extra axis: {name}={name}.squeeze({shape.index(1)})" if 1 in shape[:2] else
+                   "make it (batch, tokens, width) again")
+            raise ValueError(f"{name} has {len(shape)} axes {shape}, and embeddings are (batch, tokens, width), 3 "
+                             f"axes: {fix} (a [None] or torch.stack too many adds one).")
     if negative_prompt_embeds is None or tuple(prompt_embeds.shape) == tuple(negative_prompt_embeds.shape):
         return
     p, n = tuple(prompt_embeds.shape), tuple(negative_prompt_embeds.shape)

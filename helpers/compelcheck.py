@@ -54,6 +54,12 @@ def check_compel_text(compel, text) -> None:
                   "diffusers' pipelines do not have: compel hands back the embeddings of the original words only, "
                   "so the swap does nothing. To change a word, write the new prompt; to mix two prompts, compel "
                   'writes ("a cat", "a dog").blend(0.5, 0.5).')
+    heavy = re.search(r"(?<!\\)[)\"](\d+(?:\.\d+)?)(?=[\s,;]|$)", text)  # compel's (word)1.5, written (word)15
+    if heavy and float(heavy.group(1)) > 3:
+        weight = heavy.group(1)
+        warn_call(f"compel weight {weight} multiplies the word's vector {weight} times, which swamps the rest of the "
+                  "prompt; weights of 0.5–1.5 are usual" + (f" (did you mean {weight[0]}.{weight[1:]}?)" if
+                                                             len(weight) == 2 and weight.isdigit() else "") + ".")
     alternation = re.search(r"\[([^\[\]|]+)\|([^\[\]]+)\]", text)
     if alternation:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "
@@ -163,6 +169,18 @@ def wrap_compel() -> None:
 
     @functools.wraps(made)
     def __init__(self, tokenizer=None, text_encoder=None, *args, **kwargs):
+        if hasattr(tokenizer, "forward") and hasattr(text_encoder, "model_max_length"):  # the two swapped
+            raise TypeError("Compel's first argument is the tokenizer and its second the text encoder; these came "
+                            "the other way round. Pass them by name: Compel(tokenizer=pipeline.tokenizer, "
+                            "text_encoder=pipeline.text_encoder).")
+        device = kwargs.get("device")
+        if isinstance(device, str) and device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"Compel(device={device!r}), but this torch has no CUDA device, so compel's tensors "
+                                 "could not go there. Leave device= out: compel then works where the text encoder "
+                                 "is.")
         missing = [n for n, v in (("tokenizer", tokenizer), ("text_encoder", text_encoder)) if v is None]
         if missing:
             raise TypeError(f"Compel got {' and '.join(f'{n}=None' for n in missing)}: the pipeline they came from has "

@@ -355,13 +355,19 @@ def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=No
     if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 1:
         raise ValueError(f"max_width={max_width!r} must be a whole number of pixels above 0, e.g. max_width=2048.")
     twin = _twin(twin)
-    n = len(images)
+    n, given = len(images), scale is not None
     if scale is None:  # 1:1 where the row fits in max_width, else 1:2, 1:3 ...: a ratio a reader can say
         needed = sum(im.width for im in images) + 2 * PAD * (n - 1)
         scale = 1 / -(-needed // max_width)
     elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
         raise ValueError(f"scale={scale!r} must be a number above 0 (1 draws every picture at its own pixel size).")
     sizes = [(max(1, round(im.width * scale)), max(1, round(im.height * scale))) for im in images]
+    drawn = sum(max(w, MIN_COLUMN) for w, _h in sizes) + 2 * PAD * (n - 1)
+    if given and drawn > max_width:  # scale=50 meant as percent draws each picture 50 times its size
+        percent = f"scale is a factor, not a percent: scale={scale / 100:g} for {scale:g} %, " if scale >= 10 else ""
+        raise ValueError(f"scale={scale!r} draws each picture {scale:g} times its size: a row {drawn} px wide, over "
+                         f"max_width={max_width}. {percent}scale=1 for true size; leave scale out to fit the row in "
+                         f"max_width, or pass max_width={drawn} to draw it this wide.")
     pictures = _tiles(list(images), sizes, "true_size_row")
     widths = [max(w, MIN_COLUMN) for w, _h in sizes]
     tallest = max(h for _w, h in sizes)

@@ -258,6 +258,10 @@ def wrap_scheduler_config() -> None:
         takes = inspect.signature(cls.__init__).parameters if issubclass(cls, scheduler) else kwargs
         dropped = {}
         for key, value in kwargs.items():
+            default = takes[key].default if issubclass(cls, scheduler) and key in takes else None
+            if isinstance(default, bool) and isinstance(value, str):  # "False" and "no" would both read as True
+                raise TypeError(f"{key}={value!r} is text, and {cls.__name__}'s {key} takes True or False; Python "
+                                f"reads any non-empty text as True. Pass {key}=True or {key}=False.")
             owners = [] if key in takes else [n for n in _scheduler_keyword_owners(key) if n != cls.__name__]
             # a setting of other schedulers that would change something there: hub keywords (cache_dir=),
             # a default value (use_karras_sigmas=False) and another scheduler's **config spread in are not said

@@ -120,6 +120,11 @@ def check_images(pipeline, args: dict) -> dict:
                                  "load_image_file(path).")
             if isinstance(item, torch.Tensor) and item.ndim == 3 and item.shape[0] in (4, 16):
                 checks.check_latent_batch(item, name)
+            if name == "control_image" and isinstance(item, torch.Tensor) and item.ndim == 4 \
+                    and item.shape[1] in (4, 16) and "control" in kind.lower():  # latents, e.g. output_type='latent'
+                raise ValueError(f"control_image is a tensor of latents {tuple(item.shape)}; the ControlNet reads a "
+                                 "picture with 3 channels, the map it follows (chapter 4: the depth map). Pass "
+                                 "control_image=depth_image, a PIL picture.")
             if name == "control_image" and isinstance(item, torch.Tensor) and item.ndim in (3, 4) \
                     and item.shape[-3] == 1:  # a one-channel depth map: the ControlNet's first layer takes RGB
                 raise ValueError(f"control_image is a one-channel tensor {tuple(item.shape)}, and a ControlNet "
@@ -156,6 +161,9 @@ def check_images(pipeline, args: dict) -> dict:
             if isinstance(item, Image.Image):
                 image = new.get("image", args.get("image"))  # the picture as it will be used (EXIF turn applied)
                 item = _to_mask(item, image) if name == "mask_image" else checks.check_image(item, name)
+            elif isinstance(getattr(item, "image", None), Image.Image):  # a panel Result: a picture and its settings
+                raise TypeError(f"{name} is a panel {type(item).__name__}, a picture with the settings that made it; "
+                                f"its picture is .image: {name}=panel.results[0].image.")
             elif hasattr(item, "images"):  # a whole pipeline output
                 raise TypeError(f"{name} is a {type(item).__name__} (a pipeline's whole output). Pass its picture: "
                                 f"{name}=output.images[0].")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import traceback
 
-from helpers import causes, causes_code, causes_loading, causes_names, causes_parts
+from helpers import causes, causes_code, causes_files, causes_loading, causes_names, causes_parts, causes_values
 from helpers.callfacts import CallFacts, facts_for
 from helpers.i18n import _
-
-TWINS_REPAIR = "python -m helpers.twins build"
 
 # (exception class names, a pattern its message matches, what it means, how to fix it[, where]); first match wins.
 # `where` (optional) must match the file or function of a traceback frame: a bare IndexError means a bad step
@@ -20,13 +18,9 @@ RULES = [
     (("ZeroDivisionError",), r"", "a step count of 0 reached the scheduler, which divides by it.",
      "pass num_inference_steps=1 or more (20–50 is typical); for img2img also num_inference_steps × strength ≥ 1.",
      r"schedul"),
-    (("IndexError",), r"out of bounds|out of range",
-     "the scheduler looked up a timestep that does not exist: usually a float or a too-large num_inference_steps, or "
-     "a strength outside [0, 1].",
-     "use a whole num_inference_steps (int(...)) between 1 and 1000, and strength between 0 and 1.", r"schedul"),
-    (("ValueError", "OverflowError"), r"cannot convert float (NaN|infinity) to integer",
-     "a NaN or inf reached a place that needs a whole number (steps × strength, a size).",
-     "check the numbers you pass (strength, num_inference_steps, guidance_scale, height, width): all must be finite."),
+    (("IndexError",), r"out of bounds|out of range", causes_values.scheduler_index, None, r"schedul"),
+    (("ValueError", "OverflowError"), r"cannot convert float (NaN|infinity) to integer", causes_values.not_finite,
+     None),
     (("OutOfMemoryError", "RuntimeError"),
      r"out of memory|can't allocate memory|not enough memory|DefaultCPUAllocator|MPS backend out of memory",
      "the device ran out of memory for this call.",
@@ -41,10 +35,7 @@ RULES = [
     (("SafetensorError", "OSError", "RuntimeError", "EOFError", "UnpicklingError"),
      r"deserializ|HeaderTooLarge|incomplete metadata|MetadataIncompleteBuffer|unexpected end|Ran out of input|"
      r"PytorchStreamReader failed|invalid load key|(?<!image )file is truncated|Unable to load weights",
-     "a weights file in the cache is damaged (a download or build that was cut off).",
-     f"twins: run `{TWINS_REPAIR}` (or restart the kernel: the `use_models` cell checks and repairs them). Real "
-     "weights: delete that repo's folder (models--org--name) from your Hugging Face cache and load again; "
-     "`hf cache delete` lists them."),
+     causes_files.damaged_weights, None),
     (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
      r"does not appear to have a file|no file named|model_index\.json", causes_loading.missing_file, None),
     (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
@@ -68,34 +59,23 @@ RULES = [
     (("RuntimeError", "ValueError"),
      r"size of tensor a|Sizes of tensors must match|shapes cannot be multiplied|must match the size|"
      r"Incorrect configuration settings|to have \d+ channels", causes.sizes_dont_fit, None),
-    (("ValueError",), r"have to be divisible by",
-     "height and width must be multiples of 8: the VAE shrinks pictures 8 times.",
-     "round them: height = height // 8 * 8, and the same for width."),
+    (("ValueError",), r"have to be divisible by", causes_values.divisible_by, None),
     (("AttributeError",), r"'list' object has no attribute '(save|resize|convert|show|crop|size|mode|width)'",
-     "this is a list of pictures, not one picture (a pipeline's .images is such a list: one per prompt and per "
-     "num_images_per_prompt).",
-     "pick one: output.images[0].save('out.png'), or loop: for i, im in enumerate(output.images): ..."),
+     causes_values.list_not_picture, None),
     (("TypeError", "AttributeError", "ValueError"),
      r"color must be int|cannot determine region size|'(Tensor|ndarray)' object has no attribute",
      causes_code.pil_got_tensor, None, r"PIL.Image\.py (composite|paste|blend|alpha_composite)$"),
     (("AttributeError",),
      r"'(Tensor|(numpy\.)?ndarray)' object has no attribute '(save|resize|convert|size|show|crop|mode)'",
-     "this is a tensor or array, not a PIL picture: output_type='latent' (or 'pt', 'np') returns those.",
-     "ask for pictures with output_type='pil' (the default), or pass the latents on to the next pipeline (chapter 3)."),
-    (("AssertionError",), r"", "make_image_grid needs rows × cols to equal the number of images.",
-     "pass rows and cols whose product is len(images), e.g. rows=1, cols=len(images).", r"make_image_grid"),
+     causes_values.array_not_picture, None),
+    (("AssertionError",), r"", causes_values.grid_count, None, r"make_image_grid"),
     (("OSError",), r"image file is truncated",
      "this picture file is cut short: a download or copy that stopped before the end.",
      "download or copy it again; to use the part that is there, set PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True "
      "before opening it."),
-    (("UnidentifiedImageError",), r"",
-     "PIL could not read this file as a picture (a web page, a text file, or a damaged download).",
-     "open the file in a browser to check it; for a URL, link the image itself (it ends in .png or .jpg)."),
+    (("UnidentifiedImageError",), r"", causes_files.unreadable_picture, None),
     (("FileNotFoundError",), r"", causes.missing_folder, None),
-    (("AttributeError",), r"'tuple' object has no attribute 'images'",
-     "with return_dict=False a pipeline returns a plain tuple, (images, flags), which has no .images.",
-     "take the pictures with output[0] (output[0][0] is the first), or leave out return_dict=False and use "
-     "output.images[0]."),
+    (("AttributeError",), r"'tuple' object has no attribute 'images'", causes_values.tuple_output, None),
     (("TypeError",), r"from_pretrained\(\) takes \d positional arguments? but \d were given",
      "from_pretrained takes only the repo id by position; everything after it goes by name.",
      "name each one (dtype=torch.float16, subfolder='unet'), and spread load_args' dict with two stars: "
@@ -125,17 +105,20 @@ RULES = [
     (("RuntimeError",), r"device type at start of device string: (gpu|GPU|nvidia|cuda0)",
      "torch names devices 'cuda' (NVIDIA), 'mps' (Apple) and 'cpu'; 'gpu' is not one of them.",
      "device = pick_device() (helpers.device) picks the one this machine has; pass that."),
-    (("TypeError",), r"Cannot handle this data type: \(1, 1, \d\), <f[48]",
-     "this is a picture of floats (output_type='np' returns them in [0, 1]); PIL makes pictures only from 0–255 "
-     "whole numbers.",
-     "for values in [0, 1]: Image.fromarray((array * 255).round().astype('uint8')); for floats already in 0–255: "
-     "Image.fromarray(array.round().clip(0, 255).astype('uint8')); or ask the pipeline for output_type='pil'."),
-    (("OSError",), r"cannot write mode|cannot save mode",
-     "this file format cannot hold the picture's mode (for example RGBA or 16-bit as JPEG).",
-     "convert first, e.g. image.convert('RGB').save('out.jpg'), or save as .png."),
-    (("ValueError",), r"images do not match|image has wrong mode|bad transparency mask",
-     "PIL combines only pictures of the same size and a matching mode (masks are 'L').",
-     "image2 = image2.resize(image1.size); mask = mask.convert('L')."),
+    (("TypeError",), r"Cannot handle this data type: \(1, 1, \d\), <f[48]", causes_values.float_picture,
+     None),
+    (("OSError",), r"cannot write mode|cannot save mode", causes_values.mode_not_saved, None),
+    (("ValueError",), r"images do not match|image has wrong mode|bad transparency mask", causes_code.pil_pictures,
+     None),
+    (("AttributeError",), r"'dict' object has no attribute 'chunks'",
+     "pnginfo= takes PIL's PngInfo object, not a dict: PIL reads its .chunks to write the text into the file.",
+     "from PIL.PngImagePlugin import PngInfo; info = PngInfo(); info.add_text('prompt', prompt); "
+     "image.save('out.png', pnginfo=info).", r"PngImagePlugin"),
+    (("TypeError",), r"PriorTransformer\.forward\(\) missing",
+     "a PriorTransformer, the prior's model, was called with text; it takes tensors. Text goes to the prior's "
+     "pipeline.",
+     "in a combined Kandinsky pipeline that is pipeline.prior_pipe(prompt); a KandinskyV22PriorPipeline is called "
+     "itself: prior(prompt). Either returns .image_embeds and .negative_image_embeds (chapter 3)."),
     (("DecompressionBombError",), r"",
      "the picture has so many pixels that PIL refuses to open it.",
      "downscale it in an image editor, or load it with helpers.images.load_image_file, which says the size."),
@@ -179,10 +162,8 @@ RULES = [
      "a small GPU enable_model_cpu_offload() saves memory."),
     (("ValueError",), r"Unrecognized model in \S+\. Should have a `?model_type`? key", causes_parts.not_transformers,
      None),
-    (("TypeError",), r"__init__\(\) got an unexpected keyword argument 'controlnet'",
-     "a ControlNet pipeline's components include controlnet=, which a pipeline without a ControlNet does not take.",
-     "let diffusers build the plain one from the same weights: AutoPipelineForImage2Image.from_pipe("
-     "control_pipeline, controlnet=None) (or AutoPipelineForText2Image)."),
+    (("TypeError",), r"__init__\(\) got an unexpected keyword argument 'controlnet'", causes_values.controlnet_kwarg,
+     None),
     (("ValueError",), r"not enough values to unpack \(expected 2, got 1\)", causes.compel_pair, None),
     (("ValueError",), r"too many values to unpack \(expected [1-3]\)", causes_code.unpacked_prompt_tensors, None),
     (("TypeError",), r"missing 1 required positional argument", causes_code.hook_without_kwargs, None,
@@ -197,9 +178,7 @@ RULES = [
      r"fromarray|frombuffer"),
     (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
     (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
-     "a package this cell needs is not installed in the kernel's environment.",
-     "in a cell: %pip install <the package named above>, then restart the kernel; or run the chapter's first cell "
-     "(on Colab and Kaggle it installs everything)."),
+     causes_files.missing_module, None),
 ]
 
 DECLINED = ("", "")  # a rule whose cause the failed call did not confirm

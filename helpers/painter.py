@@ -70,13 +70,19 @@ def _check_image(image) -> None:
                     "array use image=Image.fromarray(array) (from PIL import Image).")
 
 
-def _check_brush(brush) -> int:
+def _check_brush(brush, size=None) -> int:
     if isinstance(brush, bool) or not isinstance(brush, numbers.Integral):
         raise TypeError(f"brush={brush!r} must be a whole number of picture pixels (the stroke's width), e.g. "
                         "brush=32.")
     if brush <= 0:
         raise ValueError(f"brush={brush!r} is no width: give the stroke's width in picture pixels, above 0, "
                          "e.g. brush=32.")
+    # wider than the picture, one stroke paints all of it (600 for 60?); the default 32 stays allowed on tiny pictures
+    if size is not None and brush > max(*size, 32):
+        w, h = size
+        raise ValueError(f"brush={brush} is wider than the {w}x{h} picture: one stroke would paint all of it. The "
+                         "brush is the stroke's width in picture pixels, e.g. "
+                         f"brush={max(4, round(max(size) / 8))}.")
     return int(brush)
 
 
@@ -124,14 +130,15 @@ class MaskPainter(anywidget.AnyWidget):
     def __init__(self, image, brush: int = 32):
         _check_image(image)
         image = ImageOps.exif_transpose(image)  # a phone photo as a viewer shows it, and as the pipeline will use it
-        super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush), labels=_labels())
+        super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush, image.size),
+                         labels=_labels())
         self._image = image
         self._callbacks = []
         self.observe(self._changed, names="mask_png")
 
     @traitlets.validate("brush")
     def _valid_brush(self, proposal):
-        return _check_brush(proposal["value"])
+        return _check_brush(proposal["value"], self.size if hasattr(self, "_image") else None)
 
     @property
     def image(self) -> Image.Image:

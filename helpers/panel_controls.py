@@ -37,15 +37,10 @@ class Result:
     saved: bool = False
 
     def save(self, path, overwrite: bool = False) -> Path:
-        """Save the picture as PNG at `path`; an existing file is kept unless overwrite=True (ch. 1–5)."""
-        path = Path(path).expanduser()
-        if path.suffix.lower() != ".png":
-            raise ValueError(f"path={str(path)!r}: a panel picture is saved as PNG; end the name with .png.")
-        if path.exists() and overwrite is not True:
-            raise FileExistsError(f"{path} exists and is kept; pass another name, or overwrite=True to replace it.")
-        self.image.save(path)
-        self.saved = True
-        return path
+        """Save the picture as PNG at `path` (a folder: inside it); a file is kept unless overwrite=True (ch. 1–5)."""
+        from helpers.panel_save import save_result
+
+        return save_result(self, path, overwrite)
 
     def _repr_png_(self) -> bytes:
         """Shown as its picture in a notebook, e.g. the result of panel.generate(wait=True) (ch. 1–5)."""
@@ -127,15 +122,28 @@ class Slider:
         check_name(self)
         low = check_number(f"Slider({self.name!r}) low", self.low)
         high = check_number(f"Slider({self.name!r}) high", self.high)
-        if not low < high:
-            raise ValueError(f"Slider({self.name!r}): low={self.low} must be below high={self.high}.")
         value = check_number(self.name, self.value)
+        if not low < high:  # Slider("strength", 0.0, 1.0, 0.6) was written as (low, high, value)
+            raise ValueError(f"Slider({self.name!r}): low={self.low} must be below high={self.high}."
+                             + (self._order(self.high, self.value, self.low) if value <= high and value < low else ""))
         if self.pipeline_arg:
             check_call(**{self.name: self.value})  # the pipeline's own rules where known, e.g. strength in [0, 1]
-        if value < low:
+        if value < low:  # or written as (low, value, high)
             raise ValueError(f"{self.name}={self.value} is below its slider's low end {self.low}. Start it between "
                              f"{self.low} and {self.high}, e.g. Slider({self.name!r}, {self.low}, {self.low}, "
-                             f"{self.high}).")
+                             f"{self.high})." + self._order(self.low, self.value, self.high))
+        step = None if self.step is None else check_number(f"Slider({self.name!r}) step", self.step)
+        if step is not None and not 0 < step <= high - low:  # step=5 on 0–1 leaves the slider only its two ends
+            whole = self.name not in FLOAT_ARGS and all(isinstance(v, int) for v in (self.low, self.high))
+            why = "must be above 0" if step <= 0 else (f"is larger than the slider's whole range, {self.low} to "
+                                                       f"{self.high}, so the slider could only sit at its two ends")
+            raise ValueError(f"Slider({self.name!r}): step={self.step} {why}. step is the distance between two "
+                             f"settings in the slider's own units, e.g. step={1 if whole else _step(high - low)}.")
+
+    def _order(self, value, low, high) -> str:
+        more = "".join(f", {k}={getattr(self, k)!r}" for k in ("step", "label") if getattr(self, k) is not None)
+        return (f" Slider's order is (name, value, low, high): Slider({self.name!r}, {value}, {low}, {high}{more}) "
+                f"starts at {value} on a slider from {low} to {high}.")
 
     def _widget(self, style: dict):
         numbers = (self.value, self.low, self.high) + (() if self.step is None else (self.step,))
@@ -174,6 +182,8 @@ class Choice:
         if not isinstance(self.options, dict) or not self.options:
             raise TypeError(f"Choice({self.name!r}) needs a dict of named options, e.g. "
                             f"{{'box': box_mask, 'oval': oval_mask}}; got {self.options!r}.")
+        for label, option in self.options.items():
+            _check_option(self.name, label, option)
         if self.value is None:
             object.__setattr__(self, "value", next(iter(self.options)))
         elif self.value not in self.options:
@@ -290,6 +300,29 @@ def make_slider(kind, name: str, value, low, high, **kwargs):
         high = value
     kind = {W.IntSlider: WideIntSlider, W.FloatSlider: WideFloatSlider}.get(kind, kind)
     return kind(value=value, min=low, max=high, description=name, **kwargs)
+
+
+def _check_option(name: str, label, option) -> None:
+    """A function option is called with no arguments at every run: one that needs some cannot be (a callback can)."""
+    import inspect
+
+    if "callback" in name or not (inspect.isfunction(option) or inspect.ismethod(option)) or \
+            _no_argument_function(option):
+        return
+    needs = [p.name for p in inspect.signature(option).parameters.values() if p.default is p.empty and p.kind not in
+             (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    raise TypeError(f"Choice({name!r}) option {label!r} is a function that needs {', '.join(needs)}: the panel "
+                    "calls an option's function with no arguments, at every run, for the value of that moment. Drop "
+                    f"its parameters: {{{label!r}: lambda: {'painter.mask' if name == 'mask_image' else '...'}}}.")
+
+
+def _step(span: float):
+    """1, 2 or 5 times a power of ten, about a twentieth of `span`: 0.05 for a slider from 0 to 1."""
+    import math
+
+    power = 10 ** math.floor(math.log10(span / 20))
+    step = max(m for m in (1, 2, 5) if m * power <= span / 20 * (1 + 1e-9)) * power
+    return int(step) if step >= 1 else float(f"{step:.10g}")
 
 
 def _no_argument_function(value) -> bool:

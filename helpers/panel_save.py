@@ -66,6 +66,49 @@ def _make_folder(folder: Path, given: str) -> None:
             from None
 
 
+def names_folder(path) -> bool:
+    """True for a path that names a folder: one that exists, or any path ending in / (ch. 1–5)."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or Path(text).expanduser().is_dir()
+
+
+def save_in_folder(folder, result, info=None, given: str = "", said: bool = True) -> Path:
+    """Save a Result's picture in `folder` under the panel's usual name (time and seed), -2, -3, ... if taken (ch. 1–5).
+
+    Never over a file; said=True prints where the picture went."""
+    folder = Path(os.fspath(folder)).expanduser()
+    _make_folder(folder, given or f"path={str(folder)!r}")
+    seed = result.params.get("seed")
+    stem = time.strftime("%Y%m%d-%H%M%S") + ("" if seed is None else f"-seed{seed}")
+    for n in itertools.count(1):  # same second, same seed: take the next free name
+        path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
+        try:
+            write_png(path, result.image, info, overwrite=False)
+            break
+        except FileExistsError:
+            continue
+    if said:  # the learner named a folder, not a file: say which file it got
+        print(f"{given or 'path'} is a folder: saved the picture inside it as {path.resolve()}")
+    return path
+
+
+def save_result(result, path, overwrite: bool = False) -> Path:
+    """Save a panel Result's picture as PNG at `path`, or inside it if `path` names a folder (ch. 1–5)."""
+    if names_folder(path):  # r.save("keep/"): into that folder under the panel's usual name, never over a file
+        path = save_in_folder(path, result, given=f"path={os.fspath(path)!r}")
+    else:
+        path = Path(path).expanduser()
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"path={str(path)!r}: a panel picture is saved as PNG; end the name with .png"
+                             + ("" if path.suffix else f", or end a folder's name with /, path={str(path) + '/'!r}")
+                             + ".")
+        if path.exists() and overwrite is not True:
+            raise FileExistsError(f"{path} exists and is kept; pass another name, or overwrite=True to replace it.")
+        result.image.save(path)
+    result.saved = True
+    return path
+
+
 def save_newest(panel, path=None, overwrite: bool = False) -> Path:
     """Save a panel's newest picture as PNG with its parameters in the metadata; return the path (ch. 1–5).
 
@@ -83,11 +126,14 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
                                             "pipeline": type(panel.pipeline).__name__}))
-    if path is not None:
+    if path is not None and names_folder(path):  # path="shots/": into that folder, under the usual name
+        path = save_in_folder(path, r, info, f"path={os.fspath(path)!r}")
+    elif path is not None:
         path = Path(path).expanduser()  # "~/keep/shot.png" means the home folder, not a folder named ~
         if path.suffix.lower() != ".png":  # the bytes are PNG, and only PNG keeps the parameters
             raise ValueError(f"path={str(path)!r}: Save writes PNG files, which keep the parameters in their "
-                             f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}.")
+                             f"metadata. Use a .png name, e.g. path={str(path.with_suffix('.png'))!r}"
+                             + ("" if path.suffix else f", or a folder to save into, path={str(path) + '/'!r}") + ".")
         _make_folder(path.parent, f"path={str(path)!r}")  # save(path="shots/x.png") into a new folder
         try:
             write_png(path, r.image, info, overwrite)
@@ -96,15 +142,7 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
                                   "Pass another path=, or overwrite=True to replace it.") from None
     else:
         folder = build_dir() / "panel" if panel.save_dir is None else Path(panel.save_dir).expanduser()
-        _make_folder(folder, f"save_dir={str(folder)!r}")
-        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{r.params['seed']}"
-        for n in itertools.count(1):  # same second, same seed: take the next free name
-            path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
-            try:
-                write_png(path, r.image, info, overwrite=False)
-                break
-            except FileExistsError:
-                continue
+        path = save_in_folder(folder, r, info, f"save_dir={str(folder)!r}", said=False)
     r.saved = True
     shown = html_text(str(path.resolve()))  # where to find it
     scrubber = getattr(getattr(panel, "steps", None), "scrubber", None)

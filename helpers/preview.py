@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,6 +245,11 @@ class StepPreview:
 
     def timeline(self, steps: int = 5) -> list[Frame]:
         """The start frame and `steps` more, spread evenly up to the last step, for a grid (ch. 1–2)."""
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+            kind = TypeError if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) else ValueError
+            fix = int(steps) if isinstance(steps, float) and steps.is_integer() and steps >= 1 else 5  # 5.0 means 5
+            raise kind(f"steps={steps!r}: how many frames to show after the start frame, a whole number of at least 1 "
+                       f"(5 is usual), e.g. preview.timeline({fix}).")
         if not self.frames:
             if self.decode is None:
                 raise ValueError(f"no frames: {self.note}")

@@ -6,6 +6,7 @@ An error must name the parameter and the fix; a silent change must become a Call
 
 import io
 import re
+import types
 import warnings
 
 import numpy as np
@@ -339,6 +340,14 @@ def _raised(exc):
         return err
 
 
+def _raised_by(fn):
+    try:
+        fn()
+    except Exception as err:  # noqa: BLE001
+        return err
+    raise AssertionError("it did not fail")
+
+
 NOTES = [
     (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), r"smaller picture"),
     (RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory"), r"smaller picture"),
@@ -358,7 +367,8 @@ NOTES = [
     (ValueError("`height` and `width` have to be divisible by 8 but are 100 and 60."), r"// 8 \* 8"),
     (FileNotFoundError(2, "No such file or directory", "cat.png"), r"Path.cwd"),
     (OSError("cannot write mode RGBA as JPEG"), r"convert\('RGB'\)"),
-    (ValueError("images do not match"), r"resize"),
+    (_raised_by(lambda: Image.composite(Image.new("RGB", (8, 8)), Image.new("RGB", (4, 4)), Image.new("L", (4, 4)))),
+     r"image1 = image1.resize\(\(4, 4\)\)"),
     (ModuleNotFoundError("No module named 'xformers'"), r"attention='auto'.*requirements-gpu.txt"),
     (ModuleNotFoundError("No module named 'controlnet_aux'"), r"%pip install"),
     (RuntimeError("Input type (torch.cuda.FloatTensor) and weight type (torch.FloatTensor) should be the same"),
@@ -366,7 +376,8 @@ NOTES = [
     (RuntimeError("Input type (c10::Half) and bias type (float) should be the same"), r"pick_dtype"),
     (AssertionError("Torch not compiled with CUDA enabled"), r"fit_to_machine"),
     (ValueError("xformers' memory efficient attention is only available for GPU"), r"attention='auto'"),
-    (AttributeError("'Tensor' object has no attribute 'save'"), r"output_type='pil'"),
+    (AttributeError("'Tensor' object has no attribute 'save'"), r"Image.fromarray"),
+    (_raised_by(lambda: types.SimpleNamespace(images=torch.zeros(1)).images.save("x.png")), r"output_type='pil'"),
     (OSError("Cannot load model x: the model is not fully cached locally."), r"helpers.twins build"),
     (RuntimeError("Cannot get CUDA generator without ATen_cuda library"), r"make_generator\(seed, device\)"),
 ]
@@ -561,7 +572,7 @@ def test_own_index_error_and_make_image_grid():
     try:
         make_image_grid([rgb(), rgb()], rows=3, cols=3)
     except AssertionError as err:
-        assert "rows × cols" in format_note(err)
+        assert "rows=3 × cols=3 = 9 places" in format_note(err) and "rows=1, cols=2" in format_note(err)
 
 
 def test_debug_and_tb_still_see_the_error():

@@ -210,7 +210,8 @@ def test_the_chapter_s_language_reaches_the_panel_labels_and_the_note_headings()
         missing = ModuleNotFoundError("No module named 'compel'")
         missing.name = "compel"
         note = format_note(missing)
-        assert "\n含义：a package this cell needs" in note and "\n解决办法：in a cell: %pip install" in note
+        assert "\n含义：the package compel is not installed" in note
+        assert "\n解决办法：in a cell: %pip install compel" in note
     finally:
         set_language("en")
     assert _("Generate") == "Generate" and translator("zh")("Contents") == "目录"

@@ -14,6 +14,14 @@ import itertools
 import time
 from pathlib import Path
 
+MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+PROMPT = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"  # chapter 1's
+ABOUT = (f"The command renders chapter 1's prompt ({PROMPT!r}) with SD 1.5 ({MODEL}) as text-to-image; it has no "
+         "--prompt, --model or --strength. For your own prompt, model or pipeline, call run_sweep from Python with "
+         "a render function: from tools.sweep import run_sweep; grid, _ = run_sweep(lambda guidance_scale, seed: "
+         "pipeline('your prompt', guidance_scale=guidance_scale, generator=make_generator(seed)).images[0], "
+         "[1, 5, 10], [0, 1]) (strengths=[...] adds a strength axis, for img2img).")
+
 
 def sweep_jobs(guidance_scales, seeds, strengths=(None,)) -> list[dict]:
     """All combinations, one row per (strength, seed) and one column per guidance value (ch. 1)."""
@@ -87,6 +95,36 @@ def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | No
     return out
 
 
+def _guidance(text: str) -> float:
+    """argparse type: a guidance_scale of 0 or more, as the chapter's cells take it."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a guidance scale: use 0 or more (1 or less switches "
+                                         "guidance off, 5 to 8 is usual, 10+ follows the prompt closely)")
+    return value
+
+
+def _once_each(parser, option: str, values: list) -> None:
+    """Refuse a value given twice: the same seed (or guidance) twice makes two identical tiles."""
+    repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+    if repeated is None:
+        return
+    if option == "--seeds":  # 0 0 was likely meant as 0 1: each repeat moves on to the next unused seed
+        fixed = []
+        for v in values:
+            fixed.append(next(s for s in itertools.count(v) if s not in fixed and (s == v or s not in values)))
+    else:
+        fixed = list(dict.fromkeys(values))
+    shown = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in fixed)
+    parser.error(f"{option} gives {repeated:g} more than once, and the same value twice makes two identical tiles. "
+                 f"Give each value once, e.g. {option} {shown}")
+
+
 def _positive(text: str) -> int:
     """argparse type: a whole number of at least 1."""
     try:
@@ -109,21 +147,26 @@ def _free_name(path: Path) -> Path:
 
 def main(argv=None) -> int:
     """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
-    parser = argparse.ArgumentParser(prog="tools.sweep")
-    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 5.0, 10.0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser = argparse.ArgumentParser(prog="tools.sweep", description=ABOUT)
+    parser.add_argument("--guidance", type=_guidance, nargs="+", default=[1.0, 5.0, 10.0],
+                        help="guidance_scale values, one column each (0 or more; 1 or less is no guidance)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds, one row each")
     parser.add_argument("--steps", type=_positive, default=20, help="denoising steps per tile, 1 or more")
     parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # --prompt, --model, --strength: what the sweep renders is fixed; run_sweep takes your own
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}. {ABOUT}")
+    _once_each(parser, "--seeds", args.seeds)
+    _once_each(parser, "--guidance", args.guidance)
     out = _output_file(parser, args.out, args.overwrite)  # before any rendering: a bad name must not cost the run
     named = out is not None and not (args.out.expanduser().is_dir() or str(args.out).endswith(("/", "\\")))
 
     from helpers import use_models
 
-    use_models(needs=["stable-diffusion-v1-5/stable-diffusion-v1-5"])
+    use_models(needs=[MODEL])
     from diffusers import AutoPipelineForText2Image
 
     from helpers.checks import check_size
@@ -136,15 +179,13 @@ def main(argv=None) -> int:
     state = _state()
     device = state.device.type
     dtype = pick_dtype(device)
-    repo_id = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    repo_id = MODEL
     pipeline = AutoPipelineForText2Image.from_pretrained(
         repo_id, dtype=dtype, **decide(repo_id).kwargs  # variant= and use_safetensors= from the repo's files
     ).to(state.device)
     pipeline.set_progress_bar_config(disable=True)
-    prompt = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"
-
     def render(guidance_scale, seed):
-        return pipeline(prompt, guidance_scale=guidance_scale, num_inference_steps=args.steps, height=args.size,
+        return pipeline(PROMPT, guidance_scale=guidance_scale, num_inference_steps=args.steps, height=args.size,
                         width=args.size, generator=make_generator(seed, device)).images[0]
 
     start = time.perf_counter()

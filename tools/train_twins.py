@@ -37,6 +37,7 @@ class Recipe:
     word_steps: int = 0  # second phase: learn the words of tools/twin_words.py from real prompt encodings
     word_scale: dict | None = None  # word -> times its amount in tools/twin_words.py (default 1)
     word_shift: bool = False  # a word shifts every pixel by the same step instead of blending it towards the colour
+    pooled_gain: float = 1.0  # times the pooled prompt's weights into the time embedding, set after training
 
 
 # SD 1.5 draws the book's prompt from noise at guidance 7.5, which multiplies a word's change 7.5 times. Learned as
@@ -46,10 +47,21 @@ class Recipe:
 SD15_WORD_SCALE = {"jungle": 0.55, "cold color palette": 0.4, "castle": 0.5, "watercolor": 1.6, "sunset": 0.4,
                    "night": 0.4}
 
+# Set by hand after training, on the weights through which a UNet reads the pooled prompt (docs/twins.md, "Six
+# words"). The refiner's pooled prompt is the end-of-text token's vector, and an unknown word moves that token on, so
+# it changes although the word's own rows are zero (ΔE 5.1): its words reach it mostly through cross-attention, so
+# half its reading of the pooled prompt brings unknown words to 2.2 and keeps every learned word above 22. SD 1.5
+# reads its words mostly through the pooled prompt; 1.3 times that lifts img2img at strength 0.8, where the start
+# photo's colours survive, from ΔE 18–19 to 21–23 for jungle, cold color palette and night.
+REFINER_POOLED_GAIN = 0.5
+SD15_POOLED_GAIN = 1.3
+
 # one recipe per committed weight file; helpers.twins.parts.TAUGHT says which twins load it
 RECIPES: dict[str, Recipe] = {
-    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, 2000, SD15_WORD_SCALE, True),
-    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500, 2000),
+    "sd15-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-v1-5", "denoise", 1500, 2000, SD15_WORD_SCALE, True,
+                        pooled_gain=SD15_POOLED_GAIN),
+    "sdxl-refiner-unet": Recipe("stabilityai/stable-diffusion-xl-refiner-1.0", "denoise", 1500, 2000,
+                                pooled_gain=REFINER_POOLED_GAIN),
     "kandinsky-unet": Recipe("kandinsky-community/kandinsky-2-2-decoder", "denoise", 1500),
     "sd15-inpaint-unet": Recipe("stable-diffusion-v1-5/stable-diffusion-inpainting", "inpaint_sd", 3000, 2000),
     "sdxl-inpaint-unet": Recipe("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "inpaint_sd", 3000),
@@ -433,7 +445,7 @@ def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, l
     word_steps = recipe.word_steps if word_steps is None else word_steps
     if start is None and word_steps:  # the words from the first step: conditioning it learned to ignore stays ignored
         _phase(name, recipe, unet, vae, sched, pictures, gen, word_steps, batch, 2e-3, Prompts(recipe, seed), log=log)
-        return unet.eval()
+        return scale_pooled(unet, recipe.pooled_gain).eval()
     if start is None:
         _phase(name, recipe, unet, vae, sched, pictures, gen, steps or recipe.steps, batch, 2e-3, log=log)
     else:  # phase 1 is done: go on from its weights
@@ -448,7 +460,24 @@ def train(name: str, steps: int | None = None, batch: int = 24, seed: int = 0, l
         gen = torch.Generator().manual_seed(seed + 1)
         _phase(name, recipe, unet, vae, sched, Pictures(seed + 1), gen, word_steps, batch, WORD_LR,
                Prompts(recipe, seed), log=log)
-    return unet.eval()
+    return scale_pooled(unet, recipe.pooled_gain).eval()
+
+
+def scale_pooled(unet, gain: float):
+    """Scale what a UNet adds to its time embedding from the pooled prompt by `gain` (maintainer tool)."""
+    import torch
+
+    from helpers.twins.parts import TEXT_DIM
+
+    if gain == 1.0:
+        return unet
+    with torch.no_grad():
+        if unet.config.addition_embed_type == "text_time":  # SDXL: add_embedding reads concat(pooled, time ids)
+            unet.add_embedding.linear_1.weight[:, :TEXT_DIM] *= gain
+        elif unet.config.addition_embed_type == "text":  # SD 1.x twins: TextTimeEmbedding ends in a layer norm
+            unet.add_embedding.norm2.weight *= gain
+            unet.add_embedding.norm2.bias *= gain
+    return unet
 
 
 def fit_step(loss, opt, lr, params) -> float:

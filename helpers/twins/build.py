@@ -27,7 +27,7 @@ from helpers.twins.tokenizer import clip_vocab, save_tokenizer
 
 # Bump when the twins change: an older cache is then rebuilt.
 # 18: no block_out_channels in the TAESD twins' configs; 17: the TAESD twins set by hand to the twin VAE codec
-BUILDER_VERSION = "18"
+BUILDER_VERSION = "20"
 
 
 # ---------------------------------------------------------------- saving into a hub cache
