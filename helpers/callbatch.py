@@ -287,6 +287,9 @@ def check_kinds(pipeline, args: dict) -> None:
         return
     for name, value in args.items():
         default = defaults.get(name)
+        if value is None and isinstance(default, (int, float)) and not isinstance(default, bool):
+            raise TypeError(f"{name}=None: diffusers takes no None here to mean its default; leave {name}= out to "
+                            f"get the default ({default}), or pass a number.")
         numeric = name in ("padding_mask_crop", "strength", "guidance_scale", "num_inference_steps", "noise_level") \
             or (isinstance(default, (int, float)) and not isinstance(default, bool))
         if isinstance(value, bool) and numeric:

@@ -196,3 +196,30 @@ def list_not_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
     return ("this is a list of pictures, not one picture (a pipeline's .images is such a list: one per prompt and "
             "per num_images_per_prompt).",
             "pick one: output.images[0].save('out.png'), or loop: for i, im in enumerate(output.images): ...")
+
+
+def none_subscripted(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """nsfw_content_detected[...] when the pipeline has no safety checker: the field is None (every chapter)."""
+    if "nsfw_content_detected" not in _last_line(exc):
+        return None
+    return ("nsfw_content_detected is None: a pipeline loaded with safety_checker=None does not check its pictures, "
+            "so there are no flags to read.",
+            "read it only when there is one: flags = output.nsfw_content_detected or [False] * len(output.images).")
+
+
+def callback_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A step callback that reads a tensor the pipeline did not hand it (ch. 1, 3)."""
+    key = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+    frames = _frames(exc)
+    pipeline = next((tb.tb_frame.f_locals.get("self") for tb in frames if tb.tb_frame.f_code.co_name == "__call__"
+                     and PIPELINE_FILES.search(tb.tb_frame.f_code.co_filename)), None)
+    offered = list(getattr(pipeline, "_callback_tensor_inputs", []) or [])
+    if key is None or not offered or frames[-1].tb_frame.f_code.co_name == "__call__":
+        return None  # not raised inside the learner's callback
+    if key in offered:
+        return (f"the step callback reads callback_kwargs[{key!r}], and a pipeline hands its callback only the "
+                "tensors named in callback_on_step_end_tensor_inputs (['latents'] unless you say more).",
+                f"ask for it in the call: callback_on_step_end_tensor_inputs=['latents', {key!r}].")
+    return (f"the step callback reads callback_kwargs[{key!r}], which {type(pipeline).__name__} never hands a "
+            f"callback; it can hand {', '.join(map(repr, offered))}.",
+            "read one of those, named in callback_on_step_end_tensor_inputs=[...].")

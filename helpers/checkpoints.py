@@ -109,6 +109,12 @@ def checkpoint(repo_id: str) -> Checkpoint:
 
 def with_trigger(repo_id: str, prompt: str) -> str:
     """Add the checkpoint's trigger token to a prompt unless it is already there (ch. 3, 4)."""
+    if not isinstance(prompt, str):
+        if isinstance(prompt, (list, tuple)):
+            raise TypeError(f"with_trigger(prompt=) takes one prompt as text, got a {type(prompt).__name__} of "
+                            f"{len(prompt)}. For a list: prompts = [with_trigger(repo_id, p) for p in prompts].")
+        raise TypeError(f"with_trigger(prompt=) takes one prompt as text, got {type(prompt).__name__} {prompt!r}; "
+                        "pass a string, e.g. with_trigger(repo_id, 'a castle on a hill').")
     trigger = checkpoint(repo_id).trigger
     if trigger and trigger.lower() not in prompt.lower():
         return f"{prompt}, {trigger}"

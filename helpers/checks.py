@@ -144,8 +144,9 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
         if brightest > 1:  # a soft grey brush
             raise ValueError(f"mask_image is grey at most ({brightest} of 255): the inpainting pipelines cut masks "
                              "at 0.5, repainting only pixels of 128 or more, so nothing would be repainted. Paint the "
-                             "area white, or harden it: mask_image = mask_image.convert('L').point(lambda v: 255 if "
-                             "v > 0 else 0).")
+                             "area white; or harden it at half its brightest, which keeps the shape: mask_image = "
+                             f"mask_image.convert('L').point(lambda v: 255 if v >= {max(1, brightest // 2)} else 0). "
+                             "A mask from make_mask with a smaller feather= stays white in the middle.")
         raise ValueError("mask_image is all black: nothing would be repainted. Paint the area to change in white "
                          "(255), e.g. with helpers.images.make_mask(image.size, box=(left, top, right, bottom)).")
     grey = sum(hist[1:128]) / total

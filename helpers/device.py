@@ -52,9 +52,13 @@ def check_available(device: str, name: str = "device") -> str:
 def pick_device(*chosen) -> str:
     """Return "cuda", "mps" or "cpu", whichever is best here; TUTORIAL_DEVICE overrides it (ch. 1)."""
     if chosen:  # pick_device("cuda"): meant to force a device
-        raise TypeError(f"pick_device() takes no argument: it picks the best device here (cuda, then mps, then "
-                        f"cpu). To choose one yourself, skip it and write device = {chosen[0]!r}; on a machine "
-                        "without that device the load or the call will say so.")
+        said = "pick_device() takes no argument: it picks the best device here (cuda, then mps, then cpu)."
+        word = chosen[0]
+        if isinstance(word, str) and word.split(":", 1)[0].strip().lower() in DEVICES:
+            raise TypeError(f"{said} To choose one yourself, skip it and write device = {word.strip().lower()!r}; "
+                            "on a machine without that device the load or the call will say so.")
+        raise TypeError(f"{said} {word!r} is not a torch device name: write device = 'cuda' (NVIDIA) or 'mps' "
+                        "(Apple), or device = pick_device().")
     wanted = os.environ.get("TUTORIAL_DEVICE", "").strip()
     if wanted:
         if wanted.lower() not in DEVICES:

@@ -151,10 +151,27 @@ def check_refiner_class(pipeline) -> None:
                         "...) and give it a start picture, image= (chapter 2 loads it so).")
 
 
+UPSCALERS = ("StableDiffusionUpscalePipeline", "StableDiffusionLatentUpscalePipeline")
+
+
+def check_upscaler_class(pipeline) -> None:
+    """Refuse one upscaler's class on the other's repo: ×4 and ×2 models take different inputs (ch. 3)."""
+    if _name(pipeline) not in UPSCALERS:
+        return
+    repo = getattr(pipeline.config, "_name_or_path", None)
+    theirs = repo_pipeline_class(repo)
+    if theirs in UPSCALERS and theirs != _name(pipeline):
+        raise TypeError(f"{repo} holds a {theirs}, and it was loaded with {_name(pipeline)}: the ×4 upscaler works "
+                        "on pixels with a noise level, the ×2 on SD latents, so their UNets do not fit each other's "
+                        f"pipeline (diffusers would stop with \"Incorrect configuration settings\"). Load it with "
+                        f"its own class: {theirs}.from_pretrained(repo_id, ...) (chapter 3).")
+
+
 def check_families(pipeline) -> None:
     """Refuse parts of another model family than the pipeline's UNet (ch. 1–5)."""
     check_family(pipeline)
     check_refiner_class(pipeline)
+    check_upscaler_class(pipeline)
     check_vae(pipeline)
     check_upscaler_vae(pipeline)
     check_controlnet(pipeline)

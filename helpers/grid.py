@@ -247,6 +247,10 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
                             "[frame.estimate for frame in preview.timeline()] (or frame.noisy), with "
                             "captions=[frame.caption for frame in ...].")
         if not isinstance(image, Image.Image):
+            if isinstance(getattr(image, "image", None), Image.Image):  # a panel Result: a picture with its settings
+                raise TypeError(f"images[{i}] is a panel {type(image).__name__}, a picture with the settings that "
+                                "made it; its picture is .image: images=[r.image for r in panel.results], with "
+                                "captions=[r.caption for r in panel.results].")
             if type(image).__name__ == "ndarray":
                 if image.dtype.kind == "f":  # output_type="np" gives floats in [0, 1]
                     raise TypeError(f"images[{i}] is a numpy array of floats, not a PIL image (output_type='np' "
@@ -363,11 +367,20 @@ def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=No
         raise ValueError(f"scale={scale!r} must be a number above 0 (1 draws every picture at its own pixel size).")
     sizes = [(max(1, round(im.width * scale)), max(1, round(im.height * scale))) for im in images]
     drawn = sum(max(w, MIN_COLUMN) for w, _h in sizes) + 2 * PAD * (n - 1)
+    while not given and drawn > max_width and any(w > MIN_COLUMN for w, _h in sizes):  # small ones' columns
+        scale = 1 / (round(1 / scale) + 1)  # the next simple ratio: 1:2, 1:3, ...
+        sizes = [(max(1, round(im.width * scale)), max(1, round(im.height * scale))) for im in images]
+        drawn = sum(max(w, MIN_COLUMN) for w, _h in sizes) + 2 * PAD * (n - 1)
     if given and drawn > max_width:  # scale=50 meant as percent draws each picture 50 times its size
         percent = f"scale is a factor, not a percent: scale={scale / 100:g} for {scale:g} %, " if scale >= 10 else ""
         raise ValueError(f"scale={scale!r} draws each picture {scale:g} times its size: a row {drawn} px wide, over "
                          f"max_width={max_width}. {percent}scale=1 for true size; leave scale out to fit the row in "
                          f"max_width, or pass max_width={drawn} to draw it this wide.")
+    if not given and drawn > max_width:  # scaling down cannot help: every column is at least MIN_COLUMN wide
+        warnings.warn(f"true_size_row: max_width={max_width} cannot be met: each of the {n} columns is at least "
+                      f"{MIN_COLUMN} px wide (room for its caption), so the row is {drawn} px wide. Pass "
+                      f"max_width={drawn} or more (or leave it out), or put fewer pictures in one row.",
+                      UserWarning, stacklevel=2)
     pictures = _tiles(list(images), sizes, "true_size_row")
     widths = [max(w, MIN_COLUMN) for w, _h in sizes]
     tallest = max(h for _w, h in sizes)

@@ -259,6 +259,10 @@ def wrap_scheduler_config() -> None:
         dropped = {}
         for key, value in kwargs.items():
             default = takes[key].default if issubclass(cls, scheduler) and key in takes else None
+            if key == "solver_order" and isinstance(value, int) and value > 3 and cls.__name__.startswith("DPMSolver"):
+                # diffusers 0.42 scheduling_dpmsolver_*: first, second or third order update, nothing above
+                _warn(f"{cls.__name__} computes orders 1 to 3, so solver_order={value} runs as 3 without a word. "
+                      "Pass solver_order=2 (diffusers' advice for guided sampling) or 3.")
             if isinstance(default, bool) and isinstance(value, str):  # "False" and "no" would both read as True
                 raise TypeError(f"{key}={value!r} is text, and {cls.__name__}'s {key} takes True or False; Python "
                                 f"reads any non-empty text as True. Pass {key}=True or {key}=False.")

@@ -82,6 +82,12 @@ def check_images(pipeline, args: dict) -> dict:
     kind = _name(pipeline)
     for name, needed in NEEDS[:2]:  # control_image: helpers.callcontrol.check_control says it first, with the fix
         missing = args.get(name) is None  # img2img, inpainting and the upscalers never run without their picture
+        if missing and name in args and any(k in kind for k in needed if k != "ControlNet") \
+                and args.get("latents") is None:  # passed, but the variable holds None
+            raise TypeError(f"{name}= was passed, but it is None: the variable holds no picture. One common way to "
+                            "get None: PIL's thumbnail() and paste() change a picture in place and return None, so "
+                            "`picture = picture.thumbnail((512, 512))` leaves None; write "
+                            "picture.thumbnail((512, 512)) on a line of its own. Check the cell that made it.")
         if missing and any(k in kind for k in needed if k != "ControlNet") and args.get("latents") is None:
             raise TypeError(f"{kind} needs {name}=: the " + ("start picture" if name == "image" else
                             "mask (white = repaint)") + f" it works from. Pass {name}=... (a PIL image).")
@@ -276,7 +282,8 @@ def check_sizes(pipeline, args: dict, signature) -> None:
             _warn(f"{name} is {value.width}×{value.height}, more than twice the {native}×{native} "
                   f"{_name(pipeline)} was trained at: every step takes about {(max(w, h) / native) ** 2:.0f}× as "
                   f"long, and the model tends to repeat the subject. Shrink it first, e.g. "
-                  f"{name}.thumbnail(({native}, {native})).")
+                  f"{name}.thumbnail(({native}, {native})) on a line of its own (it changes the picture in place and "
+                  "returns None).")
         if (w, h) == value.size or reason is None:
             continue
         if name == "image" and args.get("padding_mask_crop") is not None:

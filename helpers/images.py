@@ -268,15 +268,38 @@ def make_mask(size=(512, 512), *, box=None, ellipse=None, feather: int = 0) -> I
         raise ValueError(f"feather={feather!r} must be a whole number of pixels >= 0, e.g. feather=8.")
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
+    sides = []  # each shape's smaller side: a feather much wider than it blurs the shape away
     if box is not None:
         left, top, right, bottom = _check_shape(box, "box", width, height)
         draw.rectangle((left, top, right - 1, bottom - 1), fill=255)
+        sides.append(("box", min(right - left, bottom - top)))
     if ellipse is not None:
         left, top, right, bottom = _check_shape(ellipse, "ellipse", width, height)
         draw.ellipse((left, top, right - 1, bottom - 1), fill=255)
+        sides.append(("ellipse", min(right - left, bottom - top)))
     if feather:
         mask = mask.filter(ImageFilter.GaussianBlur(int(feather)))
+        _check_feather(mask, int(feather), sides)
     return mask
+
+
+def _check_feather(mask: Image.Image, feather: int, sides: list) -> None:
+    """Refuse a feather so wide that the shape fades below mid-grey; warn where its middle is no longer white."""
+    brightest = mask.getextrema()[1]
+    if brightest >= 200:  # a quarter of the side keeps a box at 234, an ellipse at 219
+        return
+    name, side = max(sides, key=lambda s: s[1])  # the shape that keeps the most white
+    keep = max(1, side // 4)
+    said = (f"make_mask(feather={feather}) blurs the {side} px {name} so far that its brightest pixel is "
+            f"{brightest} of 255 (white is 255): feather is the blur's width in pixels, and it is "
+            f"{'wider than' if feather * 2 > side else 'a large part of'} the shape. A feather of at most a quarter "
+            f"of the shape's smaller side keeps it: feather={keep}.")
+    if brightest < 128:  # inpainting repaints only pixels of 128 or more: this mask would repaint nothing
+        raise ValueError(f"{said} As it is, the inpainting pipelines (which repaint only pixels of 128 or more) "
+                         "would repaint nothing.")
+    import warnings
+
+    warnings.warn(said, UserWarning, stacklevel=3)
 
 
 def check_not_a_photo(mask: Image.Image, where: str) -> None:

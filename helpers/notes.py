@@ -87,6 +87,33 @@ RULES = [
      "resize takes the new size as a pair (width, height), not one number.",
      "image.resize((512, 512)), or keep the shape: image.resize((512, round(512 * image.height / image.width))).",
      r"resize"),
+    (("TypeError",), r"'int' object is not (iterable|subscriptable)",
+     "PIL's ImageOps.fit, pad and contain take the size as a pair (width, height), not one number.",
+     "ImageOps.fit(picture, (512, 512)) (the same pair for pad and contain).", r"ImageOps\.py (fit|pad|contain)$"),
+    (("AttributeError",), r"module 'PIL\.Image' has no attribute '(ANTIALIAS|LINEAR|CUBIC)'",
+     "Pillow 10 removed Image.ANTIALIAS, Image.LINEAR and Image.CUBIC; older tutorials still use them.",
+     "use Image.LANCZOS for ANTIALIAS (Image.BILINEAR for LINEAR, Image.BICUBIC for CUBIC), e.g. "
+     "picture.resize((512, 512), Image.LANCZOS)."),
+    (("ValueError",), r"assignment destination is read-only",
+     "this numpy array is read-only: np.asarray(picture) shares the PIL picture's memory, which numpy may not "
+     "change (np.broadcast_to and some library outputs are read-only too).",
+     "make a copy you may change: array = np.array(picture) (or array = array.copy()), then edit it."),
+    (("AttributeError",), r"'Tensor' object has no attribute '__array_interface__'",
+     "Image.fromarray takes a numpy array, and this is a torch tensor; output_type='pt' gives (batch, 3, H, W) "
+     "floats in 0–1.",
+     "ask the pipeline for pictures, output_type='pil' (the default); or convert one: "
+     "Image.fromarray((t[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()).", r"fromarray"),
+    (("OSError",), r"not supported for mode (RGBA|LA|P|1|I|F)",
+     "ImageOps.invert works on 'L' and 'RGB' pictures, and this one has another mode (a mask saved with "
+     "transparency is RGBA).",
+     "invert the mask as a grey picture: ImageOps.invert(mask.convert('L')).", r"ImageOps\.py invert$"),
+    (("TypeError",), r"'NoneType' object is not subscriptable", causes_values.none_subscripted, None),
+    (("KeyError",), r"", causes_values.callback_key, None),
+    (("AttributeError",), r"'Kandinsky\w*Pipeline' object has no attribute '(tokenizer|text_encoder)'",
+     "Kandinsky 2.2 has no tokenizer or text_encoder of its own: its text goes through the prior's CLIP "
+     "(pipeline.prior_tokenizer, pipeline.prior_text_encoder), which makes image embeddings, not the prompt_embeds "
+     "compel builds.",
+     "use compel with an SD 1.5 or SDXL pipeline (chapter 4); with Kandinsky, change the prompt's words instead."),
     (("ValueError",), r"does not support custom (timestep|sigmas) schedules",
      "this scheduler's set_timesteps takes only a number of steps, not a list of timesteps= or sigmas=.",
      "pass num_inference_steps= instead, or swap in one that takes a list: pipeline.scheduler = "

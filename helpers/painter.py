@@ -127,7 +127,7 @@ class MaskPainter(anywidget.AnyWidget):
         w, h = self.size
         return f"MaskPainter(picture {w}x{h}, brush={self.brush}, painted {self.painted:.1%})"
 
-    def __init__(self, image, brush: int = 32):
+    def __init__(self, image, brush: int = 32, mask=None):
         _check_image(image)
         image = ImageOps.exif_transpose(image)  # a phone photo as a viewer shows it, and as the pipeline will use it
         super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush, image.size),
@@ -135,6 +135,8 @@ class MaskPainter(anywidget.AnyWidget):
         self._image = image
         self._callbacks = []
         self.observe(self._changed, names="mask_png")
+        if mask is not None:  # MaskPainter(photo, mask=box_mask): start from it, as painter.set_mask(mask) does
+            self.set_mask(mask)
 
     @traitlets.validate("brush")
     def _valid_brush(self, proposal):
@@ -181,11 +183,17 @@ class MaskPainter(anywidget.AnyWidget):
         """Swap painted and unpainted, here and in the browser: repaint everything but the strokes (ch. 5)."""
         self.mask_png = _png(ImageOps.invert(self.mask))
 
-    def set_mask(self, mask: Image.Image) -> None:
-        """Start from a ready-made mask (e.g. make_mask(...)): white = repaint; shown in the browser too (ch. 5)."""
+    def set_mask(self, mask: Image.Image | None) -> None:
+        """Start from a ready-made mask (e.g. make_mask(...)), white = repaint; None clears it (ch. 5)."""
+        if mask is None:  # set_mask(None): no mask, as clear() leaves it
+            self.clear()
+            return
         if not isinstance(mask, Image.Image):
-            raise TypeError(f"mask= must be a PIL image (e.g. from make_mask), got a {type(mask).__name__}; for a "
-                            "numpy array use mask=Image.fromarray(array).")
+            fix = ("mask=Image.fromarray(array) (for True/False: Image.fromarray(array.astype(np.uint8) * 255))"
+                   if isinstance(mask, np.ndarray) else "e.g. make_mask(painter.size, box=(left, top, right, "
+                   "bottom)) or load_image_file('mask.png').convert('L')")
+            raise TypeError(f"mask= must be a PIL image, got a {type(mask).__name__}; pass {fix}. To clear the mask, "
+                            "painter.set_mask(None) or painter.clear().")
         from helpers.images import check_not_a_photo
 
         check_not_a_photo(mask, "set_mask")

@@ -51,6 +51,8 @@ def check_fixed(fixed: dict) -> None:
                          "output_type out of fixed=. For latents or arrays, call the pipeline in a cell.")
     if fixed.get("return_dict", True) is not True:
         raise ValueError("fixed= holds return_dict=False, and the panel reads output.images: leave it out.")
+    if "mask_image" in fixed:
+        fixed["mask_image"] = _mask_picture(fixed["mask_image"])
     mask = fixed.get("mask_image")
     if hasattr(mask, "getextrema") and mask.convert("L").getextrema()[1] == 0:
         painted = mask.info.get("painter") is not None  # made by helpers.painter.MaskPainter.mask
@@ -59,6 +61,28 @@ def check_fixed(fixed: dict) -> None:
         raise ValueError(f"fixed= holds a mask_image that is all black, so no run would repaint anything: {where}"
                          "to use a mask you paint, give the panel a choice read at every run: extras=[Choice("
                          "'mask_image', {'painted': lambda: painter.mask})]; or paint the area white first.")
+
+
+def _mask_picture(mask):
+    """A numpy or torch mask in fixed= made a PIL picture as a plain call makes it (with its warning), else refused."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    if not isinstance(mask, (np.ndarray, torch.Tensor)):
+        return mask  # a PIL mask, or something the call check refuses with its own message
+    from helpers.pictures import convert_array
+
+    made = convert_array(mask, "mask_image")
+    if isinstance(made, Image.Image):
+        return made
+    shape, dtype = tuple(mask.shape), str(mask.dtype).replace("torch.", "")
+    fix = ("Image.fromarray((array * 255).round().astype(np.uint8))" if isinstance(mask, np.ndarray)
+           else "Image.fromarray((tensor.squeeze().cpu().numpy() * 255).round().astype(np.uint8))")
+    kind = "numpy array" if isinstance(mask, np.ndarray) else "tensor"
+    raise TypeError(f"fixed= holds mask_image as a {kind} {shape} of {dtype}, and the panel's mask "
+                    f"must be a PIL picture (white = repaint). For values 0 to 1: {fix}; for True/False: "
+                    "Image.fromarray(array.astype(np.uint8) * 255).")
 
 
 def check_save_dir(save_dir) -> None:

@@ -253,6 +253,13 @@ class StepPreview:
         if not self.frames:
             if self.decode is None:
                 raise ValueError(f"no frames: {self.note}")
+            if self._seen is not None:  # the UNet ran while the hook was on, but the preview was never called
+                raise ValueError("no frames: the pipeline ran while the preview watched its UNet, but the preview "
+                                 "was not passed to the call, so it made no frames. Pass it: pipeline(..., "
+                                 "callback_on_step_end=preview). To run your own callback too, call both from one "
+                                 "function: def both(pipe, step, timestep, kwargs): kwargs = my_callback(pipe, step, "
+                                 "timestep, kwargs); return preview(pipe, step, timestep, kwargs), then "
+                                 "callback_on_step_end=both.")
             if self._hook is None:
                 raise ValueError("no frames: the preview's hook came off the UNet when its `with` block ended (or "
                                  "close() was called), so a call after it left nothing. Call the pipeline inside the "

@@ -114,7 +114,7 @@ ERRORS = [
     ("images count", {"num_images_per_prompt": 0}, ValueError, r"num_images_per_prompt=0 must be at least 1"),
     ("output type", {"output_type": "png"}, ValueError, r"output_type='png' is not one of"),
     ("3-D latents", {"image": torch.zeros(4, 8, 8)}, ValueError, r"3-D tensor.*output.images"),
-    ("no image", {"image": None}, TypeError, r"needs image=: the start picture"),
+    ("no image", {"image": None}, TypeError, r"image= was passed, but it is None"),
     ("whole output", {"image": type("StableDiffusionPipelineOutput", (), {"images": []})()}, TypeError,
      r"whole output.*output.images\[0\]"),
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import numbers
 import time
+import warnings
 from pathlib import Path
 
 MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -23,8 +25,26 @@ ABOUT = (f"The command renders chapter 1's prompt ({PROMPT!r}) with SD 1.5 ({MOD
          "[1, 5, 10], [0, 1]) (strengths=[...] adds a strength axis, for img2img).")
 
 
+_EXAMPLES = {"guidance_scales": "[1, 5, 10]", "seeds": "[0, 1]", "strengths": "[0.3, 0.6]"}
+
+
+def _as_list(name: str, values) -> list:
+    """One sweep axis as a list: a single number (seeds=0) is refused with the list it meant, seeds=[0]."""
+    if name == "strengths" and values is None:  # no strength axis, as the default (None,) says
+        return [None]
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+        single = isinstance(values, numbers.Real) and not isinstance(values, bool)
+        example = f"[{values!r}]" if single else _EXAMPLES[name]
+        raise TypeError(f"{name}={values!r} must be a list, e.g. {name}={example}: the sweep makes one "
+                        f"{'column' if name == 'guidance_scales' else 'row'} per value in it.")
+    return list(values)
+
+
 def sweep_jobs(guidance_scales, seeds, strengths=(None,)) -> list[dict]:
     """All combinations, one row per (strength, seed) and one column per guidance value (ch. 1)."""
+    guidance_scales = _as_list("guidance_scales", guidance_scales)
+    seeds = _as_list("seeds", seeds)
+    strengths = _as_list("strengths", strengths)
     if not guidance_scales or not seeds or not strengths:
         raise ValueError("guidance_scales, seeds and strengths must each hold at least one value.")
     jobs = []
@@ -63,6 +83,7 @@ def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
 
     state = state or _state()
     jobs = list(enumerate(sweep_jobs(guidance_scales, seeds, strengths)))
+    seeds, strengths = _as_list("seeds", seeds), _as_list("strengths", strengths)  # checked by sweep_jobs
     with state.split_between_processes(jobs) as mine:
         local = [(index, job, render(**job), state.process_index) for index, job in mine]
     results = sorted(gather_object(local) if state.num_processes > 1 else local, key=lambda r: r[0])
@@ -70,7 +91,28 @@ def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
         return None, local
     grid = captioned_grid([r[2] for r in results], captions=[caption(r[1]) for r in results],
                           rows=len(seeds) * len(strengths), cols=len(guidance_scales))
+    _warn_same_seeds(results)
     return grid, results
+
+
+def _warn_same_seeds(results) -> None:
+    """Warn once when two seeds give the same tile at one guidance (and strength): the render ignores its seed."""
+    import numpy as np
+
+    first = {}  # (guidance, strength) -> (seed, picture) of the first seed rendered there
+    for _index, job, picture, _process in results:
+        key = (job["guidance_scale"], job.get("strength"))
+        if key not in first:
+            first[key] = (job["seed"], picture)
+            continue
+        seed, other = first[key]
+        if seed != job["seed"] and np.array_equal(np.asarray(other), np.asarray(picture)):
+            where = f"guidance {job['guidance_scale']}" + (f", strength {key[1]}" if key[1] is not None else "")
+            warnings.warn(f"run_sweep: the tiles for seed {seed} and seed {job['seed']} ({where}) are pixel for "
+                          "pixel the same, so the render ignores its seed and the grid's seed captions are wrong. "
+                          "Seed each call from it: generator=make_generator(seed, device) (helpers.device).",
+                          UserWarning, stacklevel=3)
+            return
 
 
 def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | None:
