@@ -207,6 +207,13 @@ def pil_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
         return (f"PIL's {function} takes pictures of one mode, and it got {listed}.",
                 f"convert them to one mode first: .convert({mode!r}) on each.")
     mask = pictures.get("mask")
+    first = pictures.get("image1")
+    if function == "composite" and mask is not None and first is not None and mask.mode in ("RGB", "RGBA") \
+            and first.mode in ("1", "L"):  # the grey picture first and a colour one last: the order, not the mode
+        return ("Image.composite takes (image1, image2, mask), the mask last, and here the first is a grey picture "
+                f"({first.mode}) and the last a colour one ({mask.mode}): the mask is in the wrong place.",
+                "put it last: Image.composite(result, start_picture, mask) takes result where the mask is white and "
+                "the start picture where it is black.")
     if mask is not None and mask.mode not in ("1", "L", "LA", "RGBA", "RGBa"):
         return (f"PIL's {function} reads the mask's brightness from an 'L' picture, and mask is {mask.mode}.",
                 "mask = mask.convert('L').")

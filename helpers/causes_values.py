@@ -223,3 +223,73 @@ def callback_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     return (f"the step callback reads callback_kwargs[{key!r}], which {type(pipeline).__name__} never hands a "
             f"callback; it can hand {', '.join(map(repr, offered))}.",
             "read one of those, named in callback_on_step_end_tensor_inputs=[...].")
+
+
+HELPER_KEYWORDS = {  # other tools' options on the tutorial's helpers, and what to write instead
+    ("load_chapter_image", "mode"): "open it, then convert: load_chapter_image(name).convert('L').",
+    ("load_image_file", "mode"): "open it, then convert: load_image_file(path).convert('L').",
+    ("make_mask", "invert"): "make the mask, then invert it: ImageOps.invert(make_mask(...)) (from PIL import "
+                             "ImageOps); white is what gets repainted.",
+    ("mask_coverage", "threshold"): "it counts pixels of 128 or more, where the inpainting pipelines cut masks; for "
+                                    "another cut: (np.asarray(mask.convert('L')) >= t).mean().",
+}
+
+
+def helper_keyword(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A keyword the tutorial's helper function does not take: its own parameters, and the way to do it (ch. 1–5)."""
+    import difflib
+    import inspect
+    import sys
+
+    found = re.search(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    if not found:
+        return None
+    function, key = found.groups()
+    target = next((getattr(module, function) for name, module in list(sys.modules.items())
+                   if name.startswith("helpers.") and callable(getattr(module, function, None))
+                   and getattr(getattr(module, function), "__module__", "").startswith("helpers")), None)
+    if target is None or f"{function}(" not in _last_line(exc):
+        return None  # not one of the tutorial's helpers, or not called on this line
+    try:
+        params = [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        return None
+    advice = HELPER_KEYWORDS.get((function, key))
+    close = difflib.get_close_matches(key, params, n=1, cutoff=0.7)
+    return (f"{function} takes no {key}=; its parameters are {', '.join(params)}.",
+            advice or (f"did you mean {close[0]}=?" if close else f"see help({function}) for what each one does."))
+
+
+def index_of_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """An index past a pipeline's pictures, or into a picture's (width, height) size (every chapter)."""
+    line = _last_line(exc)
+    if re.search(r"\.images\s*\[\s*-?\d", line):
+        return ("the call made fewer pictures than that index: .images holds one per prompt and per "
+                "num_images_per_prompt, counted from 0.",
+                "the first is .images[0]; for more, pass num_images_per_prompt=4 (or a list of prompts), then "
+                "loop: for picture in output.images: ...")
+    if re.search(r"\.size\s*\[\s*[2-9]", line):
+        return ("a PIL picture's .size is (width, height), two numbers; it has no third for the channels.",
+                "the channels are named by .mode ('RGB' has 3): len(picture.getbands()); or "
+                "np.asarray(picture).shape gives (height, width, channels).")
+    return None
+
+
+def output_field(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A field a pipeline's output does not have: .image for .images, and the like (every chapter)."""
+    import difflib
+
+    found = re.search(r"'(\w*Output)' object has no attribute '(\w+)'", str(exc))
+    if not found or "Pipeline" not in found.group(1) and "Prior" not in found.group(1):
+        return None
+    cls, attribute = found.groups()
+    named = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + attribute + r"\b", _last_line(exc))
+    value = _value_of(exc, named.group(1)) if named else None
+    fields = list(value.keys()) if hasattr(value, "keys") else ["images"]
+    close = difflib.get_close_matches(attribute, fields, n=1, cutoff=0.6)
+    if not close:
+        return None
+    if close[0] == "images":
+        return (f"a {cls} keeps its pictures in .images, a list (one per prompt and per num_images_per_prompt).",
+                "the first picture is output.images[0].")
+    return (f"a {cls} has no .{attribute}; it holds {', '.join(fields)}.", f"did you mean .{close[0]}?")

@@ -29,6 +29,38 @@ def _fragment_texts(node) -> list[str]:
     return texts
 
 
+_VOCAB: dict = {}  # id(tokenizer) -> CLIP's whole words (no '</w>'), read once
+WEIGHTED = re.compile(r"\(([^()]+)\)\s*(?:[+-]+|\d*\.?\d+)|\b([A-Za-z]+)(?:\+\+?|--?)(?![\w+-])")
+
+
+def _whole_words(compel) -> set | None:
+    provider = getattr(compel, "conditioning_provider", None)
+    tokenizer = getattr(provider, "tokenizer", None)
+    if tokenizer is None or not hasattr(tokenizer, "get_vocab"):
+        return None
+    if id(tokenizer) not in _VOCAB:
+        _VOCAB[id(tokenizer)] = {w[:-4] for w in tokenizer.get_vocab() if w.endswith("</w>") and w[:-4].isalpha()}
+    return _VOCAB[id(tokenizer)]
+
+
+def _misspelt_weighted(compel, text: str) -> None:
+    """A weighted word that is not one of CLIP's words but is one letter or two from one: a typo, weighted."""
+    import difflib
+
+    words = _whole_words(compel)
+    if not words:
+        return
+    for found in WEIGHTED.finditer(text):
+        for word in re.findall(r"[A-Za-z]{4,}", found.group(1) or found.group(2) or ""):
+            if word.lower() in words:
+                continue
+            close = difflib.get_close_matches(word.lower(), words, n=1, cutoff=0.8)
+            if close:
+                warn_call(f"compel weighs {word!r}, which is not one of CLIP's words, so the weight goes to the "
+                          f"pieces it is cut into; did you mean {close[0]!r}?")
+                return
+
+
 def check_compel_text(compel, text) -> None:
     """Warn about A1111 weighting and about words past compel's 77-token cut in one prompt string (ch. 4)."""
     if not isinstance(text, str):
@@ -60,6 +92,7 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel weight {weight} multiplies the word's vector {weight} times, which swamps the rest of the "
                   "prompt; weights of 0.5–1.5 are usual" + (f" (did you mean {weight[0]}.{weight[1:]}?)" if
                                                              len(weight) == 2 and weight.isdigit() else "") + ".")
+    _misspelt_weighted(compel, text)
     alternation = re.search(r"\[([^\[\]|]+)\|([^\[\]]+)\]", text)
     if alternation:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "

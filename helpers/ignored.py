@@ -12,6 +12,7 @@ import difflib
 import enum
 import inspect
 import re
+import weakref
 
 from helpers.callwarning import warn_call as _warn
 
@@ -282,7 +283,12 @@ def wrap_scheduler_config() -> None:
                   f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
                   f"{key}={value!r}).")
         try:
-            return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+            made = original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+            scheduler_made = made[0] if isinstance(made, tuple) else made
+            if issubclass(cls, scheduler) and config is not None:  # said at the next call if never set on one
+                _MADE.append((weakref.ref(scheduler_made), id(config)))
+                del _MADE[:-8]
+            return made
         except NotImplementedError as err:
             unknown = _unknown_setting(cls, kwargs, str(err))
             if unknown is None:
@@ -320,6 +326,43 @@ def unwrap_scheduler_config() -> None:
         mixin.from_config = original
 
 
+_MADE: list = []  # (weak reference to a scheduler from_config made, id of the config it was made from)
+
+
+def _unassigned_scheduler(pipeline) -> None:
+    """A scheduler made from this pipeline's scheduler settings, then never set on it: the call uses the old one."""
+    current = getattr(pipeline, "scheduler", None)
+    if current is None or not hasattr(current, "config"):
+        return
+    source = id(current.config)
+    waiting = [s for ref, cid in _MADE if (s := ref()) is not None and cid == source and s is not current
+               and type(s) is not type(current)]
+    if len(waiting) != 1:  # none, or several made at once (a panel's Choice of schedulers): nothing to say
+        return
+    _MADE[:] = [(ref, cid) for ref, cid in _MADE if cid != source]  # said once
+    _warn(f"a new {type(waiting[0]).__name__} was made from this pipeline's scheduler settings but never set on it, so "
+          f"this call still uses its {type(current).__name__}. To use the new one: pipeline.scheduler = "
+          f"{type(waiting[0]).__name__}.from_config(pipeline.scheduler.config) (from_config makes a scheduler; "
+          "it does not change the pipeline).")
+
+
+def _strength_with_start(pipeline, args: dict) -> None:
+    """strength= beside denoising_start=, which decides alone where an SDXL img2img run starts."""
+    start, strength = args.get("denoising_start"), args.get("strength")
+    if start is None or strength is None or not isinstance(start, (int, float)):
+        return
+    get_timesteps = getattr(type(pipeline), "get_timesteps", None)
+    try:  # diffusers 0.42, pipeline_stable_diffusion_xl_img2img.py: "Strength is irrelevant if we directly request"
+        ignores = "denoising_start is None" in inspect.getsource(get_timesteps)
+    except (OSError, TypeError):
+        return
+    if ignores:
+        _warn(f"strength={strength} is ignored: with denoising_start={start} {type(pipeline).__name__} starts "
+              f"{start:.0%} of the way through the schedule and runs the rest ({1 - start:.0%}), whatever strength "
+              f"says. To change less of the picture, raise denoising_start (denoising_start={1 - strength:g} runs "
+              f"about what strength={strength} would); or leave denoising_start out and keep strength.")
+
+
 def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     """Say once each argument the pipeline would ignore or override without a word (ch. 1–5)."""
     _latents_size(pipeline, args)
@@ -332,3 +375,5 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     _negation(args)
     _negative_embeds(args)
     check_second_prompt(pipeline, args)
+    _strength_with_start(pipeline, args)
+    _unassigned_scheduler(pipeline)

@@ -108,6 +108,13 @@ RULES = [
      "transparency is RGBA).",
      "invert the mask as a grey picture: ImageOps.invert(mask.convert('L')).", r"ImageOps\.py invert$"),
     (("TypeError",), r"'NoneType' object is not subscriptable", causes_values.none_subscripted, None),
+    (("RuntimeError", "TypeError"), r"Could not infer dtype of (\w*Image\w*)",
+     "torch.tensor cannot read a PIL picture directly.",
+     "go through numpy: torch.from_numpy(np.array(picture)) gives (height, width, 3) whole numbers 0–255; "
+     "pipeline.image_processor.preprocess(picture) gives the (1, 3, height, width) floats in [-1, 1] a VAE takes."),
+    (("IndexError",), r"tuple index out of range",
+     "PIL's crop takes a box of four numbers, (left, top, right, bottom).",
+     "picture.crop((0, 0, 128, 128)) cuts the top-left 128×128 square.", r"PIL.Image\.py crop$"),
     (("KeyError",), r"", causes_values.callback_key, None),
     (("AttributeError",), r"'Kandinsky\w*Pipeline' object has no attribute '(tokenizer|text_encoder)'",
      "Kandinsky 2.2 has no tokenizer or text_encoder of its own: its text goes through the prior's CLIP "
@@ -206,6 +213,10 @@ RULES = [
     (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
     (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
      causes_files.missing_module, None),
+    # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
+    (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
+    (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
+    (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_values.helper_keyword, None),
 ]
 
 DECLINED = ("", "")  # a rule whose cause the failed call did not confirm

@@ -34,6 +34,12 @@ class Frame:
     for the pictures shown, not for every view of every step.
     """
 
+    def __getattr__(self, name):
+        if name in ("save", "show", "resize", "convert", "size", "crop", "width", "height", "mode"):
+            raise AttributeError(f"a step preview Frame holds two pictures, not one: frame.estimate (the final "
+                                 f"picture as it looks at this step) and frame.noisy; e.g. frame.estimate.{name}")
+        raise AttributeError(f"'Frame' object has no attribute {name!r}")
+
     latents: dict  # view name -> small latents (1, C, h, w) on the CPU
     step: int  # 0: the start, before the first step; then 1, 2, ... one per UNet call
     timestep: float
@@ -83,6 +89,10 @@ class StepPreview:
     other frame is dropped, so memory stays bounded and the whole run is still covered. `decoder=` takes an
     AutoencoderTiny of your own; by default the family's tiny autoencoder is loaded (see preview_decoder).
     """
+
+    def __getitem__(self, index):
+        raise TypeError(f"a StepPreview is the callback, not its frames: preview.frames[{index!r}] is one step, and "
+                        "preview.timeline() picks a few for a grid.")
 
     def __init__(self, pipeline, *, size: int = 160, cap: int = 60, on_frame=None, decoder=None, **unknown):
         if unknown:  # every=2, steps=5: the ways to have fewer frames are cap= and timeline(steps=)

@@ -1,0 +1,85 @@
+"""From a sixteenth probe: PIL and output slips, helpers' keywords, a scheduler never set, strength beside a start."""
+
+import pytest
+import torch
+from conftest import checked_pipes, raised, said
+from PIL import Image
+
+START = Image.new("RGB", (64, 64), (120, 80, 40))
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    yield from checked_pipes()
+
+
+def _note(fn):
+    from helpers.notes import note_for
+
+    return note_for(raised(fn)) or ("", "")
+
+
+def test_notes_for_outputs_pictures_and_the_helpers_keywords(pipes):
+    from helpers.images import load_chapter_image, make_mask, mask_coverage
+
+    out = pipes["t2i"]("a", height=64, width=64, num_inference_steps=1)
+    meaning, fix = _note(lambda: out.image)
+    assert "output.images[0]" in fix
+    meaning, fix = _note(lambda: out.images[1])
+    assert "fewer pictures than that index" in meaning
+    meaning, fix = _note(lambda: [1][3])
+    assert not meaning  # the learner's own list: Python's message says it
+    meaning, fix = _note(lambda: torch.tensor(START))
+    assert "torch.from_numpy(np.array(picture))" in fix
+    meaning, fix = _note(lambda: START.crop((0, 0, 32)))
+    assert "four numbers" in meaning
+    meaning, fix = _note(lambda: START.size[2])
+    assert "getbands" in fix
+    meaning, fix = _note(lambda: make_mask((64, 64), box=(8, 8, 32, 32), invert=True))
+    assert "ImageOps.invert(make_mask(...))" in fix
+    meaning, fix = _note(lambda: mask_coverage(make_mask((64, 64), box=(8, 8, 32, 32)), threshold=0.5))
+    assert "128 or more" in fix
+    meaning, fix = _note(lambda: load_chapter_image("inpaint", mode="L"))
+    assert ".convert('L')" in fix
+    mask = make_mask((64, 64), box=(8, 8, 32, 32))
+    meaning, fix = _note(lambda: Image.composite(mask, START, out.images[0]))
+    assert "the mask is in the wrong place" in meaning and "convert('L')" not in fix
+
+
+def test_preview_frames_and_the_preview_say_where_the_pictures_are(pipes):
+    from helpers.preview import StepPreview
+
+    preview = StepPreview(pipes["t2i"])
+    pipes["t2i"]("a", height=64, width=64, num_inference_steps=2, callback_on_step_end=preview)
+    err = raised(lambda: preview.frames[-1].save("x.png"))
+    assert "frame.estimate.save" in str(err)
+    assert "preview.frames[0]" in str(raised(lambda: preview[0]))
+    assert preview.frames[-1].estimate.size  # the picture the message names is there
+
+
+def test_a_scheduler_never_set_and_strength_beside_denoising_start_are_said(pipes):
+    from diffusers import AutoPipelineForImage2Image, EulerDiscreteScheduler
+
+    from helpers.loading import load_args
+
+    t2i = pipes["t2i"]
+    euler = EulerDiscreteScheduler.from_config(t2i.scheduler.config)  # made, and never set on the pipeline
+    text = said(lambda: t2i("a", height=64, width=64, num_inference_steps=2), only_call_warnings=True)
+    assert "never set on it" in text and "still uses its PNDMScheduler" in text
+    assert "never set" not in said(lambda: t2i("a", height=64, width=64, num_inference_steps=2))  # said once
+    assert euler is not t2i.scheduler
+    repo = "stabilityai/stable-diffusion-xl-refiner-1.0"
+    refiner = AutoPipelineForImage2Image.from_pretrained(repo, **load_args(repo))
+    refiner.set_progress_bar_config(disable=True)
+    text = said(lambda: refiner("a", image=START, strength=0.3, denoising_start=0.3, num_inference_steps=4),
+                only_call_warnings=True)
+    assert "strength=0.3 is ignored" in text and "denoising_start=0.7" in text
+
+
+def test_a_misspelt_weighted_word_in_compel_is_named(pipes):
+    from compel import Compel
+
+    compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
+    assert "did you mean 'jungle'" in said(lambda: compel("an astronaut in a (jungel)1.5"), only_call_warnings=True)
+    assert "did you mean" not in said(lambda: compel("an astronaut in a (jungle)1.5, castle++"),
+                                      only_call_warnings=True)
