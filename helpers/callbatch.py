@@ -277,6 +277,11 @@ def check_embeds_given_whole(pipeline, args: dict) -> None:
                          "IP-Adapter guide names them), or leave ip_adapter_image= out.")
 
 
+# arguments diffusers 0.42 computes with at once, so None (meant as "the default") fails deep inside the call
+NONE_FAILS = ("strength", "guidance_scale", "num_inference_steps", "num_images_per_prompt", "noise_level",
+              "controlnet_conditioning_scale", "aesthetic_score", "negative_aesthetic_score", "prior_guidance_scale")
+
+
 def check_kinds(pipeline, args: dict) -> None:
     """True/False where a number goes, one number where a (height, width) pair goes (ch. 1–5)."""
     import inspect
@@ -287,7 +292,9 @@ def check_kinds(pipeline, args: dict) -> None:
         return
     for name, value in args.items():
         default = defaults.get(name)
-        if value is None and isinstance(default, (int, float)) and not isinstance(default, bool):
+        refuses_none = name in NONE_FAILS and not (name == "num_inference_steps" and (
+            args.get("timesteps") is not None or args.get("sigmas") is not None))  # a list of steps sets the count
+        if value is None and refuses_none and isinstance(default, (int, float)) and not isinstance(default, bool):
             raise TypeError(f"{name}=None: diffusers takes no None here to mean its default; leave {name}= out to "
                             f"get the default ({default}), or pass a number.")
         numeric = name in ("padding_mask_crop", "strength", "guidance_scale", "num_inference_steps", "noise_level") \

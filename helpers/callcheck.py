@@ -285,11 +285,13 @@ def check_prompts(pipeline, args: dict) -> None:
             if tokenizer is not None and name in ("prompt", "negative_prompt"):
                 checks.check_prompt_length(tokenizer, text, name)
     prompt = args.get("prompt")
-    if isinstance(prompt, list) and len(prompt) >= 3 and all(isinstance(t, str) for t in prompt) \
-            and any(len(t.split()) <= 1 for t in prompt):  # e.g. prompt.split(", "): the keywords as a batch
+    if isinstance(prompt, list) and len(prompt) >= 4 and all(isinstance(t, str) for t in prompt) \
+            and any(len(t.split()) <= 1 for t in prompt) and any(len(t.split()) >= 3 for t in prompt):
+        # a subject and its loose keywords, as prompt.split(", ") gives them: perhaps meant as one prompt
         _warn(f"prompt is a list of {len(prompt)} texts, which diffusers reads as {len(prompt)} prompts: "
               f"{len(prompt)} pictures, each drawn from its own text alone ({prompt[-1]!r} by itself). For one "
-              "picture with all these words, pass one string: prompt=', '.join(that_list).")
+              "picture with all these words, pass one string: prompt=', '.join(that_list); for a batch, nothing "
+              "is wrong.")
     guidance = args.get("guidance_scale")
     if args.get("negative_prompt") and guidance is not None and guidance <= 1:
         _warn(f"negative_prompt is ignored: guidance_scale={guidance} ≤ 1 switches classifier-free guidance off, "

@@ -263,15 +263,20 @@ def helper_keyword(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
 def index_of_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """An index past a pipeline's pictures, or into a picture's (width, height) size (every chapter)."""
     line = _last_line(exc)
-    if re.search(r"\.images\s*\[\s*-?\d", line):
-        return ("the call made fewer pictures than that index: .images holds one per prompt and per "
-                "num_images_per_prompt, counted from 0.",
-                "the first is .images[0]; for more, pass num_images_per_prompt=4 (or a list of prompts), then "
-                "loop: for picture in output.images: ...")
+    if line.count("[") != 1:  # several subscripts: which one failed cannot be told from the line
+        return None
     if re.search(r"\.size\s*\[\s*[2-9]", line):
         return ("a PIL picture's .size is (width, height), two numbers; it has no third for the channels.",
                 "the channels are named by .mode ('RGB' has 3): len(picture.getbands()); or "
                 "np.asarray(picture).shape gives (height, width, channels).")
+    found = re.search(r"([A-Za-z_]\w*)\s*\.\s*images\s*\[\s*(-?\d+)\s*\]", line)
+    value = _value_of(exc, found.group(1)) if found else None
+    pictures = getattr(value, "images", None)
+    if isinstance(pictures, list) and not -len(pictures) <= int(found.group(2)) < len(pictures):
+        return (f"the call made {len(pictures)} picture(s), and .images[{found.group(2)}] asks for more: .images "
+                "holds one per prompt and per num_images_per_prompt, counted from 0.",
+                "the first is .images[0]; for more, pass num_images_per_prompt=4 (or a list of prompts), then "
+                "loop: for picture in output.images: ...")
     return None
 
 

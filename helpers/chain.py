@@ -66,9 +66,16 @@ def mark_latents(tensor, space: LatentSpace) -> None:
 
 def _scaled_copy_of(z) -> tuple[LatentSpace, float] | None:
     """The space of the marked latents that `z` is a multiple of (latents / factor), and that multiple, or None."""
+    try:
+        return _find_scaled_copy(z)
+    except Exception:  # noqa: BLE001 - a check must never stop the decode it watches
+        return None
+
+
+def _find_scaled_copy(z) -> tuple[LatentSpace, float] | None:
     flat = z.detach().float().flatten()
     for marked in list(_RECENT):
-        if marked.shape != z.shape or marked is z:
+        if marked.shape != z.shape or marked is z or marked.device != z.device:
             continue
         other = marked.detach().float().flatten()
         if not flat.abs().sum():

@@ -43,18 +43,30 @@ def _whole_words(compel) -> set | None:
     return _VOCAB[id(tokenizer)]
 
 
-def _misspelt_weighted(compel, text: str) -> None:
-    """A weighted word that is not one of CLIP's words but is one letter or two from one: a typo, weighted."""
-    import difflib
+_TYPOS: dict = {}  # word -> the one CLIP word it is a typo of, or None
 
+
+def _typo_of(word: str, words: set) -> str | None:
+    """The CLIP word one swapped or changed letter away (jungel, jungke -> jungle), if exactly one is."""
+    if word not in _TYPOS:
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
+        changed = {word[:i] + c + word[i + 1:] for i in range(len(word)) for c in letters}
+        found = (swapped | changed) & words - {word}
+        _TYPOS[word] = found.pop() if len(found) == 1 else None
+    return _TYPOS[word]
+
+
+def _misspelt_weighted(compel, text: str) -> None:
+    """A weighted word that is not one of CLIP's words but one swapped or changed letter from one: a typo."""
     words = _whole_words(compel)
     if not words:
         return
     for found in WEIGHTED.finditer(text):
-        for word in re.findall(r"[A-Za-z]{4,}", found.group(1) or found.group(2) or ""):
+        for word in re.findall(r"[A-Za-z]{5,}", found.group(1) or found.group(2) or ""):
             if word.lower() in words:
                 continue
-            close = difflib.get_close_matches(word.lower(), words, n=1, cutoff=0.8)
+            close = [_typo_of(word.lower(), words)] if _typo_of(word.lower(), words) else None
             if close:
                 warn_call(f"compel weighs {word!r}, which is not one of CLIP's words, so the weight goes to the "
                           f"pieces it is cut into; did you mean {close[0]!r}?")

@@ -12,7 +12,6 @@ import difflib
 import enum
 import inspect
 import re
-import weakref
 
 from helpers.callwarning import warn_call as _warn
 
@@ -260,8 +259,8 @@ def wrap_scheduler_config() -> None:
         dropped = {}
         for key, value in kwargs.items():
             default = takes[key].default if issubclass(cls, scheduler) and key in takes else None
-            if key == "solver_order" and isinstance(value, int) and value > 3 and cls.__name__.startswith("DPMSolver"):
-                # diffusers 0.42 scheduling_dpmsolver_*: first, second or third order update, nothing above
+            if key == "solver_order" and isinstance(value, int) and value > 3 \
+                    and cls.__name__ == "DPMSolverMultistepScheduler":  # 0.42: first, second or third order only
                 _warn(f"{cls.__name__} computes orders 1 to 3, so solver_order={value} runs as 3 without a word. "
                       "Pass solver_order=2 (diffusers' advice for guided sampling) or 3.")
             if isinstance(default, bool) and isinstance(value, str):  # "False" and "no" would both read as True
@@ -283,12 +282,7 @@ def wrap_scheduler_config() -> None:
                   f"{', '.join(owners[:4])}: e.g. {owners[0]}.from_config(pipeline.scheduler.config, "
                   f"{key}={value!r}).")
         try:
-            made = original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
-            scheduler_made = made[0] if isinstance(made, tuple) else made
-            if issubclass(cls, scheduler) and config is not None:  # said at the next call if never set on one
-                _MADE.append((weakref.ref(scheduler_made), id(config)))
-                del _MADE[:-8]
-            return made
+            return original.__func__(cls, config, return_unused_kwargs=return_unused_kwargs, **kwargs)
         except NotImplementedError as err:
             unknown = _unknown_setting(cls, kwargs, str(err))
             if unknown is None:
@@ -326,26 +320,6 @@ def unwrap_scheduler_config() -> None:
         mixin.from_config = original
 
 
-_MADE: list = []  # (weak reference to a scheduler from_config made, id of the config it was made from)
-
-
-def _unassigned_scheduler(pipeline) -> None:
-    """A scheduler made from this pipeline's scheduler settings, then never set on it: the call uses the old one."""
-    current = getattr(pipeline, "scheduler", None)
-    if current is None or not hasattr(current, "config"):
-        return
-    source = id(current.config)
-    waiting = [s for ref, cid in _MADE if (s := ref()) is not None and cid == source and s is not current
-               and type(s) is not type(current)]
-    if len(waiting) != 1:  # none, or several made at once (a panel's Choice of schedulers): nothing to say
-        return
-    _MADE[:] = [(ref, cid) for ref, cid in _MADE if cid != source]  # said once
-    _warn(f"a new {type(waiting[0]).__name__} was made from this pipeline's scheduler settings but never set on it, so "
-          f"this call still uses its {type(current).__name__}. To use the new one: pipeline.scheduler = "
-          f"{type(waiting[0]).__name__}.from_config(pipeline.scheduler.config) (from_config makes a scheduler; "
-          "it does not change the pipeline).")
-
-
 def _strength_with_start(pipeline, args: dict) -> None:
     """strength= beside denoising_start=, which decides alone where an SDXL img2img run starts."""
     start, strength = args.get("denoising_start"), args.get("strength")
@@ -376,4 +350,3 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     _negative_embeds(args)
     check_second_prompt(pipeline, args)
     _strength_with_start(pipeline, args)
-    _unassigned_scheduler(pipeline)

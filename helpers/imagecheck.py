@@ -256,11 +256,13 @@ def check_sizes(pipeline, args: dict, signature) -> None:
     if isinstance(control, Image.Image):
         grey = np.asarray(control.convert("L"))
         white = float((grey == 255).mean())  # an edge map is mostly black on purpose; a clipped depth map is white
+        net = str(getattr(getattr(getattr(pipeline, "controlnet", None), "config", None), "_name_or_path", ""))
         if grey.max() <= 16:  # e.g. a raw predicted_depth (a few units) cast straight to uint8
             _warn(f"control_image is almost black (values {grey.min()}–{grey.max()} of 255), so the ControlNet sees "
-                  "next to no shape. A depth map made from the estimator's raw predicted_depth holds a few units, "
-                  "not 0–255: scale it first, array / array.max() * 255, before .astype('uint8'), or use the "
-                  "estimator's picture, result['depth'].convert('RGB').")
+                  "next to no shape. A map of small numbers cast straight to uint8 looks so: scale it first, "
+                  "array / array.max() * 255, before .astype('uint8')" + (
+                      ", or use the depth estimator's picture, result['depth'].convert('RGB')."
+                      if "depth" in net.lower() else "."))
         elif white > 0.97 or grey.min() == grey.max():
             flat = f"{max(white, 1.0 if grey.min() == grey.max() else 0):.0%} one flat value"
             _warn(f"control_image is {flat}: it carries almost no shape. " + (

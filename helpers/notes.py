@@ -106,7 +106,8 @@ RULES = [
     (("OSError",), r"not supported for mode (RGBA|LA|P|1|I|F)",
      "ImageOps.invert works on 'L' and 'RGB' pictures, and this one has another mode (a mask saved with "
      "transparency is RGBA).",
-     "invert the mask as a grey picture: ImageOps.invert(mask.convert('L')).", r"ImageOps\.py invert$"),
+     "a mask: invert it as a grey picture, ImageOps.invert(mask.convert('L')); a colour picture: "
+     "ImageOps.invert(picture.convert('RGB')).", r"ImageOps\.py invert$"),
     (("TypeError",), r"'NoneType' object is not subscriptable", causes_values.none_subscripted, None),
     (("RuntimeError", "TypeError"), r"Could not infer dtype of (\w*Image\w*)",
      "torch.tensor cannot read a PIL picture directly.",
