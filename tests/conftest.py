@@ -50,6 +50,13 @@ def raised(fn) -> Exception:
     raise AssertionError("it did not fail")
 
 
+def noted(fn) -> tuple[str, str]:
+    """The note (what it means, how to fix it) under the error `fn()` raises, or ("", "") for none."""
+    from helpers.notes import note_for
+
+    return note_for(raised(fn)) or ("", "")
+
+
 def said(fn, only_call_warnings: bool = False) -> str:
     """The warnings `fn()` gives, joined into one text."""
     import warnings

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import raised
 from PIL import Image
 
 from helpers import explain
@@ -340,14 +341,6 @@ def _raised(exc):
         return err
 
 
-def _raised_by(fn):
-    try:
-        fn()
-    except Exception as err:  # noqa: BLE001
-        return err
-    raise AssertionError("it did not fail")
-
-
 NOTES = [
     (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), r"smaller picture"),
     (RuntimeError("[enforce fail at alloc_cpu.cpp] DefaultCPUAllocator: can't allocate memory"), r"smaller picture"),
@@ -367,7 +360,7 @@ NOTES = [
     (ValueError("`height` and `width` have to be divisible by 8 but are 100 and 60."), r"// 8 \* 8"),
     (FileNotFoundError(2, "No such file or directory", "cat.png"), r"Path.cwd"),
     (OSError("cannot write mode RGBA as JPEG"), r"convert\('RGB'\)"),
-    (_raised_by(lambda: Image.composite(Image.new("RGB", (8, 8)), Image.new("RGB", (4, 4)), Image.new("L", (4, 4)))),
+    (raised(lambda: Image.composite(Image.new("RGB", (8, 8)), Image.new("RGB", (4, 4)), Image.new("L", (4, 4)))),
      r"image1 = image1.resize\(\(4, 4\)\)"),
     (ModuleNotFoundError("No module named 'xformers'"), r"attention='auto'.*requirements-gpu.txt"),
     (ModuleNotFoundError("No module named 'controlnet_aux'"), r"%pip install"),
@@ -377,7 +370,7 @@ NOTES = [
     (AssertionError("Torch not compiled with CUDA enabled"), r"fit_to_machine"),
     (ValueError("xformers' memory efficient attention is only available for GPU"), r"attention='auto'"),
     (AttributeError("'Tensor' object has no attribute 'save'"), r"Image.fromarray"),
-    (_raised_by(lambda: types.SimpleNamespace(images=torch.zeros(1)).images.save("x.png")), r"output_type='pil'"),
+    (raised(lambda: types.SimpleNamespace(images=torch.zeros(1)).images.save("x.png")), r"output_type='pil'"),
     (OSError("Cannot load model x: the model is not fully cached locally."), r"helpers.twins build"),
     (RuntimeError("Cannot get CUDA generator without ATen_cuda library"), r"make_generator\(seed, device\)"),
 ]

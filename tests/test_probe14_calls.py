@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import checked_pipes, raised, said
+from conftest import checked_pipes, noted, raised, said
 from PIL import Image
 
 START = Image.new("RGB", (64, 64), (120, 80, 40))
@@ -144,53 +144,48 @@ def test_the_depth_estimator_is_not_needed_for_these():
     assert np.asarray(MASK).max() == 255  # the mask used above has both parts
 
 
-def _note(fn):
-    from helpers.notes import note_for
-
-    return note_for(raised(fn)) or ("", "")
-
 
 def test_notes_read_the_values_and_files_before_naming_a_cause(tmp_path):
     from diffusers import DDIMScheduler
     from diffusers.utils import make_image_grid
     from safetensors.torch import load_file
 
-    meaning, fix = _note(lambda: (_ for _ in ()).throw(ValueError("`height` and `width` have to be divisible by 16")))
+    meaning, fix = noted(lambda: (_ for _ in ()).throw(ValueError("`height` and `width` have to be divisible by 16")))
     assert "height // 16 * 16" in fix
     mask = np.zeros((8, 8)) > 0
-    meaning, fix = _note(lambda: mask.save("m.png"))
+    meaning, fix = noted(lambda: mask.save("m.png"))
     assert "astype('uint8') * 255" in fix and "output_type" not in fix
     pixels = np.full((4, 4, 3), -0.5, np.float32)
-    meaning, fix = _note(lambda: Image.fromarray(pixels))
+    meaning, fix = noted(lambda: Image.fromarray(pixels))
     assert "/ 2 + 0.5" in fix
     from diffusers.pipelines.stable_diffusion import StableDiffusionPipelineOutput
 
     output = StableDiffusionPipelineOutput(images=[START, START], nsfw_content_detected=None)
-    meaning, fix = _note(lambda: make_image_grid(output, rows=1, cols=2))
+    meaning, fix = noted(lambda: make_image_grid(output, rows=1, cols=2))
     assert "output.images" in fix
-    meaning, fix = _note(lambda: make_image_grid([[START], [START]], rows=1, cols=2))
+    meaning, fix = noted(lambda: make_image_grid([[START], [START]], rows=1, cols=2))
     assert "first.images + second.images" in fix
     depth = Image.fromarray(np.ones((4, 4), np.float32))
-    meaning, fix = _note(lambda: depth.save(tmp_path / "d.jpg"))
+    meaning, fix = noted(lambda: depth.save(tmp_path / "d.jpg"))
     assert "mode F" in meaning and "a.max() * 255" in fix
     heic = tmp_path / "photo.heic"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(40))
-    meaning, fix = _note(lambda: Image.open(heic))
+    meaning, fix = noted(lambda: Image.open(heic))
     assert "HEIC" in meaning and "pillow-heif" in fix
     page = tmp_path / "my_lora.safetensors"
     page.write_bytes(b"<!DOCTYPE html><html><body>Log in</body></html>")
-    meaning, fix = _note(lambda: load_file(page))
+    meaning, fix = noted(lambda: load_file(page))
     assert "web page" in meaning and "helpers.twins" not in fix
     scheduler = DDIMScheduler()
     scheduler.set_timesteps(2)
-    meaning, fix = _note(lambda: [scheduler.step(torch.zeros(1, 4, 2, 2), t, torch.zeros(1, 4, 2, 2))
+    meaning, fix = noted(lambda: [scheduler.step(torch.zeros(1, 4, 2, 2), t, torch.zeros(1, 4, 2, 2))
                                   for t in torch.arange(0, 2000, 100)])
     assert not meaning or "strength" not in meaning  # the learner's own loop: not the pipeline's numbers
-    meaning, fix = _note(lambda: __import__("helpers.loader"))
+    meaning, fix = noted(lambda: __import__("helpers.loader"))
     assert "helpers has no module" in meaning and "pip install helpers" not in fix
-    meaning, fix = _note(lambda: exec("from diffusers.utils import no_such_name_here"))
+    meaning, fix = noted(lambda: exec("from diffusers.utils import no_such_name_here"))
     assert "has no no_such_name_here in this version" in meaning
-    meaning, fix = _note(lambda: START.paste(START.resize((32, 32)), (0, 0, 16, 16)))
+    meaning, fix = noted(lambda: START.paste(START.resize((32, 32)), (0, 0, 16, 16)))
     assert "give only the corner, (0, 0)" in fix
 
 
@@ -201,10 +196,10 @@ def test_a_trailing_comma_and_a_controlnet_on_a_plain_class_are_named(pipes):
         result = pipes["img2img"]("a", image=START, num_inference_steps=2, strength=0.5),
         return result.images
 
-    meaning, fix = _note(trailing_comma)
+    meaning, fix = noted(trailing_comma)
     assert "a comma after the call" in meaning and "result[0].images" in fix
     components = pipes["t2i"].components
-    meaning, fix = _note(lambda: StableDiffusionImg2ImgPipeline(**components, controlnet=pipes["t2i"].unet))
+    meaning, fix = noted(lambda: StableDiffusionImg2ImgPipeline(**components, controlnet=pipes["t2i"].unet))
     assert "StableDiffusionControlNetImg2ImgPipeline" in fix and "controlnet=None" not in fix
 
 
@@ -215,3 +210,44 @@ def test_other_tools_names_without_a_diffusers_twin_say_what_to_do(pipes):
     assert "num_inference_steps=" in str(err)
     err = raised(lambda: run(pipes["inpaint"], image=START, mask_image=MASK, inpainting_mask_invert=1))
     assert "ImageOps.invert" in str(err)
+
+
+def test_a_files_first_bytes_name_what_it_holds(tmp_path):
+    from helpers.causes_files import sniff
+
+    samples = {"page.safetensors": b"<!DOCTYPE html><html>",
+               "lfs.safetensors": b"version https://git-lfs.github.com/spec/v1",
+               "photo.heic": b"\x00\x00\x00\x18ftypheic" + bytes(8),
+               "photo.avif": b"\x00\x00\x00\x18ftypavif" + bytes(8),
+               "logo.svg": b"<?xml version='1.0'?><svg></svg>", "real.png": b"\x89PNG\r\n\x1a\n" + bytes(8)}
+    found = {}
+    for name, data in samples.items():
+        (tmp_path / name).write_bytes(data)
+        found[name] = sniff(tmp_path / name)
+    assert found == {"page.safetensors": "html", "lfs.safetensors": "lfs", "photo.heic": "heic",
+                     "photo.avif": "avif", "logo.svg": "svg", "real.png": None}
+
+
+def test_scale_pooled_scales_only_what_reads_the_pooled_prompt():
+    from diffusers import UNet2DConditionModel
+
+    from tools.train_twins import scale_pooled
+
+    common = {"sample_size": 8, "in_channels": 4, "out_channels": 4, "layers_per_block": 1,
+              "block_out_channels": (8, 8), "norm_num_groups": 4, "cross_attention_dim": 32,
+              "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+              "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D")}
+    sdxl = UNet2DConditionModel(**common, addition_embed_type="text_time", addition_time_embed_dim=8,
+                                projection_class_embeddings_input_dim=32 + 5 * 8)
+    before = sdxl.add_embedding.linear_1.weight.detach().clone()
+    scale_pooled(sdxl, 0.5)
+    after = sdxl.add_embedding.linear_1.weight.detach()
+    assert torch.allclose(after[:, :32], before[:, :32] * 0.5) and torch.equal(after[:, 32:], before[:, 32:])
+    sd = UNet2DConditionModel(**common, addition_embed_type="text", encoder_hid_dim=32)
+    norm = sd.add_embedding.norm2
+    weight, bias = norm.weight.detach().clone() + 1, norm.bias.detach().clone() + 0.5
+    with torch.no_grad():
+        norm.weight.copy_(weight), norm.bias.copy_(bias)
+    scale_pooled(sd, 1.3)
+    assert torch.allclose(norm.weight, weight * 1.3) and torch.allclose(norm.bias, bias * 1.3)
+    assert scale_pooled(sd, 1.0) is sd

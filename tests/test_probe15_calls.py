@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import checked_pipes, raised, said
+from conftest import checked_pipes, noted, raised, said
 from PIL import Image, ImageOps
 
 START = Image.new("RGB", (64, 64), (120, 80, 40))
@@ -13,11 +13,6 @@ START = Image.new("RGB", (64, 64), (120, 80, 40))
 def pipes():
     yield from checked_pipes()
 
-
-def _note(fn):
-    from helpers.notes import note_for
-
-    return note_for(raised(fn)) or ("", "")
 
 
 def test_none_where_a_picture_or_a_number_goes_is_named(pipes):
@@ -31,22 +26,22 @@ def test_none_where_a_picture_or_a_number_goes_is_named(pipes):
     assert "guidance_scale=None" in str(err) and "default (7.5)" in str(err)
 
 
-def test_pil_and_numpy_slips_get_their_own_note():
-    meaning, fix = _note(lambda: Image.ANTIALIAS)
+def test_pil_and_numpy_slips_get_their_ownnoted():
+    meaning, fix = noted(lambda: Image.ANTIALIAS)
     assert "Image.LANCZOS" in fix
     array = np.asarray(START)
-    meaning, fix = _note(lambda: array.__setitem__((0, 0), 1))
+    meaning, fix = noted(lambda: array.__setitem__((0, 0), 1))
     assert "np.array(picture)" in fix
-    meaning, fix = _note(lambda: Image.fromarray(torch.zeros(1, 3, 4, 4)))
+    meaning, fix = noted(lambda: Image.fromarray(torch.zeros(1, 3, 4, 4)))
     assert "permute(1, 2, 0)" in fix
-    meaning, fix = _note(lambda: ImageOps.invert(Image.new("RGBA", (4, 4))))
+    meaning, fix = noted(lambda: ImageOps.invert(Image.new("RGBA", (4, 4))))
     assert "mask.convert('L')" in fix
-    meaning, fix = _note(lambda: ImageOps.fit(START, 32))
+    meaning, fix = noted(lambda: ImageOps.fit(START, 32))
     assert "ImageOps.fit(picture, (512, 512))" in fix
     output = type("Output", (), {"images": [START], "nsfw_content_detected": None})()
-    meaning, fix = _note(lambda: output.nsfw_content_detected[0])
+    meaning, fix = noted(lambda: output.nsfw_content_detected[0])
     assert "safety_checker=None" in meaning
-    meaning, fix = _note(lambda: [None][0][0])
+    meaning, fix = noted(lambda: [None][0][0])
     assert not meaning  # a None of the learner's own: Python's message says it
 
 
@@ -55,7 +50,7 @@ def test_a_callback_reading_a_tensor_it_did_not_ask_for(pipes):
         callback_kwargs["prompt_embeds"].mean()
         return callback_kwargs
 
-    meaning, fix = _note(lambda: pipes["t2i"]("a", height=64, width=64, num_inference_steps=2,
+    meaning, fix = noted(lambda: pipes["t2i"]("a", height=64, width=64, num_inference_steps=2,
                                               callback_on_step_end=peek))
     assert "callback_on_step_end_tensor_inputs=['latents', 'prompt_embeds']" in fix
     pipes["t2i"]("a", height=64, width=64, num_inference_steps=2, callback_on_step_end=peek,
@@ -69,7 +64,7 @@ def test_kandinsky_compel_the_other_upscaler_class_and_a_high_solver_order():
     from helpers.loading import load_args
 
     kandinsky = type("KandinskyV22Img2ImgCombinedPipeline", (), {})()
-    meaning, fix = _note(lambda: kandinsky.tokenizer)
+    meaning, fix = noted(lambda: kandinsky.tokenizer)
     assert "prior_tokenizer" in meaning
     was_on = explain._STATE["enabled"]
     explain.enable()

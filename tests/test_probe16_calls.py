@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import checked_pipes, raised, said
+from conftest import checked_pipes, noted, raised, said
 from PIL import Image
 
 START = Image.new("RGB", (64, 64), (120, 80, 40))
@@ -13,41 +13,36 @@ def pipes():
     yield from checked_pipes()
 
 
-def _note(fn):
-    from helpers.notes import note_for
-
-    return note_for(raised(fn)) or ("", "")
-
 
 def test_notes_for_outputs_pictures_and_the_helpers_keywords(pipes):
     from helpers.images import load_chapter_image, make_mask, mask_coverage
 
     out = pipes["t2i"]("a", height=64, width=64, num_inference_steps=1)
-    meaning, fix = _note(lambda: out.image)
+    meaning, fix = noted(lambda: out.image)
     assert "output.images[0]" in fix
-    meaning, fix = _note(lambda: out.images[1])
+    meaning, fix = noted(lambda: out.images[1])
     assert "made 1 picture(s), and .images[1] asks for more" in meaning
     prompts = ["a"]
-    meaning, fix = _note(lambda: pipes["t2i"](prompts[2], num_inference_steps=1).images[0])
+    meaning, fix = noted(lambda: pipes["t2i"](prompts[2], num_inference_steps=1).images[0])
     assert not meaning  # the learner's own list was short, not the pictures
-    meaning, fix = _note(lambda: out.images[0].size[2])
+    meaning, fix = noted(lambda: out.images[0].size[2])
     assert not meaning  # two subscripts: which one failed cannot be told
-    meaning, fix = _note(lambda: [1][3])
+    meaning, fix = noted(lambda: [1][3])
     assert not meaning  # the learner's own list: Python's message says it
-    meaning, fix = _note(lambda: torch.tensor(START))
+    meaning, fix = noted(lambda: torch.tensor(START))
     assert "torch.from_numpy(np.array(picture))" in fix
-    meaning, fix = _note(lambda: START.crop((0, 0, 32)))
+    meaning, fix = noted(lambda: START.crop((0, 0, 32)))
     assert "four numbers" in meaning
-    meaning, fix = _note(lambda: START.size[2])
+    meaning, fix = noted(lambda: START.size[2])
     assert "getbands" in fix
-    meaning, fix = _note(lambda: make_mask((64, 64), box=(8, 8, 32, 32), invert=True))
+    meaning, fix = noted(lambda: make_mask((64, 64), box=(8, 8, 32, 32), invert=True))
     assert "ImageOps.invert(make_mask(...))" in fix
-    meaning, fix = _note(lambda: mask_coverage(make_mask((64, 64), box=(8, 8, 32, 32)), threshold=0.5))
+    meaning, fix = noted(lambda: mask_coverage(make_mask((64, 64), box=(8, 8, 32, 32)), threshold=0.5))
     assert "128 or more" in fix
-    meaning, fix = _note(lambda: load_chapter_image("inpaint", mode="L"))
+    meaning, fix = noted(lambda: load_chapter_image("inpaint", mode="L"))
     assert ".convert('L')" in fix
     mask = make_mask((64, 64), box=(8, 8, 32, 32))
-    meaning, fix = _note(lambda: Image.composite(mask, START, out.images[0]))
+    meaning, fix = noted(lambda: Image.composite(mask, START, out.images[0]))
     assert "the mask is in the wrong place" in meaning and "convert('L')" not in fix
 
 
