@@ -139,14 +139,14 @@ def test_meta_copies_take_the_dtype_of_the_real_weights():
 
 
 def test_compile_mode_changes_fast_mode_for_this_run_only(tiny_report, monkeypatch):
-    from helpers import speed
+    from helpers import policy, speed
 
     real_plan_for, applied = speed.plan_for, []
 
     def compiling_plan_for(*args, **kwargs):  # fast mode as on CUDA, where the policy compiles
         p = real_plan_for(*args, **kwargs)
-        p.compile_mode = speed.COMPILE_MODE_CUDA
-        p.add("torch.compile", speed.COMPILE_MODE_CUDA, "CUDA")
+        p.compile_mode = policy.COMPILE_MODE_CUDA
+        p.add("torch.compile", policy.COMPILE_MODE_CUDA, "CUDA")
         return p
 
     monkeypatch.setattr(speed, "plan_for", compiling_plan_for)
@@ -154,7 +154,7 @@ def test_compile_mode_changes_fast_mode_for_this_run_only(tiny_report, monkeypat
     _pipeline, choices = bench.load(bench.WORKLOADS["sd15_t2i"], "fast", "cpu", None, "twins", "default")
     assert applied[-1].compile_mode == "default" and "torch.compile=default (--compile-mode)" in choices
     bench.load(bench.WORKLOADS["sd15_t2i"], "fast", "cpu", None, "twins")
-    assert applied[-1].compile_mode == speed.COMPILE_MODE_CUDA == "max-autotune"  # users' fast mode is unchanged
+    assert applied[-1].compile_mode == policy.COMPILE_MODE_CUDA == "max-autotune"  # users' fast mode is unchanged
 
 
 def test_built_models_are_made_on_the_device_with_the_real_architecture(monkeypatch):

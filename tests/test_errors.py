@@ -366,7 +366,7 @@ def test_35_a_repo_with_safetensors_needs_no_opt_in_and_a_pickle_only_twin_refus
 
 
 def test_36_compile_without_fast_mode_or_with_offload():
-    from helpers.speed import Machine, plan
+    from helpers.policy import Machine, plan
 
     gpu = Machine("cuda", "small GPU", 10**9, (8, 6))
     with pytest.raises(ValueError, match="fast=True, compile=True"):

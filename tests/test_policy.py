@@ -1,10 +1,10 @@
-"""Tests for the speed and memory policy (helpers.speed.plan) on example machines, and fast mode on a real twin."""
+"""Tests for the speed and memory policy (helpers.policy.plan) on example machines, and fast mode on a real twin."""
 
 import pytest
 import torch
 
-from helpers import speed
-from helpers.speed import Machine, plan
+from helpers import policy, speed
+from helpers.policy import Machine, plan
 
 H100 = Machine("cuda", "H100 80GB HBM3", 79 * 10**9, (9, 0), has_xformers=True)
 T4 = Machine("cuda", "T4", 15 * 10**9, (7, 5))
@@ -58,11 +58,11 @@ def test_vae_slicing_for_a_batch_that_fits_one_at_a_time():
 
 
 def test_vae_estimate_scales_with_pixels_and_dtype():
-    one = speed.vae_decode_bytes(512, 512, torch.float16)
+    one = policy.vae_decode_bytes(512, 512, torch.float16)
     assert 0.3e9 < one < 1.5e9
-    assert speed.vae_decode_bytes(1024, 1024, torch.float16) == 4 * one
-    assert speed.vae_decode_bytes(512, 512, torch.float32) == 2 * one
-    assert speed.vae_decode_bytes(512, 512, torch.float16, batch=3) == 3 * one
+    assert policy.vae_decode_bytes(1024, 1024, torch.float16) == 4 * one
+    assert policy.vae_decode_bytes(512, 512, torch.float32) == 2 * one
+    assert policy.vae_decode_bytes(512, 512, torch.float16, batch=3) == 3 * one
 
 
 @pytest.mark.parametrize(("machine", "sliced"), [(MPS_SMALL, True), (MPS_BIG, False)])
@@ -123,38 +123,38 @@ def test_image_changing_tricks_are_labelled():
 
 def test_offload_decision_at_the_80_percent_line():
     gpu = Machine("cuda", "GPU", 1000, (8, 0))
-    assert speed.decide_offload(gpu, 800, "auto")[0] is False
-    offloaded, why = speed.decide_offload(gpu, 801, "auto")
+    assert policy.decide_offload(gpu, 800, "auto")[0] is False
+    offloaded, why = policy.decide_offload(gpu, 801, "auto")
     assert offloaded and why.value == "model CPU offload"
-    assert speed.decide_offload(gpu, 10**6, "never")[0] is False
+    assert policy.decide_offload(gpu, 10**6, "never")[0] is False
 
 
 def test_vae_decision_counts_only_resident_weights():
     gpu = Machine("cuda", "GPU", 10**10, (8, 0))
     weights = 9 * 10**9  # leaves 1 GB beside the weights, less than twice a 512² fp16 decode
-    tiling, slicing, _ = speed.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=False)
+    tiling, slicing, _ = policy.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=False)
     assert tiling and not slicing
-    tiling, slicing, why = speed.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=True)
+    tiling, slicing, why = policy.decide_vae(gpu, weights, torch.float16, 512, 512, 1, offloaded=True)
     assert not tiling and not slicing and why.value == "whole image"
 
 
 def test_compile_decision_only_in_fast_mode():
-    assert speed.decide_compile(H100, False, None, offloaded=False) == (None, None)
-    mode, why = speed.decide_compile(H100, True, None, offloaded=False)
+    assert policy.decide_compile(H100, False, None, offloaded=False) == (None, None)
+    mode, why = policy.decide_compile(H100, True, None, offloaded=False)
     assert mode == "max-autotune" and why.name == "torch.compile"
-    assert speed.decide_tf32(CPU) == (False, None) and speed.decide_channels_last(CPU) == (False, None)
+    assert policy.decide_tf32(CPU) == (False, None) and policy.decide_channels_last(CPU) == (False, None)
 
 
 def test_policy_table_lists_every_example_machine():
-    table = speed.policy_table()
-    for machine in speed.EXAMPLE_MACHINES:
+    table = policy.policy_table()
+    for machine in policy.EXAMPLE_MACHINES:
         assert f"| {machine.name} |" in table
-    assert table.count("\n") + 1 == 2 + len(speed.EXAMPLE_MACHINES) * len(speed.EXAMPLE_WORKLOADS)
-    assert "torch.compile: max-autotune" in speed.policy_table(fast=True)
+    assert table.count("\n") + 1 == 2 + len(policy.EXAMPLE_MACHINES) * len(policy.EXAMPLE_WORKLOADS)
+    assert "torch.compile: max-autotune" in policy.policy_table(fast=True)
 
 
-def test_speed_command_prints_the_table(capsys):
-    assert speed.main(["--fast"]) == 0
+def test_policy_command_prints_the_table(capsys):
+    assert policy.main(["--fast"]) == 0
     assert "| H100 80GB | SD 1.5 at 512² |" in capsys.readouterr().out
 
 

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 import torch
 
-from helpers import speed
+from helpers import policy, speed
 
 
 class FakePipeline:
@@ -268,7 +268,7 @@ SDXL_INPAINT_FP16 = 6_900_000_000  # about: UNet 2.57 B parameters plus both tex
 
 
 def t4_choices(machine) -> dict:
-    p = speed.plan(machine, weights_bytes=SDXL_INPAINT_FP16, dtype=torch.float16, height=1024, width=1024)
+    p = policy.plan(machine, weights_bytes=SDXL_INPAINT_FP16, dtype=torch.float16, height=1024, width=1024)
     return {c.name: c.value for c in p.choices}
 
 

@@ -224,7 +224,7 @@ PY
 }
 
 # tests/gpu ran before: its fingerprint (the suite and the code it checks) and where it passed, if it did.
-GPU_TESTS_COVER=(tests/gpu tests/conftest.py helpers/speed.py helpers/device.py tools/bench.py)
+GPU_TESTS_COVER=(tests/gpu tests/conftest.py helpers/speed.py helpers/policy.py helpers/device.py tools/bench.py)
 gpu_tests_fingerprint() {
   find "${GPU_TESTS_COVER[@]}" -type f -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
 }
