@@ -8,8 +8,10 @@ import pytest
 from diffusers.utils import make_image_grid
 from PIL import Image
 
+from helpers import captions
 from helpers import grid as grid_module
-from helpers.grid import CJK_FONT_PACKAGE, MissingFontWarning, captioned_grid, find_cjk_font, true_size_row
+from helpers.captions import CJK_FONT_PACKAGE, MissingFontWarning, find_cjk_font
+from helpers.grid import captioned_grid, true_size_row
 
 
 def tiles(n=4, size=(64, 48)):
@@ -134,7 +136,7 @@ def test_chinese_caption_draws_glyphs_not_boxes(cjk_font, monkeypatch):
     assert (cat < 128).any() and (astronaut < 128).any()
     assert not np.array_equal(cat, caption_strip("宇"))  # two characters, two different glyphs
     assert cat.shape == astronaut.shape
-    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(captions, "find_cjk_font", lambda: None)
     tofu = caption_strip("猫")
     assert np.array_equal(tofu, caption_strip("宇"))  # without the font every character is the same box
     assert not np.array_equal(cat, tofu)
@@ -154,8 +156,8 @@ def test_chinese_title_and_mixed_captions_keep_tiles_aligned(cjk_font):
 
 def test_long_chinese_caption_wraps_between_characters(cjk_font):
     text = "一只戴着宇航员头盔的猫在月球上骑马，背景是地球"
-    font = grid_module._truetype(cjk_font, 14)
-    lines = grid_module._wrap(text, font, 100)
+    font = captions._truetype(cjk_font, 14)
+    lines = captions.wrap(text, font, 100)
     assert len(lines) > 1 and "".join(lines) == text
     assert all(font.getlength(line) <= 100 for line in lines)
     assert not any(line.startswith("，") for line in lines)
@@ -166,7 +168,7 @@ def test_long_chinese_caption_wraps_between_characters(cjk_font):
 
 def test_without_a_cjk_font_warns_once_per_call_and_still_draws(monkeypatch):
     """One MissingFontWarning per captioned_grid call, however many captions and the title need the font."""
-    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(captions, "find_cjk_font", lambda: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         grid = captioned_grid(tiles(2), ["猫", "宇航员"], title="图生图")
@@ -184,7 +186,7 @@ def test_ascii_captions_stay_silent_and_never_look_for_a_font(monkeypatch):
     def no_search():
         raise AssertionError("ASCII text must not look for a CJK font")
 
-    monkeypatch.setattr(grid_module, "find_cjk_font", no_search)
+    monkeypatch.setattr(captions, "find_cjk_font", no_search)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         captioned_grid(tiles(2), ["seed 0 · guidance 7.5", "start — image"], title="a – b", twin=True)
@@ -199,15 +201,15 @@ def test_dashes_the_bundled_font_lacks_draw_as_ascii(monkeypatch):
 def test_finder_skips_fonts_without_chinese(monkeypatch):
     matplotlib = pytest.importorskip("matplotlib")
     dejavu = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
-    monkeypatch.setattr(grid_module, "_found", [])
-    monkeypatch.setattr(grid_module, "_candidates", lambda: ["/no/such/font.ttc", dejavu])
+    monkeypatch.setattr(captions, "_found", [])
+    monkeypatch.setattr(captions, "_candidates", lambda: ["/no/such/font.ttc", dejavu])
     assert find_cjk_font() is None
     with pytest.warns(MissingFontWarning, match=CJK_FONT_PACKAGE):
         captioned_grid(tiles(1), ["猫"])
 
 
 def test_emoji_are_named_once_with_what_to_do_not_with_the_cjk_font(monkeypatch):
-    monkeypatch.setattr(grid_module, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(captions, "find_cjk_font", lambda: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         captioned_grid(tiles(2), ["cat 🐱", "dog 🐶"], title="pets ❤️", twin=False)
