@@ -80,7 +80,7 @@ def _run_checked(original, self, args, kwargs):
         remember(err, self, bound.arguments)  # what the note under it may confirm its cause from
         raise
     finally:
-        from helpers.ignored import note_timesteps_used
+        from helpers.schedulercheck import note_timesteps_used
 
         _LOCAL.depth -= 1
         note_timesteps_used(self)  # failed or not, the call set them: a later set_timesteps is the learner's
@@ -132,7 +132,7 @@ def wrap_pipelines() -> int:
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
 
     from helpers.chain import wrap_vae_decode
-    from helpers.ignored import wrap_scheduler_config
+    from helpers.schedulercheck import wrap_scheduler_config
 
     wrap_scheduler_config()  # from_config's dropped keywords (use_karras_sigmas= on DDIM) are said
     wrap_vae_decode()  # the pipeline's latents decoded without dividing by scaling_factor are said
@@ -157,7 +157,7 @@ def wrap_pipelines() -> int:
 def unwrap_pipelines() -> None:
     """Give every wrapped pipeline class its own `__call__` back (every chapter)."""
     from helpers.compelcheck import unwrap_compel
-    from helpers.ignored import unwrap_scheduler_config
+    from helpers.schedulercheck import unwrap_scheduler_config
 
     unwrap_scheduler_config()
     from helpers.chain import unwrap_vae_decode
@@ -223,7 +223,7 @@ def enable(shell=None) -> None:
 
 def disable(shell=None) -> None:
     """Switch the notes and call checks off and restore diffusers' own `__call__` (every chapter)."""
-    from helpers.ignored import forget_timesteps
+    from helpers.schedulercheck import forget_timesteps
 
     _STATE["enabled"] = False
     unwrap_pipelines()

@@ -162,7 +162,7 @@ def test_sdxl_embeddings_need_their_pooled_pair_and_compel_its_parts():
 
 
 def test_a_combined_kandinsky_scheduler_set_on_the_wrong_object_is_said():
-    from helpers.ignored import check_combined_scheduler
+    from helpers.schedulercheck import check_combined_scheduler
 
     decoder = type("Decoder", (), {"scheduler": object()})()
     combined = type("KandinskyV22CombinedLike", (), {})()
