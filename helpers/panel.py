@@ -20,15 +20,13 @@ from helpers.panel_controls import (
     SHARED,
     Choice,
     Controls,
-    History,
-    Result,
-    Results,
     Slider,
     caption_for,
     check_start,
     make_slider,
 )
 from helpers.panel_preview import PanelPreview
+from helpers.panel_results import History, Result, Results
 from helpers.panel_save import earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
 from helpers.panel_setup import check_extras, check_setup, default_encoder

@@ -7,15 +7,11 @@ the range. ipywidgets would clamp both without a word, and the picture would not
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import KW_ONLY, dataclass, field
-from pathlib import Path
 
 import ipywidgets as W
-from PIL import Image
 from traitlets import Int, TraitError, validate
 
-from helpers.callwarning import CallWarning
 from helpers.i18n import _
 
 # pipeline arguments that take fractions, whatever numbers their slider was declared with
@@ -24,31 +20,6 @@ FLOAT_ARGS = ("strength", "guidance_scale", "image_guidance_scale", "eta", "guid
               "negative_aesthetic_score", "prior_guidance_scale", "denoising_start", "denoising_end")
 SHARED = ("prompt", "negative_prompt", "guidance_scale", "num_inference_steps", "seed")
 _SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
-
-
-@dataclass
-class Result:
-    """One generated picture with the arguments and time that made it."""
-
-    image: Image.Image
-    params: dict
-    seconds: float
-    caption: str = field(default="")
-    saved: bool = False
-
-    def save(self, path, overwrite: bool = False) -> Path:
-        """Save the picture as PNG at `path` (a folder: inside it); a file is kept unless overwrite=True (ch. 1–5)."""
-        from helpers.panel_save import save_result
-
-        return save_result(self, path, overwrite)
-
-    def _repr_png_(self) -> bytes:
-        """Shown as its picture in a notebook, e.g. the result of panel.generate(wait=True) (ch. 1–5)."""
-        import io
-
-        buffer = io.BytesIO()
-        self.image.save(buffer, format="PNG")
-        return buffer.getvalue()
 
 
 class Controls(dict):
@@ -60,40 +31,6 @@ class Controls(dict):
         close = [n for n in self if str(name) in n] or difflib.get_close_matches(str(name), list(self), n=1, cutoff=0.5)
         raise KeyError(f"no control {name!r}; the panel's controls are {', '.join(self)}"
                        + (f". Did you mean {close[0]!r}?" if close else "."))
-
-
-class Results(list):
-    """The panel's pictures, newest first; reading one before the first run has finished says so."""
-
-    def __init__(self, panel):
-        super().__init__()
-        self.panel = panel
-
-    def __getitem__(self, index):
-        if isinstance(index, int) and index < 0 and len(self) > 1 and not self.panel.__dict__.get("_said_order"):
-            self.panel._said_order = True  # Python's habit reads [-1] as the newest; here it is the oldest kept
-            warnings.warn(CallWarning(
-                f"panel.results is newest first: results[{index}] is an earlier picture "
-                f"({len(self) + index + 1} of {len(self)} kept, counting from the newest); the newest is "
-                "panel.results[0]."), stacklevel=2)
-        try:
-            return super().__getitem__(index)
-        except IndexError:
-            if len(self):  # pictures there, just fewer than asked for: Python's own message says it
-                raise
-            running = self.panel._busy.locked()
-            raise IndexError("panel.results holds no picture yet: " + (
-                "the run is still going (generate() returns at once). Wait for it: panel.wait(), or "
-                "panel.generate(wait=True)." if running else "press Generate, or call panel.generate(wait=True).")
-            ) from None
-
-
-class History(W.HBox):
-    """The strip of thumbnails on screen; indexing it points to panel.results, where the pictures are."""
-
-    def __getitem__(self, index):
-        raise TypeError("panel.history is the strip of thumbnails on screen, not the pictures. The pictures are in "
-                        f"panel.results, newest first: panel.results[{index!r}].image, or .save(path).")
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def test_a_panel_result_latents_as_control_and_no_controlnet_are_told(pipes):
     from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
 
     from helpers.loading import load_args
-    from helpers.panel_controls import Result
+    from helpers.panel_results import Result
 
     err = raised(lambda: run(pipes["img2img"], image=Result(START, {}, 1.0)))
     assert "its picture is .image" in str(err)

@@ -85,7 +85,7 @@ def test_panel_results_in_a_grid_and_a_faint_mask_get_fixes_that_work():
     from helpers import checks
     from helpers.grid import captioned_grid
     from helpers.images import mask_coverage
-    from helpers.panel_controls import Result
+    from helpers.panel_results import Result
 
     err = raised(lambda: captioned_grid([Result(START, {}, 1.0, caption="seed 0")], captions=["a"]))
     assert "[r.image for r in panel.results]" in str(err)
