@@ -17,7 +17,6 @@ import ipywidgets as W
 
 from helpers.i18n import _
 from helpers.panel_controls import (
-    SHARED,
     Choice,
     Controls,
     Slider,
@@ -29,7 +28,7 @@ from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_extras, check_setup, default_encoder
+from helpers.panel_setup import check_arguments, check_extras, check_setup, default_encoder
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:
@@ -60,42 +59,14 @@ class Panel:
                  num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
                  encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None,
                  preview: bool = True, **unknown):
-        if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
-            name, value = next(iter(unknown.items()))
-            from helpers.callnames import OTHER_NAMES  # the names other tools give diffusers' settings
-
-            own = OTHER_NAMES.get(name) if OTHER_NAMES.get(name) in SHARED else None
-            if name == "generator":
-                raise TypeError("Panel has no argument `generator`: it makes the generator itself from seed=, so that "
-                                "each run can be repeated. Pass a whole number, e.g. Panel(..., seed=42).")
-            if own:  # another name for one of the panel's own controls
-                raise TypeError(f"Panel has no argument `{name}`; the panel's own control for it is `{own}`: "
-                                f"Panel(..., {own}={value!r}).")
-            raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
-                            f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
+        check_arguments(unknown, live=live, preview=preview, history=history, fixed=fixed or {})
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
-        if not isinstance(live, bool):  # live="no" would be refused deep inside ipywidgets' checkbox
-            raise TypeError(f"live={live!r} turns live mode on or off: True (run when a slider is released) or "
-                            "False (run on Generate).")
-        if not isinstance(preview, bool):
-            raise TypeError(f"preview={preview!r} turns the step preview on or off: True or False. The view is "
-                            "switched in the panel itself (estimate of the final picture, or noisy picture).")
         seed = int(seed)  # a numpy integer from a sweep is a seed too
-        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
-            raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
-                             "in the history too, for save().")
         wrap_if_enabled()  # the call checks reach this pipeline in a script too
         self.pipeline = pipeline
         self.fixed = dict(fixed or {})
-        taken = [n for n in self.fixed if n in (*SHARED, "generator")]
-        if taken:  # the slider would silently win over the fixed value on every run
-            name = taken[0]
-            control = "the seed slider makes it" if name == "generator" else "a control of the panel sets it"
-            raise ValueError(f"fixed= holds `{name}`, but {control} on every run. Set its start with "
-                             f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
-                             "arguments no control sets (image=, mask_image=, ...).")
         self.extras = check_extras(pipeline, self.fixed, extras, encode)
         check_setup(pipeline, prompt=prompt, negative_prompt=negative_prompt, fixed=self.fixed,
                     controlled={extra.name for extra in self.extras}, encode=encode, device=device, save_dir=save_dir)
@@ -155,8 +126,6 @@ class Panel:
         buttons = W.HBox([self.generate_button, self.stop_button, self.save_button, self.live])
         self.widget = W.VBox([*self.controls.values(), buttons, self.status, self.image, self.caption,
                               self.steps.widget, W.HTML(_("<b>history</b> (newest first)")), self.history])
-
-    # ------------------------------------------------------------------ setup helpers
 
     # ------------------------------------------------------------------ running
 

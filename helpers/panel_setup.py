@@ -13,7 +13,7 @@ import difflib
 import inspect
 
 from helpers.imagecheck import NEEDS
-from helpers.panel_controls import Choice, Slider
+from helpers.panel_controls import SHARED, Choice, Slider
 
 
 def _takes(pipeline, name: str) -> bool:
@@ -131,6 +131,39 @@ def check_device(device) -> None:
     from helpers.device import check_available
 
     check_available(device)
+
+
+def check_arguments(unknown: dict, *, live, preview, history, fixed: dict) -> None:
+    """Refuse an argument Panel does not know, a switch not True or False, and fixed= for a control (ch. 1–5)."""
+    if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
+        name, value = next(iter(unknown.items()))
+        from helpers.callnames import OTHER_NAMES  # the names other tools give diffusers' settings
+
+        own = OTHER_NAMES.get(name) if OTHER_NAMES.get(name) in SHARED else None
+        if name == "generator":
+            raise TypeError("Panel has no argument `generator`: it makes the generator itself from seed=, so that "
+                            "each run can be repeated. Pass a whole number, e.g. Panel(..., seed=42).")
+        if own:  # another name for one of the panel's own controls
+            raise TypeError(f"Panel has no argument `{name}`; the panel's own control for it is `{own}`: "
+                            f"Panel(..., {own}={value!r}).")
+        raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
+                        f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
+    if not isinstance(live, bool):  # live="no" would be refused deep inside ipywidgets' checkbox
+        raise TypeError(f"live={live!r} turns live mode on or off: True (run when a slider is released) or "
+                        "False (run on Generate).")
+    if not isinstance(preview, bool):
+        raise TypeError(f"preview={preview!r} turns the step preview on or off: True or False. The view is "
+                        "switched in the panel itself (estimate of the final picture, or noisy picture).")
+    if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+        raise ValueError(f"history={history!r} must be a whole number of at least 1: the newest picture is kept "
+                         "in the history too, for save().")
+    taken = [n for n in fixed if n in (*SHARED, "generator")]
+    if taken:  # the slider would silently win over the fixed value on every run
+        name = taken[0]
+        control = "the seed slider makes it" if name == "generator" else "a control of the panel sets it"
+        raise ValueError(f"fixed= holds `{name}`, but {control} on every run. Set its start with "
+                         f"Panel(..., {'seed' if name == 'generator' else name}=...) instead, and keep fixed= for "
+                         "arguments no control sets (image=, mask_image=, ...).")
 
 
 def check_setup(pipeline, *, prompt, negative_prompt, fixed: dict, controlled: set, encode, device,
