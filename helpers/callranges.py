@@ -1,5 +1,6 @@
 """Values diffusers takes without a word but reads otherwise than meant: out-of-range settings, numpy latents, and a
-step callback whose returned keys the pipeline never reads.
+step callback whose returned keys the pipeline never reads; SDXL's size conditions given as shares, aesthetic scores
+a pipeline leaves out, latents beside a control picture of another size, a picture turned with rotate(90).
 
 `check_ranges(pipeline, args)` runs inside `helpers.callcheck.check_pipeline_call`, after the other checks; it
 raises where the run cannot be right, warns once where it runs but differs from what was meant, and returns the
@@ -12,6 +13,8 @@ import difflib
 import functools
 import inspect
 import re
+
+from PIL import Image
 
 from helpers.callwarning import said_once_for, warn_call
 
@@ -34,8 +37,10 @@ def check_aesthetic_scores(pipeline, args: dict) -> None:
     """The SDXL refiner's aesthetic_score must stay above negative_aesthetic_score, or the two swap roles (ch. 2)."""
     if "aesthetic_score" not in args and "negative_aesthetic_score" not in args:
         return
+    if getattr(getattr(pipeline, "config", None), "requires_aesthetics_score", None) is False:
+        _ignored_aesthetic_scores(pipeline, args)  # SDXL's base and inpainting leave them out of the conditioning
     if not getattr(getattr(pipeline, "config", None), "requires_aesthetics_score", False):
-        return  # SDXL's base pipelines leave the scores out of the conditioning
+        return
     try:
         defaults = inspect.signature(type(pipeline).__call__).parameters
         good = args.get("aesthetic_score", defaults["aesthetic_score"].default)
@@ -47,6 +52,113 @@ def check_aesthetic_scores(pipeline, args: dict) -> None:
                   "prompt's side on the first and the negative side on the second, so guidance now pushes toward "
                   "the lower score, away from the one you wanted. Keep aesthetic_score the higher (defaults 6.0 "
                   "and 2.5).")
+
+
+def _ignored_aesthetic_scores(pipeline, args: dict) -> None:
+    """aesthetic_score= on an SDXL pipeline whose config leaves the scores out of the conditioning."""
+    try:
+        defaults = inspect.signature(type(pipeline).__call__).parameters
+        given = [n for n in ("aesthetic_score", "negative_aesthetic_score")
+                 if args.get(n) is not None and args[n] != defaults[n].default]
+    except (KeyError, TypeError, ValueError):
+        return
+    if given:
+        said = " and ".join(f"{n}={args[n]}" for n in given)
+        warn_call(f"{said} {'are' if len(given) > 1 else 'is'} ignored: {type(pipeline).__name__}'s config has "
+                  "requires_aesthetics_score=False, so it leaves the aesthetic scores out of the conditioning; only "
+                  "the SDXL refiner (stabilityai/stable-diffusion-xl-refiner-1.0) reads them. Leave "
+                  f"{' and '.join(given)} out here.")
+
+
+SIZE_CONDITIONS = ("crops_coords_top_left", "negative_crops_coords_top_left", "original_size",
+                   "negative_original_size", "target_size", "negative_target_size")
+
+
+def check_size_conditions(pipeline, args: dict) -> None:
+    """SDXL's crops_coords_top_left, original_size and target_size count pixels; 0.5 is not half the picture (ch. 2)."""
+    for name in SIZE_CONDITIONS:
+        value = args.get(name)
+        if not isinstance(value, (tuple, list)) or len(value) != 2 \
+                or not any(isinstance(v, float) and 0 < v < 1 for v in value):
+            continue
+        image = args.get("image")
+        side = getattr(getattr(getattr(pipeline, "unet", None), "config", None), "sample_size", 128) \
+            * int(getattr(pipeline, "vae_scale_factor", None) or 8)
+        h, w = (image.height, image.width) if isinstance(image, Image.Image) else \
+            (args.get("height") or side, args.get("width") or side)
+        pixels = f"({round(value[0] * h)}, {round(value[1] * w)})"
+        if "crops" in name:
+            warn_call(f"{name}={tuple(value)} counts pixels, not shares of the picture, so it is under one pixel: "
+                      "almost (0, 0), the default, which asks for an uncropped look. For those shares of a "
+                      f"{w}×{h} picture, give pixels (top, left): {name}={pixels}.")
+        else:
+            warn_call(f"{name}={tuple(value)} counts pixels (height, width), not shares of the picture, so it tells "
+                      f"SDXL of a picture under one pixel. For those shares of a {w}×{h} picture, give pixels: "
+                      f"{name}={pixels}.")
+
+
+def check_latents_control_size(pipeline, args: dict) -> None:
+    """Latents as image= beside a control picture of another size than they decode to (ch. 3–4)."""
+    import torch
+
+    image, control = args.get("image"), args.get("control_image")
+    channels = getattr(getattr(getattr(pipeline, "vae", None), "config", None), "latent_channels", 4)
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != channels or control is None:
+        return
+    scale = int(getattr(pipeline, "vae_scale_factor", None) or 8)
+    made = (image.shape[3] * scale, image.shape[2] * scale)  # (width, height), as PIL gives sizes
+    height, width = args.get("height"), args.get("width")
+    for picture in control if isinstance(control, (list, tuple)) else [control]:
+        if not isinstance(picture, Image.Image):
+            continue
+        size = (width, height) if height and width else (picture.width - picture.width % scale,
+                                                         picture.height - picture.height % scale)
+        if size == made:
+            continue
+        w, h = made
+        start = f"image= holds latents {tuple(image.shape)}, which decode to {w}×{h}, "
+        if height and width:
+            raise ValueError(start + f"but height={height}, width={width} bring control_image to {width}×{height}, "
+                             "and the latents keep their size: the ControlNet's features would not fit the UNet's. "
+                             f"Pass height={h}, width={w}, or leave both out.")
+        raise ValueError(start + f"and control_image is {picture.width}×{picture.height}: the ControlNet's features "
+                         "would not fit the UNet's (diffusers would stop deep inside ControlNetModel with a tensor "
+                         f"size mismatch). Resize the control picture to match: control_image = "
+                         f"control_image.resize(({w}, {h})).")
+
+
+def _all_black(picture: Image.Image, box: tuple) -> bool:
+    """True where every pixel in box is exactly 0 in R, G and B (the alpha, if any, is not read)."""
+    extrema = picture.crop(box).getextrema()
+    return all(e == (0, 0) for e in (extrema[:3] if isinstance(extrema[0], tuple) else [extrema]))
+
+
+def _black(pixel) -> bool:
+    return all(v == 0 for v in (pixel[:3] if isinstance(pixel, tuple) else (pixel,)))
+
+
+def check_rotated_canvas(args: dict) -> None:
+    """A start picture turned with rotate(90), which keeps the canvas: black bands at two sides (ch. 1–5)."""
+    image = args.get("image")
+    if not isinstance(image, Image.Image) or image.mode not in ("RGB", "RGBA", "L") or image.width == image.height:
+        return
+    w, h = image.size
+    band = abs(w - h) // 2
+    if band < 0.1 * max(w, h) or not _black(image.getpixel((0, 0))) or not _black(image.getpixel((w - 1, h - 1))):
+        return  # a picture without black corners (nearly every photo) costs two getpixel calls
+    if w > h:  # rotate(90) leaves black columns left and right, and the content (h wide) touches top and bottom
+        bands, inner = [(0, 0, band, h), (w - band, 0, w, h)], [(band + 1, 0, band + 2, h), (w - band - 2, 0,
+                                                                                         w - band - 1, h)]
+    else:
+        bands, inner = [(0, 0, w, band), (0, h - band, w, h)], [(0, band + 1, w, band + 2), (0, h - band - 2, w,
+                                                                                         h - band - 1)]
+    if all(_all_black(image, b) for b in bands) and not any(_all_black(image, b) for b in inner):
+        sides = "left and right" if w > h else "top and bottom"
+        warn_call(f"image has pure black bands {band} px wide at its {sides}, around a {min(w, h)}×{min(w, h)} "
+                  f"middle: what picture.rotate(90) leaves on a {w}×{h} picture, since it keeps the canvas (the "
+                  "photo's ends are cut off, and the bands are drawn into the result). To turn a picture, use "
+                  "picture.transpose(Image.Transpose.ROTATE_90), or picture.rotate(90, expand=True). If the bands "
+                  "are there on purpose, nothing is wrong.")
 
 
 def check_lora_scale(pipeline, args: dict) -> None:
@@ -159,4 +271,7 @@ def check_ranges(pipeline, args: dict) -> dict:
     check_lora_scale(pipeline, args)
     check_eta(pipeline, args)
     check_numpy_latents(pipeline, args)
+    check_size_conditions(pipeline, args)
+    check_latents_control_size(pipeline, args)
+    check_rotated_canvas(args)
     return wrap_callback(pipeline, args)

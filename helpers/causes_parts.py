@@ -46,6 +46,16 @@ def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
                 "load it first and pass it in: controlnet = ControlNetModel.from_pretrained(controlnet_id, "
                 f"**load_args(controlnet_id)), then {cls}.from_pretrained(repo_id, controlnet=controlnet, ...) "
                 "(chapter 4).")
+    source = _from_pipe_source(exc)
+    if source is not None:  # from_pipe re-uses parts; this class needs parts that pipeline does not have
+        from helpers.checkpoints import CHECKPOINTS
+
+        repo = next((c.repo_id for c in CHECKPOINTS.values() if c.pipeline == cls), None)
+        load = (f"{cls}.from_pretrained({repo!r}, **load_args({repo!r}))" if repo
+                else f"{cls}.from_pretrained(its_repo_id, ...)")
+        return (f"from_pipe builds a pipeline from the parts {type(source).__name__} already has, and {cls} needs "
+                f"parts it does not have ({', '.join(missing)}): it is a model of its own, not another task of "
+                "this one.", f"load it from its own repo: {load}.")
     repo = (facts.loader.get("repo") if facts is not None else None) or None
     theirs = repo_pipeline_class(repo)  # no model_index.json to read: the cause is not confirmed
     if not theirs or theirs == cls:
@@ -55,6 +65,16 @@ def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
             f"load it with the class it names: {theirs}.from_pretrained(repo_id, ...)"
             + ("." if "Upscale" in theirs or "Prior" in theirs else  # no AutoPipeline task has these
                ", or let an AutoPipeline choose: AutoPipelineForImage2Image.from_pretrained(repo_id, ...)."))
+
+
+def _from_pipe_source(exc: BaseException):
+    """The pipeline a failed from_pipe was given, or None when from_pipe is not what failed."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "from_pipe":
+            found = tb.tb_frame.f_locals.get("pipeline")
+        tb = tb.tb_next
+    return found
 
 
 def part_named_by_id(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:

@@ -13,6 +13,7 @@ import functools
 import re
 
 from helpers.callwarning import warn_call
+from helpers.ignored import foreign_syntax
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
 # compel's weight after a term is "+"/"-" runs or a number, tried in that order: "-0.5" matches "-" first
@@ -110,6 +111,8 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "
                   "plain words and brackets; it has no such switch. To mix two prompts, compel writes "
                   f'("{alternation.group(1)}", "{alternation.group(2)}").blend(0.5, 0.5).')
+    for what, read_as, spelling, note in foreign_syntax(text):
+        warn_call(f"compel does not know {what}: it sees {read_as}, at weight 1.0. compel writes it {spelling}.{note}")
     negative = NEGATIVE.search(text)
     if negative:
         words, number = negative.group(1) or negative.group(2), negative.group(3)

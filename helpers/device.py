@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import sys
 
 import torch
 
@@ -128,6 +129,11 @@ def free_memory(*held) -> None:
         raise TypeError("free_memory() frees what no name holds any more, so it takes no arguments: first "
                         "`del pipeline` (every name that holds it), then call free_memory().")
     gc.collect()
+    if "helpers.panel_save" in sys.modules or "helpers.preview" in sys.modules:  # a panel or preview may hold one
+        from helpers.panel_save import still_held
+
+        for line in still_held():  # `del pipeline` freed nothing while a panel still holds the pipeline
+            print(line)
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     elif _available("mps"):

@@ -1,9 +1,10 @@
 """Arguments a pipeline ignores or overrides without a word: each said once, as a CallWarning, before the call runs.
 
 Part of the call check (helpers.callcheck runs it): latents whose size wins over height= and width=, prompt-weighting
-syntax in a plain prompt, negative embeddings while classifier-free guidance is off, prompt_2= where only the
-second text encoder is there, and strength= beside denoising_start=. The scheduler's own checks are in
-helpers.schedulercheck, and run from here.
+syntax in a plain prompt (and A1111's or NovelAI's, which compel does not read either: helpers.compelcheck asks here),
+a textual-inversion token written without its brackets, negative embeddings while classifier-free guidance is off,
+prompt_2= where only the second text encoder is there, and strength= beside denoising_start=. The scheduler's own
+checks are in helpers.schedulercheck, and run from here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,32 @@ def _latents_size(pipeline, args: dict) -> None:
               f"{height // scale}×{width // scale}, or pass height={made[0]}, width={made[1]}.")
 
 
+def foreign_syntax(text: str) -> list[tuple[str, str, str, str]]:
+    """A1111's [word] and BREAK and NovelAI's {word}: (what, how it is read, compel's spelling, a note) (ch. 4)."""
+    found = []
+    down = re.search(r"\[([^\[\]|:]+)\]", text)  # [a|b] and [a:b:0.5] are A1111's other brackets
+    if down:
+        words = down.group(1).strip()
+        term = words if re.fullmatch(r"[A-Za-z]\w*", words) else f"({words})"
+        found.append((f"A1111's [{down.group(1)}] (weight 0.91, a little weaker)", "plain words, brackets and all",
+                      f"{term}- (weight 0.9) or ({words})0.9", ""))
+    if re.search(r"\bBREAK\b", text):  # only A1111's capitals: "a wave about to break" is a word
+        parts = [p.strip(" ,") for p in re.split(r"\bBREAK\b", text)]
+        joined = ", ".join(f'"{p}"' for p in parts if p)
+        found.append(("A1111's BREAK (each part in a chunk of its own)", "the word 'break'",
+                      f"({joined}).and(), which encodes each part on its own and joins them (pad the negative to the "
+                      "same length: compel.pad_conditioning_tensors_to_same_length([positive, negative]))", ""))
+    up = re.search(r"\{([^{}|:]+)\}", text)
+    if up:
+        words = up.group(1).strip()
+        term = words if re.fullmatch(r"[A-Za-z]\w*", words) else f"({words})"
+        variable = (f" If {{{words}}} was meant as a Python variable, put an f before the quotes: "
+                    f'f"...{{{words}}}...".' if words.isidentifier() else "")
+        found.append((f"NovelAI's {{{up.group(1)}}} (weight 1.05, a little stronger)",
+                      "plain words, braces and all", f"{term}+ (weight 1.1) or ({words})1.05", variable))
+    return found
+
+
 def _weighting(args: dict) -> None:
     for name in ("prompt", "negative_prompt"):
         value = args.get(name)
@@ -46,6 +73,9 @@ def _weighting(args: dict) -> None:
                 _warn(f"{name} uses compel's weighting syntax ({COMPEL.search(text).group(0)}), but a plain prompt "
                       "string goes to the text encoder as it is: the signs are read as words. Build prompt_embeds "
                       "with compel and pass those instead (chapter 4).")
+            for what, read_as, spelling, note in foreign_syntax(text):  # A1111's [word] and BREAK, NovelAI's {word}
+                _warn(f"{name} uses {what}, which diffusers reads as {read_as}, at weight 1.0. With compel write "
+                      f"{spelling}, build prompt_embeds, and pass those (chapter 4).{note}")
 
 
 # only "without X": "no parking", "not only", "No Man's Sky" are ordinary words in prompts
@@ -71,6 +101,30 @@ def _negative_embeds(args: dict) -> None:
 def check_weighting(args: dict) -> None:
     """Say when a prompt uses compel's or A1111's weighting syntax, which a plain string does not apply (ch. 4)."""
     _weighting(args)
+
+
+def _loaded_tokens(pipeline) -> list[str]:
+    """The <token>s load_textual_inversion added to the pipeline's tokenizers (not CLIP's own <|endoftext|>)."""
+    found = []
+    for name in ("tokenizer", "tokenizer_2"):
+        added = getattr(getattr(pipeline, name, None), "added_tokens_encoder", None)
+        if isinstance(added, dict):  # CLIP's start and end markers, <|startoftext|> and <|endoftext|>, are too
+            found += [t for t in added if len(t) > 2 and t[0] == "<" and t[-1] == ">" and t[1] != "|"]
+    return found
+
+
+def check_loaded_tokens(pipeline, args: dict) -> None:
+    """A loaded textual-inversion token written without its angle brackets, whose embedding then goes unused (ch. 4)."""
+    tokens = _loaded_tokens(pipeline)
+    for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2") if tokens else ():
+        value = args.get(name)
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            for token in tokens if isinstance(text, str) else ():
+                bare = re.search(rf"(?<![\w<-]){re.escape(token[1:-1])}(?![\w>-])", text, re.IGNORECASE)
+                if bare and token not in text:
+                    _warn(f"{name} has {bare.group(0)!r}, but the token load_textual_inversion added is {token}: "
+                          "without its angle brackets the tokenizer cuts it into ordinary word pieces, and the "
+                          f"loaded embedding is never used. Write the loaded token with its brackets: {token}.")
 
 
 def _latents_as_noise(pipeline, args: dict) -> None:
@@ -120,6 +174,7 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     check_scheduler(pipeline)
     check_eta(pipeline, args)
     check_weighting(args)
+    check_loaded_tokens(pipeline, args)
     _negation(args)
     _negative_embeds(args)
     check_second_prompt(pipeline, args)

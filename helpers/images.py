@@ -214,6 +214,12 @@ def load_image_file(path_or_url) -> Image.Image:
             raise IsADirectoryError(f"path_or_url={text!r} is a folder, not a picture: pass one file in it{example}."
                                     + (f" It holds {len(pictures)} pictures." if pictures else ""))
         if not path.is_file():
+            chapter = Path(text).stem if Path(text).stem in CHAPTER_IMAGES and len(Path(text).parts) == 1 else None
+            if chapter:  # the name of a chapter picture: that loader fetches it (and has an offline stand-in)
+                raise FileNotFoundError(
+                    f"path_or_url={text!r} is not a file here: {chapter!r} is the name of one of the chapter's "
+                    f"pictures, which load_chapter_image fetches. Use load_chapter_image({chapter!r}); "
+                    "load_image_file opens your own files.")
             raise FileNotFoundError(
                 f"path_or_url={text!r} is not a file; check the spelling (relative paths start at {Path.cwd()})."
             )

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 import traceback
 
-from helpers import causes, causes_code, causes_files, causes_loading, causes_names, causes_parts, causes_values
+from helpers import (
+    causes,
+    causes_code,
+    causes_files,
+    causes_loading,
+    causes_names,
+    causes_parts,
+    causes_slips,
+    causes_values,
+)
 from helpers.callfacts import CallFacts, facts_for
 from helpers.i18n import _
 
@@ -38,6 +47,8 @@ RULES = [
      causes_files.damaged_weights, None),
     (("EntryNotFoundError", "OSError", "EnvironmentError", "ValueError"),
      r"does not appear to have a file|no file named|model_index\.json", causes_loading.missing_file, None),
+    (("OfflineModeIsEnabled", "ConnectionError", "HfHubHTTPError", "OSError"),
+     r"/api/(repos/create|(models|datasets|spaces)/\S+/(commit|preupload|upload))", causes_slips.upload_offline, None),
     (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
      r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
      r"not fully cached|is incomplete", causes_loading.not_downloaded, None),
@@ -116,6 +127,7 @@ RULES = [
     (("IndexError",), r"tuple index out of range",
      "PIL's crop takes a box of four numbers, (left, top, right, bottom).",
      "picture.crop((0, 0, 128, 128)) cuts the top-left 128×128 square.", r"PIL.Image\.py crop$"),
+    (("KeyError",), r"", causes_slips.save_format, None, r"PIL.Image\.py save"),
     (("KeyError",), r"", causes_values.callback_key, None),
     (("AttributeError",), r"'Kandinsky\w*Pipeline' object has no attribute '(tokenizer|text_encoder)'",
      "Kandinsky 2.2 has no tokenizer or text_encoder of its own: its text goes through the prior's CLIP "
@@ -214,10 +226,20 @@ RULES = [
     (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
     (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
      causes_files.missing_module, None),
+    (("ValueError",), r"Unknown resampling filter", causes_slips.resize_two_numbers, None, r"PIL.Image\.py resize"),
+    (("TypeError",), r"Cannot handle this data type: \(1, 1, \d+\)", causes_slips.channels_first, None,
+     r"fromarray"),
+    (("TypeError",), r"'type' object does not support the (asynchronous )?context manager protocol",
+     causes_slips.context_without_call, None),
+    (("OSError", "EnvironmentError"), r"is not a valid JSON file", causes_slips.weights_file_not_folder, None),
+    (("ValueError",), r"Loaded embeddings are of incorrect shape", causes_slips.embedding_width, None),
+    (("AttributeError",), r"Pipeline' object has no attribute '(load_lora_weights|load_textual_inversion|fuse_lora|"
+     r"set_adapters|unload_lora_weights|load_ip_adapter)'", causes_slips.no_loader, None),
     # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
     (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_values.helper_keyword, None),
+    (("AttributeError",), r"object has no attribute", causes_slips.tutorial_attribute, None),
 ]
 
 DECLINED = ("", "")  # a rule whose cause the failed call did not confirm

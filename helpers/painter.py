@@ -138,6 +138,13 @@ class MaskPainter(anywidget.AnyWidget):
         if mask is not None:  # MaskPainter(photo, mask=box_mask): start from it, as painter.set_mask(mask) does
             self.set_mask(mask)
 
+    def __getattr__(self, name):
+        """painter.mask_image and the like: the painted mask is painter.mask, which the message names (ch. 5)."""
+        if "mask" in name.lower() and not name.startswith("_"):
+            raise AttributeError(f"MaskPainter has no attribute {name!r}: the painted mask is painter.mask (a PIL "
+                                 "picture, white = repaint), e.g. pipeline(..., mask_image=painter.mask).")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     @traitlets.validate("brush")
     def _valid_brush(self, proposal):
         return _check_brush(proposal["value"], self.size if hasattr(self, "_image") else None)

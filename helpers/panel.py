@@ -17,6 +17,7 @@ import ipywidgets as W
 
 from helpers.i18n import _
 from helpers.panel_controls import (
+    SHARED,
     Choice,
     Controls,
     Slider,
@@ -26,9 +27,9 @@ from helpers.panel_controls import (
 )
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
-from helpers.panel_save import earlier, keep_earlier, png_bytes, save_fix, save_newest
+from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_arguments, check_extras, check_setup, default_encoder
+from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup, default_encoder
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:
@@ -126,6 +127,11 @@ class Panel:
         buttons = W.HBox([self.generate_button, self.stop_button, self.save_button, self.live])
         self.widget = W.VBox([*self.controls.values(), buttons, self.status, self.image, self.caption,
                               self.steps.widget, W.HTML(_("<b>history</b> (newest first)")), self.history])
+
+    def __setattr__(self, name, value):
+        if name in (*SHARED, "live") and name in self.__dict__:  # panel.prompt = "...": the box would be replaced
+            check_replacing(name, value)
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ running
 
@@ -239,27 +245,37 @@ class Panel:
             else:
                 self.status.value = _("busy: the current run must finish (or press Stop) first")
             return False
-        self._start()
+        try:
+            self._start()
+        except Exception:  # noqa: BLE001 - the panel's status shows it; a click has no caller to raise to
+            return False
         return True
 
     def _start(self) -> None:
         """Start a run in its own thread; the caller holds the busy lock, which the run releases (ch. 1–5)."""
-        self._stop.clear()
-        self.generate_button.disabled = True
-        self.stop_button.disabled = False
-        self.status.value = _("running…")
-        params = self.params()
-        labels = {e.name: e.label for e in self.extras if e.label}
-        self._caption_before = self.caption.value  # shown again if the run stops or fails
-        # the frames on screen belong to the new values: the caption says so while they form
-        forming = caption_for(params, None, labels)
-        self.caption.value = _html(_("forming, step by step: {params}").format(params=forming))
-        if not (_accepts(self.pipeline, "callback_on_step_end") or _accepts(self.pipeline, "callback")):
-            self.stop_button.disabled = True  # nothing runs between its steps, so nothing could stop it
-            self.status.value += " " + _("(this pipeline takes no step callback: Stop cannot end it early)")
-        self.steps.begin()
-        self._thread = threading.Thread(target=self._run, args=(params,), daemon=True)
-        self._thread.start()
+        began, self._caption_before = False, self.caption.value  # the caption shown again if the run fails
+        try:
+            params = self.params()  # read first: a control that cannot be read stops here, before anything changed
+            labels = {e.name: e.label for e in self.extras if e.label}
+            self._stop.clear()
+            self.generate_button.disabled = True
+            self.stop_button.disabled = False
+            self.status.value = _("running…")
+            # the frames on screen belong to the new values: the caption says so while they form
+            forming = caption_for(params, None, labels)
+            self.caption.value = _html(_("forming, step by step: {params}").format(params=forming))
+            if not (_accepts(self.pipeline, "callback_on_step_end") or _accepts(self.pipeline, "callback")):
+                self.stop_button.disabled = True  # nothing runs between its steps, so nothing could stop it
+                self.status.value += " " + _("(this pipeline takes no step callback: Stop cannot end it early)")
+            self.steps.begin()
+            began = True
+            self._thread = threading.Thread(target=self._run, args=(params,), daemon=True)
+            self._thread.start()
+        except Exception as exc:  # no run started: the panel shows why and gives back its lock and buttons
+            self._outcome = exc
+            self._show_error(exc)
+            self._release(began)
+            raise
 
     def wait(self, timeout: float | None = 600) -> None:
         """Block until the current run ends (for scripts and tests) (ch. 1–5)."""
@@ -304,18 +320,23 @@ class Panel:
             self._outcome = exc
             self._show_error(exc)
         finally:
-            if getattr(self.pipeline, "_interrupt", False):
-                self.pipeline._interrupt = False
-            finished = self._outcome is not None and not isinstance(self._outcome, Exception)
+            self._release()
+
+    def _release(self, began: bool = True) -> None:
+        """A run ended, or failed to start: buttons, caption and the busy lock go back; live mode runs again."""
+        if getattr(self.pipeline, "_interrupt", False):
+            self.pipeline._interrupt = False
+        finished = self._outcome is not None and not isinstance(self._outcome, Exception)
+        if began:
             self.steps.end(self.image.value if finished else None)
-            if not finished:  # the last finished picture is back on screen: its own caption with it
-                self.caption.value = self._caption_before
-            self.generate_button.disabled = False
-            self.stop_button.disabled = True
-            self._busy.release()
-            if self._again:  # live mode: values changed while this ran; the picture must match the controls
-                self._again = False
-                self._clicked()
+        if not finished:  # the last finished picture is back on screen: its own caption with it
+            self.caption.value = self._caption_before
+        self.generate_button.disabled = False
+        self.stop_button.disabled = True
+        self._busy.release()
+        if self._again:  # live mode: values changed while this ran; the picture must match the controls
+            self._again = False
+            self._clicked()
 
     def _show_error(self, exc: Exception, fix: str = "") -> None:
         from helpers.notes import note_for
@@ -366,6 +387,10 @@ class Panel:
             self.save()
         except Exception as exc:  # a full or read-only folder must show in the panel, not vanish in a log
             self._show_error(exc, save_fix(exc))
+
+    def close(self) -> None:
+        """Close the panel's widgets, which keep it and its pipeline in memory; then `del panel` frees it (ch. 1–5)."""
+        close_widgets(self)
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -25,6 +25,22 @@ _SHORT = {"guidance_scale": "guidance", "num_inference_steps": "steps"}
 class Controls(dict):
     """The panel's controls by the pipeline argument each sets; a name it lacks is said with the names it has."""
 
+    def __setitem__(self, name, value):
+        """Keep the controls on screen: a plain value is refused, pointing to the control's .value (ch. 1–5)."""
+        if not isinstance(value, W.Widget):  # every run reads .value from here: a string would end the panel
+            raise TypeError(f"panel.controls[{name!r}] is the {name} control on screen, and every run reads its "
+                            "value; it cannot be replaced by a plain value. Set the control's value instead: "
+                            f"panel.controls[{name!r}].value = {value!r}." if name in self else
+                            f"panel.controls has no control {name!r} to set (its controls are {', '.join(self)}); "
+                            f"declare one when the panel is made, Panel(..., extras=[Slider({name!r}, value, low, "
+                            f"high)]), or pass a value on every run with Panel(..., fixed={{{name!r}: ...}}).")
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kwargs) -> None:
+        """Add or replace controls, each checked as panel.controls[name] = control is (ch. 1–5)."""
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
     def __missing__(self, name):
         import difflib
 
@@ -52,10 +68,12 @@ class Slider:
     step: float | None = None
     label: str | None = None
     pipeline_arg: bool = True
+    description: object = field(default=None, repr=False, compare=False)  # not a setting: points to label=
 
     def __post_init__(self):
         from helpers.checks import check_call, check_number
 
+        check_description(self, f"{self.value}, {self.low}, {self.high}")
         check_name(self)
         low = check_number(f"Slider({self.name!r}) low", self.low)
         high = check_number(f"Slider({self.name!r}) high", self.high)
@@ -110,8 +128,11 @@ class Choice:
     label: str | None = None
     pipeline_arg: bool = True
     default: object = field(default=None, repr=False)  # not a setting: named only to point to value=
+    description: object = field(default=None, repr=False, compare=False)  # not a setting: points to label=
 
     def __post_init__(self):
+
+        check_description(self, "{...}")
         check_name(self)
         if self.default is not None:
             raise TypeError(f"Choice has no default=; the option shown first is value=: Choice({self.name!r}, "
@@ -165,6 +186,15 @@ class _ChoiceDropdown(W.Dropdown):
             raise TraitError(f"{self.description} takes one of its labels ({listed}), not the value itself"
                              + (f": set .value = {labels[0]!r}" if labels else "") + ".")
         super().__setattr__(name, value)
+
+
+def check_description(control, middle: str) -> None:
+    """Refuse ipywidgets' description= on a Slider or Choice, pointing to label= (ch. 1–5)."""
+    if control.description is not None:
+        kind = type(control).__name__
+        raise TypeError(f"{kind} has no description= (that is ipywidgets' name for it): the control is shown with "
+                        f"its argument's name, {control.name!r}, and label= sets the shorter name that captions "
+                        f"use: {kind}({control.name!r}, {middle}, label={control.description!r}).")
 
 
 def check_name(control) -> None:

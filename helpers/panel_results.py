@@ -26,6 +26,17 @@ class Result:
     caption: str = field(default="")
     saved: bool = False
 
+    def __getattr__(self, name):
+        """result.seed: the settings are in result.params, and the message says so; others list its names (ch. 1–5)."""
+        params = self.__dict__.get("params")
+        if name.startswith("_") or not isinstance(params, dict):  # copy, pickle and IPython's probes: plain
+            raise AttributeError(name)
+        if name in params:
+            raise AttributeError(f"a panel Result has no attribute {name!r}: the settings that made the picture are "
+                                 f"in result.params, so write result.params[{name!r}] (here {params[name]!r}).")
+        raise AttributeError(f"a panel Result has no attribute {name!r}; it has .image, .params (the settings: "
+                             f"{', '.join(params)}), .seconds, .caption, .saved and .save(path).")
+
     def save(self, path, overwrite: bool = False) -> Path:
         """Save the picture as PNG at `path` (a folder: inside it); a file is kept unless overwrite=True (ch. 1–5)."""
         from helpers.panel_save import save_result

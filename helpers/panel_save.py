@@ -197,3 +197,67 @@ def keep_earlier(panel) -> str:
     return " · " + _("a panel made before on this model holds {n} picture(s) not saved: copies are kept, newest "
                      "first, in helpers.panel.earlier (e.g. earlier[0].image.save('keep.png'); at most {cap}), in "
                      "case its cell was run again").format(n=kept, cap=KEEP)
+
+
+def close_widgets(panel) -> None:
+    """Close a panel's widgets after its run: ipywidgets keeps open widgets, and the panel with them (ch. 1–5)."""
+    if panel._thread is not None and panel._thread.is_alive():
+        panel.stop()
+        panel.wait()
+    panel.steps.close()  # the step preview's hook off the UNet
+    todo = [panel.widget]
+    while todo:
+        widget = todo.pop()
+        todo.extend(getattr(widget, "children", ()))
+        widget.close()
+
+
+def still_held() -> list[str]:
+    """Lines naming the panels and step previews that keep a pipeline no name of the learner's holds (ch. 3–5)."""
+    import sys
+
+    preview = sys.modules.get("helpers.preview")
+    names = _user_names()
+    direct = {id(value) for name, value in names.items() if not name.startswith("_")}
+    holders = [ref() for ref in _MADE]  # a panel lives on after `del panel`: its open widgets hold it
+    if preview is not None:  # a StepPreview keeps its pipeline too; the learner's names are where one lives
+        holders += [v for v in names.values() if isinstance(v, preview.StepPreview)]
+    lines, seen = [], set()
+    for holder in holders:
+        pipeline = getattr(holder, "pipeline", None)
+        if pipeline is None or id(holder) in seen or id(pipeline) in direct:  # gone, said, or still the learner's
+            continue
+        seen.add(id(holder))
+        kind = type(holder).__name__
+        panel = any(ref() is holder for ref in _MADE) and getattr(holder.widget, "comm", None) is not None  # open
+        held = [n for n, v in names.items() if v is holder and not n.startswith("_")]
+        outs = [n for n, v in (names.get("Out") or {}).items() if v is holder]
+        if held:
+            fix = (f"{held[0]}.close(); " if panel else "") + f"del {', '.join(held)}"
+        else:  # its name was deleted: only closing every widget reaches it now
+            fix = ("import ipywidgets; ipywidgets.Widget.close_all() (this closes every widget on screen)" if panel
+                   else f"delete what holds the {kind}")
+        by = f"the {kind} {held[0]}" + (f" (also named {', '.join(held[1:])})" if held[1:] else "") if held else \
+            f"a {kind} made earlier"
+        if outs:
+            by, fix = f"{by}, also kept as the cell output Out[{outs[0]}],", f"{fix}; %reset -f out"
+        why = (" (a panel stays while its widgets are open" + ("" if held else ", even with no name") + ")") \
+            if panel else ""
+        lines.append(f"free_memory: {type(pipeline).__name__} is still in memory, because {by} holds it{why}. To "
+                     f"free it: {fix}; then call free_memory() again.")
+    return lines
+
+
+def _user_names() -> dict:
+    """The learner's top-level names: the notebook's namespace, or a script's."""
+    import sys
+
+    shell = None
+    if "IPython" in sys.modules:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    if shell is not None:
+        return dict(shell.user_ns)
+    main = sys.modules.get("__main__")
+    return dict(vars(main)) if main is not None else {}

@@ -199,6 +199,8 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                     warn_call(f"Choice({extra.name!r}) option {label!r} is a MaskPainter's mask as it was when the "
                               "panel was made; later strokes will not reach it. To read the painting at every run, "
                               f"give a function: {{{label!r}: lambda: painter.mask}}.")
+        if not extra.pipeline_arg and encode is None:  # nothing reads it, yet its caption would name its value
+            check_reaches(pipeline, extra)
         if extra.pipeline_arg and extra.name in ("scheduler", "sampler") and not _takes(pipeline, extra.name):
             raise ValueError(f"{type(pipeline).__name__} takes no `{extra.name}` in its call, so a panel control "
                              "cannot switch it: the scheduler is part of the pipeline. Set it before making the panel, "
@@ -219,6 +221,21 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                         "encode function reads it, declare it with pipeline_arg=False.")
             raise ValueError(f"{type(pipeline).__name__} does not take `{extra.name}`. {hint}")
     return extras
+
+
+def check_reaches(pipeline, extra) -> None:
+    """A control kept from the pipeline (pipeline_arg=False) needs an encode= to read it (ch. 4)."""
+    declared = f"{type(extra).__name__}({extra.name!r}, ..., pipeline_arg=False)"
+    why = (f"{declared} would reach nothing: pipeline_arg=False keeps its value from the pipeline for an encode= "
+           "function to read, and this panel has no encode=, so the caption would name a value no run used. ")
+    if not _takes(pipeline, extra.name):  # said, not refused: a control tried alone is made that way in tests
+        from helpers.callwarning import warn_call
+
+        warn_call(why + f"{type(pipeline).__name__} does not take `{extra.name}` either: leave the control out, or "
+                  f"pass encode= a function that reads extras[{extra.name!r}].")
+        return
+    raise ValueError(why + f"Leave pipeline_arg out, and the pipeline gets {extra.name}= on every run; or pass "
+                     f"encode= a function that reads extras[{extra.name!r}].")
 
 
 def default_encoder(pipeline):
@@ -242,3 +259,14 @@ def default_encoder(pipeline):
         return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
 
     return encode
+
+
+def check_replacing(name: str, value) -> None:
+    """Refuse `panel.prompt = ...`, which would replace the control and leave the run reading the old one (ch. 1–5)."""
+    import ipywidgets as W
+
+    what = {"prompt": "text box", "negative_prompt": "text box", "live": "checkbox"}.get(name, "slider")
+    shown = "..." if isinstance(value, W.Widget) or len(repr(value)) > 60 else repr(value)
+    raise TypeError(f"panel.{name} is the panel's {name} {what}, and every run reads the {what} on screen: "
+                    f"assigning to panel.{name} would replace it, and the run would still use the old value. Set "
+                    f"its value instead: panel.{name}.value = {shown}.")

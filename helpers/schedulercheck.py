@@ -27,6 +27,10 @@ HUB_KEYWORDS = {"cache_dir", "force_download", "local_files_only", "token", "rev
 # model learned (timestep_spacing and the like only choose which levels to visit, and may differ)
 BETAS = ("beta_start", "beta_end", "beta_schedule", "trained_betas", "prediction_type", "num_train_timesteps",
          "clip_sample")
+# arguments of the pipeline call that a learner may hand to a scheduler's from_config instead (which drops them)
+CALL_ARGUMENTS = ("num_inference_steps", "strength", "guidance_scale", "timesteps", "sigmas", "eta", "generator",
+                  "height", "width", "num_images_per_prompt", "denoising_start", "denoising_end", "guidance_rescale",
+                  "negative_prompt")
 
 
 def _reference_betas(pipeline) -> dict | None:
@@ -78,6 +82,15 @@ def check_scheduler(pipeline) -> None:
         raise TypeError(f"pipeline.scheduler is a {name}, made for flow-matching models (SD3, Flux), but this model "
                         f"was trained to predict noise with {theirs or 'a noise scheduler'}. Pick a noise scheduler: "
                         "pipeline.scheduler = EulerDiscreteScheduler.from_pretrained(repo_id, subfolder='scheduler').")
+    if name.startswith("EDM") and not theirs.startswith(("EDM", "FlowMatch")):
+        # EDM schedulers hand the UNet log(sigma) / 4 as its timestep and precondition its input and output
+        trained = f"{theirs}'s" if theirs else "a noise scheduler's"
+        raise TypeError(f"pipeline.scheduler is an {name}, made for EDM-trained models (e.g. Playground v2.5), which "
+                        f"take other timesteps and scaled inputs, but this model was trained with {trained} noise "
+                        "levels: the picture comes out as noise. Pick a scheduler made for it: pipeline.scheduler = "
+                        + ("EulerDiscreteScheduler.from_config(pipeline.scheduler.config) (the model's betas are "
+                           "still in that config)." if "beta_schedule" in scheduler.config else
+                           "EulerDiscreteScheduler.from_pretrained(repo_id, subfolder='scheduler')."))
     reference = {k: v for k, v in reference.items() if k != "_class_name"}
     # only what this scheduler class has: Euler has no clip_sample, and needs none to match the repo's PNDM
     # read as the scheduler reads them: config.num_train_timesteps = 500 changes the attribute, not the dict
@@ -190,6 +203,11 @@ def wrap_scheduler_config() -> None:
             if isinstance(default, bool) and isinstance(value, str):  # "False" and "no" would both read as True
                 raise TypeError(f"{key}={value!r} is text, and {cls.__name__}'s {key} takes True or False; Python "
                                 f"reads any non-empty text as True. Pass {key}=True or {key}=False.")
+            if key in CALL_ARGUMENTS and key not in takes and issubclass(cls, scheduler):
+                shown = repr(value) if isinstance(value, (int, float, str, list, tuple)) else "..."
+                _warn(f"{key} is an argument of the pipeline call, not of the scheduler, so {cls.__name__}."
+                      f"from_config dropped it without a word. Pass it to the call: pipeline(..., {key}={shown}).")
+                continue
             owners = [] if key in takes else [n for n in _scheduler_keyword_owners(key) if n != cls.__name__]
             # a setting of other schedulers that would change something there: hub keywords (cache_dir=),
             # a default value (use_karras_sigmas=False) and another scheduler's **config spread in are not said

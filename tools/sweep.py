@@ -4,7 +4,10 @@ Run on one process like any script, or on several with accelerate, which starts 
     accelerate launch --multi_gpu --num_processes 2 -m tools.sweep --steps 10
 The same command works on a machine without a GPU: the processes then talk over gloo on the CPU (that is how the
 tests run it). Each process renders its share of the grid; the main process gathers the pictures and saves one
-captioned grid.
+captioned grid. accelerate's options go before `-m tools.sweep`, the sweep's own after it.
+
+The sweep picks the device itself: CUDA when torch sees a GPU, else the CPU. To force the CPU on a GPU machine, hide
+the GPU (`CUDA_VISIBLE_DEVICES= python -m tools.sweep ...`) or launch with `accelerate launch --cpu -m tools.sweep ...`.
 """
 
 from __future__ import annotations
@@ -65,11 +68,16 @@ def caption(job: dict) -> str:
 
 
 def _state():
-    """accelerate's process state; on a machine without CUDA, processes meet over gloo on the CPU."""
+    """accelerate's process state: CUDA when torch sees a GPU, else the CPU (processes meet over gloo there).
+
+    `accelerate launch --cpu` (ACCELERATE_USE_CPU) keeps it on the CPU too; PartialState alone would ignore that."""
+    import os
+
     import torch
     from accelerate import PartialState
 
-    return PartialState(cpu=not torch.cuda.is_available())
+    forced = os.environ.get("ACCELERATE_USE_CPU", "").strip().lower() in ("1", "true", "yes", "y", "on")
+    return PartialState(cpu=forced or not torch.cuda.is_available())
 
 
 def run_sweep(render, guidance_scales, seeds, strengths=(None,), state=None):
@@ -187,22 +195,111 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def main(argv=None) -> int:
-    """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
+# accelerate launch's own options (accelerate/commands/launch.py; it takes --num-processes as --num_processes too)
+_ACCELERATE_FLAGS = {"--cpu", "--multi_gpu", "--tpu", "--use_deepspeed", "--use_fsdp", "--same_network", "--debug"}
+_ACCELERATE_VALUES = {"--num_processes", "--num_machines", "--mixed_precision", "--gpu_ids", "--main_process_port",
+                      "--main_process_ip", "--machine_rank", "--config_file", "--num_cpu_threads_per_process",
+                      "--dynamo_backend"}
+_DEFAULTS = {"guidance": [1.0, 5.0, 10.0], "seeds": [0, 1]}
+
+
+def _arguments(argv=None):
+    """The command line read and checked, before anything loads: (parser, args), or a usage error (exit 2)."""
     parser = argparse.ArgumentParser(prog="tools.sweep", description=ABOUT)
-    parser.add_argument("--guidance", type=_guidance, nargs="+", default=[1.0, 5.0, 10.0],
-                        help="guidance_scale values, one column each (0 or more; 1 or less is no guidance)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds, one row each")
+    # action="extend": a repeated option adds to the list (--seeds 0 --seeds 1 is --seeds 0 1), as argparse's
+    # default would keep only the last one without a word
+    parser.add_argument("--guidance", type=_guidance, nargs="+", action="extend", default=None,
+                        help="guidance_scale values, one column each (0 or more; 1 or less is no guidance; "
+                             "default 1 5 10)")
+    parser.add_argument("--seeds", type=int, nargs="+", action="extend", default=None,
+                        help="seeds, one row each (default 0 1)")
     parser.add_argument("--steps", type=_positive, default=20, help="denoising steps per tile, 1 or more")
     parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # --prompt, --model, --strength: what the sweep renders is fixed; run_sweep takes your own
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}. {ABOUT}")
+    if unknown:
+        parser.error(_unknown_message(unknown, args))
+    for name, default in _DEFAULTS.items():  # not given: the default (extend would add to a default list)
+        if getattr(args, name) is None:
+            setattr(args, name, list(default))
     _once_each(parser, "--seeds", args.seeds)
     _once_each(parser, "--guidance", args.guidance)
+    return parser, args
+
+
+def _sweep_options(args) -> str:
+    """The sweep's own options as the learner gave them, for a corrected command (unknown ones left out)."""
+    shown = []
+    for option, values in (("--guidance", args.guidance), ("--seeds", args.seeds)):
+        if values is not None:
+            shown.append(f"{option} " + " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
+    shown += [f"--steps {args.steps}"] if args.steps != 20 else []
+    shown += [f"--size {args.size}"] if args.size != 256 else []
+    shown += [f"--out {args.out}"] if args.out is not None else []
+    shown += ["--overwrite"] if args.overwrite else []
+    return "".join(f" {option}" for option in shown)
+
+
+def _unknown_message(unknown: list[str], args) -> str:
+    """The usage error for options the sweep does not take: accelerate's own, --device, or anything else."""
+    launch, device, other = [], [], []  # accelerate's options (with their values), --device's value, the rest
+    i = 0
+    while i < len(unknown):
+        token = unknown[i]
+        name, has_value = token.split("=", 1)[0], "=" in token
+        name = name[:2] + name[2:].replace("-", "_") if name.startswith("--") else name
+        takes = 1 if name in _ACCELERATE_VALUES or name == "--device" else 0
+        if name not in _ACCELERATE_FLAGS | _ACCELERATE_VALUES | {"--device"}:
+            other.append(token)
+            i += 1
+            continue
+        group = [token]
+        if takes and not has_value and i + 1 < len(unknown) and not unknown[i + 1].startswith("-"):
+            group.append(unknown[i + 1])
+        i += len(group)
+        if name == "--device":
+            device.append(token.split("=", 1)[1] if has_value else (group[1] if len(group) > 1 else ""))
+        else:
+            launch.append((name, group[0].split("=", 1)[1] if has_value else " ".join(group[1:])))
+    rest = _sweep_options(args)
+    notes = []
+    if launch:
+        names = [name for name, _value in launch]
+        given = " ".join(f"{name} {value}".strip() for name, value in launch)
+        added = "--num_processes" in names and not {"--multi_gpu", "--cpu"} & set(names)
+        fixed = ("--multi_gpu " if added else "") + given  # the module docstring's form: it starts the processes
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        notes.append(f"{listed} {'are options' if len(names) > 1 else 'is an option'} of accelerate launch, not of "
+                     "the sweep: accelerate reads only the options before -m tools.sweep and passes the rest to the "
+                     "sweep. Put them first"
+                     + (" (with --multi_gpu, which is what starts several processes; without a GPU they talk over "
+                        "gloo on the CPU)" if added else "")
+                     + f": accelerate launch {fixed} -m tools.sweep{rest}")
+        if "--cpu" in names:
+            notes.append(f"Without accelerate, this runs on the CPU too (it hides the GPU from torch): "
+                         f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
+    if device:
+        value = device[0].strip().lower()
+        notes.append("The sweep has no --device: it picks the device itself, CUDA when torch sees a GPU and the "
+                     "CPU otherwise (with accelerate, each process gets a GPU of its own).")
+        if value.startswith("cuda:") and value[5:].isdigit():
+            notes.append(f"To use GPU {value[5:]} only, show torch just that one: "
+                         f"CUDA_VISIBLE_DEVICES={value[5:]} python -m tools.sweep{rest}")
+        elif value in ("cuda", "gpu"):
+            notes.append(f"So leave --device out: python -m tools.sweep{rest}")
+        else:
+            notes.append(f"To force the CPU on a machine with a GPU, hide the GPU from torch: "
+                         f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
+    if other:  # --prompt, --model, --strength: what the sweep renders is fixed; run_sweep takes your own
+        notes.append(f"unrecognized arguments: {' '.join(other)}. {ABOUT}")
+    return "\n".join(notes)  # one line each, so that a command ends its line and copies cleanly
+
+
+def main(argv=None) -> int:
+    """Guidance × seed sweep of the SD 1.5 checkpoint over all processes; saves build/sweep.png (ch. 1)."""
+    parser, args = _arguments(argv)
     out = _output_file(parser, args.out, args.overwrite)  # before any rendering: a bad name must not cost the run
     named = out is not None and not (args.out.expanduser().is_dir() or str(args.out).endswith(("/", "\\")))
 
