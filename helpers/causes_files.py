@@ -37,6 +37,26 @@ def sniff(path) -> str | None:
     return None
 
 
+def weights_kind(path) -> str | None:
+    """Which writer a weights file's first bytes name: 'torch' (torch.save, pickle) or 'safetensors' (ch. 3–5)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return "torch"  # torch.save writes a zip archive; older files and pickles start with the pickle opcode
+    if len(head) >= 10 and head[8:10] in (b'{"', b"{'"):
+        return "safetensors"  # an 8-byte header length, then the JSON header
+    return None
+
+
+TUTORIAL_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the folder holding helpers/
+# import names whose package on PyPI has another name
+PIP_NAMES = {"cv2": "opencv-python-headless", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
+             "yaml": "pyyaml", "pillow_heif": "pillow-heif", "controlnet_aux": "controlnet-aux"}
+
+
 KINDS = {
     "html": ("it holds a web page (HTML), not a picture or weights: a download link that led to a page, e.g. one "
              "that needs a login", "download the file itself (the link of the file, not of its page), or save it "
@@ -100,6 +120,11 @@ def damaged_weights(exc: BaseException, facts: CallFacts | None) -> tuple[str, s
     if kind in ("html", "lfs"):
         meaning, fix = KINDS[kind]
         return f"{path} is not a weights file: {meaning}.", fix + "."
+    if weights_kind(path) == "torch" and path.lower().endswith(".safetensors"):  # torch.save under another name
+        return (f"{path} was written by torch.save (its first bytes are torch's zip or pickle format), not in the "
+                "safetensors format its name says, so the safetensors reader cannot parse it.",
+                f"load it with torch.load({path!r}, weights_only=True); to write a real safetensors file, use "
+                "safetensors.torch.save_file(state_dict, path).")
     return (f"{path} could not be read as weights: it is cut short (a download that stopped) or another format.",
             "download it again and compare its size with the one on the page you got it from.")
 
@@ -108,6 +133,13 @@ def missing_module(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     """A failed import: a package not installed, a name moved in another version, or the helpers (every chapter)."""
     text = str(exc)
     moved = re.search(r"cannot import name '(\w+)' from '([\w.]+)'", text)
+    own = getattr(exc, "path", None)
+    if moved and moved.group(2).split(".")[0] in ("helpers", "tools") and isinstance(own, str) \
+            and not os.path.realpath(own).startswith(TUTORIAL_ROOT + os.sep):
+        name, module = moved.groups()  # a helpers.py (or tools/) of the learner's own, found first on the path
+        return (f"Python imported {module} from {own}, a file of your own with the tutorial's package name, so the "
+                f"tutorial's {module} (with {name}) is hidden behind it.",
+                f"rename your {os.path.basename(own)} (and delete a __pycache__ beside it), then restart the kernel.")
     if moved:
         name, module = moved.groups()
         return (f"{module} is installed, but has no {name} in this version: it was moved, renamed or removed "
@@ -131,6 +163,7 @@ def missing_module(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
         return (f"{top} is installed, but has no module {module!r} in this version: it was moved or renamed "
                 "(older tutorials use older versions).",
                 "import from its new place; the library's documentation for this version names it.")
+    top = PIP_NAMES.get(top, top)  # the name pip knows it by: import cv2 comes from opencv-python
     return (f"the package {top} is not installed in the kernel's environment.",
             f"in a cell: %pip install {top}, then restart the kernel; or run the chapter's first cell (on Colab and "
             "Kaggle it installs everything).")

@@ -129,6 +129,17 @@ def _other_cache(loader: dict) -> tuple[str, str] | None:
     return None
 
 
+def _saved_variant(folder: str) -> str | None:
+    """The variant label of a saved folder's weights (model.fp16.safetensors -> 'fp16'), or None."""
+    root = os.path.expanduser(folder)
+    for _where, _dirs, files in os.walk(root):
+        for name in files:
+            found = re.fullmatch(r"[\w-]+\.(\w+)\.(safetensors|bin)", name)
+            if found and not name.endswith(".index.json"):
+                return found.group(1)
+    return None
+
+
 def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A loader found no such file: which loader, class, repo, subfolder and variant it was given (every chapter)."""
     from helpers.checkpoints import CHECKPOINTS
@@ -161,6 +172,11 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     if is_local(repo) and loader.get("function") == "load_lora_weights":
         return (f"{repo} is a folder, and no LoRA weights file was found in it under the default name.",
                 "pass the file's name too: load_lora_weights(folder, weight_name='my_lora.safetensors').")
+    saved = _saved_variant(repo) if is_local(repo) and variant is None else None
+    if saved:  # save_pretrained(..., variant="fp16") names its files model.fp16.safetensors
+        return (f"{repo} was saved with variant={saved!r}: its weights are named like model.{saved}.safetensors, "
+                "and from_pretrained without variant= looks for model.safetensors.",
+                f"pass variant={saved!r} (or **load_args({repo!r}), which reads the folder's files and chooses).")
     if is_local(repo):
         found = re.search(r"named ([\w.\-]+\.(?:json|safetensors|bin|ckpt|pt|txt))", str(exc))
         wanted = found.group(1) if found else "the file the loader asked for"

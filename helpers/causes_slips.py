@@ -12,6 +12,7 @@ import re
 import traceback
 
 from helpers.callfacts import CallFacts
+from helpers.causes_files import weights_kind
 
 UPLOAD_URL = re.compile(r"/api/(repos/create|(models|datasets|spaces)/[^\s]+/(commit|preupload|upload))")
 UPLOADERS = ("push_to_hub", "create_repo", "upload_folder", "upload_file", "create_commit")
@@ -89,25 +90,12 @@ def context_without_call(exc: BaseException, facts: CallFacts | None) -> tuple[s
             f"add the parentheses: with {dotted}(): ...")
 
 
-def _file_kind(path: str) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
-    except OSError:
-        return None
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-        return "torch"  # torch.save writes a zip archive; older files and pickles start with the pickle opcode
-    if len(head) >= 10 and head[8:10] in (b'{"', b"{'"):
-        return "safetensors"  # an 8-byte header length, then the JSON header
-    return None
-
-
 def weights_file_not_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """from_pretrained given one weights file (torch.save or safetensors) instead of a saved folder (ch. 3–5)."""
     found = re.search(r"config file at '([^']+)' is not a valid JSON file", str(exc))
     if not found or not os.path.isfile(found.group(1)):
         return None
-    path, kind = found.group(1), _file_kind(found.group(1))
+    path, kind = found.group(1), weights_kind(found.group(1))
     folder = "a folder that save_pretrained wrote (config.json beside the weights)"
     if kind == "torch":
         return (f"{path} is one file saved with torch.save (a state dict), and from_pretrained reads {folder}.",
@@ -205,3 +193,96 @@ def tutorial_attribute(exc: BaseException, facts: CallFacts | None) -> tuple[str
     shown = ", ".join(names[:14]) + (", …" if len(names) > 14 else "")
     return (f"a {cls} has no {name}. What it has: {shown}.",
             (f"did you mean .{close[0]}? " if close else "") + f"help({cls}) says what each one is.")
+
+
+def list_plus_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """images += picture (or .extend(picture)): a list adds the items of what it is given, and a picture has none."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    line = (frames[-1].line or "") if frames else ""
+    found = re.match(r"\s*([A-Za-z_]\w*)\s*\+=", line) or re.search(r"([A-Za-z_]\w*)\.extend\(", line)
+    frame = _last_frame(exc)
+    if not found or frame is None or not isinstance(frame.f_locals.get(found.group(1),
+                                                                        frame.f_globals.get(found.group(1))), list):
+        return None
+    name = found.group(1)
+    return (f"{name} is a list, and += (or extend) adds each item of what is on its right; a picture is one item, "
+            "not a list of them.",
+            f"add the one picture with {name}.append(picture) (or {name} += [picture]); a whole output's pictures "
+            f"with {name} += output.images.")
+
+
+def imshow_channels_first(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """matplotlib's imshow of a (channels, height, width) array: a tensor's order, or latents (every chapter)."""
+    found = re.search(r"Invalid shape \((\d+), (\d+), (\d+)\) for image data", str(exc))
+    if not found:
+        return None
+    c, h, w = map(int, found.groups())
+    if c not in (1, 3, 4) or w in (3, 4):
+        return None
+    latents = (" If these are latents (4 channels at 1/8 of the picture's size), they are not a picture: decode them "
+               "with the pipeline's VAE first (chapter 3), or look at one channel: plt.imshow(latents[0, 0])."
+               if c == 4 else "")
+    return (f"the array is {c}×{h}×{w}: channels first, the order torch uses. matplotlib shows (height, width) or "
+            f"(height, width, channels).{latents}",
+            "move the channels last: plt.imshow(x.permute(1, 2, 0)) for a torch tensor, x.transpose(1, 2, 0) for a "
+            "numpy array.")
+
+
+def scheduler_kwargs(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """SchedulerClass(**pipeline.scheduler.config): the config holds another scheduler's settings too (ch. 1–5)."""
+    import diffusers
+
+    found = re.search(r"(\w+Scheduler)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    cls = getattr(diffusers, found.group(1), None) if found else None
+    if cls is None:
+        return None
+    name, key = found.groups()
+    return (f"{name}() was given every setting of the old scheduler's config, and {key} is not one of {name}'s "
+            "(a config holds the settings of the scheduler it came from).",
+            f"build it with from_config, which keeps only what {name} takes: pipeline.scheduler = "
+            f"{name}.from_config(pipeline.scheduler.config).")
+
+
+def add_noise_number(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """scheduler.add_noise(latents, noise, 500): the timesteps must be a tensor (ch. 3)."""
+    frame = _frame_named(exc, "add_noise")
+    if frame is None:
+        return None
+    given = frame.f_locals.get("timesteps")
+    if isinstance(given, bool) or not isinstance(given, (int, float)):
+        return None
+    return (f"add_noise takes its timesteps as a tensor, one per latent in the batch, and got the number {given}.",
+            f"pass torch.tensor([{int(given)}]) (for a batch: torch.tensor([{int(given)}] * len(latents))).")
+
+
+def tuple_saved(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A (picture, ...) pair used as the picture, e.g. run_sweep's (grid, results) (every chapter)."""
+    from PIL import Image
+
+    found = re.search(r"'tuple' object has no attribute '(save|show|resize|convert|size|crop)'", str(exc))
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    line = (frames[-1].line or "") if frames else ""
+    name = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + (found.group(1) if found else "$^"), line)
+    frame = _last_frame(exc)
+    value = frame.f_locals.get(name.group(1), frame.f_globals.get(name.group(1))) if name and frame else None
+    if not isinstance(value, tuple) or not value or not isinstance(value[0], Image.Image):
+        return None
+    var = name.group(1)
+    rest = ", ".join(type(v).__name__ for v in value[1:])
+    return (f"{var} is a tuple of {len(value)}: a picture first, then {rest}. The function that made it returns "
+            "them together (run_sweep returns the grid and its results).",
+            f"unpack it where it is made: {var}, *_ = ... (for run_sweep: grid, results = run_sweep(...)), or take "
+            f"the picture: {var}[0].{found.group(1)}(...).")
+
+
+def task_not_prompt(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """transformers' pipeline() called with a prompt: `from transformers import pipeline` hid the diffusers one."""
+    found = re.search(r"Unknown task (.+?), available tasks are", str(exc))
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not found or not any("transformers" in f.filename for f in frames) or " " not in found.group(1):
+        return None
+    return ("pipeline here is transformers' pipeline() function, whose first argument names a task: "
+            "`from transformers import pipeline` replaced the name of your diffusers pipeline, and your prompt "
+            "went in as the task.",
+            "import it under another name, as chapter 4 does: from transformers import pipeline as "
+            "transformers_pipeline; then load your diffusers pipeline again into `pipeline`.")

@@ -113,6 +113,18 @@ def check_compel_text(compel, text) -> None:
                   f'("{alternation.group(1)}", "{alternation.group(2)}").blend(0.5, 0.5).')
     for what, read_as, spelling, note in foreign_syntax(text):
         warn_call(f"compel does not know {what}: it sees {read_as}, at weight 1.0. compel writes it {spelling}.{note}")
+    single = re.search(r"\(\s*'[^']*'(\s*,\s*'[^']*')*\s*\)\.(blend|and)\(", text)
+    if single:  # compel 2.5's grammar quotes the parts of .blend() and .and() with " only
+        parts = re.findall(r"'([^']*)'", single.group(0))
+        double = "(" + ", ".join(f'"{p}"' for p in parts) + f").{single.group(2)}("
+        warn_call(f"compel reads the parts of .{single.group(2)}() only in double quotes; in single quotes it sees "
+                  f"plain words, quotes and brackets included. Write {double}...), and put the whole prompt in "
+                  "single quotes in Python: compel('(\"...\", \"...\").blend(0.5, 0.5)').")
+    if re.search(r"\sAND\s", text):  # A1111's and ComfyUI's composable prompts
+        parts = [p.strip(" ,") for p in re.split(r"\sAND\s", text) if p.strip(" ,")]
+        warn_call("compel reads AND as the word 'and', one more word in a single prompt; A1111's composable AND "
+                  "(each part encoded on its own) is compel's .and(): (" + ", ".join(f'"{p}"' for p in parts)
+                  + ").and().")
     negative = NEGATIVE.search(text)
     if negative:
         words, number = negative.group(1) or negative.group(2), negative.group(3)

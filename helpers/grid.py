@@ -30,6 +30,16 @@ def _stack(*parts: Image.Image) -> Image.Image:
     return out
 
 
+def _listed(value):
+    """A generator or other one-pass iterable as a list (it has no len()); anything else as it is."""
+    import types
+
+    if isinstance(value, (types.GeneratorType, map, filter, zip, range)) or type(value).__name__ in (
+            "dict_values", "dict_keys"):  # ordered; a set is not, and is left for the check to refuse
+        return list(value)
+    return value
+
+
 def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
     if getattr(images, "ndim", None) == 4:  # the batch tensor or array output_type='pt' or 'np' returns
         raise TypeError(f"images is a {type(images).__name__} of shape {tuple(images.shape)}, a whole batch as "
@@ -104,6 +114,7 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     """Tile images with diffusers.utils.make_image_grid, caption each tile, add a title and twin banner (ch. 1)."""
     from diffusers.utils import make_image_grid
 
+    images, captions = _listed(images), _listed(captions)  # e.g. captions=(f"s={s}" for s in strengths)
     rows, cols = _check_layout(images, captions, rows, cols)
     twin = _twin(twin)
     size = images[0].size
@@ -153,6 +164,7 @@ def _finish(grid: Image.Image, title, twin: bool, missing: str, other: str, who:
 
 def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=None, twin=None) -> Image.Image:
     """Pictures in one row at their true relative sizes (one scale for all), bottom-aligned and captioned (ch. 3)."""
+    images, captions = _listed(images), _listed(captions)
     _check_layout(images, captions, 1, None)
     if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 1:
         raise ValueError(f"max_width={max_width!r} must be a whole number of pixels above 0, e.g. max_width=2048.")

@@ -114,11 +114,18 @@ def _loaded_tokens(pipeline) -> list[str]:
 
 
 def check_loaded_tokens(pipeline, args: dict) -> None:
-    """A loaded textual-inversion token written without its angle brackets, whose embedding then goes unused (ch. 4)."""
+    """A textual-inversion token written without its brackets, or one this pipeline never loaded (ch. 4)."""
     tokens = _loaded_tokens(pipeline)
-    for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2") if tokens else ():
+    has_tokenizer = any(getattr(pipeline, n, None) is not None for n in ("tokenizer", "tokenizer_2"))
+    for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2") if has_tokenizer else ():
         value = args.get(name)
         for text in value if isinstance(value, (list, tuple)) else [value]:
+            unknown = re.search(r"<[A-Za-z][\w-]*>", text) if isinstance(text, str) else None
+            if unknown and unknown.group(0) not in tokens:  # CLIP cuts it into <, word pieces and >
+                _warn(f"{name} has {unknown.group(0)}, a textual-inversion token this pipeline's tokenizer does "
+                      "not know: none of that name is loaded here (it was loaded into another pipeline, which has "
+                      "a tokenizer of its own, or unloaded), so it is read as ordinary word pieces. Load it into "
+                      f"this pipeline: pipeline.load_textual_inversion(path, token={unknown.group(0)!r}).")
             for token in tokens if isinstance(text, str) else ():
                 bare = re.search(rf"(?<![\w<-]){re.escape(token[1:-1])}(?![\w>-])", text, re.IGNORECASE)
                 if bare and token not in text:

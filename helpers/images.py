@@ -214,6 +214,12 @@ def load_image_file(path_or_url) -> Image.Image:
             raise IsADirectoryError(f"path_or_url={text!r} is a folder, not a picture: pass one file in it{example}."
                                     + (f" It holds {len(pictures)} pictures." if pictures else ""))
         if not path.is_file():
+            if len(text) > 2 and text[0] == text[-1] and text[0] in "\"'":  # Windows' "Copy as path" adds quotes
+                inner = text[1:-1]
+                there = " (that file is there)" if Path(inner).expanduser().is_file() else ""
+                raise FileNotFoundError(
+                    f"path_or_url={text!r} has quote marks inside the string, as Windows' 'Copy as path' puts them, "
+                    f"so no file has that name. Drop them: load_image_file(r{inner!r}){there}.")
             chapter = Path(text).stem if Path(text).stem in CHAPTER_IMAGES and len(Path(text).parts) == 1 else None
             if chapter:  # the name of a chapter picture: that loader fetches it (and has an offline stand-in)
                 raise FileNotFoundError(

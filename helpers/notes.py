@@ -128,6 +128,7 @@ RULES = [
      "PIL's crop takes a box of four numbers, (left, top, right, bottom).",
      "picture.crop((0, 0, 128, 128)) cuts the top-left 128×128 square.", r"PIL.Image\.py crop$"),
     (("KeyError",), r"", causes_slips.save_format, None, r"PIL.Image\.py save"),
+    (("KeyError",), r"Unknown task .+, available tasks are", causes_slips.task_not_prompt, None, r"transformers"),
     (("KeyError",), r"", causes_values.callback_key, None),
     (("AttributeError",), r"'Kandinsky\w*Pipeline' object has no attribute '(tokenizer|text_encoder)'",
      "Kandinsky 2.2 has no tokenizer or text_encoder of its own: its text goes through the prior's CLIP "
@@ -224,7 +225,9 @@ RULES = [
      "use the picture as it is (picture.copy() for a copy of your own); for an array of it: np.asarray(picture).",
      r"fromarray|frombuffer"),
     (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
-    (("ModuleNotFoundError", "ImportError"), r"controlnet_aux|compel|helpers|diffusers|transformers",
+    (("ModuleNotFoundError", "ImportError"),
+     r"controlnet_aux|compel|helpers|diffusers|transformers|"
+     r"'(cv2|matplotlib|peft|accelerate|torchvision|skimage|sklearn|pillow_heif|safetensors|ipycanvas)'",
      causes_files.missing_module, None),
     (("ValueError",), r"Unknown resampling filter", causes_slips.resize_two_numbers, None, r"PIL.Image\.py resize"),
     (("TypeError",), r"Cannot handle this data type: \(1, 1, \d+\)", causes_slips.channels_first, None,
@@ -235,6 +238,13 @@ RULES = [
     (("ValueError",), r"Loaded embeddings are of incorrect shape", causes_slips.embedding_width, None),
     (("AttributeError",), r"Pipeline' object has no attribute '(load_lora_weights|load_textual_inversion|fuse_lora|"
      r"set_adapters|unload_lora_weights|load_ip_adapter)'", causes_slips.no_loader, None),
+    (("TypeError",), r"'Image' object is not iterable", causes_slips.list_plus_picture, None),
+    (("TypeError",), r"Invalid shape \(\d+, \d+, \d+\) for image data", causes_slips.imshow_channels_first, None),
+    (("TypeError",), r"Scheduler\.__init__\(\) got an unexpected keyword argument", causes_slips.scheduler_kwargs,
+     None),
+    (("AttributeError",), r"'(int|float)' object has no attribute 'to'", causes_slips.add_noise_number, None),
+    (("AttributeError",), r"'tuple' object has no attribute '(save|show|resize|convert|size|crop)'",
+     causes_slips.tuple_saved, None),
     # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
