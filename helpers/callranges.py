@@ -1,6 +1,7 @@
 """Values diffusers takes without a word but reads otherwise than meant: out-of-range settings, numpy latents, and a
 step callback whose returned keys the pipeline never reads; SDXL's size conditions given as shares, aesthetic scores
-a pipeline leaves out, latents beside a control picture of another size, a picture turned with rotate(90).
+a pipeline leaves out, latents beside a control picture of another size, a picture turned with rotate(90);
+and (helpers.maskcheck) an inpainting mask too thin for the latent grid, or over a flat fill at strength < 1.
 
 `check_ranges(pipeline, args)` runs inside `helpers.callcheck.check_pipeline_call`, after the other checks; it
 raises where the run cannot be right, warns once where it runs but differs from what was meant, and returns the
@@ -17,6 +18,7 @@ import re
 from PIL import Image
 
 from helpers.callwarning import said_once_for, warn_call
+from helpers.maskcheck import check_masks
 
 _READ_KEYS: dict[type, tuple[str, ...]] = {}  # pipeline class -> keys its loop takes back from a callback's dict
 
@@ -274,4 +276,5 @@ def check_ranges(pipeline, args: dict) -> dict:
     check_size_conditions(pipeline, args)
     check_latents_control_size(pipeline, args)
     check_rotated_canvas(args)
+    check_masks(pipeline, args)  # helpers.maskcheck: thin strokes, a flat fill
     return wrap_callback(pipeline, args)

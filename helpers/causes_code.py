@@ -200,8 +200,9 @@ def pil_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     if odd:
         fixes = "; ".join(f"{n} = {n}.resize({common})" for n in odd)
         return (f"PIL's {function} takes pictures of one size, and it got {listed}.",
-                f"bring {' and '.join(odd)} to {common[0]}×{common[1]}: {fixes} (or, if one is a pipeline's "
-                "result, make it at that size with height= and width= in the call).")
+                f"bring {' and '.join(odd)} to {common[0]}×{common[1]}: {fixes} (or make the pictures at one size "
+                "to begin with: an img2img result has its start picture's size; text-to-image and inpainting take "
+                "height= and width=).")
     if function in ("blend", "alpha_composite") and len({p.mode for p in pictures.values()}) > 1:
         mode = "RGBA" if function == "alpha_composite" else next(iter(pictures.values())).mode
         return (f"PIL's {function} takes pictures of one mode, and it got {listed}.",

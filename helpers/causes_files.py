@@ -104,6 +104,8 @@ def damaged_weights(exc: BaseException, facts: CallFacts | None) -> tuple[str, s
     """A weights file that would not load: the cache's (repair it) or the learner's own (what it holds) (ch. 1–5)."""
     from helpers.modes import active_hub_cache
 
+    if "map_location" in str(exc):  # torch.load of CUDA tensors on a machine without CUDA: torch's text says it
+        return None
     path = _weights_path(exc)
     if path is None:
         return ("a weights file could not be read: it is damaged, cut short, or not a weights file at all.",
@@ -159,6 +161,11 @@ def missing_module(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
                     "once; `pip install helpers` would fetch an unrelated package.")
         return (f"helpers has no module {module!r}: the name is misspelt or the module was renamed.",
                 "README's \"Layout: two rooms\" lists its modules, e.g. helpers.images or helpers.loading.")
+    if top == "tools" and os.path.isdir(os.path.join(TUTORIAL_ROOT, "tools")):  # the checkout's own tools/ folder
+        return (f"tools/ is the tutorial's folder of command-line tools, in {TUTORIAL_ROOT}; it is not installed, so "
+                "Python finds it only when it runs in that folder (a notebook's kernel runs in notebooks/).",
+                f"put the tutorial's folder on the path first: import sys; sys.path.insert(0, {TUTORIAL_ROOT!r}); "
+                "then run the import again. Its command lines (python -m tools.sweep, ...) run from that folder.")
     if "." in module and importlib.util.find_spec(top) is not None:
         return (f"{top} is installed, but has no module {module!r} in this version: it was moved or renamed "
                 "(older tutorials use older versions).",

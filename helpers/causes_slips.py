@@ -196,7 +196,7 @@ def tutorial_attribute(exc: BaseException, facts: CallFacts | None) -> tuple[str
 
 
 def list_plus_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """images += picture (or .extend(picture)): a list adds the items of what it is given, and a picture has none."""
+    """images += picture (or .extend(picture)): a list adds the items of what it is given (every chapter)."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     line = (frames[-1].line or "") if frames else ""
     found = re.match(r"\s*([A-Za-z_]\w*)\s*\+=", line) or re.search(r"([A-Za-z_]\w*)\.extend\(", line)
@@ -276,7 +276,7 @@ def tuple_saved(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
 
 
 def task_not_prompt(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """transformers' pipeline() called with a prompt: `from transformers import pipeline` hid the diffusers one."""
+    """transformers' pipeline() given a prompt: `from transformers import pipeline` hid the diffusers one (ch. 4)."""
     found = re.search(r"Unknown task (.+?), available tasks are", str(exc))
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     if not found or not any("transformers" in f.filename for f in frames) or " " not in found.group(1):

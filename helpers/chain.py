@@ -154,10 +154,11 @@ def latents_compatible(producer, consumer) -> bool:
     return not _mismatches(producer, consumer)
 
 
-def check_latents_compatible(producer, consumer) -> None:
-    """Raise ValueError naming both sides and every mismatch if latents cannot pass (ch. 3).
+def check_latents_compatible(producer, consumer) -> bool:
+    """True if latents can pass; else raise ValueError naming both sides and every mismatch (ch. 3).
 
-    `producer` is a pipeline, or the LatentSpace noted from one that has since been freed.
+    `producer` is a pipeline, or the LatentSpace noted from one that has since been freed. It never returns False,
+    so `if check_latents_compatible(a, b):` reads right; for a plain yes/no without the error, latents_compatible.
     """
     reasons = _mismatches(producer, consumer)
     if reasons:
@@ -166,6 +167,7 @@ def check_latents_compatible(producer, consumer) -> None:
             f"Latents from {_name(producer)} cannot be passed to {_name(consumer)}:\n{lines}\n"
             f"  producer: {_space(producer)}\n  consumer: {latent_space(consumer)}\n{FIX}"
         )
+    return True
 
 
 def shared_modules(first, second) -> dict[str, int]:

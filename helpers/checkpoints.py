@@ -121,6 +121,10 @@ def with_trigger(repo_id: str, prompt: str) -> str:
     return prompt
 
 
+# the VAEs madebyollin's tiny autoencoders were distilled from, by their config's scaling_factor
+TINY_VAES = {0.18215: "madebyollin/taesd", 0.13025: "madebyollin/taesdxl"}
+
+
 def tiny_vae_for(pipeline) -> str:
     """The repo id of the distilled tiny VAE that decodes this pipeline's latents, for tricks=('tiny_vae',) (ch. 1)."""
     name = type(pipeline).__name__
@@ -128,4 +132,14 @@ def tiny_vae_for(pipeline) -> str:
     if vae is None or getattr(getattr(vae, "config", None), "latent_channels", None) != 4:
         raise ValueError(f"tricks=('tiny_vae',) needs a Stable Diffusion pipeline with a 4-channel VAE; {name} has "
                          "none. Leave the trick out for this pipeline.")
-    return "madebyollin/taesdxl" if "XL" in name else "madebyollin/taesd"
+    if type(vae).__name__ == "AutoencoderTiny":  # swapped in already (fit_to_machine run twice): the same one again
+        return "madebyollin/taesdxl" if "XL" in name else "madebyollin/taesd"
+    scaling = getattr(vae.config, "scaling_factor", None)
+    repo = next((r for s, r in TINY_VAES.items() if isinstance(scaling, float) and abs(scaling - s) < 1e-4), None)
+    if repo is None:
+        raise ValueError(f"tricks=('tiny_vae',) has no tiny VAE for {name}: the tiny VAEs (taesd, taesdxl) were "
+                         "distilled from Stable Diffusion's and SDXL's VAEs (scaling_factor 0.18215 and 0.13025), "
+                         f"and this pipeline's VAE is another (scaling_factor {scaling}), so its latents would be "
+                         "decoded wrongly. Leave the trick out for this pipeline: fit_to_machine(pipeline, device) "
+                         "without tricks=('tiny_vae',).")
+    return repo

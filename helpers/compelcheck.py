@@ -13,7 +13,7 @@ import functools
 import re
 
 from helpers.callwarning import warn_call
-from helpers.ignored import foreign_syntax
+from helpers.ignored import foreign_syntax, phrase_weight
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
 # compel's weight after a term is "+"/"-" runs or a number, tried in that order: "-0.5" matches "-" first
@@ -72,6 +72,23 @@ def _misspelt_weighted(compel, text: str) -> None:
                 warn_call(f"compel weighs {word!r}, which is not one of CLIP's words, so the weight goes to the "
                           f"pieces it is cut into; did you mean {close[0]!r}?")
                 return
+
+
+def _multi_vector(compel, text: str) -> None:
+    """A multi-vector textual-inversion token given to a compel without the pipeline's textual-inversion manager."""
+    provider = getattr(compel, "conditioning_provider", None)
+    for one in getattr(provider, "embedding_providers", None) or [provider]:
+        added = getattr(getattr(one, "tokenizer", None), "added_tokens_encoder", None)
+        if not isinstance(added, dict) or getattr(one, "textual_inversion_manager", "none") is not None:
+            continue
+        for token in [t for t in added if f"{t}_1" in added and t in text and f"{t}_1" not in text]:
+            count = 1 + sum(1 for t in added if re.fullmatch(re.escape(token) + r"_\d+", t))
+            warn_call(f"compel uses only the first of {token}'s {count} vectors: load_textual_inversion added them "
+                      f"as {token}, {token}_1 and so on, and the pipeline's own prompt expands {token} to all of "
+                      "them, but compel does so only with the pipeline's textual-inversion manager. Make compel "
+                      "with it: from compel import DiffusersTextualInversionManager; Compel(tokenizer=..., "
+                      "text_encoder=..., textual_inversion_manager=DiffusersTextualInversionManager(pipeline)).")
+            return
 
 
 def check_compel_text(compel, text) -> None:
@@ -159,6 +176,13 @@ def check_compel_text(compel, text) -> None:
     if loose:
         warn_call(f"'{loose.group(2)}' after a space is read as a word, not as a weight: compel weighs the word it is "
                   f"written on. Write {loose.group(1)}{loose.group(2)}, or ({loose.group(1)}){loose.group(2)}.")
+    phrase = phrase_weight(text)
+    if phrase:  # "cold color palette++"
+        part, before, word, signs = phrase
+        warn_call(f"compel weights only the word its signs are written on: in '{part}' only '{word}' gets {signs} "
+                  f"(weight {(1.1 if signs[0] == '+' else 0.9) ** len(signs):.3g}), and '{before}' stays at 1.0. To "
+                  f"weight the whole phrase, bracket it: ({before} {word}){signs}.")
+    _multi_vector(compel, text)
     provider = getattr(compel, "conditioning_provider", None)
     tokenizer = getattr(provider, "tokenizer", None)
     if tokenizer is None or not getattr(provider, "truncate_to_model_max_length", False):

@@ -3,8 +3,9 @@
 Part of the call check (helpers.callcheck runs it): latents whose size wins over height= and width=, prompt-weighting
 syntax in a plain prompt (and A1111's or NovelAI's, which compel does not read either: helpers.compelcheck asks here),
 a textual-inversion token written without its brackets, negative embeddings while classifier-free guidance is off,
-prompt_2= where only the second text encoder is there, and strength= beside denoising_start=. The scheduler's own
-checks are in helpers.schedulercheck, and run from here.
+prompt_2= where only the second text encoder is there, an A1111 embedding loaded without token=, and
+denoising_start= on a picture or beside strength=. The scheduler's own checks are in helpers.schedulercheck, and run
+from here.
 """
 
 from __future__ import annotations
@@ -60,6 +61,24 @@ def foreign_syntax(text: str) -> list[tuple[str, str, str, str]]:
     return found
 
 
+# words that end a bare phrase: "in a jungle++" weights the jungle, "cold color palette++" was meant as one phrase
+LINKS = set("in on at of with by for from to into onto under over near behind above below beside through without and "
+            "or but is are as like wearing holding against between while that who inside".split())
+
+
+def phrase_weight(text: str) -> tuple[str, str, str, str] | None:
+    """compel's word++ ending a bare phrase, which weights that word alone: (part, words before, word, signs) (ch. 4)"""
+    for part in text.split(","):
+        found = re.fullmatch(r"\s*([A-Za-z][\w' ]*?)\s+([A-Za-z]\w*)(\+{1,3}|-{1,3})\s*", part)
+        if not found or re.search(r"[()\"\[\]{}]", part):
+            continue
+        before = found.group(1).split()
+        words = before[1:] if before[0].lower() in ("a", "an", "the") else before
+        if words and not any(w.lower() in LINKS for w in words):  # "a cat++" and "in a jungle++" are meant so
+            return part.strip(), " ".join(before), found.group(2), found.group(3)
+    return None
+
+
 def _weighting(args: dict) -> None:
     for name in ("prompt", "negative_prompt"):
         value = args.get(name)
@@ -103,19 +122,35 @@ def check_weighting(args: dict) -> None:
     _weighting(args)
 
 
-def _loaded_tokens(pipeline) -> list[str]:
-    """The <token>s load_textual_inversion added to the pipeline's tokenizers (not CLIP's own <|endoftext|>)."""
+def _added_tokens(pipeline) -> list[str]:
+    """Every token added to the pipeline's tokenizers, CLIP's own <|startoftext|> and <|endoftext|> included."""
     found = []
     for name in ("tokenizer", "tokenizer_2"):
         added = getattr(getattr(pipeline, name, None), "added_tokens_encoder", None)
-        if isinstance(added, dict):  # CLIP's start and end markers, <|startoftext|> and <|endoftext|>, are too
-            found += [t for t in added if len(t) > 2 and t[0] == "<" and t[-1] == ">" and t[1] != "|"]
+        found += list(added) if isinstance(added, dict) else []
     return found
+
+
+def _a1111_token(added: list[str], args: dict) -> None:
+    """An A1111 embedding loaded without token=: diffusers names the token after the file's one key, emb_params."""
+    tokens = [t for t in added if re.fullmatch(r"emb_params(_\d+)?", t)]
+    texts = [v for n in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2")
+             for v in (args.get(n) if isinstance(args.get(n), (list, tuple)) else [args.get(n)]) if isinstance(v, str)]
+    if "emb_params" in tokens and not any("emb_params" in text for text in texts):
+        unload = repr(tokens[0] if len(tokens) == 1 else sorted(set(tokens)))
+        _warn("load_textual_inversion added the token 'emb_params': the file is an A1111 embedding, and without "
+              "token= diffusers names the token after the file's one key, emb_params, so the embedding's own name "
+              "in the prompt is read as ordinary words and the embedding is never used. Load it again with a name: "
+              f"pipeline.unload_textual_inversion({unload}), then pipeline.load_textual_inversion(path, "
+              "token='<name>'), and write <name> in the prompt.")
 
 
 def check_loaded_tokens(pipeline, args: dict) -> None:
     """A textual-inversion token written without its brackets, or one this pipeline never loaded (ch. 4)."""
-    tokens = _loaded_tokens(pipeline)
+    added = _added_tokens(pipeline)
+    _a1111_token(added, args)
+    # CLIP's start and end markers, <|startoftext|> and <|endoftext|>, are added tokens too
+    tokens = [t for t in added if len(t) > 2 and t[0] == "<" and t[-1] == ">" and t[1] != "|"]
     has_tokenizer = any(getattr(pipeline, n, None) is not None for n in ("tokenizer", "tokenizer_2"))
     for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2") if has_tokenizer else ():
         value = args.get(name)
@@ -155,18 +190,58 @@ def check_second_prompt(pipeline, args: dict) -> None:
               "reads prompt= and negative_prompt=. Put those words in prompt= (and negative_prompt=).")
 
 
+_START_FACTS: dict = {}  # pipeline class -> (denoising_start= switches the start noise off, it overrides strength=)
+
+
+def _start_facts(pipeline) -> tuple[bool, bool]:
+    """Read once per class from diffusers 0.42's SDXL img2img and inpaint: "add_noise = True if self.denoising_st…"."""
+    cls = type(pipeline)
+    if cls not in _START_FACTS:
+        try:
+            call, timesteps = inspect.getsource(cls.__call__), inspect.getsource(cls.get_timesteps)
+        except (AttributeError, OSError, TypeError):
+            call = timesteps = ""
+        # get_timesteps: "Strength is irrelevant if we directly request a timestep to start at"
+        _START_FACTS[cls] = (bool(re.search(r"add_noise = True if self\.denoising_start is None else False", call)),
+                             "denoising_start is None" in timesteps)
+    return _START_FACTS[cls]
+
+
+def _is_picture(image) -> bool:
+    """True for pixels: a PIL picture (or a list of them), an (H, W, 3) array, a 3-channel tensor; not latents."""
+    from PIL import Image
+
+    first = image[0] if isinstance(image, (list, tuple)) and image else image
+    shape = getattr(first, "shape", None)
+    if isinstance(first, Image.Image):
+        return True
+    if shape is None or len(shape) not in (3, 4):
+        return False
+    if type(first).__module__ == "numpy":
+        return shape[-1] == 3
+    return shape[-3] == 3  # torch: (3, H, W) or (B, 3, H, W)
+
+
 def _strength_with_start(pipeline, args: dict) -> None:
-    """strength= beside denoising_start=, which decides alone where an SDXL img2img run starts."""
+    """denoising_start= on a picture, which gets no noise; strength= beside it, which it overrides."""
     start, strength = args.get("denoising_start"), args.get("strength")
-    if start is None or strength is None or not isinstance(start, (int, float)):
+    if start is None or isinstance(start, bool) or not isinstance(start, (int, float)):
         return
-    get_timesteps = getattr(type(pipeline), "get_timesteps", None)
-    try:  # diffusers 0.42, pipeline_stable_diffusion_xl_img2img.py: "Strength is irrelevant if we directly request"
-        ignores = "denoising_start is None" in inspect.getsource(get_timesteps)
-    except (OSError, TypeError):
+    cls = type(pipeline).__name__
+    no_noise, ignores = _start_facts(pipeline)
+    if _is_picture(args.get("image")) and no_noise:
+        ignored, keep = "", "set how much to change with strength= (e.g. strength=0.3)"
+        if strength is not None:
+            ignored, keep = f" strength={strength} is ignored beside it.", f"keep strength={strength}"
+        _warn(f"image= is a picture, and with denoising_start={start} {cls} adds no noise to it: denoising_start "
+              "continues a base pipeline's run that stopped at denoising_end, from the noisy latents it returned "
+              f"(output_type='latent'), so a finished picture is denoised over the last {1 - start:.0%} of the "
+              f"schedule with no noise added, which mostly smooths it and adds no new detail.{ignored} For a "
+              f"picture, leave denoising_start out and {keep}; to hand over instead, run the base with "
+              f"denoising_end={start}, output_type='latent' and pass its .images as image=.")
         return
-    if ignores:
-        _warn(f"strength={strength} is ignored: with denoising_start={start} {type(pipeline).__name__} starts "
+    if strength is not None and ignores:  # latents (a picture is said above): moving the start is the fix
+        _warn(f"strength={strength} is ignored: with denoising_start={start} {cls} starts "
               f"{start:.0%} of the way through the schedule and runs the rest ({1 - start:.0%}), whatever strength "
               f"says. To change less of the picture, raise denoising_start (denoising_start={1 - strength:g} runs "
               f"about what strength={strength} would); or leave denoising_start out and keep strength.")

@@ -227,7 +227,7 @@ RULES = [
     (("ParsingException",), r"mismatched (prompts|parts)/weights counts", causes_code.weight_counts, None),
     (("ModuleNotFoundError", "ImportError"),
      r"controlnet_aux|compel|helpers|diffusers|transformers|"
-     r"'(cv2|matplotlib|peft|accelerate|torchvision|skimage|sklearn|pillow_heif|safetensors|ipycanvas)'",
+     r"'(cv2|matplotlib|peft|accelerate|torchvision|skimage|sklearn|pillow_heif|safetensors|ipycanvas|tools)[.']",
      causes_files.missing_module, None),
     (("ValueError",), r"Unknown resampling filter", causes_slips.resize_two_numbers, None, r"PIL.Image\.py resize"),
     (("TypeError",), r"Cannot handle this data type: \(1, 1, \d+\)", causes_slips.channels_first, None,
@@ -245,6 +245,11 @@ RULES = [
     (("AttributeError",), r"'(int|float)' object has no attribute 'to'", causes_slips.add_noise_number, None),
     (("AttributeError",), r"'tuple' object has no attribute '(save|show|resize|convert|size|crop)'",
      causes_slips.tuple_saved, None),
+    (("SyntaxError",), r"'unicodeescape' codec can't decode bytes.*\\[UuNx]",
+     "a backslash in a normal string starts an escape: in a Windows path such as \"C:\\Users\\...\", \\U "
+     "begins a Unicode character code, which the letters after it are not.",
+     "write the path as a raw string, r\"C:\\Users\\me\\cat.png\" (an r before the quotes), or with forward "
+     "slashes, \"C:/Users/me/cat.png\", which Python on Windows accepts too."),
     # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),

@@ -26,6 +26,7 @@ import traitlets
 from PIL import Image, ImageOps
 
 from helpers.i18n import _
+from helpers.panel_controls import call_me
 
 __all__ = ["MaskPainter"]
 
@@ -182,10 +183,12 @@ class MaskPainter(anywidget.AnyWidget):
         """The fraction of the picture painted (to be repainted), from 0.0 to 1.0 (ch. 5)."""
         return float(np.count_nonzero(np.asarray(self.mask)) / (self.size[0] * self.size[1]))
 
+    @call_me("painter.clear()", "remove every stroke")
     def clear(self) -> None:
         """Remove every stroke, here and in the browser: nothing will be repainted (ch. 5)."""
         self.mask_png = _png(Image.new("L", self.size, 0))
 
+    @call_me("painter.invert()", "invert the mask")
     def invert(self) -> None:
         """Swap painted and unpainted, here and in the browser: repaint everything but the strokes (ch. 5)."""
         self.mask_png = _png(ImageOps.invert(self.mask))

@@ -21,6 +21,7 @@ from helpers.panel_controls import (
     Choice,
     Controls,
     Slider,
+    call_me,
     caption_for,
     check_start,
     make_slider,
@@ -29,7 +30,7 @@ from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup, default_encoder
+from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup, default_encoder, run_encode
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ class Panel:
             key = (p["prompt"], p["negative_prompt"], *(p[e.name] for e in self.extras if not e.pipeline_arg))
             if key not in self._cache:
                 self._cache.clear()  # keep one: the embeddings of the prompt on screen
-                made = self.encode(p["prompt"], p["negative_prompt"], p)
+                made = run_encode(self.encode, p)  # a control it reads and the panel lacks: named
                 if not isinstance(made, dict):
                     raise TypeError(f"encode= must return a dict of keyword arguments for the pipeline, such as "
                                     f"{{'prompt_embeds': ..., 'negative_prompt_embeds': ...}}; yours returned "
@@ -212,6 +213,7 @@ class Panel:
     def _say(self, message: str) -> None:
         self.status.value = _html(message)
 
+    @call_me("panel.generate()", "run the pipeline once with the controls' values")
     def generate(self, wait: bool = False, **values):
         """Run once with the controls' values, after any run already going; wait=True: until it ends (ch. 1–5).
 
@@ -277,11 +279,13 @@ class Panel:
             self._release(began)
             raise
 
+    @call_me("panel.wait()", "wait until the current run ends")
     def wait(self, timeout: float | None = 600) -> None:
         """Block until the current run ends (for scripts and tests) (ch. 1–5)."""
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @call_me("panel.stop()", "stop the run after its current step")
     def stop(self) -> None:
         """Ask the running pipeline to stop after its current step (ch. 1–5)."""
         if self._thread is None or not self._thread.is_alive():
@@ -378,6 +382,7 @@ class Panel:
 
     # ------------------------------------------------------------------ saving
 
+    @call_me("panel.save()", "save the current picture as PNG")
     def save(self, path=None, overwrite: bool = False) -> Path:
         """Save the current picture as PNG with its parameters; never over a file unless overwrite=True (ch. 1–5)."""
         return save_newest(self, path, overwrite)
@@ -388,6 +393,7 @@ class Panel:
         except Exception as exc:  # a full or read-only folder must show in the panel, not vanish in a log
             self._show_error(exc, save_fix(exc))
 
+    @call_me("panel.close()", "close the panel's widgets")
     def close(self) -> None:
         """Close the panel's widgets, which keep it and its pipeline in memory; then `del panel` frees it (ch. 1–5)."""
         close_widgets(self)

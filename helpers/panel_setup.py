@@ -126,6 +126,52 @@ def check_encode(encode) -> None:
                         "missing parameters (extras is a dict of every control's value), even if unused.") from None
 
 
+class MissingControl(KeyError):
+    """encode= read a control the panel lacks; the message names it and how to declare it (ch. 4)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""  # KeyError's own str would show the message in quotes
+
+
+class _Read(dict):
+    """The values handed to encode=, noting each name it asked for and did not find."""
+
+    def __missing__(self, name):
+        self.missed.append(name)
+        raise KeyError(name)
+
+
+def run_encode(encode, params: dict) -> dict:
+    """encode(prompt, negative_prompt, extras), naming a control it reads that the panel lacks (ch. 4)."""
+    extras = _Read(params)
+    extras.missed = []
+    try:
+        return encode(params["prompt"], params["negative_prompt"], extras)
+    except KeyError as exc:
+        name = exc.args[0] if len(exc.args) == 1 else None
+        if not isinstance(name, str) or name not in extras.missed:  # another dict's key, or a real control's
+            raise
+        raise MissingControl(missing_control(encode, name, params)) from exc
+
+
+def missing_control(encode, name: str, params: dict) -> str:
+    """The message for encode= reading extras[name] when no control has that name (ch. 4)."""
+    try:
+        taken = [p.name for p in inspect.signature(encode).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        taken = []
+    read = taken[2] if len(taken) > 2 else "extras"  # chapter 4 names it params
+    slider = ("Slider('weight', 1.0, 0.0, 2.0, step=0.1, pipeline_arg=False)" if name == "weight"
+              else f"Slider({name!r}, start, low, high, pipeline_arg=False)")
+    close = difflib.get_close_matches(name, list(params), n=1, cutoff=0.8)
+    meant = f"; did you mean {close[0]!r}?" if close else ""
+    return (f"encode= read {read}[{name!r}], and this panel has no {name!r} control (its controls: "
+            f"{', '.join(params)}{meant}). Declare it for encode= only, in Panel(..., extras=[{slider}])"
+            + (", as chapter 4 does." if name == "weight" else
+               f", or use {read}.get({name!r}, value) for a value no control sets."))
+
+
 def check_device(device) -> None:
     """The device the generators are seeded on must be one torch can use here (ch. 1–5)."""
     from helpers.device import check_available

@@ -1,6 +1,7 @@
 """From an eighteenth probe: notes for slips around the calls, and the helpers' own inputs."""
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,3 +105,21 @@ def test_compel_quotes_and_a1111_and_and_tokens_no_pipeline_loaded(pipes):
         words = said(lambda: pipes["t2i"]("a <my-style> castle", height=64, width=64, num_inference_steps=1),
                      only_call_warnings=True)
     assert "<my-style>, a textual-inversion token this pipeline's tokenizer does not know" in words
+
+
+def test_a_windows_path_a_cuda_file_and_the_tools_folder(tmp_path, monkeypatch):
+    import sys
+
+    meaning, fix = noted(lambda: compile('p = "C:\\Users\\me\\cat.png"', "<cell>", "exec"))
+    assert "\\U begins a Unicode character code" in meaning and 'r"C:\\Users\\me\\cat.png"' in fix
+    assert noted(lambda: compile("p = (", "<cell>", "exec")) == ("", "")  # another syntax error: Python's own words
+    torch.save({"w": torch.zeros(1)}, tmp_path / "w.pt")
+    err = RuntimeError("Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. If "
+                       "you are running on a CPU-only machine, please use torch.load with map_location=...")
+    assert noted(lambda: (_ for _ in ()).throw(err)) == ("", "")  # torch says it; no "download it again"
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".") and "tools" not in p
+                                      and not (Path(p) / "tools" / "sweep.py").exists()])
+    monkeypatch.delitem(sys.modules, "tools", raising=False)
+    monkeypatch.delitem(sys.modules, "tools.sweep", raising=False)
+    meaning, fix = noted(lambda: __import__("tools.sweep"))
+    assert "tools/ is the tutorial's folder of command-line tools" in meaning and "sys.path.insert(0, " in fix

@@ -229,21 +229,137 @@ def _arguments(argv=None):
     return parser, args
 
 
-def _sweep_options(args) -> str:
-    """The sweep's own options as the learner gave them, for a corrected command (unknown ones left out)."""
+def _sweep_options(args, always=()) -> str:
+    """The sweep's own options as the learner gave them, for a corrected command (unknown ones left out).
+
+    `always` names options shown even at their default: --steps 20 given under another name stays in the command."""
     shown = []
     for option, values in (("--guidance", args.guidance), ("--seeds", args.seeds)):
         if values is not None:
             shown.append(f"{option} " + " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
-    shown += [f"--steps {args.steps}"] if args.steps != 20 else []
-    shown += [f"--size {args.size}"] if args.size != 256 else []
+    shown += [f"--steps {args.steps}"] if args.steps != 20 or "--steps" in always else []
+    shown += [f"--size {args.size}"] if args.size != 256 or "--size" in always else []
     shown += [f"--out {args.out}"] if args.out is not None else []
     shown += ["--overwrite"] if args.overwrite else []
     return "".join(f" {option}" for option in shown)
 
 
+# other names for the sweep's own options (diffusers' argument names, common short forms), compared in lower case
+# without dashes and underscores. --seed and --step need none: argparse takes a prefix of --seeds and --steps.
+_OTHER_NAMES = {
+    "--guidance": ("guidancescale", "guidancescales", "cfg", "cfgscale", "scale", "g"),
+    "--seeds": ("seed", "manualseed", "randomseed"),
+    "--steps": ("numinferencesteps", "inferencesteps", "numsteps", "nsteps", "samplingsteps", "denoisingsteps"),
+    "--size": ("height", "width", "resolution", "imagesize", "imgsize"),
+    "--out": ("o", "output", "outputfile", "outputpath", "outpath", "outfile", "outputdir", "outdir", "save",
+              "savepath"),
+    "--overwrite": ("force", "f", "replace"),
+}
+_DIFFUSERS_NAMES = {"guidancescale": "guidance_scale", "numinferencesteps": "num_inference_steps",
+                    "height": "height", "width": "width"}
+_ONE_VALUE = {"--steps": _positive, "--size": int, "--out": Path}
+_EXAMPLE_VALUES = {"--guidance": "5", "--seeds": "0 1", "--steps": "20", "--size": "256", "--out": "sweep.png"}
+
+
+def _meant(option: str) -> str | None:
+    """The sweep's option that an unknown option names another way (--guidance_scale, -o) or misspells, else None."""
+    import difflib
+
+    key = option.lstrip("-").lower().replace("_", "").replace("-", "")
+    if not key:
+        return None
+    for own, names in _OTHER_NAMES.items():
+        if key in names:
+            return own
+    close = difflib.get_close_matches(key, [own[2:] for own in _OTHER_NAMES], n=1, cutoff=0.75)
+    return f"--{close[0]}" if close else None
+
+
+def _is_number(token: str) -> bool:
+    """-1 or 0.5 is a value, not an option, although it starts with a dash."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _other_names(other: list[str], args) -> tuple[list[str], list[str], argparse.Namespace, set[str]]:
+    """Sort unknown tokens into options the sweep has under another name and the rest.
+
+    Returns (notes, tokens still unknown, args with the renamed options applied, options to always show)."""
+    groups = []  # [option token or None, its values]
+    for token in other:
+        if token.startswith("-") and not _is_number(token):
+            groups.append([token, []])
+        elif groups:
+            groups[-1][1].append(token)
+        else:  # a value before any option
+            groups.append([None, [token]])
+    fixed, always = argparse.Namespace(**vars(args)), set()
+    renamed, targets, problems, rest, first = [], [], [], [], {}
+    for token, values in groups:
+        name, inline = (token.split("=", 1) + [None])[:2] if token else (None, None)
+        target = _meant(name) if name else None
+        if target is None:
+            rest += ([token] if token else []) + values
+            continue
+        values = ([inline] if inline is not None else []) + values
+        renamed.append(name)
+        targets += [target] if target not in targets else []
+        if target == "--overwrite":
+            fixed.overwrite = True
+            rest += values  # a flag takes no value
+            continue
+        if not values:
+            problems.append(f"{target} needs a value, e.g. {target} {_EXAMPLE_VALUES[target]}")
+            values = _EXAMPLE_VALUES[target].split()
+        if target in _ONE_VALUE:
+            values, rest = values[:1], rest + values[1:]
+            if target in first:
+                if first[target][1] != values[0]:
+                    problems.append(f"{first[target][0]} {first[target][1]} and {name} {values[0]} differ: the "
+                                    f"command keeps {first[target][1]}"
+                                    + (" (for another shape, call run_sweep from Python)" if target == "--size"
+                                       else ""))
+                continue
+            first[target] = (name, values[0])
+        converted = []
+        for value in values:
+            convert = {"--guidance": _guidance, "--seeds": int}.get(target) or _ONE_VALUE[target]
+            try:
+                converted.append(convert(value))
+            except argparse.ArgumentTypeError as error:  # it names the value: -1 is not a guidance scale: ...
+                problems.append(str(error))
+                converted.append(value)
+            except ValueError:
+                problems.append(f"{value!r} is not a whole number")
+                converted.append(value)
+        if target in _ONE_VALUE:
+            setattr(fixed, target[2:], converted[0])
+            always.add(target)
+        else:
+            setattr(fixed, target[2:], (getattr(fixed, target[2:]) or []) + converted)
+    if not renamed:
+        return [], rest, fixed, always
+    said = {}  # the sweep's option -> the diffusers argument names given for it
+    for name in renamed:
+        key = name.lstrip("-").lower().replace("_", "").replace("-", "")
+        if key in _DIFFUSERS_NAMES and _DIFFUSERS_NAMES[key] not in said.setdefault(_meant(name), []):
+            said[_meant(name)].append(_DIFFUSERS_NAMES[key])
+    pairs = [f"diffusers' {' and '.join(names)} {'are' if len(names) > 1 else 'is'} the sweep's {own}"
+             for own, names in said.items() if names]
+    listed = ", ".join(renamed[:-1]) + " and " + renamed[-1] if len(renamed) > 1 else renamed[0]
+    note = (f"{listed} {'are not options' if len(renamed) > 1 else 'is not an option'} of the sweep: did you mean "
+            + " and ".join(targets) + "?"
+            + (f" ({'; '.join(pairs)})" if pairs else "")
+            + (" --size sets both height and width: the sweep's pictures are square." if "--size" in targets else "")
+            + "".join(f" Also, {p}." for p in problems))
+    return [note], rest, fixed, always
+
+
 def _unknown_message(unknown: list[str], args) -> str:
-    """The usage error for options the sweep does not take: accelerate's own, --device, or anything else."""
+    """The usage error for options the sweep does not take: accelerate's own, --device, another name, or else."""
     launch, device, other = [], [], []  # accelerate's options (with their values), --device's value, the rest
     i = 0
     while i < len(unknown):
@@ -263,7 +379,8 @@ def _unknown_message(unknown: list[str], args) -> str:
             device.append(token.split("=", 1)[1] if has_value else (group[1] if len(group) > 1 else ""))
         else:
             launch.append((name, group[0].split("=", 1)[1] if has_value else " ".join(group[1:])))
-    rest = _sweep_options(args)
+    renamed, other, args, always = _other_names(other, args)  # --guidance_scale 5, -o out.png: the sweep's own
+    rest = _sweep_options(args, always)
     notes = []
     if launch:
         names = [name for name, _value in launch]
@@ -292,6 +409,9 @@ def _unknown_message(unknown: list[str], args) -> str:
         else:
             notes.append(f"To force the CPU on a machine with a GPU, hide the GPU from torch: "
                          f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
+    if renamed:  # first, and its command alone unless accelerate's or --device's below carries the fix already
+        fix = " The command below has it." if notes else f" That is: python -m tools.sweep{rest}"
+        notes.insert(0, renamed[0] + fix)
     if other:  # --prompt, --model, --strength: what the sweep renders is fixed; run_sweep takes your own
         notes.append(f"unrecognized arguments: {' '.join(other)}. {ABOUT}")
     return "\n".join(notes)  # one line each, so that a command ends its line and copies cleanly
