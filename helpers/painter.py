@@ -25,8 +25,8 @@ import numpy as np
 import traitlets
 from PIL import Image, ImageOps
 
+from helpers.callme import call_me
 from helpers.i18n import _
-from helpers.panel_controls import call_me
 
 __all__ = ["MaskPainter"]
 

@@ -15,22 +15,23 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as W
 
+from helpers.callme import call_me
 from helpers.i18n import _
 from helpers.panel_controls import (
     SHARED,
     Choice,
     Controls,
     Slider,
-    call_me,
     caption_for,
     check_start,
     make_slider,
 )
+from helpers.panel_encode import default_encoder, run_encode
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup, default_encoder, run_encode
+from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 The panel's prompt box holds one prompt; a pipeline that works from a picture needs that picture in fixed= or a
 control; fixed= may not ask for other pictures than the PIL ones the panel shows; a learner's encode function is
-called as encode(prompt, negative_prompt, extras); the device the panel seeds its generators on must exist; and
-save_dir= names a folder. The chapter's own controls are checked against the pipeline's arguments, and without an
-encode= of the chapter's own, the prompt goes through the pipeline's `encode_prompt`, cached.
+called as encode(prompt, negative_prompt, extras) (helpers.panel_encode); the device the panel seeds its
+generators on must exist; and save_dir= names a folder. The chapter's own controls are checked against the
+pipeline's arguments.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import inspect
 
 from helpers.imagecheck import NEEDS
 from helpers.panel_controls import SHARED, Choice, Slider
+from helpers.panel_encode import check_encode
 
 
 def _takes(pipeline, name: str) -> bool:
@@ -99,77 +100,6 @@ def check_save_dir(save_dir) -> None:
         raise ValueError(f"save_dir={str(save_dir)!r} looks like a file name, and save_dir is a folder (it would be "
                          "made, with that name). For one file use panel.save(path="
                          f"{str(save_dir)!r}); for a folder pass save_dir={str(folder.with_suffix(''))!r}.")
-
-
-def check_encode(encode) -> None:
-    """A learner's encode function must take (prompt, negative_prompt, extras) (ch. 4)."""
-    if encode is None:
-        return
-    if not callable(encode):
-        raise TypeError(f"encode= must be a function, got {type(encode).__name__}.")
-    try:
-        signature = inspect.signature(encode)
-    except (TypeError, ValueError):  # a builtin or C function: it is called as it is
-        return
-    if type(encode).__name__ == "Compel" or hasattr(encode, "build_conditioning_tensor"):
-        raise TypeError("encode= takes a function of (prompt, negative_prompt, extras) that returns the keyword "
-                        "arguments to call with; a Compel object returns only embeddings. Wrap it as chapter 4 "
-                        "does: def encode(prompt, negative_prompt, extras): return {'prompt_embeds': "
-                        "compel(prompt), 'negative_prompt_embeds': compel(negative_prompt or '')}, then "
-                        "encode=encode (pad the two with compel.pad_conditioning_tensors_to_same_length if their "
-                        "lengths differ).")
-    try:
-        signature.bind("prompt", "negative_prompt", {})
-    except TypeError:
-        raise TypeError(f"encode= is called as encode(prompt, negative_prompt, extras) and returns the keyword "
-                        f"arguments to call with, e.g. {{'prompt_embeds': ...}}; yours takes {signature}. Add the "
-                        "missing parameters (extras is a dict of every control's value), even if unused.") from None
-
-
-class MissingControl(KeyError):
-    """encode= read a control the panel lacks; the message names it and how to declare it (ch. 4)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""  # KeyError's own str would show the message in quotes
-
-
-class _Read(dict):
-    """The values handed to encode=, noting each name it asked for and did not find."""
-
-    def __missing__(self, name):
-        self.missed.append(name)
-        raise KeyError(name)
-
-
-def run_encode(encode, params: dict) -> dict:
-    """encode(prompt, negative_prompt, extras), naming a control it reads that the panel lacks (ch. 4)."""
-    extras = _Read(params)
-    extras.missed = []
-    try:
-        return encode(params["prompt"], params["negative_prompt"], extras)
-    except KeyError as exc:
-        name = exc.args[0] if len(exc.args) == 1 else None
-        if not isinstance(name, str) or name not in extras.missed:  # another dict's key, or a real control's
-            raise
-        raise MissingControl(missing_control(encode, name, params)) from exc
-
-
-def missing_control(encode, name: str, params: dict) -> str:
-    """The message for encode= reading extras[name] when no control has that name (ch. 4)."""
-    try:
-        taken = [p.name for p in inspect.signature(encode).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        taken = []
-    read = taken[2] if len(taken) > 2 else "extras"  # chapter 4 names it params
-    slider = ("Slider('weight', 1.0, 0.0, 2.0, step=0.1, pipeline_arg=False)" if name == "weight"
-              else f"Slider({name!r}, start, low, high, pipeline_arg=False)")
-    close = difflib.get_close_matches(name, list(params), n=1, cutoff=0.8)
-    meant = f"; did you mean {close[0]!r}?" if close else ""
-    return (f"encode= read {read}[{name!r}], and this panel has no {name!r} control (its controls: "
-            f"{', '.join(params)}{meant}). Declare it for encode= only, in Panel(..., extras=[{slider}])"
-            + (", as chapter 4 does." if name == "weight" else
-               f", or use {read}.get({name!r}, value) for a value no control sets."))
 
 
 def check_device(device) -> None:
@@ -282,29 +212,6 @@ def check_reaches(pipeline, extra) -> None:
         return
     raise ValueError(why + f"Leave pipeline_arg out, and the pipeline gets {extra.name}= on every run; or pass "
                      f"encode= a function that reads extras[{extra.name!r}].")
-
-
-def default_encoder(pipeline):
-    """The panel's prompt encoder: the pipeline's own `encode_prompt` (SD 1.x/2.x and SDXL layouts) (ch. 1–5)."""
-    pipe = pipeline
-    params = inspect.signature(pipe.__call__).parameters if callable(pipe) else {}
-    if not hasattr(pipe, "encode_prompt") or "prompt_embeds" not in params:
-        return None  # e.g. Kandinsky: its prior turns the text into an image embedding on every run
-
-    if "pooled_prompt_embeds" in params:  # SDXL: two encoders, plus pooled vectors
-        def encode(prompt, negative_prompt, extras):
-            pe, ne, pooled, neg_pooled = pipe.encode_prompt(
-                prompt=prompt, device=pipe._execution_device, num_images_per_prompt=1,
-                do_classifier_free_guidance=True, negative_prompt=negative_prompt or None)
-            return {"prompt_embeds": pe, "negative_prompt_embeds": ne, "pooled_prompt_embeds": pooled,
-                    "negative_pooled_prompt_embeds": neg_pooled}
-        return encode
-
-    def encode(prompt, negative_prompt, extras):
-        positive, negative = pipe.encode_prompt(prompt, pipe._execution_device, 1, True, negative_prompt or None)
-        return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
-
-    return encode
 
 
 def check_replacing(name: str, value) -> None:
