@@ -292,6 +292,11 @@ def output_field(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     value = _value_of(exc, named.group(1)) if named else None
     fields = list(value.keys()) if hasattr(value, "keys") else ["images"]
     close = difflib.get_close_matches(attribute, fields, n=1, cutoff=0.6)
+    if not close and attribute == "nsfw_content_detected" and value is not None:  # no safety checker: no flags
+        return (f"a {cls} holds only {', '.join(fields)}: this pipeline has no safety checker, so nothing is "
+                "flagged and there is no nsfw_content_detected to read.",
+                "leave that line out for this pipeline (only Stable Diffusion's pipelines with a safety checker "
+                "return it).")
     if not close:
         return None
     if close[0] == "images":

@@ -150,6 +150,11 @@ def check_compel_text(compel, text) -> None:
                   f"weaker) followed by the word \"{number}\" in the prompt. To weaken {words}, give a weight below "
                   f"1: ({words}){weaker}; to steer the picture away from it, put it in the negative prompt: "
                   f"negative_prompt_embeds = compel(\"{words}\").")
+    spaced = re.search(r"\(([^()]+)\)\s+(\d*\.\d+|\d+)(?=[\s,;]|$)", text)  # (jungle) 1.5: a word "1.5"
+    if spaced:
+        warn_call(f"compel reads a weight only right after the bracket: in ({spaced.group(1)}) {spaced.group(2)} the "
+                  f"space makes {spaced.group(2)} a word of the prompt, and the words get weight 1.0. Write "
+                  f"({spaced.group(1)}){spaced.group(2)}.")
     comma = re.search(r"\)(\d+),(\d+)", text)  # a decimal comma: (jungle)1,5
     if comma:
         warn_call(f"compel reads the weight ){comma.group(1)},{comma.group(2)} as {comma.group(1)} followed by the "

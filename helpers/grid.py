@@ -118,6 +118,14 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     rows, cols = _check_layout(images, captions, rows, cols)
     twin = _twin(twin)
     size = images[0].size
+    if len(images) > 1 and all(im is images[0] for im in images):  # [pipeline(...).images[0]] * 3: one run
+        from helpers.checks import CallWarning
+
+        warnings.warn(CallWarning(
+            f"all {len(images)} tiles are one and the same picture object: a list such as [picture] * "
+            f"{len(images)} repeats one picture, and the pipeline ran once. For {len(images)} different pictures, "
+            f"call it {len(images)} times: [pipeline(..., generator=make_generator(seed + i, device)).images[0] for i "
+            f"in range({len(images)})]."), stacklevel=2)
     for i, im in enumerate(images[1:], start=1):
         if abs(im.width / im.height - size[0] / size[1]) > 0.02 * size[0] / size[1]:
             from helpers.checks import CallWarning

@@ -95,6 +95,21 @@ def _weighting(args: dict) -> None:
             for what, read_as, spelling, note in foreign_syntax(text):  # A1111's [word] and BREAK, NovelAI's {word}
                 _warn(f"{name} uses {what}, which diffusers reads as {read_as}, at weight 1.0. With compel write "
                       f"{spelling}, build prompt_embeds, and pass those (chapter 4).{note}")
+            _repeated_ending(name, text)
+
+
+def _repeated_ending(name: str, text: str) -> None:
+    """prompt += ", watercolor" in a cell run again: the same last part, added once per run."""
+    parts = [p.strip().lower() for p in text.split(",")]
+    if len(parts) < 3 or not parts[-1]:
+        return
+    times = 1
+    while times < len(parts) and parts[-1 - times] == parts[-1]:
+        times += 1
+    if times > 1:
+        _warn(f"{name} ends with {parts[-1]!r} {times} times in a row: a cell such as {name} += ', {parts[-1]}' adds "
+              f"it again each time it runs. Build it from the start each time: {name} = base_{name} + "
+              f"', {parts[-1]}'.")
 
 
 # only "without X": "no parking", "not only", "No Man's Sky" are ordinary words in prompts

@@ -7,6 +7,7 @@ where the content changes, and sizes that diffusers would round, stretch or refu
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -114,6 +115,11 @@ def check_images(pipeline, args: dict) -> dict:
                                 f"{name} = Image.open(io.BytesIO(data)).convert('RGB')"
                                 + (" (the mask painter's mask is painter.mask, a picture already)."
                                    if name == "mask_image" else "."))
+            text = str(item) if isinstance(item, str) else ""
+            if text and " " in text.strip() and not re.search(r"[/\\]|\.(png|jpe?g|webp|bmp|gif)\b", text, re.I):
+                raise TypeError(f"{name} holds the text {text[:60]!r}, which reads like a prompt, not a picture or a "
+                                "path: after prompt, a pipeline's next argument by position is not negative_prompt. "
+                                f"Pass the text by name, pipeline(prompt, negative_prompt=..., {name}=picture).")
             if isinstance(item, str) or hasattr(item, "__fspath__"):
                 raise TypeError(f"{name} is a path or URL ({str(item)[:60]!r}), not a picture. Open it first: "
                                 f"from helpers.images import load_image_file; {name} = load_image_file({str(item)!r}).")

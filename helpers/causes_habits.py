@@ -1,0 +1,140 @@
+"""Causes confirmed from habits other libraries teach: torch's size(), numpy's shape, pickled pipelines, and more.
+
+Each function takes the error and its CallFacts and returns (what it means, how to fix it), or None when the
+failing line and the values it held do not confirm the cause; helpers.notes then shows no note.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from helpers.callfacts import CallFacts
+
+
+def _line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return (frames[-1].line or "") if frames else ""
+
+
+def _value(exc: BaseException, name: str):
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    frame = tb.tb_frame
+    return frame.f_locals.get(name, frame.f_globals.get(name))
+
+
+def _own_line(exc: BaseException) -> bool:
+    """Whether the error came from the learner's own line, not from inside a library."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return bool(frames) and "site-packages" not in frames[-1].filename and "/helpers/" not in frames[-1].filename
+
+
+def size_called(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """picture.size(): PIL's size is a (width, height) pair, not torch's size() method (every chapter)."""
+    from PIL import Image
+
+    found = re.search(r"([A-Za-z_][\w.\[\]]*?)\.size\(\)", _line(exc))
+    if not found or not _own_line(exc):
+        return None
+    head = found.group(1).split(".")[0].split("[")[0]
+    value = _value(exc, head)
+    if value is None or head == found.group(1) and not isinstance(value, Image.Image):
+        return None
+    return (f"{found.group(1)}.size is a picture's (width, height) pair, not a method: torch's tensor.size() is "
+            "called, PIL's size is not.",
+            f"leave out the (): width, height = {found.group(1)}.size.")
+
+
+def picture_shape(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """picture.shape in the learner's own code: a PIL picture has .size and .mode, numpy arrays have .shape."""
+    found = re.search(r"'Image' object has no attribute '(shape|ndim|dtype)'", str(exc))
+    if not found or not _own_line(exc):
+        return None
+    return (f"a PIL picture has no .{found.group(1)}: it has .size, (width, height), and .mode ('RGB', 'L'). "
+            "numpy's .shape is (height, width, channels), the other way round.",
+            "width, height = picture.size; or for numpy's view, np.asarray(picture).shape.")
+
+
+def read_only_setting(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """pipeline.guidance_scale = 12: the pipeline only reports the last call's value; calls take it (ch. 1–5)."""
+    found = re.search(r"property '(\w+)' of '(\w+Pipeline)' object has no setter", str(exc))
+    if not found:
+        return None
+    name, cls = found.groups()
+    return (f"{cls}.{name} is read-only: it reports the value the last call used, and every call sets it from its "
+            "own argument.",
+            f"pass it to each call: pipeline(..., {name}=...); in a panel, move its slider.")
+
+
+def pickled_pipeline(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """torch.load of a whole pipeline saved with torch.save: refused by weights_only, and the wrong way to save."""
+    found = re.search(r"Unsupported global: GLOBAL (diffusers\.[\w.]+\.(\w+))", str(exc))
+    if not found:
+        return None
+    cls = found.group(2)
+    return (f"the file holds a whole {cls} pickled by torch.save; torch.load reads only tensors unless told to run "
+            "the pickled code (weights_only=False), which it refuses by default for safety.",
+            "save pipelines, models and schedulers with save_pretrained(folder) and load them with "
+            "from_pretrained(folder); keep torch.load(..., weights_only=False) for files you made yourself.")
+
+
+def integer_array_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """Image.fromarray of an int64 (or bool) array, e.g. (array > 128) * 255 (every chapter)."""
+    found = re.search(r"Cannot handle this data type: \(1, 1\), (<i8|<i4|\|b1|<u2|<u4|<f8|<f4)", str(exc))
+    if not found:
+        return None
+    kind = {"<i8": "int64", "<i4": "int32", "|b1": "bool", "<u2": "uint16", "<u4": "uint32", "<f8": "float64",
+            "<f4": "float32"}[found.group(1)]
+    float_scale = " If its values run 0–1, scale them first: (array * 255).astype(np.uint8)." \
+        if kind.startswith("float") else ""
+    return (f"the array holds {kind} numbers, and PIL makes a grey picture only from uint8 (0–255) values: numpy "
+            "arithmetic such as (array > 128) * 255 gives int64.",
+            f"convert it: Image.fromarray(array.astype(np.uint8)).{float_scale}")
+
+
+def combined_components(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """KandinskyV22...Pipeline(**combined.components): the combined pipeline's parts include its prior's (ch. 3)."""
+    found = re.search(r"(Kandinsky\w*Pipeline)\.__init__\(\) got an unexpected keyword argument 'prior_\w+'",
+                      str(exc))
+    if not found:
+        return None
+    return (f"the components of a Kandinsky combined pipeline hold its prior's parts too (prior_prior, "
+            f"prior_text_encoder, ...), and {found.group(1)} takes the decoder's only.",
+            "take the decoder the combined pipeline already holds: decoder = kandinsky.decoder_pipe (and its prior "
+            "is kandinsky.prior_pipe).")
+
+
+def second_tokenizer_only(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """refiner.tokenizer.tokenize(...) or load_textual_inversion on the SDXL refiner, which has only tokenizer_2."""
+    text = str(exc)
+    if "requires `self.tokenizer`" in text and "XL" in text:
+        return ("the SDXL refiner has only its second text encoder and tokenizer (tokenizer is None), and "
+                "load_textual_inversion loads into the first unless told otherwise.",
+                "name the second ones, with the embedding's part for them (an SDXL embedding file holds 'clip_g' "
+                "for it): refiner.load_textual_inversion(state_dict['clip_g'], token='<name>', "
+                "text_encoder=refiner.text_encoder_2, tokenizer=refiner.tokenizer_2).")
+    found = re.search(r"([A-Za-z_]\w*)\.(tokenizer|text_encoder)\.\w+", _line(exc))
+    if "'NoneType' object has no attribute" not in text or not found:
+        return None
+    owner = _value(exc, found.group(1))
+    part = found.group(2)
+    if owner is None or getattr(owner, part, 1) is not None or getattr(owner, part + "_2", None) is None:
+        return None
+    return (f"{found.group(1)}.{part} is None: {type(owner).__name__} has only its second text encoder and "
+            "tokenizer (the SDXL refiner reads prompts with those alone).",
+            f"use {found.group(1)}.{part}_2 instead.")
+
+
+def decimal_comma_call(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """guidance_scale=7,5: a decimal comma splits the number into two arguments (every chapter)."""
+    found = re.search(r"(\w+)\s*=\s*(\d+),(\d+)\b", getattr(exc, "text", None) or "")
+    if not found:
+        return None
+    name, whole, part = found.groups()
+    return (f"{name}={whole},{part} reads as {name}={whole} followed by a second argument {part}: Python writes "
+            "decimals with a point.",
+            f"write {name}={whole}.{part}.")
