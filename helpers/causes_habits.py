@@ -50,7 +50,7 @@ def size_called(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
 
 
 def picture_shape(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """picture.shape in the learner's own code: a PIL picture has .size and .mode, numpy arrays have .shape."""
+    """picture.shape in the learner's own code: a PIL picture has .size and .mode (every chapter)."""
     found = re.search(r"'Image' object has no attribute '(shape|ndim|dtype)'", str(exc))
     if not found or not _own_line(exc):
         return None
@@ -71,7 +71,7 @@ def read_only_setting(exc: BaseException, facts: CallFacts | None) -> tuple[str,
 
 
 def pickled_pipeline(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """torch.load of a whole pipeline saved with torch.save: refused by weights_only, and the wrong way to save."""
+    """torch.load of a whole pipeline (or scheduler) that torch.save pickled: save_pretrained instead (ch. 1–5)."""
     found = re.search(r"Unsupported global: GLOBAL (diffusers\.[\w.]+\.(\w+))", str(exc))
     if not found:
         return None
@@ -109,7 +109,7 @@ def combined_components(exc: BaseException, facts: CallFacts | None) -> tuple[st
 
 
 def second_tokenizer_only(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """refiner.tokenizer.tokenize(...) or load_textual_inversion on the SDXL refiner, which has only tokenizer_2."""
+    """refiner.tokenizer.tokenize(...) or load_textual_inversion on the refiner, which has only tokenizer_2 (ch. 2)."""
     text = str(exc)
     if "requires `self.tokenizer`" in text and "XL" in text:
         return ("the SDXL refiner has only its second text encoder and tokenizer (tokenizer is None), and "
