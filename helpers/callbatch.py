@@ -214,6 +214,10 @@ def _signature(function) -> str:
 def check_text_where_embeds_go(pipeline, args: dict) -> None:
     """Text given to Kandinsky 2.2's decoder alone, which takes the prior's image_embeds (ch. 3)."""
     given = args.get("image_embeds")
+    if given == "image_embeds" or args.get("negative_image_embeds") == "negative_image_embeds":
+        raise TypeError("image_embeds holds the text 'image_embeds': a, b = prior_pipe(prompt) unpacks the prior's "
+                        "output by its field names, not its tensors. Unpack its tuple: image_embeds, "
+                        "negative_image_embeds = prior_pipe(prompt).to_tuple().")
     if isinstance(given, str) or (isinstance(given, list) and given and isinstance(given[0], str)):
         raise TypeError(f"{_name(pipeline)} is Kandinsky 2.2's decoder alone: its first argument is image_embeds from "
                         "the prior, not text. Load the combined pipeline, which runs the prior and the decoder: "

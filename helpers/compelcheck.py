@@ -52,7 +52,8 @@ def _typo_of(word: str, words: set) -> str | None:
     if word not in _TYPOS:
         letters = "abcdefghijklmnopqrstuvwxyz"
         swapped = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
-        changed = {word[:i] + c + word[i + 1:] for i in range(len(word)) for c in letters}
+        # not the first letter: slips there are rare, and real words differ there (deformed vs reformed)
+        changed = {word[:i] + c + word[i + 1:] for i in range(1, len(word)) for c in letters}
         found = (swapped | changed) & words - {word}
         _TYPOS[word] = found.pop() if len(found) == 1 else None
     return _TYPOS[word]

@@ -88,12 +88,12 @@ def _run_checked(original, self, args, kwargs):
 
     note_generator_use(bound.arguments.get("generator"))
     if bound.arguments.get("output_type") == "latent":
-        _note_latent_space(self, output)
+        _note_latent_space(self, output, bound.arguments.get("denoising_end"))
     return output
 
 
-def _note_latent_space(pipeline, output) -> None:
-    """Latents remember where they came from, so the next pipeline can check they fit its VAE (chapter 3)."""
+def _note_latent_space(pipeline, output, denoising_end=None) -> None:
+    """Latents remember where they came from, and whether their run stopped early, for the next pipeline (ch. 3)."""
     import torch
 
     from helpers.chain import latent_space, mark_latents, wrap_vae_decode
@@ -104,6 +104,7 @@ def _note_latent_space(pipeline, output) -> None:
     if isinstance(images, torch.Tensor):
         try:
             mark_latents(images, latent_space(pipeline))
+            images._tutorial_denoising_end = denoising_end  # None: a finished run, with no noise left in it
         except TypeError:  # a pipeline with no VAE: nothing to compare later
             pass
 
@@ -256,8 +257,18 @@ def disable(shell=None) -> None:
             pass
 
 
-def _pre_run_cell(*_):
+def _pre_run_cell(info=None, *_):
     wrap_pipelines()
+    if _STATE["enabled"]:
+        from IPython import get_ipython
+
+        from helpers.cellcheck import check_cell
+
+        try:
+            shell = get_ipython()
+            check_cell(getattr(info, "raw_cell", None), shell.user_ns if shell is not None else {})
+        except Exception:  # noqa: BLE001 - a check of the cell's text must never stop the cell
+            pass
 
 
 def explain_errors(on: bool = True) -> None:

@@ -255,6 +255,15 @@ def _strength_with_start(pipeline, args: dict) -> None:
               f"picture, leave denoising_start out and {keep}; to hand over instead, run the base with "
               f"denoising_end={start}, output_type='latent' and pass its .images as image=.")
         return
+    latents = args.get("image")
+    made = [getattr(c, "_tutorial_denoising_end", "unknown") for c in (latents, getattr(latents, "_base", None))
+            if c is not None and hasattr(c, "_tutorial_denoising_end")]  # the tensor a call returned, or its view
+    if no_noise and made and made[0] is None:  # the latents of a run that was not stopped early
+        _warn(f"image= holds the latents of a finished run (its call had no denoising_end=), and with "
+              f"denoising_start={start} {cls} adds no noise to them, so it mostly smooths them. To hand over, stop "
+              f"the base run early: denoising_end={start}, output_type='latent'; to refine a finished result, leave "
+              "denoising_start out and set strength=.")
+        return
     if strength is not None and ignores:  # latents (a picture is said above): moving the start is the fix
         _warn(f"strength={strength} is ignored: with denoising_start={start} {cls} starts "
               f"{start:.0%} of the way through the schedule and runs the rest ({1 - start:.0%}), whatever strength "

@@ -20,6 +20,8 @@ GREY_MAPS = ("depth", "canny", "lineart", "scribble", "softedge", "mlsd")  # Con
 # LCM-LoRA adapters for SD 1.5 and SDXL, used with LCMScheduler in diffusers' LCM guide
 # (https://huggingface.co/docs/diffusers/using-diffusers/inference_with_lcm)
 LCM_LORAS = {"SD 1.5": "latent-consistency/lcm-lora-sdv1-5", "SDXL": "latent-consistency/lcm-lora-sdxl"}
+# TCD-LoRA adapters, used with TCDScheduler on their model cards (https://huggingface.co/h1t/TCD-SD15-LoRA)
+TCD_LORAS = {"SD 1.5": "h1t/TCD-SD15-LoRA", "SDXL": "h1t/TCD-SDXL-LoRA"}
 LATENT_SPREAD = 3.0  # scaled latents spread about 1; unscaled SD ones about 1 / 0.18215 ≈ 5.5 times that
 
 
@@ -105,18 +107,21 @@ def _latents_scale(pipeline, args: dict) -> None:
 def _lcm_without_weights(pipeline) -> None:
     scheduler, unet = getattr(pipeline, "scheduler", None), getattr(pipeline, "unet", None)
     config = getattr(unet, "config", None)
-    if type(scheduler).__name__ != "LCMScheduler" or config is None:
+    kind = type(scheduler).__name__
+    if kind not in ("LCMScheduler", "TCDScheduler") or config is None:
         return
+    adapters, short = (LCM_LORAS, "LCM") if kind == "LCMScheduler" else (TCD_LORAS, "TCD")
     distilled = getattr(config, "time_cond_proj_dim", None) is not None  # an LCM UNet
     lora = getattr(unet, "peft_config", None) or getattr(pipeline, "num_fused_loras", 0)  # loaded, or fused in
     if distilled or lora:  # a LoRA may be an LCM-LoRA
         return
     xl, width = getattr(config, "addition_embed_type", None) == "text_time", getattr(config, "cross_attention_dim", 0)
-    repo = LCM_LORAS["SDXL"] if xl else LCM_LORAS["SD 1.5"] if width != 1024 else None  # 1024: SD 2.x
-    load = f"pipeline.load_lora_weights('{repo}') (needs peft)" if repo else "an LCM-LoRA made for this model"
-    warn_call("LCMScheduler makes a picture in 4–8 steps only with weights distilled for it, and this UNet has none "
-              f"(no LCM UNet, no LoRA loaded), so its pictures come out unfinished. Load {load} first, with "
-              "guidance_scale between 1 and 2; or keep the model's own scheduler.")
+    repo = adapters["SDXL"] if xl else adapters["SD 1.5"] if width != 1024 else None  # 1024: SD 2.x
+    load = f"pipeline.load_lora_weights('{repo}') (needs peft)" if repo else f"a {short}-LoRA made for this model"
+    warn_call(f"{kind} makes a picture in 4–8 steps only with weights distilled for it, and this UNet has none "
+              f"(no {short} UNet, no LoRA loaded), so its pictures come out unfinished. Load {load} first, with "
+              + ("guidance_scale between 1 and 2" if short == "LCM" else "guidance_scale=0 and eta=0.3, as its model "
+                 "card does") + "; or keep the model's own scheduler.")
 
 
 def _stops_early(args: dict) -> None:

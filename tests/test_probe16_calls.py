@@ -77,7 +77,7 @@ def test_a_misspelt_weighted_word_in_compel_is_named(pipes):
     compel = Compel(tokenizer=pipes["t2i"].tokenizer, text_encoder=pipes["t2i"].text_encoder)
     assert "did you mean 'jungle'" in said(lambda: compel("an astronaut in a (jungel)1.5"), only_call_warnings=True)
     for fine in ("an astronaut in a (jungle)1.5, castle++", "(bokeh)1.2", "(moonlit)1.2 lake", "(Kodak Portra)1.2",
-                 "(sharpness)1.2"):
+                 "(sharpness)1.2", "(ugly, deformed)1.5, blurry"):
         assert "did you mean" not in said(lambda text=fine: compel(text), only_call_warnings=True), fine
 
 

@@ -1,6 +1,7 @@
 """The main job: execute every chapter notebook headless and collect their figures into build/.
 
-    python -m tools.run [notebooks/NN_name.ipynb ...] [--timeout SECONDS]
+    python -m tools.run [1 | 01_guidance_scale.ipynb | notebooks/NN_name.ipynb ...] [--timeout SECONDS]
+    python -m tools.run --list      (the chapters, by number and file name)
 
 Every file is written beside its old copy and moved over it only when complete, so a crash, a kill or a
 Ctrl-C never leaves half a file. A chapter that fails is written as <name>.failed.ipynb and keeps the last
@@ -311,17 +312,77 @@ def _all_cached(repo: str) -> bool:
     return is_cached(repo)
 
 
-def main(argv=None) -> int:
-    """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
+_SWITCH_WORDS = {"yes": True, "y": True, "true": True, "on": True, "no": False, "n": False, "false": False,
+                 "off": False}  # what a learner gives a switch as a value: --twins yes, --yes true
+_CHAPTER_OPTIONS = ("chapter", "chapters", "notebook", "notebooks", "nb", "c")  # compared without dashes and case
+_EDITIONS = ("both", "en", "zh")
+
+
+def _action(parser, token: str):
+    """The option a typed name stands for (argparse also takes a unique prefix, --tw for --twins), else None."""
+    name = token.split("=", 1)[0]
+    actions = parser._option_string_actions
+    if name in actions:
+        return actions[name]
+    found = {actions[s] for s in actions if name.startswith("--") and len(name) > 2 and s.startswith(name)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _switches(parser, given: list[str]) -> tuple[list[str], list[tuple[str, str, object]]]:
+    """Take the values typed after switches out of the command line: --twins yes, --yes=true (argparse would read
+    `yes` as a chapter, or stop at `=true`). Returns (the command line without them, [(switch, value, action)])."""
+    kept, taken, i = [], [], 0
+    while i < len(given):
+        token = given[i]
+        action = _action(parser, token) if token.startswith("-") else None
+        if not isinstance(action, argparse._StoreTrueAction):
+            kept.append(token)
+            i += 1
+            continue
+        name, _, inline = token.partition("=")
+        kept.append(name)
+        name = name if name in action.option_strings else action.option_strings[-1]  # --tw: say --twins
+        if inline:
+            taken.append((name, inline, action))
+        elif i + 1 < len(given) and given[i + 1].lower() in _SWITCH_WORDS and not Path(given[i + 1]).exists():
+            taken.append((name, given[i + 1], action))
+            i += 1
+        i += 1
+    return kept, taken
+
+
+def _command(args, notebooks, lang) -> str:
+    """`python -m tools.run` with the learner's own options and the chapters given, for a corrected command."""
+    words = ["python", "-m", "tools.run"] + (["--twins"] if args.twins else []) + (["--yes"] if args.yes else [])
+    words += ["--timeout", str(args.timeout)] if args.timeout != DEFAULT_TIMEOUT else []
+    words += ["--lang", lang] if lang else []
+    return shlex.join(words + list(notebooks))
+
+
+def _other_form(typed: str) -> str | None:
+    """A chapter as the other way of naming it: 1 as 01_guidance_scale.ipynb and back; None if it names none."""
+    stem = Path(typed).name.removesuffix(".ipynb")
+    for path in chapter_notebooks():
+        number = path.stem.split("_", 1)[0]
+        if stem.isdigit() and number == stem.zfill(2):
+            return path.name
+        if stem == path.stem:
+            return str(int(number))
+    return None
+
+
+def _arguments(argv=None):
+    """The command line read and checked, before anything runs: (parser, args), or a usage error (exit 2)."""
     parser = argparse.ArgumentParser(prog="python -m tools.run", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*",
                         help="chapters to run: paths, names (01_guidance_scale) or numbers (1); default: all of them")
+    parser.add_argument("--list", action="store_true", help="list the chapters and how to name them, run nothing")
     parser.add_argument("--timeout", type=_cell_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"seconds (not minutes) one cell may run before the chapter fails; at least "
                              f"{MIN_TIMEOUT} (default {DEFAULT_TIMEOUT} = 10 minutes)")
     parser.add_argument("-y", "--yes", action="store_true",
                         help="on the real checkpoints, download and run without asking (the sizes are still said)")
-    parser.add_argument("--lang", choices=["both", "en", "zh"], default="both",
+    parser.add_argument("--lang", choices=_EDITIONS, default=None,  # None: not given, which is both
                         help="which edition to run: both (default; the gallery links them), en, or zh (notebooks/zh/)")
     parser.add_argument("--twins", action="store_true",
                         help="preview on the offline twins (the same as TUTORIAL_MODELS=twins): nothing is downloaded")
@@ -329,7 +390,79 @@ def main(argv=None) -> int:
     if any(a.split("=")[0] in ("--out", "--output", "-o", "--build") for a in given):
         parser.error("the output folder is not an option: it is set by the TUTORIAL_BUILD environment variable, "
                      "e.g. TUTORIAL_BUILD=/path/to/folder python -m tools.run (default: the project's build/).")
-    args = parser.parse_args(argv)
+    given, switched = _switches(parser, given)
+    # intermixed: chapters may come after options too (1 --twins 2), as in the README's commands
+    args, unknown = parser.parse_known_intermixed_args(given)
+    lang_given = args.lang is not None
+    args.lang = args.lang or "both"
+    notes, rest, chapter_option = [], [], None
+    for token in unknown:
+        name, has_value, value = token.partition("=")
+        if token.startswith("-") and name.lstrip("-").lower().replace("_", "") in _CHAPTER_OPTIONS:
+            chapter_option = chapter_option or name
+            args.notebooks += [value] if has_value and value else []
+        else:
+            rest.append(token)
+    for name, value, action in switched:
+        off = not _SWITCH_WORDS.get(value.lower(), True)
+        if off:
+            setattr(args, action.dest, False)
+        notes.append(f"{name} is a switch that takes no value ({value!r} is not read): "
+                     + (f"leave {name} out to go without it." if off else f"write {name} alone to switch it on."))
+    words = [t for t in args.notebooks if t.lower() in _EDITIONS and not Path(t).exists()]
+    lang = args.lang if lang_given else None  # shown in a corrected command only when the learner gave it
+    if words:
+        asked = ([args.lang] if lang_given else []) + [w.lower() for w in words]
+        lang = "both" if "both" in asked or {"en", "zh"} <= set(asked) else asked[0]
+        args.notebooks = [t for t in args.notebooks if t not in words]
+        said = " and ".join(repr(w) for w in words)
+        notes.append("--lang takes one value: en, zh or both (the default: the English and the Chinese edition), "
+                      f"so {said} {'were' if len(words) > 1 else 'was'} read as a chapter."
+                      if lang_given else
+                      f"{said} {'are editions' if len(words) > 1 else 'is an edition'}, not a chapter: choose the "
+                      "edition with --lang en, zh or both (the default).")
+    if chapter_option:
+        example = args.notebooks or ["1"]
+        others = [_other_form(t) for t in example]
+        alt = f" (or {shlex.join(others)})" if all(others) else ""
+        notes.append(f"tools.run has no {chapter_option}: name the chapters themselves, e.g. "
+                     f"{_command(args, example, lang)}{alt}; python -m tools.run --list lists them.")
+    elif notes:
+        notes.append(f"That is: {_command(args, args.notebooks, lang)}")
+    if rest:
+        notes.insert(0, f"unrecognized arguments: {' '.join(rest)} (python -m tools.run --help lists the options)")
+    if notes:
+        parser.error("\n".join(notes))  # one line each, so that a command ends its line and copies cleanly
+    return parser, args
+
+
+def chapter_list() -> str:
+    """What `python -m tools.run --list` prints: each chapter's number, file and title (maintainer tool)."""
+    chapters = chapter_notebooks()
+    lines = ["The chapters (name them by number or file name, e.g. python -m tools.run 1 3; no name runs them all):"]
+    width = max((len(p.name) for p in chapters), default=0)
+    for path in chapters:
+        try:
+            first = next((c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"), "")
+            heading = (first.strip().splitlines() or [""])[0]  # "# Chapter 1 · `guidance_scale`"
+            title = re.sub(r"^#+\s*(Chapter \d+\s*·\s*)?", "", heading).replace("`", "")
+        except Exception:  # noqa: BLE001 - a damaged chapter is still listed; the run names what is wrong with it
+            title = "(cannot be read as a notebook)"
+        lines.append(f"  {int(path.name[:2]):>2}  {path.name:<{width}}  {title}")
+    zh = [p for p in chapters if (p.parent / "zh" / p.name).exists()]
+    if zh:
+        which = "Each chapter" if len(zh) == len(chapters) else ", ".join(p.name for p in zh)
+        lines.append(f"{which} runs in English and in Chinese (notebooks/zh/) unless --lang en or --lang zh picks "
+                     "one edition.")
+    return "\n".join(lines + copies_note())
+
+
+def main(argv=None) -> int:
+    """Run the chapter notebooks headless in the current mode and write build/ (main job)."""
+    parser, args = _arguments(argv)
+    if args.list:
+        print(chapter_list())
+        return 0
     if args.twins:
         os.environ["TUTORIAL_MODELS"] = "twins"  # read by this job and by every chapter's kernel
     from helpers.longrun import threshold

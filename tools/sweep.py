@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import numbers
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -201,6 +202,32 @@ _ACCELERATE_VALUES = {"--num_processes", "--num_machines", "--mixed_precision", 
                       "--main_process_ip", "--machine_rank", "--config_file", "--num_cpu_threads_per_process",
                       "--dynamo_backend"}
 _DEFAULTS = {"guidance": [1.0, 5.0, 10.0], "seeds": [0, 1]}
+_OFF_WORDS = {"no", "n", "false", "off", "0"}
+
+
+def _is_overwrite(name: str) -> bool:
+    """--overwrite as typed, or a prefix argparse takes for it (--ov; --o is also --out's)."""
+    return name.startswith("--ov") and "--overwrite".startswith(name)
+
+
+def _switch_values(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Take the values typed after --overwrite out of the command line (--overwrite yes, --overwrite=true).
+
+    The sweep takes no bare values, so every one up to the next option was meant for it. Returns (the command
+    line without them, those values)."""
+    kept, values, after = [], [], False
+    for token in argv:
+        name, has_value, value = token.partition("=")
+        if _is_overwrite(name):
+            kept.append(name)
+            values += [value] if has_value else []
+            after = True
+        elif after and not (token.startswith("-") and not _is_number(token)):
+            values.append(token)
+        else:
+            kept.append(token)
+            after = False
+    return kept, values
 
 
 def _arguments(argv=None):
@@ -218,7 +245,17 @@ def _arguments(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
-    args, unknown = parser.parse_known_args(argv)
+    given, values = _switch_values(sys.argv[1:] if argv is None else list(argv))
+    args, unknown = parser.parse_known_args(given)
+    if values:  # --overwrite yes: argparse would call `yes` an unrecognized argument, --overwrite=yes an error
+        off = all(v.lower() in _OFF_WORDS for v in values)
+        args.overwrite = not off
+        said = " ".join(values)
+        note = (f"--overwrite is a switch that takes no value ({said!r} is not read): "
+                + ("leave --overwrite out to keep an existing grid file." if off else
+                   "write --overwrite alone to replace an existing grid file (leave it out to keep that file)."))
+        parser.error(note + ("\n" + _unknown_message(unknown, args) if unknown else
+                             f"\nThat is: python -m tools.sweep{_sweep_options(args)}"))
     if unknown:
         parser.error(_unknown_message(unknown, args))
     for name, default in _DEFAULTS.items():  # not given: the default (extend would add to a default list)
@@ -307,9 +344,10 @@ def _other_names(other: list[str], args) -> tuple[list[str], list[str], argparse
         values = ([inline] if inline is not None else []) + values
         renamed.append(name)
         targets += [target] if target not in targets else []
-        if target == "--overwrite":
-            fixed.overwrite = True
-            rest += values  # a flag takes no value
+        if target == "--overwrite":  # a switch: it takes no value
+            fixed.overwrite = not (values and all(v.lower() in _OFF_WORDS for v in values))
+            if values:
+                problems.append(f"--overwrite is a switch that takes no value ({' '.join(values)!r} is not read)")
             continue
         if not values:
             problems.append(f"{target} needs a value, e.g. {target} {_EXAMPLE_VALUES[target]}")
