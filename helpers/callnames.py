@@ -164,8 +164,8 @@ def hint_for(pipeline, params: list[str], key: str, given: dict | None = None) -
         return ("diffusers does not blur the mask in the call, and Stable Diffusion's inpainting pipelines cut the "
                 "mask at 0.5 (their mask processor binarizes it), so a blurred mask only moves the edge a little. "
                 "To soften the seam, blend the result into the start picture through a blurred mask after the "
-                "call: Image.composite(result, start, mask_image.filter(ImageFilter.GaussianBlur(8))) (from PIL "
-                "import ImageFilter).")
+                "call (from PIL import ImageFilter): soft = mask_image.convert('L').resize(result.size)"
+                ".filter(ImageFilter.GaussianBlur(8)); Image.composite(result, start.resize(result.size), soft).")
     if key in ("inpaint_full_res", "only_masked", "inpaint_only_masked") and "padding_mask_crop" in params:
         return ("A1111's 'inpaint only masked' is padding_mask_crop= in diffusers: the margin in pixels kept "
                 "around the mask's box, which is cut out, repainted at full size and pasted back, e.g. "

@@ -142,6 +142,8 @@ def _black(pixel) -> bool:
 def check_rotated_canvas(args: dict) -> None:
     """A start picture turned with rotate(90), which keeps the canvas: black bands at two sides (ch. 1–5)."""
     image = args.get("image")
+    if args.get("mask_image") is not None:  # outpainting puts a picture on a wider black canvas, on purpose
+        return
     if not isinstance(image, Image.Image) or image.mode not in ("RGB", "RGBA", "L") or image.width == image.height:
         return
     w, h = image.size

@@ -30,7 +30,9 @@ def _value(exc: BaseException, name: str):
 def _own_line(exc: BaseException) -> bool:
     """Whether the error came from the learner's own line, not from inside a library."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    return bool(frames) and "site-packages" not in frames[-1].filename and "/helpers/" not in frames[-1].filename
+    where = frames[-1].filename.replace("\\", "/") if frames else ""
+    return bool(frames) and not any(part in where for part in ("site-packages", "dist-packages", "/helpers/",
+                                                               "/lib/python"))
 
 
 def size_called(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -84,16 +86,12 @@ def pickled_pipeline(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
 
 def integer_array_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """Image.fromarray of an int64 (or bool) array, e.g. (array > 128) * 255 (every chapter)."""
-    found = re.search(r"Cannot handle this data type: \(1, 1\), (<i8|<i4|\|b1|<u2|<u4|<f8|<f4)", str(exc))
+    found = re.search(r"Cannot handle this data type: \(1, 1\), <i8", str(exc))
     if not found:
         return None
-    kind = {"<i8": "int64", "<i4": "int32", "|b1": "bool", "<u2": "uint16", "<u4": "uint32", "<f8": "float64",
-            "<f4": "float32"}[found.group(1)]
-    float_scale = " If its values run 0–1, scale them first: (array * 255).astype(np.uint8)." \
-        if kind.startswith("float") else ""
-    return (f"the array holds {kind} numbers, and PIL makes a grey picture only from uint8 (0–255) values: numpy "
-            "arithmetic such as (array > 128) * 255 gives int64.",
-            f"convert it: Image.fromarray(array.astype(np.uint8)).{float_scale}")
+    return ("the array holds int64 numbers, which PIL cannot make a picture of; numpy arithmetic such as "
+            "(array > 128) * 255 gives int64.",
+            "make it 0–255 bytes: Image.fromarray(np.clip(array, 0, 255).astype(np.uint8)).")
 
 
 def combined_components(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -131,10 +129,11 @@ def second_tokenizer_only(exc: BaseException, facts: CallFacts | None) -> tuple[
 
 def decimal_comma_call(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """guidance_scale=7,5: a decimal comma splits the number into two arguments (every chapter)."""
-    found = re.search(r"(\w+)\s*=\s*(\d+),(\d+)\b", getattr(exc, "text", None) or "")
-    if not found:
+    found = re.search(r"(\w*(scale|strength|eta|start|end|score)\w*)\s*=\s*(\d+),(\d+)\b",
+                      getattr(exc, "text", None) or "")
+    if not found:  # rows=2,2 is not a decimal: only settings that take fractions are read this way
         return None
-    name, whole, part = found.groups()
+    name, _kind, whole, part = found.groups()
     return (f"{name}={whole},{part} reads as {name}={whole} followed by a second argument {part}: Python writes "
             "decimals with a point.",
             f"write {name}={whole}.{part}.")

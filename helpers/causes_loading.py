@@ -131,13 +131,13 @@ def _other_cache(loader: dict) -> tuple[str, str] | None:
 
 def _saved_variant(folder: str) -> str | None:
     """The variant label of a saved folder's weights (model.fp16.safetensors -> 'fp16'), or None."""
-    root = os.path.expanduser(folder)
+    root, labels, plain = os.path.expanduser(folder), set(), False
     for _where, _dirs, files in os.walk(root):
         for name in files:
             found = re.fullmatch(r"[\w-]+\.(\w+)\.(safetensors|bin)", name)
-            if found and not name.endswith(".index.json"):
-                return found.group(1)
-    return None
+            labels |= {found.group(1)} if found else set()
+            plain = plain or bool(re.fullmatch(r"[\w-]+\.(safetensors|bin)", name))
+    return labels.pop() if len(labels) == 1 and not plain else None  # only labelled weights: saved with a variant
 
 
 def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -172,7 +172,8 @@ def missing_file(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     if is_local(repo) and loader.get("function") == "load_lora_weights":
         return (f"{repo} is a folder, and no LoRA weights file was found in it under the default name.",
                 "pass the file's name too: load_lora_weights(folder, weight_name='my_lora.safetensors').")
-    saved = _saved_variant(repo) if is_local(repo) and variant is None else None
+    weights_missing = re.search(r"\.(safetensors|bin)\b", str(exc)) is not None
+    saved = _saved_variant(repo) if is_local(repo) and variant is None and weights_missing else None
     if saved:  # save_pretrained(..., variant="fp16") names its files model.fp16.safetensors
         return (f"{repo} was saved with variant={saved!r}: its weights are named like model.{saved}.safetensors, "
                 "and from_pretrained without variant= looks for model.safetensors.",

@@ -47,6 +47,10 @@ def parts_missing(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
                 f"**load_args(controlnet_id)), then {cls}.from_pretrained(repo_id, controlnet=controlnet, ...) "
                 "(chapter 4).")
     source = _from_pipe_source(exc)
+    add_ons = [m for m in missing if m in ("adapter", "motion_adapter", "image_encoder", "brushnet")]
+    if source is not None and add_ons:  # a part loaded on its own, which from_pipe takes as an argument
+        return (f"{cls} needs {', '.join(add_ons)}, a part {type(source).__name__} does not have; from_pipe takes "
+                "such a part as an argument.", f"load it and pass it: {cls}.from_pipe(pipeline, {add_ons[0]}=...).")
     if source is not None:  # from_pipe re-uses parts; this class needs parts that pipeline does not have
         from helpers.checkpoints import CHECKPOINTS
 

@@ -234,7 +234,8 @@ def scheduler_kwargs(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
 
     found = re.search(r"(\w+Scheduler)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
     cls = getattr(diffusers, found.group(1), None) if found else None
-    if cls is None:
+    lines = [f.line or "" for f in traceback.extract_tb(exc.__traceback__)] if exc.__traceback__ else []
+    if cls is None or not any(re.search(r"\(\s*\*\*", line) for line in lines):  # a config spread with **
         return None
     name, key = found.groups()
     return (f"{name}() was given every setting of the old scheduler's config, and {key} is not one of {name}'s "

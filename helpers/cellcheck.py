@@ -14,7 +14,7 @@ from helpers.callwarning import warn_call
 
 # PIL methods that return a new picture and leave the old one as it was (thumbnail works in place: not here)
 NEW_PICTURE = {"resize", "convert", "rotate", "crop", "transpose", "filter", "copy", "reduce", "quantize"}
-TORCH_SEEDS = re.compile(r"torch\.manual_seed|generator\s*=|make_generator|torch\.Generator")
+TORCH_SEEDS = re.compile(r"manual_seed|generator\s*=|make_generator|torch\.Generator|set_seed|seed_everything")
 OTHER_SEEDS = re.compile(r"^\s*((?:np|numpy)\.random\.seed|random\.seed)\(", re.MULTILINE)
 
 
@@ -32,6 +32,16 @@ def _thrown_away(tree: ast.Module, namespace: dict) -> list[str]:
     return found
 
 
+def _pipeline_called(tree: ast.Module, namespace: dict) -> bool:
+    """Whether the cell calls a diffusers pipeline it already has by name (pipeline(...), pipe(...))."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            value = namespace.get(node.func.id)
+            if any(c.__name__ == "DiffusionPipeline" for c in type(value).__mro__):
+                return True
+    return False
+
+
 def check_cell(source: str, namespace: dict | None = None) -> None:
     """Say a picture method's result left unkept, and seeds that do not reach diffusers' noise (every chapter)."""
     if not isinstance(source, str) or not source.strip():
@@ -45,8 +55,9 @@ def check_cell(source: str, namespace: dict | None = None) -> None:
         warn_call(f"{call} makes a new picture and leaves {name} as it was, and this line keeps the new one under no "
                   f"name, so it is lost. Keep it: {name} = {name}.{method}(...).")
     seeds = OTHER_SEEDS.search(source)
-    if seeds and not TORCH_SEEDS.search(source):
-        warn_call(f"{seeds.group(1)}() seeds {'numpy' if 'np' in seeds.group(1) else 'Python'}'s random numbers, "
+    if seeds and not TORCH_SEEDS.search(source) and _pipeline_called(tree, namespace or {}):
+        which = "numpy" if seeds.group(1).startswith(("np.", "numpy.")) else "Python"
+        warn_call(f"{seeds.group(1)}() seeds {which}'s random numbers, "
                   "and diffusers draws its noise from torch, so pipeline calls still change from run to run. Pass "
                   "a generator to each call: pipeline(..., generator=make_generator(seed, device)) (from "
                   "helpers.device).")

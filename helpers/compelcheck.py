@@ -138,7 +138,7 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads the parts of .{single.group(2)}() only in double quotes; in single quotes it sees "
                   f"plain words, quotes and brackets included. Write {double}...), and put the whole prompt in "
                   "single quotes in Python: compel('(\"...\", \"...\").blend(0.5, 0.5)').")
-    if re.search(r"\sAND\s", text):  # A1111's and ComfyUI's composable prompts
+    if re.search(r"[a-z0-9,)\"]\s+AND\s+[a-z(\"]", text):  # A1111's composable AND, not a caps title (ROCK AND ROLL)
         parts = [p.strip(" ,") for p in re.split(r"\sAND\s", text) if p.strip(" ,")]
         warn_call("compel reads AND as the word 'and', one more word in a single prompt; A1111's composable AND "
                   "(each part encoded on its own) is compel's .and(): (" + ", ".join(f'"{p}"' for p in parts)

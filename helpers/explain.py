@@ -196,20 +196,6 @@ def _custom_exc(shell, etype, value, tb, tb_offset=None):
     return stb
 
 
-def _show_syntax_error(shell, original, *args, **kwargs):
-    """IPython's own display of a cell's SyntaxError, then the note for it where one is known."""
-    from helpers.notes import format_note
-
-    original(*args, **kwargs)
-    value = sys.exc_info()[1]
-    try:
-        note = format_note(value) if isinstance(value, SyntaxError) else None
-    except Exception:  # noqa: BLE001 - a note must never hide the learner's own error
-        note = None
-    if note:
-        print(note, file=sys.stderr)
-
-
 def wrap_if_enabled() -> None:
     """Wrap pipeline classes imported since explain_errors() ran, if it is on: for scripts (every chapter).
 
@@ -232,8 +218,6 @@ def enable(shell=None) -> None:
     warnings.filterwarnings("always", category=CallWarning)  # the same mistake made twice is reported twice
     if shell is not None:
         shell.set_custom_exc((Exception,), _custom_exc)
-        if "showsyntaxerror" not in shell.__dict__:  # a cell that does not compile gets its note too
-            shell.showsyntaxerror = functools.partial(_show_syntax_error, shell, shell.showsyntaxerror)
         if _pre_run_cell not in shell.events.callbacks["pre_run_cell"]:  # turning it on twice adds it once
             shell.events.register("pre_run_cell", _pre_run_cell)
 
@@ -250,7 +234,6 @@ def disable(shell=None) -> None:
         _STATE["showwarning"] = None
     if shell is not None:
         shell.set_custom_exc((), None)
-        shell.__dict__.pop("showsyntaxerror", None)
         try:
             shell.events.unregister("pre_run_cell", _pre_run_cell)
         except ValueError:

@@ -107,9 +107,9 @@ def _repeated_ending(name: str, text: str) -> None:
     while times < len(parts) and parts[-1 - times] == parts[-1]:
         times += 1
     if times > 1:
-        _warn(f"{name} ends with {parts[-1]!r} {times} times in a row: a cell such as {name} += ', {parts[-1]}' adds "
-              f"it again each time it runs. Build it from the start each time: {name} = base_{name} + "
-              f"', {parts[-1]}'.")
+        _warn(f"{name} ends with {parts[-1]!r} {times} times in a row. If a cell adds it with {name} += "
+              f"', {parts[-1]}', each run of that cell adds it again: build it from the start each time, {name} = "
+              f"base_{name} + ', {parts[-1]}'. If the repeat is on purpose, nothing is wrong.")
 
 
 # only "without X": "no parking", "not only", "No Man's Sky" are ordinary words in prompts

@@ -7,6 +7,7 @@ where the content changes, and sizes that diffusers would round, stretch or refu
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import numpy as np
@@ -116,7 +117,8 @@ def check_images(pipeline, args: dict) -> dict:
                                 + (" (the mask painter's mask is painter.mask, a picture already)."
                                    if name == "mask_image" else "."))
             text = str(item) if isinstance(item, str) else ""
-            if text and " " in text.strip() and not re.search(r"[/\\]|\.(png|jpe?g|webp|bmp|gif)\b", text, re.I):
+            if text and " " in text.strip() and not re.search(r"[/\\]|\.\w{2,5}\s*$", text) \
+                    and not os.path.exists(os.path.expanduser(text)):
                 raise TypeError(f"{name} holds the text {text[:60]!r}, which reads like a prompt, not a picture or a "
                                 "path: after prompt, a pipeline's next argument by position is not negative_prompt. "
                                 f"Pass the text by name, pipeline(prompt, negative_prompt=..., {name}=picture).")

@@ -46,6 +46,7 @@ def test_matplotlib_and_add_noise_and_scheduler_configs(pipes):
     assert "got the number 500" in meaning and "torch.tensor([500])" in fix
     meaning, fix = noted(lambda: DDIMScheduler(**scheduler.config))
     assert "is not one of DDIMScheduler's" in meaning and "DDIMScheduler.from_config(pipeline.scheduler.config)" in fix
+    assert "config" not in noted(lambda: DDIMScheduler(use_karras=True))[0]  # a misspelt setting, no config spread
 
 
 def test_files_and_packages(tmp_path, pipes, monkeypatch):
@@ -100,6 +101,7 @@ def test_compel_quotes_and_a1111_and_and_tokens_no_pipeline_loaded(pipes):
     words = said(lambda: check_compel_text(None, "a jungle AND watercolor"))
     assert '("a jungle", "watercolor").and()' in words
     assert "AND" not in said(lambda: check_compel_text(None, "salt and pepper"))
+    assert "AND" not in said(lambda: check_compel_text(None, "a poster saying ROCK AND ROLL"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         words = said(lambda: pipes["t2i"]("a <my-style> castle", height=64, width=64, num_inference_steps=1),

@@ -21,7 +21,7 @@ def test_torch_and_numpy_habits_on_pictures():
     meaning, fix = noted(lambda: picture.shape)
     assert "has no .shape" in meaning and "np.asarray(picture).shape" in fix
     meaning, fix = noted(lambda: Image.fromarray((np.asarray(picture.convert("L")) > 128) * 255))
-    assert "int64" in meaning and "array.astype(np.uint8)" in fix
+    assert "int64" in meaning and "np.clip(array, 0, 255).astype(np.uint8)" in fix
     pair = (1, 2)
     assert noted(lambda: pair()) == ("", "")  # no .size() on the line: nothing about PIL
 
@@ -38,6 +38,7 @@ def test_settings_and_pickles_and_a_decimal_comma(pipes, tmp_path):
     meaning, fix = noted(lambda: compile("pipeline(prompt, guidance_scale=7,5)", "<cell>", "exec"))
     assert "guidance_scale=7,5 reads as guidance_scale=7" in meaning and "guidance_scale=7.5" in fix
     assert noted(lambda: compile("f(a=1, b)", "<cell>", "exec")) == ("", "")  # no number split by a comma
+    assert noted(lambda: compile("grid(images, rows=2,2)", "<cell>", "exec")) == ("", "")  # not a fraction setting
 
 
 def test_the_refiners_one_tokenizer_and_the_combined_kandinsky_parts():
