@@ -13,6 +13,7 @@ import re
 import traceback
 
 from helpers.callfacts import CallFacts, Value
+from helpers.causes_values import failing_line
 
 # the names torch gives dtypes in its messages
 TORCH_NAMES = {"Double": "float64", "Float": "float32", "Half": "float16", "BFloat16": "bfloat16"}
@@ -178,18 +179,13 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
 
 def results_list(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A list of results read as one: a transformers pipeline given several pictures returns one dict each (ch. 4)."""
-    found = re.search(r"\[\s*['\"](depth|predicted_depth)['\"]\s*\]", _last_line(exc))
+    found = re.search(r"\[\s*['\"](depth|predicted_depth)['\"]\s*\]", failing_line(exc))
     if not found:
         return None  # some other list indexed by a name: which one, and why, is not known here
     return (f"this result is a list, one dict per picture: a depth-estimation pipeline given a list of pictures "
             f"returns a list, so ['{found.group(1)}'] must be asked of one of its items.",
             f"take one item first: results[0]['{found.group(1)}'], or all of them: "
             f"[r['{found.group(1)}'] for r in results].")
-
-
-def _last_line(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    return (frames[-1].line or "") if frames else ""
 
 
 def no_cuda(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
@@ -235,7 +231,7 @@ def one_text_encoder(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
 
 def compel_pair(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """Two names unpacked from compel's one tensor: SDXL's (embeddings, pooled) pattern on SD 1.x (ch. 4)."""
-    if not re.search(r"^\s*\w+\s*,\s*\w+\s*=\s*compel\w*\(", _last_line(exc)):
+    if not re.search(r"^\s*\w+\s*,\s*\w+\s*=\s*compel\w*\(", failing_line(exc)):
         return None
     return ("compel returned one tensor, the prompt's embeddings: it returns a pair (embeddings, pooled) only when "
             "made with requires_pooled=True, which SDXL's two text encoders need.",
@@ -258,7 +254,7 @@ def image_source(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
 
 def callback_return(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A step callback that returned something else than the dict it was given (ch. 1, 3)."""
-    if "callback_outputs" not in _last_line(exc):  # diffusers reads the callback's answer on that line
+    if "callback_outputs" not in failing_line(exc):  # diffusers reads the callback's answer on that line
         return None
     return ("a callback_on_step_end function must return the dict it was given (callback_kwargs), and this one "
             "returned something else; diffusers reads the tensors from that dict.",

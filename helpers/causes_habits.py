@@ -10,21 +10,7 @@ import re
 import traceback
 
 from helpers.callfacts import CallFacts
-
-
-def _line(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    return (frames[-1].line or "") if frames else ""
-
-
-def _value(exc: BaseException, name: str):
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return None
-    frame = tb.tb_frame
-    return frame.f_locals.get(name, frame.f_globals.get(name))
+from helpers.causes_values import failing_line, failing_value
 
 
 def _own_line(exc: BaseException) -> bool:
@@ -39,11 +25,11 @@ def size_called(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
     """picture.size(): PIL's size is a (width, height) pair, not torch's size() method (every chapter)."""
     from PIL import Image
 
-    found = re.search(r"([A-Za-z_][\w.\[\]]*?)\.size\(\)", _line(exc))
+    found = re.search(r"([A-Za-z_][\w.\[\]]*?)\.size\(\)", failing_line(exc))
     if not found or not _own_line(exc):
         return None
     head = found.group(1).split(".")[0].split("[")[0]
-    value = _value(exc, head)
+    value = failing_value(exc, head)
     if value is None or head == found.group(1) and not isinstance(value, Image.Image):
         return None
     return (f"{found.group(1)}.size is a picture's (width, height) pair, not a method: torch's tensor.size() is "
@@ -115,10 +101,10 @@ def second_tokenizer_only(exc: BaseException, facts: CallFacts | None) -> tuple[
                 "name the second ones, with the embedding's part for them (an SDXL embedding file holds 'clip_g' "
                 "for it): refiner.load_textual_inversion(state_dict['clip_g'], token='<name>', "
                 "text_encoder=refiner.text_encoder_2, tokenizer=refiner.tokenizer_2).")
-    found = re.search(r"([A-Za-z_]\w*)\.(tokenizer|text_encoder)\.\w+", _line(exc))
+    found = re.search(r"([A-Za-z_]\w*)\.(tokenizer|text_encoder)\.\w+", failing_line(exc))
     if "'NoneType' object has no attribute" not in text or not found:
         return None
-    owner = _value(exc, found.group(1))
+    owner = failing_value(exc, found.group(1))
     part = found.group(2)
     if owner is None or getattr(owner, part, 1) is not None or getattr(owner, part + "_2", None) is None:
         return None

@@ -13,6 +13,7 @@ import traceback
 
 from helpers.callfacts import CallFacts
 from helpers.causes_files import weights_kind
+from helpers.causes_values import failing_line, failing_value
 
 UPLOAD_URL = re.compile(r"/api/(repos/create|(models|datasets|spaces)/[^\s]+/(commit|preupload|upload))")
 UPLOADERS = ("push_to_hub", "create_repo", "upload_folder", "upload_file", "create_commit")
@@ -73,8 +74,7 @@ def channels_first(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
 
 def context_without_call(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """`with torch.no_grad:` without the parentheses: the class itself, not a context (every chapter)."""
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    line = (frames[-1].line or "") if frames else ""
+    line = failing_line(exc)
     found = re.match(r"\s*(?:async\s+)?with\s+([A-Za-z_][\w.]*)\s*(?::|,|\bas\b)", line)
     frame = _last_frame(exc)
     if not found or frame is None:
@@ -197,12 +197,9 @@ def tutorial_attribute(exc: BaseException, facts: CallFacts | None) -> tuple[str
 
 def list_plus_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """images += picture (or .extend(picture)): a list adds the items of what it is given (every chapter)."""
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    line = (frames[-1].line or "") if frames else ""
+    line = failing_line(exc)
     found = re.match(r"\s*([A-Za-z_]\w*)\s*\+=", line) or re.search(r"([A-Za-z_]\w*)\.extend\(", line)
-    frame = _last_frame(exc)
-    if not found or frame is None or not isinstance(frame.f_locals.get(found.group(1),
-                                                                        frame.f_globals.get(found.group(1))), list):
+    if not found or not isinstance(failing_value(exc, found.group(1)), list):
         return None
     name = found.group(1)
     return (f"{name} is a list, and += (or extend) adds each item of what is on its right; a picture is one item, "
@@ -261,11 +258,8 @@ def tuple_saved(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
     from PIL import Image
 
     found = re.search(r"'tuple' object has no attribute '(save|show|resize|convert|size|crop)'", str(exc))
-    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
-    line = (frames[-1].line or "") if frames else ""
-    name = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + (found.group(1) if found else "$^"), line)
-    frame = _last_frame(exc)
-    value = frame.f_locals.get(name.group(1), frame.f_globals.get(name.group(1))) if name and frame else None
+    name = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + (found.group(1) if found else "$^"), failing_line(exc))
+    value = failing_value(exc, name.group(1)) if name else None
     if not isinstance(value, tuple) or not value or not isinstance(value[0], Image.Image):
         return None
     var = name.group(1)

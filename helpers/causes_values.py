@@ -23,13 +23,14 @@ def _frames(exc: BaseException) -> list:
     return found
 
 
-def _last_line(exc: BaseException) -> str:
+def failing_line(exc: BaseException) -> str:
+    """The source line the error was raised on, "" where it is not known (every chapter)."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     return (frames[-1].line or "") if frames else ""
 
 
-def _value_of(exc: BaseException, name: str):
-    """The value a simple name had in the frame that failed (its locals, then its globals), or None."""
+def failing_value(exc: BaseException, name: str):
+    """The value a simple name had in the frame that failed (its locals, then its globals), or None (every chapter)."""
     frames = _frames(exc)
     if not frames or not name.isidentifier():
         return None
@@ -68,7 +69,7 @@ def _to_picture_fix(value) -> str:
 
 def array_not_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """.save()/.convert() on a tensor or array: a pipeline's non-PIL output, or the learner's own array (ch. 1–5)."""
-    line = _last_line(exc)
+    line = failing_line(exc)
     kind = "tensor" if "Tensor" in str(exc) else "numpy array"
     if ".images" in line:  # a pipeline's output read on this very line: its output_type made the array
         return (f"this is a {kind}, not a PIL picture: output_type='latent' (or 'pt', 'np') makes a pipeline return "
@@ -76,7 +77,7 @@ def array_not_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str,
                 "ask for pictures with output_type='pil' (the default), or pass the latents on to the next pipeline "
                 "(chapter 3).")
     found = re.search(r"([A-Za-z_]\w*)\s*\.\s*(save|resize|convert|size|show|crop|mode)\b", line)
-    value = _value_of(exc, found.group(1)) if found else None
+    value = failing_value(exc, found.group(1)) if found else None
     return (f"this is a {kind}, not a PIL picture, so it has no .{found.group(2) if found else 'save'}()."
             if found else f"this is a {kind}, not a PIL picture.",
             "make a picture of it first: from PIL import Image; picture = " + _to_picture_fix(value) + ".")
@@ -114,8 +115,8 @@ def grid_count(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] |
 
 def tuple_output(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """.images on a tuple: a trailing comma after the call, or return_dict=False (every chapter)."""
-    found = re.search(r"([A-Za-z_]\w*)\s*\.\s*images\b", _last_line(exc))
-    value = _value_of(exc, found.group(1)) if found else None
+    found = re.search(r"([A-Za-z_]\w*)\s*\.\s*images\b", failing_line(exc))
+    value = failing_value(exc, found.group(1)) if found else None
     if not isinstance(value, tuple):
         return None
     name = found.group(1)
@@ -175,7 +176,7 @@ def not_finite(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] |
 
 def controlnet_kwarg(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """controlnet= given to a pipeline class without one: added by hand, or carried in by **components (ch. 4)."""
-    line = _last_line(exc)
+    line = failing_line(exc)
     if re.search(r"\bcontrolnet\s*=", line):  # the learner adds a ControlNet to a class that has none
         return ("this pipeline class has no ControlNet, so it takes no controlnet=.",
                 "use the ControlNet class of the same task: StableDiffusionControlNetImg2ImgPipeline(**pipeline."
@@ -200,7 +201,7 @@ def list_not_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
 
 def none_subscripted(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """nsfw_content_detected[...] when the pipeline has no safety checker: the field is None (every chapter)."""
-    if "nsfw_content_detected" not in _last_line(exc):
+    if "nsfw_content_detected" not in failing_line(exc):
         return None
     return ("nsfw_content_detected is None: a pipeline loaded with safety_checker=None does not check its pictures, "
             "so there are no flags to read.",
@@ -248,7 +249,7 @@ def helper_keyword(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     target = next((getattr(module, function) for name, module in list(sys.modules.items())
                    if name.startswith("helpers.") and callable(getattr(module, function, None))
                    and getattr(getattr(module, function), "__module__", "").startswith("helpers")), None)
-    if target is None or f"{function}(" not in _last_line(exc):
+    if target is None or f"{function}(" not in failing_line(exc):
         return None  # not one of the tutorial's helpers, or not called on this line
     try:
         params = [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
@@ -262,7 +263,7 @@ def helper_keyword(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
 
 def index_of_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """An index past a pipeline's pictures, or into a picture's (width, height) size (every chapter)."""
-    line = _last_line(exc)
+    line = failing_line(exc)
     if line.count("[") != 1:  # several subscripts: which one failed cannot be told from the line
         return None
     if re.search(r"\.size\s*\[\s*[2-9]", line):
@@ -270,7 +271,7 @@ def index_of_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str,
                 "the channels are named by .mode ('RGB' has 3): len(picture.getbands()); or "
                 "np.asarray(picture).shape gives (height, width, channels).")
     found = re.search(r"([A-Za-z_]\w*)\s*\.\s*images\s*\[\s*(-?\d+)\s*\]", line)
-    value = _value_of(exc, found.group(1)) if found else None
+    value = failing_value(exc, found.group(1)) if found else None
     pictures = getattr(value, "images", None)
     if isinstance(pictures, list) and not -len(pictures) <= int(found.group(2)) < len(pictures):
         return (f"the call made {len(pictures)} picture(s), and .images[{found.group(2)}] asks for more: .images "
@@ -288,8 +289,8 @@ def output_field(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     if not found or "Pipeline" not in found.group(1) and "Prior" not in found.group(1):
         return None
     cls, attribute = found.groups()
-    named = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + attribute + r"\b", _last_line(exc))
-    value = _value_of(exc, named.group(1)) if named else None
+    named = re.search(r"([A-Za-z_]\w*)\s*\.\s*" + attribute + r"\b", failing_line(exc))
+    value = failing_value(exc, named.group(1)) if named else None
     fields = list(value.keys()) if hasattr(value, "keys") else ["images"]
     close = difflib.get_close_matches(attribute, fields, n=1, cutoff=0.6)
     if not close and attribute == "nsfw_content_detected" and value is not None:  # no safety checker: no flags
