@@ -8,7 +8,6 @@ declares its own, such as `strength` or a choice of `mask_image`, with `Slider` 
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ import ipywidgets as W
 
 from helpers.callme import call_me
 from helpers.i18n import _
+from helpers.panel_call import accepts, call_kwargs
 from helpers.panel_controls import (
     SHARED,
     Choice,
@@ -26,7 +26,7 @@ from helpers.panel_controls import (
     check_start,
     make_slider,
 )
-from helpers.panel_encode import default_encoder, run_encode
+from helpers.panel_encode import default_encoder
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
@@ -38,13 +38,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["Choice", "Panel", "Result", "Slider", "caption_for", "earlier"]
-
-def _accepts(pipeline, name: str) -> bool:
-    try:
-        return name in inspect.signature(pipeline.__call__).parameters
-    except (TypeError, ValueError):
-        return False
-
 
 class Panel:
     """Sliders, prompts, Generate/Stop/Save and a history strip around one pipeline (ch. 1–5).
@@ -80,7 +73,7 @@ class Panel:
         self.save_dir = save_dir
         self.results: list[Result] = Results(self)
         self.runs = 0  # pipeline calls actually made (tests check that a double click runs once)
-        self._cache: dict = {}
+        self.encoded: dict = {}  # encode='s output for the prompt on screen (panel_call.call_kwargs)
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -140,58 +133,6 @@ class Panel:
     def params(self) -> dict:
         """The current control values by name, the shared ones first, then the chapter's own (ch. 1–5)."""
         return {name: control.value for name, control in self.controls.items()}
-
-    def _kwargs(self, p: dict) -> dict:
-        from helpers.callcheck import check_prompts
-        from helpers.checks import check_call
-        from helpers.device import make_generator
-
-        kwargs = dict(self.fixed)
-        kwargs.update(guidance_scale=p["guidance_scale"], num_inference_steps=p["num_inference_steps"])
-        kwargs.update({e.name: e._argument(p[e.name]) for e in self.extras if e.pipeline_arg})
-        check_call(**kwargs)  # a readable message before torch gets a chance to fail deep inside
-        # the text goes in as prompt_embeds below, which the call's own checks cannot read: check it here
-        check_prompts(self.pipeline, {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"],
-                                      "guidance_scale": p["guidance_scale"]})
-        if not self.own_encode:  # the default encoder reads `word++` as words, like a plain prompt string
-            from helpers.ignored import check_weighting
-
-            check_weighting({"prompt": p["prompt"], "negative_prompt": p["negative_prompt"]})
-        if self.encode is None:
-            kwargs["prompt"] = p["prompt"]
-            if p["negative_prompt"]:
-                kwargs["negative_prompt"] = p["negative_prompt"]
-        else:
-            # the controls the pipeline does not take can only feed `encode`, so they belong in its cache key
-            key = (p["prompt"], p["negative_prompt"], *(p[e.name] for e in self.extras if not e.pipeline_arg))
-            if key not in self._cache:
-                self._cache.clear()  # keep one: the embeddings of the prompt on screen
-                made = run_encode(self.encode, p)  # a control it reads and the panel lacks: named
-                if not isinstance(made, dict):
-                    raise TypeError(f"encode= must return a dict of keyword arguments for the pipeline, such as "
-                                    f"{{'prompt_embeds': ..., 'negative_prompt_embeds': ...}}; yours returned "
-                                    f"{type(made).__name__}.")
-                self._cache[key] = made
-                if p["negative_prompt"] and not {"negative_prompt_embeds", "negative_prompt"} & set(made):
-                    from helpers.callwarning import warn_call
-
-                    warn_call("encode= returned no negative_prompt_embeds, so the negative prompt box has no effect. "
-                              "Return both: {'prompt_embeds': compel(prompt), 'negative_prompt_embeds': "
-                              "compel(negative_prompt)}.")
-            kwargs.update(self._cache[key])
-            if p["guidance_scale"] <= 1:  # guidance off: the negative side is unused (check_prompts said so once)
-                kwargs.pop("negative_prompt_embeds", None)
-                kwargs.pop("negative_pooled_prompt_embeds", None)
-        kwargs["generator"] = make_generator(int(p["seed"]), self.device)
-        if _accepts(self.pipeline, "callback_on_step_end"):
-            own = self.fixed.get("callback_on_step_end")
-            kwargs["callback_on_step_end"] = self._on_step  # the learner's own, from fixed=, runs inside it
-            if getattr(own, "tensor_inputs", None) and "callback_on_step_end_tensor_inputs" not in self.fixed:
-                kwargs["callback_on_step_end_tensor_inputs"] = list(own.tensor_inputs)  # diffusers' callback objects
-        elif _accepts(self.pipeline, "callback"):  # the upscalers: diffusers' older step callback, every step
-            kwargs["callback"] = self._on_old_step
-            kwargs["callback_steps"] = 1
-        return kwargs
 
     def _on_old_step(self, step, timestep, latents) -> None:
         """The older `callback(step, timestep, latents)`: Stop and the preview for pipelines that only take it."""
@@ -267,7 +208,7 @@ class Panel:
             # the frames on screen belong to the new values: the caption says so while they form
             forming = caption_for(params, None, labels)
             self.caption.value = _html(_("forming, step by step: {params}").format(params=forming))
-            if not (_accepts(self.pipeline, "callback_on_step_end") or _accepts(self.pipeline, "callback")):
+            if not (accepts(self.pipeline, "callback_on_step_end") or accepts(self.pipeline, "callback")):
                 self.stop_button.disabled = True  # nothing runs between its steps, so nothing could stop it
                 self.status.value += " " + _("(this pipeline takes no step callback: Stop cannot end it early)")
             self.steps.begin()
@@ -305,7 +246,7 @@ class Panel:
                 # checks and prompt encoding inside the lock too: a tokenizer call resets the tokenizer's shared
                 # padding settings, so one made during another run can leave that run's prompt unpadded
                 with pipeline_lock(self.pipeline, self._say):  # another panel or a cell on the same pipeline
-                    kwargs = self._kwargs(p)
+                    kwargs = call_kwargs(self, p, self._on_step, self._on_old_step)
                     self.runs += 1
                     output = self.pipeline(**kwargs)
             seconds = time.perf_counter() - start
