@@ -314,6 +314,10 @@ def check_kinds(pipeline, args: dict) -> None:
         if name == "padding_mask_crop" and isinstance(value, float) and not value.is_integer():
             raise TypeError(f"padding_mask_crop={value} is a fraction, and padding_mask_crop counts pixels: the "
                             "margin kept around the mask's box, e.g. padding_mask_crop=32 (leave it out for no crop).")
+        if name == "padding_mask_crop" and isinstance(value, (tuple, list)):  # mask.getbbox(): the box itself
+            raise TypeError(f"padding_mask_crop={tuple(value)!r} is a box, and padding_mask_crop is one number: the "
+                            "margin in pixels kept around the mask's white area, whose box the call finds itself. "
+                            "Pass a margin, e.g. padding_mask_crop=32 (leave it out for no crop).")
         if name == "padding_mask_crop" and value == 0 and not isinstance(value, bool):
             from helpers.callwarning import warn_call
 

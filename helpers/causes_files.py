@@ -174,3 +174,30 @@ def missing_module(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     return (f"the package {top} is not installed in the kernel's environment.",
             f"in a cell: %pip install {top}, then restart the kernel; or run the chapter's first cell (on Colab and "
             "Kaggle it installs everything).")
+
+
+def missing_local_path(exc: BaseException) -> tuple[str, str] | None:
+    """A loader given a file or folder path that is not on disk, then looked up online (every chapter)."""
+    tb, source = exc.__traceback__, None
+    while tb is not None and source is None:  # the path as the loader got it: its first argument
+        for name in ("pretrained_model_name_or_path_or_dict", "pretrained_model_name_or_path"):
+            found = tb.tb_frame.f_locals.get(name)
+            if isinstance(found, (str, os.PathLike)):
+                source = os.fspath(found)
+                break
+        tb = tb.tb_next
+    if source is None:
+        return None
+    looks_local = source.startswith(("/", "./", "../", "~")) or os.sep in source and os.sep != "/" \
+        or WEIGHT_FILE.search(source) or re.match(r"[A-Za-z]:[\\/]", source)
+    if source.startswith("~") and os.path.exists(os.path.expanduser(source)):
+        return (f"{source} starts with ~, which Python does not expand by itself, so the loader looked for a folder "
+                "named ~, found nothing, and took the text for a Hub repo id.",
+                f"expand it first: os.path.expanduser({source!r}).")
+    if not looks_local or os.path.exists(source):
+        return None  # a Hub repo id (org/name), or a path that is there: another cause
+    return (f"{source} does not exist: no such file or folder, looked for from {os.getcwd()} (the notebook's "
+            "folder). Not found on disk, it was then taken for a Hub repo id, which is why the message speaks of "
+            "connecting and the cache.",
+            "give the path as it is on disk: an absolute path, or one relative to the folder above (check the "
+            "spelling; os.listdir('.') shows what is there).")

@@ -123,3 +123,68 @@ def decimal_comma_call(exc: BaseException, facts: CallFacts | None) -> tuple[str
     return (f"{name}={whole},{part} reads as {name}={whole} followed by a second argument {part}: Python writes "
             "decimals with a point.",
             f"write {name}={whole}.{part}.")
+
+
+def _frames_locals(exc: BaseException):
+    tb = exc.__traceback__
+    while tb is not None:
+        yield tb.tb_frame.f_locals
+        tb = tb.tb_next
+
+
+def even_rank_filter(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """ImageFilter.MaxFilter(10): PIL's rank filters take an odd size, a square around the middle pixel (ch. 5)."""
+    from PIL import ImageFilter
+
+    for found in _frames_locals(exc):
+        for value in found.values():  # made (PIL refuses at once), or applied: picture.filter(the_filter)
+            if isinstance(value, ImageFilter.RankFilter):
+                size = getattr(value, "size", found.get("size"))
+                if isinstance(size, int) and size % 2 == 0:
+                    name = type(value).__name__
+                    return (f"{name}({size}) looks at a square of {size}×{size} pixels around each one, and an "
+                            "even size has no middle pixel, so PIL refuses it.",
+                            f"use an odd size: {name}({size - 1}) or {name}({size + 1}).")
+    return None
+
+
+def tokenizer_length(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """tokenizer.model_max_length raised past the text encoder's positions, a tip for longer prompts (ch. 1, 4)."""
+    found = re.search(r"sequence length`?: (\d+) and max_position_embeddings: (\d+)", str(exc))
+    if not found:
+        return None
+    length, positions = int(found.group(1)), int(found.group(2))
+    for frame in _frames_locals(exc):
+        for owner in (frame.get("self"), frame.get("pipeline"), frame.get("pipe")):
+            for part in ("tokenizer", "tokenizer_2"):
+                tokenizer = getattr(owner, part, None)
+                if getattr(tokenizer, "model_max_length", None) == length > positions:
+                    return (f"{part}.model_max_length was set to {length}, and the CLIP text encoder has "
+                            f"{positions} positions (max_position_embeddings), fixed when it was trained: a longer "
+                            "window cannot be switched on by the tokenizer.",
+                            f"set it back: pipeline.{part}.model_max_length = {positions}. For a prompt longer than "
+                            f"{positions} tokens, use compel with truncate_long_prompts=False (chapter 4), which "
+                            "encodes it in pieces.")
+    return None
+
+
+def lora_by_attn_procs(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """unet.load_attn_procs(lora_file), the LoRA call of older tutorials: Custom Diffusion weights only now (ch. 3)."""
+    if "load_attn_procs" not in failing_line(exc) and not any(
+            "load_attn_procs" in (tb.name or "") for tb in traceback.extract_tb(exc.__traceback__)):
+        return None
+    return ("unet.load_attn_procs loads only Custom Diffusion weights in diffusers 0.42; older tutorials loaded LoRA "
+            "files with it, and this file is not Custom Diffusion.",
+            "load a LoRA through the pipeline: pipeline.load_lora_weights('path/to/file.safetensors') (it needs the "
+            "peft package: %pip install peft).")
+
+
+def dict_by_position(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """refine(settings): a function that takes keywords only got a dict by position (every chapter)."""
+    found = re.search(r"(\w+)\(\) takes 0 positional arguments but 1 was given", str(exc))
+    call = re.search(rf"\b{found.group(1)}\(\s*([A-Za-z_]\w*)\s*\)" if found else r"$^", failing_line(exc))
+    if not found or not call or not isinstance(failing_value(exc, call.group(1)), dict):
+        return None
+    name, value = found.group(1), call.group(1)
+    return (f"{name}() takes its settings by name only, and got the dict {value} as one argument by position.",
+            f"unpack it into keywords: {name}(**{value}).")

@@ -11,6 +11,7 @@ import os
 import re
 
 from helpers.callfacts import CallFacts, is_local
+from helpers.causes_files import missing_local_path
 
 # the folder each model class sits in inside a pipeline repo, as diffusers names them
 FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQModel": ("movq",),
@@ -277,6 +278,9 @@ def not_downloaded(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
                 (f"use the chapter's copy: load_chapter_image({name!r}) (cached once downloaded, with an offline "
                  "stand-in)" if name else "download it once where there is internet and open the file: "
                  "load_image('path/to/picture.png')") + "; models are not involved, so the twins need nothing.")
+    missing = missing_local_path(exc)  # a mistyped path: neither the twins nor a download is the cause
+    if missing:
+        return missing
     if active_mode() == "twins":
         if repo and repo in recorded_repos():
             return ("the twin of this checkpoint is missing from the twins' cache (a build that was cut off).",

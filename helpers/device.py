@@ -168,6 +168,10 @@ def pick_dtype(device: str | None = None, requested=None) -> torch.dtype:
 
 def make_generator(seed: int, device: str | None = None) -> torch.Generator:
     """Return a torch.Generator seeded with `seed` on the device (CPU generator for mps) (ch. 1)."""
+    import numbers
+
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and type(seed).__name__ != "bool_":
+        seed = int(seed)  # np.arange(3) gives numpy integers: seeds all the same, as the panel takes them
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a plain int such as 0 or 42, got {type(seed).__name__} {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:

@@ -133,8 +133,10 @@ def wrap_pipelines() -> int:
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
 
     from helpers.chain import wrap_vae_decode
+    from helpers.overlaycheck import wrap_apply_overlay
     from helpers.schedulercheck import wrap_scheduler_config
 
+    wrap_apply_overlay()  # apply_overlay's pictures in another order keep the wrong part
     wrap_scheduler_config()  # from_config's dropped keywords (use_karras_sigmas= on DDIM) are said
     wrap_vae_decode()  # the pipeline's latents decoded without dividing by scaling_factor are said
     for cls in list(_subclasses(base)):
@@ -162,8 +164,10 @@ def unwrap_pipelines() -> None:
 
     unwrap_scheduler_config()
     from helpers.chain import unwrap_vae_decode
+    from helpers.overlaycheck import unwrap_apply_overlay
 
     unwrap_vae_decode()
+    unwrap_apply_overlay()
     for cls, original in _STATE["wrapped"].items():
         cls.__call__ = original
     _STATE["wrapped"].clear()

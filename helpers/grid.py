@@ -73,7 +73,10 @@ def _check_layout(images, captions, rows, cols) -> tuple[int, int]:
     n = len(images)
     if captions is not None and (isinstance(captions, str) or len(captions) != n):
         got = "a single string" if isinstance(captions, str) else f"{len(captions)} captions"
-        raise ValueError(f"captions has {got} but there are {n} images; pass one caption per image, as a list.")
+        fewer = not isinstance(captions, str) and len(captions) > n  # pictures missing, more often than captions extra
+        raise ValueError(f"captions has {got} but there are {n} images; pass one caption per image, as a list." + (
+            f" If you meant {len(captions)} pictures, the list holds fewer: check the loop that fills it (an "
+            "images.append(...) outside the loop keeps only the last picture)." if fewer else ""))
     for name, value in (("rows", rows), ("cols", cols)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name}={value!r} must be a whole number >= 1.")

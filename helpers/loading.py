@@ -14,6 +14,7 @@ the recorded manifest (helpers/manifests.json). The choice follows diffusers' ow
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -136,11 +137,14 @@ def choose(repo_id: str, files: Iterable[str], folders: Iterable[str], *, allow_
             return Choice(repo_id, variant, use_safetensors, chosen, fp16, full,
                           pickle_only if not use_safetensors else (), source, fp16_listed=listed)
     if pickle_only and not allow_pickle:
-        where = ", ".join(f or "the repo root" for f in pickle_only)
+        local = os.path.isdir(os.path.expanduser(str(repo_id)))  # a folder of the learner's, not a Hub repo
+        where = ", ".join(f or ("the folder itself" if local else "the repo root") for f in pickle_only)
+        whose = ("If you made this folder yourself (save_pretrained(..., safe_serialization=False)) or trust it"
+                 if local else "If you trust this repo")
         raise PickleWeightsError(
-            f"{repo_id} ships only pickle weights (.bin) in {where}. Unpickling a file can run code; diffusers and "
-            "transformers open .bin files with torch.load(weights_only=True), which refuses anything but tensors, "
-            "but the tutorial still loads pickle only when you ask for it by name. If you trust this repo: "
+            f"{repo_id} {'holds' if local else 'ships'} only pickle weights (.bin) in {where}. Unpickling a file can "
+            "run code; diffusers and transformers open .bin files with torch.load(weights_only=True), which refuses "
+            f"anything but tensors, but the tutorial still loads pickle only when you ask for it by name. {whose}: "
             f'load_args("{repo_id}", allow_pickle="{repo_id}").'
         )
     raise FileNotFoundError(f"{repo_id}: diffusers could load no consistent set of weight files from this list "

@@ -261,6 +261,11 @@ RULES = [
     (("ValueError", "AttributeError"), r"requires `self\.tokenizer`|'NoneType' object has no attribute",
      causes_habits.second_tokenizer_only, None),
     (("SyntaxError",), r"positional argument follows keyword argument", causes_habits.decimal_comma_call, None),
+    (("ValueError",), r"^bad filter size$", causes_habits.even_rank_filter, None),
+    (("ValueError",), r"Sequence length must be less than max_position_embeddings", causes_habits.tokenizer_length,
+     None),
+    (("ValueError",), r"in the correct format expected by Custom Diffusion", causes_habits.lora_by_attn_procs, None),
+    (("TypeError",), r"\w+\(\) takes 0 positional arguments but 1 was given", causes_habits.dict_by_position, None),
     # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
