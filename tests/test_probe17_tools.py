@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import sweep
+from tools import sweep, sweep_slips
 
 
 def refused(argv, capsys) -> str:
@@ -87,7 +87,7 @@ def test_the_options_named_as_accelerates_are_its_own():
             name = getattr(node.args[0], "value", None)
             action = next((k.value.value for k in node.keywords if k.arg == "action"), None)
             (flags if action == "store_true" else values).add(name)
-    assert sweep._ACCELERATE_FLAGS <= flags and sweep._ACCELERATE_VALUES <= values
+    assert sweep_slips.ACCELERATE_FLAGS <= flags and sweep_slips.ACCELERATE_VALUES <= values
 
 
 def test_the_device_is_cuda_when_torch_sees_it_and_the_cpu_under_accelerate_launch_cpu(monkeypatch):

@@ -4,6 +4,9 @@
     python -m tools.nbclean --execute notebooks/06_name.ipynb  # run it top to bottom on the twins, then clean
 
 The committed outputs are the twins' (nbval compares them in CI), so --execute always runs on the twins.
+It says how many pictures it removed. A chapter of this project (NN_name.ipynb in notebooks/ or notebooks/zh/)
+is cleaned in place: running it again makes its pictures again. Any other notebook is a learner's own work: before
+its pictures (or, with --execute, its outputs) go, it is kept as it was beside it, as name.before-clean-<date>.ipynb.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.paths import PROJECT_ROOT
+from tools.chapters import is_copy
 from tools.run import execute as run_notebook
-from tools.written import write_atomic
+from tools.written import keep_copy, write_atomic
 
 PICTURES = ("image/png", "image/jpeg", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
 
@@ -43,6 +48,43 @@ def clean(nb):
     return nb
 
 
+def project_chapter(path: Path) -> bool:
+    """True for a chapter of this project: NN_name.ipynb in notebooks/ or notebooks/zh/, no copy (maintainer tool)."""
+    import fnmatch
+
+    path = Path(path).resolve()
+    folders = {(PROJECT_ROOT / "notebooks").resolve(), (PROJECT_ROOT / "notebooks" / "zh").resolve()}
+    return path.parent in folders and fnmatch.fnmatch(path.name, "[0-9][0-9]_*.ipynb") and not is_copy(path)
+
+
+def count_outputs(nb) -> tuple[int, int, int]:
+    """(outputs, pictures, widget views) in a notebook's code cells, the pictures clean takes (maintainer tool)."""
+    outputs = pictures = widgets = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data") or {}
+            outputs += 1
+            pictures += any(key.startswith("image/") for key in data)
+            widgets += PICTURES[-1] in data
+    return outputs, pictures, widgets
+
+
+def _many(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _what(pictures: int, widgets: int) -> str:
+    return _many(pictures, "picture") + (f" and {_many(widgets, 'widget view')}" if widgets else "")
+
+
+def _kept_at(copy: Path) -> str:
+    """Where the copy is, as the learner can type it here."""
+    try:
+        return str(copy.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(copy.resolve())
+
+
 def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
     """Run a notebook top to bottom on the twins, as the main job does; raise naming a failed cell (maintainer tool)."""
     env_before = os.environ.get("TUTORIAL_MODELS")
@@ -60,7 +102,10 @@ def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
 
 
 def main(argv=None) -> int:
-    """Clean the given notebooks in place, after running them on the twins with --execute (maintainer tool)."""
+    """Clean the given notebooks in place, after running them on the twins with --execute (maintainer tool).
+
+    A learner's own notebook (not a chapter of this project) is kept as it was beside it before anything it made
+    goes; every notebook's line says how many pictures were removed."""
     parser = argparse.ArgumentParser(prog="python -m tools.nbclean", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--execute", action="store_true", help="run each notebook on the twins first")
@@ -69,13 +114,29 @@ def main(argv=None) -> int:
     for path in args.notebooks:
         if not path.is_file():
             parser.error(f"{path} is not a notebook file; name notebooks such as notebooks/06_name.ipynb")
+        before = nbformat.read(path, as_version=4)
         try:
-            nb = execute(path, args.timeout) if args.execute else nbformat.read(path, as_version=4)
+            nb = execute(path, args.timeout) if args.execute else before
         except RuntimeError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        outputs, pictures, widgets = count_outputs(before)
+        _, made, made_widgets = count_outputs(nb)  # what clean removes from the notebook written
+        lost = outputs if args.execute else pictures + widgets  # what the learner made that would go
+        copy = keep_copy(path, "before-clean") if lost and not project_chapter(path) else None
         write_atomic(path, lambda f, nb=nb: nbformat.write(clean(nb), f))  # a kill mid-write leaves the old file
-        print(f"{'ran and ' if args.execute else ''}cleaned {path.name}")
+        if args.execute:
+            said = (f"ran and cleaned {path.name} on the twins: removed the run's {_what(made, made_widgets)}; "
+                    + (f"the {_many(outputs, 'output')} it had before ({_what(pictures, widgets)}) were replaced"
+                       if outputs else "it had no outputs before"))
+        else:
+            said = f"cleaned {path.name}: removed {_what(pictures, widgets)}" + (
+                " (the text outputs stay)" if lost else " (it had none)")
+        if copy is not None:
+            said += f"; the notebook as it was is kept at {_kept_at(copy)}"
+        elif lost:
+            said += "; no copy kept: it is a chapter of this project, and running it again makes them again"
+        print(said)
     return 0
 
 

@@ -20,6 +20,19 @@ import time
 import warnings
 from pathlib import Path
 
+from tools.sweep_slips import (
+    OFF_WORDS,
+    after_equals,
+    equals_notes,
+    guidance_arg,
+    is_number,
+    positive_arg,
+    seed_arg,
+    size_arg,
+    sweep_options,
+    unknown_message,
+)
+
 MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PROMPT = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"  # chapter 1's
 ABOUT = (f"The command renders chapter 1's prompt ({PROMPT!r}) with SD 1.5 ({MODEL}) as text-to-image; it has no "
@@ -146,20 +159,6 @@ def _output_file(parser, out: Path | None, overwrite: bool = False) -> Path | No
     return out
 
 
-def _guidance(text: str) -> float:
-    """argparse type: a guidance_scale of 0 or more, as the chapter's cells take it."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a guidance scale: use 0 or more (1 or less switches "
-                                         "guidance off, 5 to 8 is usual, 10+ follows the prompt closely)")
-    return value
-
-
 def _once_each(parser, option: str, values: list) -> None:
     """Refuse a value given twice: the same seed (or guidance) twice makes two identical tiles."""
     repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
@@ -176,17 +175,6 @@ def _once_each(parser, option: str, values: list) -> None:
                  f"Give each value once, e.g. {option} {shown}")
 
 
-def _positive(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more (20 is usual)")
-    return value
-
-
 def _free_name(path: Path) -> Path:
     """`path`, or the first of path-2, path-3, ... that does not exist yet: an earlier grid is never replaced."""
     candidate, n = path, 1
@@ -196,13 +184,7 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-# accelerate launch's own options (accelerate/commands/launch.py; it takes --num-processes as --num_processes too)
-_ACCELERATE_FLAGS = {"--cpu", "--multi_gpu", "--tpu", "--use_deepspeed", "--use_fsdp", "--same_network", "--debug"}
-_ACCELERATE_VALUES = {"--num_processes", "--num_machines", "--mixed_precision", "--gpu_ids", "--main_process_port",
-                      "--main_process_ip", "--machine_rank", "--config_file", "--num_cpu_threads_per_process",
-                      "--dynamo_backend"}
 _DEFAULTS = {"guidance": [1.0, 5.0, 10.0], "seeds": [0, 1]}
-_OFF_WORDS = {"no", "n", "false", "off", "0"}
 
 
 def _is_overwrite(name: str) -> bool:
@@ -222,7 +204,7 @@ def _switch_values(argv: list[str]) -> tuple[list[str], list[str]]:
             kept.append(name)
             values += [value] if has_value else []
             after = True
-        elif after and not (token.startswith("-") and not _is_number(token)):
+        elif after and not (token.startswith("-") and not is_number(token)):
             values.append(token)
         else:
             kept.append(token)
@@ -235,224 +217,38 @@ def _arguments(argv=None):
     parser = argparse.ArgumentParser(prog="tools.sweep", description=ABOUT)
     # action="extend": a repeated option adds to the list (--seeds 0 --seeds 1 is --seeds 0 1), as argparse's
     # default would keep only the last one without a word
-    parser.add_argument("--guidance", type=_guidance, nargs="+", action="extend", default=None,
+    parser.add_argument("--guidance", type=guidance_arg, nargs="+", action="extend", default=None,
                         help="guidance_scale values, one column each (0 or more; 1 or less is no guidance; "
                              "default 1 5 10)")
-    parser.add_argument("--seeds", type=int, nargs="+", action="extend", default=None,
+    parser.add_argument("--seeds", type=seed_arg, nargs="+", action="extend", default=None,
                         help="seeds, one row each (default 0 1)")
-    parser.add_argument("--steps", type=_positive, default=20, help="denoising steps per tile, 1 or more")
-    parser.add_argument("--size", type=int, default=256, help="height and width in pixels (a multiple of 8)")
+    parser.add_argument("--steps", type=positive_arg, default=20, help="denoising steps per tile, 1 or more")
+    parser.add_argument("--size", type=size_arg, default=256,
+                        help="one side of the square tiles in pixels, their height and width (a multiple of 8)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to save the grid (default build/sweep.png, or sweep-2.png, ... if it exists)")
     parser.add_argument("--overwrite", action="store_true", help="replace the file --out names if it exists")
     given, values = _switch_values(sys.argv[1:] if argv is None else list(argv))
+    given, strays = after_equals(given)  # --seeds=0 42: argparse would call 42 an unrecognized argument
     args, unknown = parser.parse_known_args(given)
+    firsts = equals_notes(strays, args)
     if values:  # --overwrite yes: argparse would call `yes` an unrecognized argument, --overwrite=yes an error
-        off = all(v.lower() in _OFF_WORDS for v in values)
+        off = all(v.lower() in OFF_WORDS for v in values)
         args.overwrite = not off
         said = " ".join(values)
         note = (f"--overwrite is a switch that takes no value ({said!r} is not read): "
                 + ("leave --overwrite out to keep an existing grid file." if off else
                    "write --overwrite alone to replace an existing grid file (leave it out to keep that file)."))
-        parser.error(note + ("\n" + _unknown_message(unknown, args) if unknown else
-                             f"\nThat is: python -m tools.sweep{_sweep_options(args)}"))
-    if unknown:
-        parser.error(_unknown_message(unknown, args))
+        parser.error(note + ("\n" + unknown_message(unknown, args, firsts) if unknown or firsts else
+                             f"\nThat is: python -m tools.sweep{sweep_options(args)}"))
+    if unknown or firsts:
+        parser.error(unknown_message(unknown, args, firsts))
     for name, default in _DEFAULTS.items():  # not given: the default (extend would add to a default list)
         if getattr(args, name) is None:
             setattr(args, name, list(default))
     _once_each(parser, "--seeds", args.seeds)
     _once_each(parser, "--guidance", args.guidance)
     return parser, args
-
-
-def _sweep_options(args, always=()) -> str:
-    """The sweep's own options as the learner gave them, for a corrected command (unknown ones left out).
-
-    `always` names options shown even at their default: --steps 20 given under another name stays in the command."""
-    shown = []
-    for option, values in (("--guidance", args.guidance), ("--seeds", args.seeds)):
-        if values is not None:
-            shown.append(f"{option} " + " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
-    shown += [f"--steps {args.steps}"] if args.steps != 20 or "--steps" in always else []
-    shown += [f"--size {args.size}"] if args.size != 256 or "--size" in always else []
-    shown += [f"--out {args.out}"] if args.out is not None else []
-    shown += ["--overwrite"] if args.overwrite else []
-    return "".join(f" {option}" for option in shown)
-
-
-# other names for the sweep's own options (diffusers' argument names, common short forms), compared in lower case
-# without dashes and underscores. --seed and --step need none: argparse takes a prefix of --seeds and --steps.
-_OTHER_NAMES = {
-    "--guidance": ("guidancescale", "guidancescales", "cfg", "cfgscale", "scale", "g"),
-    "--seeds": ("seed", "manualseed", "randomseed"),
-    "--steps": ("numinferencesteps", "inferencesteps", "numsteps", "nsteps", "samplingsteps", "denoisingsteps"),
-    "--size": ("height", "width", "resolution", "imagesize", "imgsize"),
-    "--out": ("o", "output", "outputfile", "outputpath", "outpath", "outfile", "outputdir", "outdir", "save",
-              "savepath"),
-    "--overwrite": ("force", "f", "replace"),
-}
-_DIFFUSERS_NAMES = {"guidancescale": "guidance_scale", "numinferencesteps": "num_inference_steps",
-                    "height": "height", "width": "width"}
-_ONE_VALUE = {"--steps": _positive, "--size": int, "--out": Path}
-_EXAMPLE_VALUES = {"--guidance": "5", "--seeds": "0 1", "--steps": "20", "--size": "256", "--out": "sweep.png"}
-
-
-def _meant(option: str) -> str | None:
-    """The sweep's option that an unknown option names another way (--guidance_scale, -o) or misspells, else None."""
-    import difflib
-
-    key = option.lstrip("-").lower().replace("_", "").replace("-", "")
-    if not key:
-        return None
-    for own, names in _OTHER_NAMES.items():
-        if key in names:
-            return own
-    close = difflib.get_close_matches(key, [own[2:] for own in _OTHER_NAMES], n=1, cutoff=0.75)
-    return f"--{close[0]}" if close else None
-
-
-def _is_number(token: str) -> bool:
-    """-1 or 0.5 is a value, not an option, although it starts with a dash."""
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def _other_names(other: list[str], args) -> tuple[list[str], list[str], argparse.Namespace, set[str]]:
-    """Sort unknown tokens into options the sweep has under another name and the rest.
-
-    Returns (notes, tokens still unknown, args with the renamed options applied, options to always show)."""
-    groups = []  # [option token or None, its values]
-    for token in other:
-        if token.startswith("-") and not _is_number(token):
-            groups.append([token, []])
-        elif groups:
-            groups[-1][1].append(token)
-        else:  # a value before any option
-            groups.append([None, [token]])
-    fixed, always = argparse.Namespace(**vars(args)), set()
-    renamed, targets, problems, rest, first = [], [], [], [], {}
-    for token, values in groups:
-        name, inline = (token.split("=", 1) + [None])[:2] if token else (None, None)
-        target = _meant(name) if name else None
-        if target is None:
-            rest += ([token] if token else []) + values
-            continue
-        values = ([inline] if inline is not None else []) + values
-        renamed.append(name)
-        targets += [target] if target not in targets else []
-        if target == "--overwrite":  # a switch: it takes no value
-            fixed.overwrite = not (values and all(v.lower() in _OFF_WORDS for v in values))
-            if values:
-                problems.append(f"--overwrite is a switch that takes no value ({' '.join(values)!r} is not read)")
-            continue
-        if not values:
-            problems.append(f"{target} needs a value, e.g. {target} {_EXAMPLE_VALUES[target]}")
-            values = _EXAMPLE_VALUES[target].split()
-        if target in _ONE_VALUE:
-            values, rest = values[:1], rest + values[1:]
-            if target in first:
-                if first[target][1] != values[0]:
-                    problems.append(f"{first[target][0]} {first[target][1]} and {name} {values[0]} differ: the "
-                                    f"command keeps {first[target][1]}"
-                                    + (" (for another shape, call run_sweep from Python)" if target == "--size"
-                                       else ""))
-                continue
-            first[target] = (name, values[0])
-        converted = []
-        for value in values:
-            convert = {"--guidance": _guidance, "--seeds": int}.get(target) or _ONE_VALUE[target]
-            try:
-                converted.append(convert(value))
-            except argparse.ArgumentTypeError as error:  # it names the value: -1 is not a guidance scale: ...
-                problems.append(str(error))
-                converted.append(value)
-            except ValueError:
-                problems.append(f"{value!r} is not a whole number")
-                converted.append(value)
-        if target in _ONE_VALUE:
-            setattr(fixed, target[2:], converted[0])
-            always.add(target)
-        else:
-            setattr(fixed, target[2:], (getattr(fixed, target[2:]) or []) + converted)
-    if not renamed:
-        return [], rest, fixed, always
-    said = {}  # the sweep's option -> the diffusers argument names given for it
-    for name in renamed:
-        key = name.lstrip("-").lower().replace("_", "").replace("-", "")
-        if key in _DIFFUSERS_NAMES and _DIFFUSERS_NAMES[key] not in said.setdefault(_meant(name), []):
-            said[_meant(name)].append(_DIFFUSERS_NAMES[key])
-    pairs = [f"diffusers' {' and '.join(names)} {'are' if len(names) > 1 else 'is'} the sweep's {own}"
-             for own, names in said.items() if names]
-    listed = ", ".join(renamed[:-1]) + " and " + renamed[-1] if len(renamed) > 1 else renamed[0]
-    note = (f"{listed} {'are not options' if len(renamed) > 1 else 'is not an option'} of the sweep: did you mean "
-            + " and ".join(targets) + "?"
-            + (f" ({'; '.join(pairs)})" if pairs else "")
-            + (" --size sets both height and width: the sweep's pictures are square." if "--size" in targets else "")
-            + "".join(f" Also, {p}." for p in problems))
-    return [note], rest, fixed, always
-
-
-def _unknown_message(unknown: list[str], args) -> str:
-    """The usage error for options the sweep does not take: accelerate's own, --device, another name, or else."""
-    launch, device, other = [], [], []  # accelerate's options (with their values), --device's value, the rest
-    i = 0
-    while i < len(unknown):
-        token = unknown[i]
-        name, has_value = token.split("=", 1)[0], "=" in token
-        name = name[:2] + name[2:].replace("-", "_") if name.startswith("--") else name
-        takes = 1 if name in _ACCELERATE_VALUES or name == "--device" else 0
-        if name not in _ACCELERATE_FLAGS | _ACCELERATE_VALUES | {"--device"}:
-            other.append(token)
-            i += 1
-            continue
-        group = [token]
-        if takes and not has_value and i + 1 < len(unknown) and not unknown[i + 1].startswith("-"):
-            group.append(unknown[i + 1])
-        i += len(group)
-        if name == "--device":
-            device.append(token.split("=", 1)[1] if has_value else (group[1] if len(group) > 1 else ""))
-        else:
-            launch.append((name, group[0].split("=", 1)[1] if has_value else " ".join(group[1:])))
-    renamed, other, args, always = _other_names(other, args)  # --guidance_scale 5, -o out.png: the sweep's own
-    rest = _sweep_options(args, always)
-    notes = []
-    if launch:
-        names = [name for name, _value in launch]
-        given = " ".join(f"{name} {value}".strip() for name, value in launch)
-        added = "--num_processes" in names and not {"--multi_gpu", "--cpu"} & set(names)
-        fixed = ("--multi_gpu " if added else "") + given  # the module docstring's form: it starts the processes
-        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
-        notes.append(f"{listed} {'are options' if len(names) > 1 else 'is an option'} of accelerate launch, not of "
-                     "the sweep: accelerate reads only the options before -m tools.sweep and passes the rest to the "
-                     "sweep. Put them first"
-                     + (" (with --multi_gpu, which is what starts several processes; without a GPU they talk over "
-                        "gloo on the CPU)" if added else "")
-                     + f": accelerate launch {fixed} -m tools.sweep{rest}")
-        if "--cpu" in names:
-            notes.append(f"Without accelerate, this runs on the CPU too (it hides the GPU from torch): "
-                         f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
-    if device:
-        value = device[0].strip().lower()
-        notes.append("The sweep has no --device: it picks the device itself, CUDA when torch sees a GPU and the "
-                     "CPU otherwise (with accelerate, each process gets a GPU of its own).")
-        if value.startswith("cuda:") and value[5:].isdigit():
-            notes.append(f"To use GPU {value[5:]} only, show torch just that one: "
-                         f"CUDA_VISIBLE_DEVICES={value[5:]} python -m tools.sweep{rest}")
-        elif value in ("cuda", "gpu"):
-            notes.append(f"So leave --device out: python -m tools.sweep{rest}")
-        else:
-            notes.append(f"To force the CPU on a machine with a GPU, hide the GPU from torch: "
-                         f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
-    if renamed:  # first, and its command alone unless accelerate's or --device's below carries the fix already
-        fix = " The command below has it." if notes else f" That is: python -m tools.sweep{rest}"
-        notes.insert(0, renamed[0] + fix)
-    if other:  # --prompt, --model, --strength: what the sweep renders is fixed; run_sweep takes your own
-        notes.append(f"unrecognized arguments: {' '.join(other)}. {ABOUT}")
-    return "\n".join(notes)  # one line each, so that a command ends its line and copies cleanly
 
 
 def main(argv=None) -> int:

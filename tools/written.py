@@ -2,7 +2,7 @@
 
 Each file the job writes has its SHA-256 on record in build/.written/. A file found where the job would write
 that is not byte for byte what the job wrote last is the learner's: it is moved aside under a dated name, and
-the place is said.
+the place is said. keep_copy keeps a learner's file as it was under such a name before a tool changes it (nbclean).
 """
 
 from __future__ import annotations
@@ -51,6 +51,25 @@ def old_page(path: Path) -> bool:
         return path.name == "index.html" and f"<title>{PAGE_TITLE}</title>" in path.read_text()[:400]
     except (OSError, UnicodeDecodeError):
         return False
+
+
+def keep_copy(path: Path, word: str) -> Path:
+    """Copy `path` beside itself under a dated name before a tool changes it, and return the copy (maintainer tool).
+
+    my_run.ipynb is kept as my_run.<word>-<date>.ipynb; a numbered name (01_x.ipynb) as <word>-<date>-01_x.ipynb,
+    which the chapter lists (tools.chapters) never take for a chapter. An existing name gets -2, -3, ..."""
+    import re
+    import shutil
+
+    stamp = f"{word}-{time.strftime('%Y%m%d-%H%M%S')}"
+    numbered = re.match(r"[0-9][0-9]_", path.name)
+    base = path.with_name(f"{stamp}-{path.name}" if numbered else f"{path.stem}.{stamp}{path.suffix}")
+    copy, n = base, 1
+    while copy.exists():
+        n += 1
+        copy = base.with_name(f"{base.stem}-{n}{base.suffix}")
+    shutil.copy2(path, copy)  # its bytes and times as they were
+    return copy
 
 
 def write_ours(path: Path, nb) -> str:
