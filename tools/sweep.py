@@ -20,18 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
-from tools.sweep_slips import (
-    OFF_WORDS,
-    after_equals,
-    equals_notes,
-    guidance_arg,
-    is_number,
-    positive_arg,
-    seed_arg,
-    size_arg,
-    sweep_options,
-    unknown_message,
-)
+from tools.sweep_slips import OFF_WORDS, after_equals, equals_notes, is_number, sweep_options, unknown_message
+from tools.sweep_types import guidance_arg, positive_arg, seed_arg, size_arg
 
 MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PROMPT = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"  # chapter 1's
