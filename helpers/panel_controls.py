@@ -1,7 +1,8 @@
 """The panel's controls: the shared sliders and prompts, and a chapter's own Slider and Choice declarations.
 
 A slider set from Python beyond its end widens to take the value and says so; below its floor it refuses, naming
-the range. ipywidgets would clamp both without a word, and the picture would not match the number on screen.
+the range; a new max or min that would move the value is refused, naming the order that works. ipywidgets would
+clamp them all without a word, and the picture would not match the number on screen.
 """
 
 from __future__ import annotations
@@ -248,6 +249,29 @@ class _Widening:
                 name=self.description, value=value)
             (getattr(self, "on_widen", None) or print)(said)
         return value
+
+    # A new end past the value: ipywidgets would move the value onto it without a word, and the next run would use
+    # a number nobody set. Refused, as a value below the floor is, rather than said in the status line: a refusal
+    # changes nothing unseen, and the next run's "done in" would overwrite a status note before it was read.
+    @validate("max")
+    def _validate_max(self, proposal):
+        return self._new_end(proposal["value"], "max")
+
+    @validate("min")
+    def _validate_min(self, proposal):
+        return self._new_end(proposal["value"], "min")
+
+    def _new_end(self, end, which: str):
+        name, value, top = self.description, self.value, which == "max"
+        other = self.min if top else self.max
+        if (end < other) if top else (end > other):
+            raise TraitError(f"{name}: {which}={end} is {'below' if top else 'above'} the slider's other end, {other}.")
+        if (end < value) if top else (end > value):
+            raise TraitError(f"{name}={value} is {'above' if top else 'below'} the new {which} {end}: ipywidgets "
+                             f"would move it to {end} without a word, and the runs would use {end}. Set the value "
+                             f"first, then the {which}: panel.controls[{name!r}].value = {end}, then "
+                             f"panel.controls[{name!r}].{which} = {end}.")
+        return end
 
 
 class WideIntSlider(_Widening, W.IntSlider):

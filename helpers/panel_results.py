@@ -1,7 +1,8 @@
 """What a panel keeps: each picture with the arguments and time that made it, newest first.
 
-`panel.results` is a list that says its order when read from the end, and says why it is empty; `panel.history`
-is the strip of thumbnails on screen, which points to `panel.results` when indexed.
+`panel.results` is a list that says its order when read from the end, and says why it is empty; emptied with
+clear(), it keeps the picture on screen as `.shown`, which Save PNG still saves. `panel.history` is the strip of
+thumbnails on screen, which points to `panel.results` when indexed and empties with it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,27 @@ class Results(list):
     def __init__(self, panel):
         super().__init__()
         self.panel = panel
+        self.shown = None  # the newest picture, the one on screen: Save PNG keeps it after the list is emptied
+
+    def insert(self, index, result) -> None:
+        """Add a picture; one put first is the newest, the one the panel shows (ch. 1–5)."""
+        super().insert(index, result)
+        if index == 0:
+            self.shown = result
+
+    def clear(self) -> None:
+        """Let go of the panel's pictures and empty the history strip; the picture on screen stays savable (ch. 1–5)."""
+        gone = [r for r in self[1:] if not r.saved]  # the picture on screen stays in .shown, for Save PNG
+        super().clear()
+        history = getattr(self.panel, "history", None)
+        if history is not None:  # the strip shows panel.results: it empties with it
+            history.children = ()
+        if gone:
+            seeds = ", ".join(str(r.params.get("seed")) for r in gone)
+            warnings.warn(CallWarning(
+                f"panel.results.clear() let go of {len(gone)} picture(s) never saved (seed {seeds}), and the history "
+                "strip with them; the same settings and seed make one again. The picture on screen stays: Save PNG "
+                "(panel.save()) still saves it."), stacklevel=2)
 
     def __getitem__(self, index):
         if isinstance(index, int) and index < 0 and len(self) > 1 and not self.panel.__dict__.get("_said_order"):
@@ -72,6 +94,11 @@ class Results(list):
             if len(self):  # pictures there, just fewer than asked for: Python's own message says it
                 raise
             running = self.panel._busy.locked()
+            if self.shown is not None and not running:  # pictures were made, and the list was emptied since
+                raise IndexError("panel.results is empty: it was emptied (panel.results.clear()?) after the panel "
+                                 "made pictures. The picture on screen is still panel.results.shown, and Save PNG "
+                                 "saves it; press Generate, or call panel.generate(wait=True), for a new one.") \
+                    from None
             raise IndexError("panel.results holds no picture yet: " + (
                 "the run is still going (generate() returns at once). Wait for it: panel.wait(), or "
                 "panel.generate(wait=True)." if running else "press Generate, or call panel.generate(wait=True).")

@@ -120,9 +120,10 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
     if panel._thread is not None and panel._thread.is_alive():
         panel.wait()  # save() right after generate(): save the picture that run makes, not the one before it
-    if not panel.results:
-        raise RuntimeError("Nothing to save yet: press Generate first.")
-    r = panel.results[0]
+    # the picture on screen: the newest of panel.results, kept by it even once the list is emptied (results.clear())
+    r = panel.results[0] if panel.results else getattr(panel.results, "shown", None)
+    if r is None:
+        raise RuntimeError(_nothing_to_save(panel))
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", json.dumps({**r.params, "seconds": round(r.seconds, 3),
                                             "pipeline": type(panel.pipeline).__name__}))
@@ -156,6 +157,19 @@ def save_newest(panel, path=None, overwrite: bool = False) -> Path:
     return path
 
 
+def _nothing_to_save(panel) -> str:
+    """Why Save found no picture: no run yet, runs that made none, or a list put in place of panel.results."""
+    if not panel.runs:
+        return "Nothing to save yet: press Generate first."
+    if hasattr(panel.results, "shown"):  # the panel's own list, and no picture ever went into it
+        return (f"Nothing to save yet: the panel has run {panel.runs} time(s) and made no picture (each run failed "
+                "or was stopped; the status line says why). Press Generate once it is fixed.")
+    return (f"panel.results is empty, yet the panel has run {panel.runs} time(s): another list was put in its place "
+            "(panel.results = []?), so the picture on screen can no longer be saved from it. Press Generate again: "
+            "the same settings and seed make the same picture, which Save PNG then keeps. To free memory, "
+            "panel.results.clear() empties the panel's own list and keeps the picture on screen savable.")
+
+
 def save_fix(exc: Exception) -> str:
     """The fix to show beside a failed save, for the errors whose cause is known (ch. 1–5)."""
     number = getattr(exc, "errno", None)
@@ -187,7 +201,9 @@ def keep_earlier(panel) -> str:
             continue
         if old is panel or not _same_model(old.pipeline, panel.pipeline):
             continue
-        unsaved = [r for r in old.results if not r.saved and all(r is not e for e in earlier)]
+        shown = getattr(old.results, "shown", None)  # emptied with results.clear(), yet still on screen
+        pictures = list(old.results) or ([shown] if shown is not None else [])
+        unsaved = [r for r in pictures if not r.saved and all(r is not e for e in earlier)]
         earlier[:0] = unsaved
         kept += len(unsaved)
     del earlier[KEEP:]
