@@ -14,6 +14,7 @@ from helpers.callwarning import (  # noqa: F401  (re-exported: helpers.checks.Ca
     said_once_for,
     warn_call,
 )
+from helpers.painter_kept import why_all_black
 from helpers.pictures import to_rgb
 
 
@@ -79,7 +80,7 @@ def check_size(width, height, multiple: int = 8) -> tuple[int, int]:
             lo, hi = v - v % multiple, v - v % multiple + multiple
             use = f"Use {lo} or {hi}" if lo else f"Use {hi} at least (64 or more gives the model room to draw)"
             raise ValueError(f"{name}={v} is not a multiple of {multiple}; the VAE works on {multiple}-pixel blocks. "
-                             f"{use}, e.g. image.resize(...).")
+                             f"{use}, e.g. {name}={lo or hi}.")
     return int(width), int(height)
 
 
@@ -147,6 +148,10 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
                              "area white; or harden it at half its brightest, which keeps the shape: mask_image = "
                              f"mask_image.convert('L').point(lambda v: 255 if v >= {max(1, brightest // 2)} else 0). "
                              "A mask from make_mask with a smaller feather= stays white in the middle.")
+        painter = why_all_black(mask_image)  # a painter's mask read before painting: painting more cannot help
+        if painter:
+            raise ValueError(f"mask_image is all black: nothing would be repainted. {painter} Read it after "
+                             "painting, in the call itself: mask_image=painter.mask.")
         raise ValueError("mask_image is all black: nothing would be repainted. Paint the area to change in white "
                          "(255), e.g. with helpers.images.make_mask(image.size, box=(left, top, right, bottom)).")
     grey = sum(hist[1:128]) / total

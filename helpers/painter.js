@@ -46,7 +46,9 @@ async function render({ model, el }) {
   const controls = element("div", { className: "tutorial-mask-controls" }, "margin-top: 6px");
   controls.append(`${labels.brush} `, slider, width, eraser, clear, invert);
   const status = element("div", { className: "tutorial-mask-painted" }, "margin-top: 4px");
-  root.append(stage, controls, status);
+  // a line from Python: the strokes of the painter made before, kept (helpers/painter_kept.py)
+  const note = element("div", { className: "tutorial-mask-note" }, "margin-top: 4px; color: #a60");
+  root.append(stage, controls, status, note);
   el.append(root);
 
   const shown = await bitmap(model.get("_picture_png"));
@@ -58,12 +60,19 @@ async function render({ model, el }) {
   slider.max = Math.max(model.get("brush"), Math.ceil(Math.max(w, h) / 4), 16);
 
   function showTools() {
+    // painter.brush = 60 from Python: the slider's end grows to take it, as the stroke uses it
+    slider.max = Math.max(Number(slider.max), model.get("brush"));
     slider.value = model.get("brush");
     width.textContent = ` ${model.get("brush")} px`;
     const on = model.get("eraser");
     eraser.setAttribute("aria-pressed", String(on));
     eraser.style.fontWeight = on ? "bold" : "normal";
     eraser.style.outline = on ? "2px solid currentColor" : "none";
+  }
+
+  function showNote() {
+    note.textContent = model.get("note");
+    note.style.display = model.get("note") ? "block" : "none";
   }
 
   function showPainted(alpha) {
@@ -191,12 +200,15 @@ async function render({ model, el }) {
   });
   model.on("change:mask_png", load);
   model.on("change:brush change:eraser", showTools);
+  model.on("change:note", showNote);
   showTools();
+  showNote();
   await load();
 
   return () => {
     model.off("change:mask_png", load);
     model.off("change:brush change:eraser", showTools);
+    model.off("change:note", showNote);
   };
 }
 

@@ -11,6 +11,10 @@ working while the kernel is busy running a pipeline, and the painter stays one w
 What the browser sends in `mask_png`, after each stroke and after clear or invert: an opaque PNG the size of the
 picture, the painted layer's alpha written as grey (white where painted, grey on the antialiased edges, black
 elsewhere). `mask` reads any PNG as if laid on black and thresholds it at 50%, as the inpainting pipelines do.
+
+A painter made while an earlier one holds strokes (its cell run again) keeps those strokes in `earlier` and says
+how to bring them back (helpers.painter_kept). set_mask, clear, invert and on_change return the painter, so that
+painter = MaskPainter(photo).set_mask(mask) keeps the painter and shows it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,20 @@ import numpy as np
 import traitlets
 from PIL import Image, ImageOps
 
+from helpers import painter_kept
 from helpers.callme import call_me
-from helpers.i18n import _
+from helpers.i18n import N_, _
+from helpers.painter_kept import KEEP, earlier
 
-__all__ = ["MaskPainter"]
+__all__ = ["MaskPainter", "earlier"]
+
+# said under a new painter (in the chapter's language) and printed (in English) when one made before held strokes
+KEPT = N_("the painter made before held a painted mask ({percent} % painted), kept in helpers.painter.earlier[0] "
+          "(newest first, at most {cap}): painter.set_mask(helpers.painter.earlier[0]) brings it back; to change "
+          "only the brush, painter.brush = {brush}")
+KEPT_OTHER = N_("the painter made before held a painted mask of a {size} picture ({percent} % painted), kept in "
+                "helpers.painter.earlier[0] (newest first, at most {cap}): MaskPainter(that picture, "
+                "mask=helpers.painter.earlier[0]) brings it back; to change only the brush, painter.brush = {brush}")
 
 
 def _bytes_from_json(value, widget) -> bytes:
@@ -123,6 +137,7 @@ class MaskPainter(anywidget.AnyWidget):
     # both ways: the browser sends each finished stroke; clear(), invert() and set_mask() send a mask down
     mask_png = _MaskPNG(b"").tag(sync=True, from_json=_bytes_from_json)
     labels = traitlets.Dict().tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)  # a line under the painter: strokes kept from the painter before
 
     def __repr__(self) -> str:
         w, h = self.size
@@ -135,9 +150,15 @@ class MaskPainter(anywidget.AnyWidget):
                          labels=_labels())
         self._image = image
         self._callbacks = []
+        self._given = b""  # the mask Python gave last (set_mask, clear, invert): what differs came from strokes
         self.observe(self._changed, names="mask_png")
         if mask is not None:  # MaskPainter(photo, mask=box_mask): start from it, as painter.set_mask(mask) does
             self.set_mask(mask)
+        # a painter cell run again drops the old painter and its strokes: keep them, and say how to get them back
+        kept = painter_kept.keep([old.mask for old in painter_kept.open_painters(but=self) if old._holds_strokes()])
+        self._number = painter_kept.register(self)
+        if kept:
+            self._say_kept(kept[-1])
 
     def __getattr__(self, name):
         """painter.mask_image and the like: the painted mask is painter.mask, which the message names (ch. 5)."""
@@ -145,6 +166,31 @@ class MaskPainter(anywidget.AnyWidget):
             raise AttributeError(f"MaskPainter has no attribute {name!r}: the painted mask is painter.mask (a PIL "
                                  "picture, white = repaint), e.g. pipeline(..., mask_image=painter.mask).")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _say_kept(self, mask: Image.Image) -> None:
+        """Say, under the painter and in a printed line, that the newest painter before held strokes, now kept."""
+        percent = f"{100 * np.count_nonzero(np.asarray(mask)) / (mask.size[0] * mask.size[1]):.1f}"
+        words = dict(percent=percent, cap=KEEP, brush=self.brush, size="{}x{}".format(*mask.size))
+        template = KEPT if mask.size == self.size else KEPT_OTHER
+        self.note = _(template).format(**words)
+        print("MaskPainter: " + template.format(**words))
+
+    def _holds_strokes(self) -> bool:
+        """True when the mask holds strokes from the browser: not empty, and not the mask Python gave it last."""
+        if self.mask_png == self._given:
+            return False
+        try:
+            mask = np.asarray(self.mask)
+        except ValueError:  # a mask of another size from the browser: nothing to keep
+            return False
+        given = np.asarray(_binary(Image.open(io.BytesIO(self._given)))) if self._given else np.zeros_like(mask)
+        return bool(mask.any()) and not np.array_equal(mask, given)
+
+    def _give(self, mask: Image.Image) -> MaskPainter:
+        """Send a mask made here to the browser, as the one Python gave last; return the painter for chaining."""
+        self._given = _png(mask)
+        self.mask_png = self._given
+        return self
 
     @traitlets.validate("brush")
     def _valid_brush(self, proposal):
@@ -170,13 +216,13 @@ class MaskPainter(anywidget.AnyWidget):
     def mask(self) -> Image.Image:
         """The painted mask: mode "L", the picture's size, 255 where painted and 0 elsewhere (ch. 5)."""
         if not self.mask_png:
-            return _from_painter(Image.new("L", self.size, 0))
+            return _from_painter(Image.new("L", self.size, 0), self)
         image = Image.open(io.BytesIO(self.mask_png))
         if image.size != self.size:
             w, h = image.size
             raise ValueError(f"mask_png holds a {w}x{h} mask but the picture is {self.size[0]}x{self.size[1]}; "
                              "give the painter a mask of the picture's size with painter.set_mask(mask).")
-        return _from_painter(_binary(image))
+        return _from_painter(_binary(image), self)
 
     @property
     def painted(self) -> float:
@@ -184,20 +230,20 @@ class MaskPainter(anywidget.AnyWidget):
         return float(np.count_nonzero(np.asarray(self.mask)) / (self.size[0] * self.size[1]))
 
     @call_me("painter.clear()", "remove every stroke")
-    def clear(self) -> None:
-        """Remove every stroke, here and in the browser: nothing will be repainted (ch. 5)."""
-        self.mask_png = _png(Image.new("L", self.size, 0))
+    def clear(self) -> MaskPainter:
+        """Remove every stroke, here and in the browser; returns the painter, as set_mask does (ch. 5)."""
+        return self._give(Image.new("L", self.size, 0))
 
     @call_me("painter.invert()", "invert the mask")
-    def invert(self) -> None:
-        """Swap painted and unpainted, here and in the browser: repaint everything but the strokes (ch. 5)."""
-        self.mask_png = _png(ImageOps.invert(self.mask))
+    def invert(self) -> MaskPainter:
+        """Swap painted and unpainted, here and in the browser; returns the painter, as set_mask does (ch. 5)."""
+        return self._give(ImageOps.invert(self.mask))
 
-    def set_mask(self, mask: Image.Image | None) -> None:
-        """Start from a ready-made mask (e.g. make_mask(...)), white = repaint; None clears it (ch. 5)."""
+    def set_mask(self, mask: Image.Image | None) -> MaskPainter:
+        """Start from a mask (make_mask(...)), white = repaint, None clears; returns the painter, to chain (ch. 5)."""
+        # returning the painter, painter = MaskPainter(photo).set_mask(mask) keeps the painter and shows it
         if mask is None:  # set_mask(None): no mask, as clear() leaves it
-            self.clear()
-            return
+            return self.clear()
         if not isinstance(mask, Image.Image):
             fix = ("mask=Image.fromarray(array) (for True/False: Image.fromarray(array.astype(np.uint8) * 255))"
                    if isinstance(mask, np.ndarray) else "e.g. make_mask(painter.size, box=(left, top, right, "
@@ -211,14 +257,15 @@ class MaskPainter(anywidget.AnyWidget):
             (w, h), (pw, ph) = mask.size, self.size
             raise ValueError(f"mask= is {w}x{h} but the picture is {pw}x{ph}: a mask must match the picture "
                              f"pixel for pixel. Resize it first: mask.resize(({pw}, {ph}), Image.NEAREST).")
-        self.mask_png = _png(_binary(mask))
+        return self._give(_binary(mask))
 
-    def on_change(self, callback) -> None:
-        """Call `callback(mask)` with the new mask after each stroke, clear, invert or set_mask (ch. 5)."""
+    def on_change(self, callback) -> MaskPainter:
+        """Call `callback(mask)` after each stroke, clear, invert or set_mask; returns the painter (ch. 5)."""
         if not callable(callback):
             raise TypeError(f"on_change takes a function of one argument (the new mask), got {callback!r}.")
         _check_one_argument(callback)
         self._callbacks.append(callback)
+        return self
 
     def _changed(self, change) -> None:
         if not self._callbacks:
@@ -240,7 +287,8 @@ class MaskPainter(anywidget.AnyWidget):
         return path
 
 
-def _from_painter(mask: Image.Image) -> Image.Image:
-    """Mark a mask as the painter's: a panel that gets it in fixed= can then say why it stays as it was."""
+def _from_painter(mask: Image.Image, painter: MaskPainter) -> Image.Image:
+    """Mark a mask as the painter's: a check that finds it all black can then say why it stays as it was."""
     mask.info["painter"] = "MaskPainter"
+    mask.info["painter_number"] = painter.__dict__.get("_number")  # which painter: helpers.painter_kept.painter_of
     return mask

@@ -13,6 +13,7 @@ import difflib
 import inspect
 
 from helpers.imagecheck import NEEDS
+from helpers.painter_kept import why_all_black
 from helpers.panel_controls import SHARED, Choice, Slider
 from helpers.panel_encode import check_encode
 
@@ -56,10 +57,9 @@ def check_fixed(fixed: dict) -> None:
         fixed["mask_image"] = _mask_picture(fixed["mask_image"])
     mask = fixed.get("mask_image")
     if hasattr(mask, "getextrema") and mask.convert("L").getextrema()[1] == 0:
-        painted = mask.info.get("painter") is not None  # made by helpers.painter.MaskPainter.mask
-        where = ("it is a MaskPainter's mask from before anything was painted, and fixed= keeps that copy: "
-                 if painted else "")
-        raise ValueError(f"fixed= holds a mask_image that is all black, so no run would repaint anything: {where}"
+        painter = why_all_black(mask)  # made by helpers.painter.MaskPainter.mask: the call check says the same
+        where = f". {painter} fixed= keeps the mask it was given: " if painter else ": "
+        raise ValueError(f"fixed= holds a mask_image that is all black, so no run would repaint anything{where}"
                          "to use a mask you paint, give the panel a choice read at every run: extras=[Choice("
                          "'mask_image', {'painted': lambda: painter.mask})]; or paint the area white first.")
 
@@ -175,6 +175,7 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                     warn_call(f"Choice({extra.name!r}) option {label!r} is a MaskPainter's mask as it was when the "
                               "panel was made; later strokes will not reach it. To read the painting at every run, "
                               f"give a function: {{{label!r}: lambda: painter.mask}}.")
+        check_pixel_steps(extra)
         if not extra.pipeline_arg and encode is None:  # nothing reads it, yet its caption would name its value
             check_reaches(pipeline, extra)
         if extra.pipeline_arg and extra.name in ("scheduler", "sampler") and not _takes(pipeline, extra.name):
@@ -197,6 +198,24 @@ def check_extras(pipeline, fixed: dict, extras, encode=None) -> tuple:
                         "encode function reads it, declare it with pipeline_arg=False.")
             raise ValueError(f"{type(pipeline).__name__} does not take `{extra.name}`. {hint}")
     return extras
+
+
+def check_pixel_steps(extra) -> None:
+    """A height or width slider lands on multiples of 8 only: a step, low or high breaking that is refused (ch. 1–5)."""
+    if not (isinstance(extra, Slider) and extra.pipeline_arg and extra.name in ("height", "width")):
+        return
+    step = 1 if extra.step is None else extra.step  # an IntSlider's own step
+    lands = [v for v in (extra.value, extra.low, extra.low + step, extra.high) if v % 8]
+    if not lands:  # low and step multiples of 8: every setting low + k * step is one too
+        return
+    down, up = (lambda v: max(8, int(v // 8 * 8))), (lambda v: max(8, int(-(-v // 8) * 8)))
+    low, high = down(extra.low), up(extra.high)
+    value, fit = min(max(down(extra.value + 4), low), high), max(8, round(step / 8) * 8)
+    given = "" if extra.step is None else f", step={extra.step}"
+    raise ValueError(f"Slider({extra.name!r}, {extra.value}, {extra.low}, {extra.high}{given}) lets the slider land "
+                     f"on {extra.name}={lands[0]}, and {extra.name} must be a multiple of 8 (the VAE works on 8-pixel "
+                     "blocks): give it step=8 or a multiple of 8, with its start, low and high multiples of 8 too, "
+                     f"e.g. Slider({extra.name!r}, {value}, {low}, {high}, step={min(fit, high - low)}).")
 
 
 def check_reaches(pipeline, extra) -> None:

@@ -39,14 +39,14 @@ def test_painter_invert_without_a_call_says_to_call_it():
     assert painter.painted == 0.0  # shown, not run
     # still the method: its name, docstring, signature and help
     assert painter.invert.__name__ == "invert" and painter.invert.__doc__ == MaskPainter.invert.__doc__
-    assert str(inspect.signature(painter.invert)) == "() -> 'None'"
+    assert str(inspect.signature(painter.invert)) == "() -> 'MaskPainter'"  # it returns the painter, to chain
     assert inspect.isfunction(MaskPainter.invert) and "Swap painted and unpainted" in pydoc.render_doc(painter.invert)
     assert painter.invert == painter.invert and painter.invert != painter.clear
 
 
 def test_painter_invert_and_clear_called_work_as_before():
     painter = MaskPainter(START)
-    assert painter.invert() is None and painter.painted == 1.0
+    assert painter.invert() is painter and painter.painted == 1.0
     painter.clear()
     assert painter.painted == 0.0
 
