@@ -56,6 +56,11 @@ def hidden_by_blanket_filter(category, message: str) -> bool:
     return False
 
 
+def collecting() -> bool:
+    """True while this thread's CallWarnings go to a collector (a panel's run) instead of being printed (ch. 1–5)."""
+    return getattr(_LOCAL, "sink", None) is not None
+
+
 class collect_warnings:
     """Collect this thread's CallWarnings into a list instead of printing them (the panel shows them) (ch. 1–5)."""
 

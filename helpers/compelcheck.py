@@ -13,6 +13,7 @@ import functools
 import re
 
 from helpers.callwarning import warn_call
+from helpers.compelgroups import check_groups
 from helpers.ignored import foreign_syntax, phrase_weight
 
 A1111 = re.compile(r"\(([^()]+?):\s*(\d*\.?\d+)\)")
@@ -129,15 +130,9 @@ def check_compel_text(compel, text) -> None:
         warn_call(f"compel reads A1111's [{alternation.group(1)}|{alternation.group(2)}] (switch words every step) as "
                   "plain words and brackets; it has no such switch. To mix two prompts, compel writes "
                   f'("{alternation.group(1)}", "{alternation.group(2)}").blend(0.5, 0.5).')
+    check_groups(text)  # curly quotes, a .blend() inside a longer prompt, A1111's ((word))
     for what, read_as, spelling, note in foreign_syntax(text):
         warn_call(f"compel does not know {what}: it sees {read_as}, at weight 1.0. compel writes it {spelling}.{note}")
-    single = re.search(r"\(\s*'[^']*'(\s*,\s*'[^']*')*\s*\)\.(blend|and)\(", text)
-    if single:  # compel 2.5's grammar quotes the parts of .blend() and .and() with " only
-        parts = re.findall(r"'([^']*)'", single.group(0))
-        double = "(" + ", ".join(f'"{p}"' for p in parts) + f").{single.group(2)}("
-        warn_call(f"compel reads the parts of .{single.group(2)}() only in double quotes; in single quotes it sees "
-                  f"plain words, quotes and brackets included. Write {double}...), and put the whole prompt in "
-                  "single quotes in Python: compel('(\"...\", \"...\").blend(0.5, 0.5)').")
     if re.search(r"[a-z0-9,)\"]\s+AND\s+[a-z(\"]", text):  # A1111's composable AND, not a caps title (ROCK AND ROLL)
         parts = [p.strip(" ,") for p in re.split(r"\sAND\s", text) if p.strip(" ,")]
         warn_call("compel reads AND as the word 'and', one more word in a single prompt; A1111's composable AND "

@@ -1,5 +1,6 @@
 """Calls that run but were likely meant otherwise: swapped pictures, a negative inside prompt_embeds, latents out of
-scale, a scheduler made for other weights.
+scale, a scheduler made for other weights, one generator for a batch, prompt_embeds not padded to 77 tokens, and
+sizes read otherwise than given (helpers.sizeslips).
 
 Each is said once per pipeline as a CallWarning, with the fix, since each can also be what the learner meant. It
 runs inside `helpers.callcheck.check_pipeline_call`; parts of another family, which cannot be right, are refused
@@ -14,7 +15,9 @@ import warnings
 
 from PIL import Image
 
-from helpers.callwarning import warn_call
+from helpers.callbatch import pictures_per_call
+from helpers.callwarning import collecting, warn_call
+from helpers.sizeslips import check_half_size, check_size_order
 
 GREY_MAPS = ("depth", "canny", "lineart", "scribble", "softedge", "mlsd")  # ControlNets whose control maps are grey
 # LCM-LoRA adapters for SD 1.5 and SDXL, used with LCMScheduler in diffusers' LCM guide
@@ -173,12 +176,51 @@ def _missing_trigger(pipeline, args: dict) -> None:
                   f"or write '{trigger}' into the prompt.")
 
 
+def _one_generator_for_many(args: dict) -> None:
+    """num_images_per_prompt > 1 with one generator: the batch repeats, its pictures are not seed + i."""
+    per, generator = args.get("num_images_per_prompt"), args.get("generator")
+    if isinstance(per, bool) or not isinstance(per, int) or per < 2 or not hasattr(generator, "initial_seed") \
+            or collecting():  # a panel makes the generator itself, and its captions name the seed and picture i/n
+        return
+    count, seed = pictures_per_call(args) or per, generator.initial_seed()
+    warn_call(f"num_images_per_prompt={per} with one generator: the {count} pictures come back the same whenever the "
+              f"call runs with seed {seed}, but the generator draws the noise of all {count} in one go, so the "
+              f"second picture is not what seed {seed + 1} gives on its own. To make each picture reproducible by "
+              f"itself, pass one generator per picture: generator=[make_generator(seed + i, device) for i in "
+              f"range({count})]; picture i is then the one seed + i gives with num_images_per_prompt=1.")
+
+
+def _unpadded_embeds(pipeline, args: dict) -> None:
+    """SD's prompt_embeds of another length than the 77 tokens (or a multiple, compel's chunks) it pads prompts to."""
+    tokenizer = getattr(pipeline, "tokenizer", None) or getattr(pipeline, "tokenizer_2", None)
+    limit = getattr(tokenizer, "model_max_length", None)
+    if not type(tokenizer).__name__.startswith("CLIPTokenizer") or not isinstance(limit, int) or limit > 512 \
+            or getattr(pipeline, "tokenizer_3", None) is not None:  # SD3's T5 reads other lengths
+        return
+    for name in ("prompt_embeds", "negative_prompt_embeds"):
+        embeds = args.get(name)
+        if getattr(embeds, "ndim", 0) != 3 or not embeds.shape[1] % limit:
+            continue
+        count, text = int(embeds.shape[1]), name.replace("_embeds", "")
+        # encode_prompt pads a text negative to prompt_embeds' length (max_length = prompt_embeds.shape[1])
+        also = f" (and it pads negative_prompt= to {count} to match)" if text == "prompt" \
+            and args.get("negative_prompt") is not None else ""
+        warn_call(f"{name} has {count} tokens, and SD's UNet was trained on the text encoder's output for prompts "
+                  f"padded to {limit} tokens, as {_name(pipeline)} pads {text}= itself{also}: this picture differs "
+                  f"from what {text}='...' gives. Pad when tokenizing: ids = tokenizer({text}, padding=\"max_length\", "
+                  "max_length=tokenizer.model_max_length, truncation=True, return_tensors=\"pt\").input_ids, then "
+                  "text_encoder(ids)[0] (compel pads for you).")
+        return
+
+
 def check_mixups(pipeline, args: dict) -> None:
     """Say once each call that runs but was likely meant otherwise (ch. 1–5)."""
     for check in (lambda: _stops_early(args), lambda: _swapped_control(pipeline, args),
                   lambda: _negative_inside(pipeline, args), lambda: _latents_scale(pipeline, args),
                   lambda: _lcm_without_weights(pipeline), lambda: _guidance_below_one(pipeline, args),
-                  lambda: _repeated_prompt(args), lambda: _missing_trigger(pipeline, args)):
+                  lambda: _repeated_prompt(args), lambda: _missing_trigger(pipeline, args),
+                  lambda: _one_generator_for_many(args), lambda: _unpadded_embeds(pipeline, args),
+                  lambda: check_half_size(pipeline, args), lambda: check_size_order(pipeline, args)):
         try:
             check()
         except Exception:  # noqa: BLE001 - a warning is a help: an odd pipeline of the learner's must still run
