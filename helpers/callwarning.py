@@ -52,7 +52,7 @@ def hidden_by_blanket_filter(category, message: str) -> bool:
             continue
         if lineno or module is not None and getattr(module, "pattern", module) not in ("", ".*"):
             continue  # a filter for one module's (or line's) warnings: not the one that decides here
-        return action == "ignore" and kind in (Warning, UserWarning) and text is None
+        return action == "ignore" and kind is Warning and text is None
     return False
 
 

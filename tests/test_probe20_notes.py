@@ -53,9 +53,11 @@ def test_no_chapter_cell_sets_off_the_cell_checks():
                 assert said(lambda c=cell: check_cell("".join(c["source"]), {})) == "", (path.name, cell["source"])
 
 
-def test_filterwarnings_ignore_does_not_swallow_the_checks_for_good():
+def test_filterwarnings_ignore_does_not_swallow_the_checks_for_good(monkeypatch):
+    from helpers import callwarning
     from helpers.callwarning import CallWarning, hidden_by_blanket_filter, said_once_for, warn_call
 
+    monkeypatch.setattr(callwarning, "_HIDDEN_SAID", [])  # the note comes once per process: as in a fresh kernel
     owner = type("Pipe", (), {})()
     with warnings.catch_warnings(record=True) as caught:
         warnings.resetwarnings()
@@ -70,6 +72,8 @@ def test_filterwarnings_ignore_does_not_swallow_the_checks_for_good():
         warnings.filterwarnings("ignore", category=CallWarning)  # asked for by name: respected
         warn_call("another message")
         warnings.filterwarnings("ignore", category=FutureWarning)  # the narrow habit: the checks still speak
+        assert not hidden_by_blanket_filter(CallWarning, "x")
+        warnings.filterwarnings("ignore", category=UserWarning)  # CallWarnings are UserWarnings: asked for, kept
         assert not hidden_by_blanket_filter(CallWarning, "x")
     assert caught == []
 
