@@ -23,36 +23,23 @@ def warn_call(message: str, category=CallWarning) -> None:
     if said is not None:  # a cell re-run with the same picture need not repeat it
         if message in said:
             return
-        said.add(message)
+        if not ignored_now(category, message):  # hidden by filterwarnings("ignore"): not said, so said later
+            said.add(message)
     sink = getattr(_LOCAL, "sink", None)
     if sink is not None:
         sink.append(message)
-    elif hidden_by_blanket_filter(category, message):
-        # filterwarnings("ignore") meant to quiet the libraries; it would hide this too, and for good (said above)
-        if not _HIDDEN_SAID:
-            _HIDDEN_SAID.append(True)
-            message += (" (Shown although warnings.filterwarnings('ignore') is on: that line hides every warning, "
-                        "the tutorial's checks too. To quiet only the libraries' notices: "
-                        "warnings.filterwarnings('ignore', category=FutureWarning); to quiet these: "
-                        "category=CallWarning.)")
-        with warnings.catch_warnings():
-            warnings.simplefilter("always", category)
-            warnings.warn(category(message), stacklevel=3)
     else:
         warnings.warn(category(message), stacklevel=3)
 
 
-_HIDDEN_SAID: list = []  # the note on filterwarnings("ignore") comes once per kernel
-
-
-def hidden_by_blanket_filter(category, message: str) -> bool:
-    """Whether the first warnings filter that matches is an "ignore" for all warnings, not for these (ch. 1–5)."""
+def ignored_now(category, message: str) -> bool:
+    """Whether the warnings filter that decides for this warning is an "ignore" one (ch. 1–5)."""
     for action, text, kind, module, lineno in warnings.filters:
         if not issubclass(category, kind) or (text is not None and not text.match(message)):
             continue
         if lineno or module is not None and getattr(module, "pattern", module) not in ("", ".*"):
             continue  # a filter for one module's (or line's) warnings: not the one that decides here
-        return action == "ignore" and kind is Warning and text is None
+        return action == "ignore"
     return False
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import traceback
 
 from helpers.callfacts import CallFacts
 
+LOADERS = ("load_attn_procs", "load_lora_weights", "load_textual_inversion", "load_ip_adapter", "from_single_file")
 WEIGHT_FILE = re.compile(r"\.(safetensors|bin|ckpt|pt|pth|pkl|pickle)$", re.IGNORECASE)
 
 
@@ -188,6 +190,14 @@ def missing_local_path(exc: BaseException) -> tuple[str, str] | None:
         tb = tb.tb_next
     if source is None:
         return None
+    in_repo = re.fullmatch(r"([\w-][\w.-]*/[\w.-]+)/(.+)", source)  # org/name/file: a Hub repo and a file in it
+    if in_repo and not os.path.exists(source) and WEIGHT_FILE.search(source):
+        loader = next((tb.name for tb in traceback.extract_tb(exc.__traceback__) if tb.name in LOADERS), "the loader")
+        repo, file = in_repo.groups()
+        return (f"{source} joins a Hub repo id ({repo}) and a file in it ({file}) into one path, which is not on disk "
+                "either; a repo id has one slash, and the file inside it is named apart.",
+                f"pass them apart: {loader}({repo!r}, weight_name={file!r}). It is then fetched from the Hub, with "
+                "internet (the offline twins hold only the chapters' checkpoints).")
     looks_local = source.startswith(("/", "./", "../", "~")) or os.sep in source and os.sep != "/" \
         or WEIGHT_FILE.search(source) or re.match(r"[A-Za-z]:[\\/]", source)
     if source.startswith("~") and os.path.exists(os.path.expanduser(source)):

@@ -54,11 +54,10 @@ def _makes_picture(value: ast.expr, pictures: set) -> bool:
         and func.value.id in pictures
 
 
-def _thrown_away(tree: ast.Module, namespace: dict) -> list[str]:
-    """`x.resize(...)` (and the like) standing alone on a line that is not the cell's last, x a PIL picture."""
-    from PIL import Image
+def _thrown_away(tree: ast.Module, pictures: set) -> list[str]:
+    """`x.resize(...)` (and the like) standing alone on a line that is not the cell's last, x a PIL picture.
 
-    pictures = {name for name, value in namespace.items() if isinstance(value, Image.Image)}
+    `pictures` starts as the names that hold one before the cell runs and gains those the cell binds to one."""
     found = []
     for i, node in enumerate(tree.body):
         call = node.value if isinstance(node, ast.Expr) else None
@@ -70,6 +69,11 @@ def _thrown_away(tree: ast.Module, namespace: dict) -> list[str]:
             name = node.targets[0].id  # bound in this cell: a picture from here on, or no longer one
             (pictures.add if _makes_picture(node.value, pictures) else pictures.discard)(name)
     return found
+
+
+def _latin(char: str) -> bool:
+    """A letter of a script that spaces its words (一只猫 + 坐在 join rightly with no space)."""
+    return char.isascii() and char.isalpha()
 
 
 def _joined_mid_word(source: str) -> list[tuple[str, str]]:
@@ -85,7 +89,7 @@ def _joined_mid_word(source: str) -> list[tuple[str, str]]:
                     now = ast.literal_eval(token.string)
                 except (ValueError, SyntaxError):
                     now = None
-            if isinstance(before, str) and isinstance(now, str) and before[-1:].isalpha() and now[:1].isalpha():
+            if isinstance(before, str) and isinstance(now, str) and _latin(before[-1:]) and _latin(now[:1]):
                 found.append((before, now))
             before = now
     except (tokenize.TokenError, SyntaxError):
@@ -98,40 +102,55 @@ def _is_uint8(node: ast.expr) -> bool:
         (isinstance(node, ast.Constant) and node.value == "uint8")
 
 
-def _pixels(node: ast.expr) -> bool:
-    """An expression that holds a picture's 8-bit pixels: np.asarray(...) or np.array(...) of something."""
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("asarray", "array")
-               for n in ast.walk(node))
+def _pixels(node: ast.expr, pictures: set) -> bool:
+    """np.asarray(picture) or np.array(picture) of a PIL picture: its 8-bit pixels as they are."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr in ("asarray", "array") and bool(node.args) and isinstance(node.args[0], ast.Name) \
+        and node.args[0].id in pictures
 
 
-def _wraps(node: ast.expr) -> bool:
-    """pixels * 1.3, pixels + 40, pixels - 40 with no clip: past 255 (or below 0) 8 bits wrap round."""
-    if not isinstance(node, ast.BinOp) or any(isinstance(n, ast.Attribute) and n.attr == "clip"
-                                              for n in ast.walk(node)):
-        return False
-    number = node.right if isinstance(node.right, ast.Constant) else node.left
+def _wraps(node: ast.expr, pictures: set) -> bool:
+    """pixels * 1.3, pixels + 40, pixels - 40 of a picture's own pixels: past 255 (or below 0) 8 bits wrap round."""
+    if not isinstance(node, ast.BinOp) or not _pixels(node.left, pictures):
+        return False  # 255 - pixels (a mask inverted) stays in 0..255; a number first is not brightening
+    number = node.right
     if not (isinstance(number, ast.Constant) and isinstance(number.value, (int, float))
             and not isinstance(number.value, bool)):
-        return False
-    other = node.left if number is node.right else node.right
-    if not _pixels(other):
         return False
     if isinstance(node.op, ast.Mult):
         return number.value > 1
     return isinstance(node.op, (ast.Add, ast.Sub)) and number.value > 0
 
 
-def _wrapping(tree: ast.Module) -> list[str]:
+def _wrapping(tree: ast.Module, pictures: set) -> list[str]:
     """Unclipped pixel arithmetic turned back into 8 bits: `.astype(np.uint8)` of it, or Image.fromarray of it."""
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
-        if node.func.attr == "astype" and node.args and _is_uint8(node.args[0]) and _wraps(node.func.value):
+        if node.func.attr == "astype" and node.args and _is_uint8(node.args[0]) and _wraps(node.func.value, pictures):
             found.append(ast.unparse(node))
-        elif node.func.attr == "fromarray" and node.args and _wraps(node.args[0]):
+        elif node.func.attr == "fromarray" and node.args and _wraps(node.args[0], pictures):
             found.append(ast.unparse(node))
     return found
+
+
+def _ignores_everything(tree: ast.Module) -> str | None:
+    """warnings.filterwarnings("ignore") or simplefilter("ignore") for every warning, on a line of the cell's own."""
+    for node in tree.body:  # inside `with warnings.catch_warnings():` it ends with the block: left alone
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr in ("filterwarnings", "simplefilter") and call.args
+                and isinstance(call.args[0], ast.Constant) and call.args[0].value == "ignore"):
+            continue
+        named = {k.arg: k.value for k in call.keywords}
+        category = named.get("category", call.args[1] if call.func.attr == "simplefilter" and len(call.args) > 1
+                             else call.args[2] if len(call.args) > 2 else None)
+        if category is None or (isinstance(category, ast.Name) and category.id in ("Warning", "UserWarning")):
+            if "message" not in named and "module" not in named and len(call.args) < 2 + (
+                    call.func.attr == "filterwarnings"):
+                return ast.unparse(call)
+    return None
 
 
 def _pipeline_called(tree: ast.Module, namespace: dict) -> bool:
@@ -153,7 +172,16 @@ def check_cell(source: str, namespace: dict | None = None) -> None:
         tree = ast.parse(source)
     except (SyntaxError, TypeError, ValueError):  # another cell magic, or a real syntax error: Python says that one
         return
-    for call in _thrown_away(tree, namespace or {}):
+    from PIL import Image
+
+    pictures = {name for name, value in (namespace or {}).items() if isinstance(value, Image.Image)}
+    everything = _ignores_everything(tree)
+    if everything:
+        warn_call(f"{everything} hides every warning from here on, the tutorial's checks too (a picture resized or "
+                  "converted, a prompt cut short, a mask that repaints everything would then pass without a word). "
+                  "To quiet only the libraries' notices of coming changes: warnings.filterwarnings('ignore', "
+                  "category=FutureWarning) (and DeprecationWarning).")
+    for call in _thrown_away(tree, pictures):
         name, method = call.split(".")[0], call.split(".")[1].split("(")[0]
         warn_call(f"{call} makes a new picture and leaves {name} as it was, and this line keeps the new one under no "
                   f"name, so it is lost. Keep it: {name} = {name}.{method}(...).")
@@ -169,7 +197,7 @@ def check_cell(source: str, namespace: dict | None = None) -> None:
         warn_call(f"The strings '…{before[-20:]}' '{after[:20]}…' stand side by side, and Python joins them with "
                   f"nothing between: '{left}{right}', so the word '{left}' is lost. End the first with a space or "
                   "', ', or put a comma between the two strings if they are meant as two.")
-    for code in _wrapping(tree):
+    for code in _wrapping(tree, pictures):
         warn_call(f"{code} ends in 8 bits, which wrap round: 260 becomes 4, so the brightest pixels turn dark "
                   "(and below 0, dark ones turn bright). Clip first, e.g. np.clip(np.asarray(picture, np.float32) * "
                   "1.3, 0, 255).astype(np.uint8).")

@@ -106,14 +106,15 @@ def falls_strictly(values) -> bool:
                         "or in the order you mean: falls_strictly(d[k] for k in sorted(d)).")
     if isinstance(values, (set, frozenset)):
         raise TypeError("falls_strictly got a set, which has no order; pass a list or tuple in the order you mean.")
-    used_up = iter(values) is values  # a generator or iterator: read once, then empty
+    once = iter(values) is values  # a generator or iterator: read once, then empty
     values = list(values)
     if len(values) < 2:  # all() of nothing is True: the verdict would hold for any values at all
         raise ValueError(f"falls_strictly got {len(values)} value{'s' if len(values) != 1 else ''}, and it needs two "
                          "or more to say whether they fall. " + (
-                             "A generator is used up once it is read (by list(...), print or a loop), so reading it "
-                             "again gives nothing: make a list and use it twice, dbs = [psnr(...) for ...]."
-                             if used_up and not values else "Pass every value of the series, in order."))
+                             "It got a generator, which gives its values once: if it was read before (by list(...), "
+                             "print or a loop), it is empty now, so make a list and use that twice, dbs = "
+                             "[psnr(...) for ...]; if not, the series it reads is empty." if once and not values
+                             else "Pass every value of the series, in order."))
     return all(b < a for a, b in zip(values, values[1:], strict=False))
 
 

@@ -176,30 +176,42 @@ def _missing_trigger(pipeline, args: dict) -> None:
                   f"or write '{trigger}' into the prompt.")
 
 
-def _one_generator_for_many(args: dict) -> None:
-    """num_images_per_prompt > 1 with one generator: the batch repeats, its pictures are not seed + i."""
+def _one_generator_for_many(pipeline, args: dict) -> None:
+    """A picture of a batch made with one generator, "remade" with seed + i: said at that second call."""
     per, generator = args.get("num_images_per_prompt"), args.get("generator")
-    if isinstance(per, bool) or not isinstance(per, int) or per < 2 or not hasattr(generator, "initial_seed") \
-            or collecting():  # a panel makes the generator itself, and its captions name the seed and picture i/n
+    if collecting():  # a panel makes the generator itself, and its captions name the seed and picture i/n
         return
-    count, seed = pictures_per_call(args) or per, generator.initial_seed()
-    warn_call(f"num_images_per_prompt={per} with one generator: the {count} pictures come back the same whenever the "
-              f"call runs with seed {seed}, but the generator draws the noise of all {count} in one go, so the "
-              f"second picture is not what seed {seed + 1} gives on its own. To make each picture reproducible by "
-              f"itself, pass one generator per picture: generator=[make_generator(seed + i, device) for i in "
-              f"range({count})]; picture i is then the one seed + i gives with num_images_per_prompt=1.")
+    if not hasattr(generator, "initial_seed"):  # a list of generators (one per picture), or none
+        pipeline.__dict__.pop("_tutorial_batch", None)
+        return
+    seed, prompt = generator.initial_seed(), args.get("prompt")
+    prompt = prompt if isinstance(prompt, str) else None
+    if isinstance(per, int) and not isinstance(per, bool) and per >= 2:
+        pipeline.__dict__["_tutorial_batch"] = (seed, pictures_per_call(args) or per, prompt)
+        return
+    first, count, text = pipeline.__dict__.get("_tutorial_batch") or (0, 0, None)
+    if per not in (None, 1) or prompt != text or not 0 < seed - first < count:
+        return
+    i = seed - first  # A1111 numbers a batch's pictures seed, seed + 1, ...; one torch generator does not
+    warn_call(f"seed {seed} does not remake picture {i + 1} of the earlier call with num_images_per_prompt={count} "
+              f"and seed {first}: that call's one generator drew the noise of all {count} pictures in one go, so "
+              f"its picture {i + 1} is not what seed {seed} gives on its own. To get it again, repeat that call and "
+              f"take .images[{i}]; to make each picture of a batch reproducible by itself, pass one generator per "
+              f"picture: generator=[make_generator({first} + i, device) for i in range({count})], and picture i is "
+              f"then what seed {first} + i gives alone.")
 
 
 def _unpadded_embeds(pipeline, args: dict) -> None:
     """SD's prompt_embeds of another length than the 77 tokens (or a multiple, compel's chunks) it pads prompts to."""
-    tokenizer = getattr(pipeline, "tokenizer", None) or getattr(pipeline, "tokenizer_2", None)
+    tokenizer = getattr(pipeline, "tokenizer", None)
     limit = getattr(tokenizer, "model_max_length", None)
+    width = getattr(getattr(getattr(pipeline, "text_encoder", None), "config", None), "hidden_size", None)
     if not type(tokenizer).__name__.startswith("CLIPTokenizer") or not isinstance(limit, int) or limit > 512 \
-            or getattr(pipeline, "tokenizer_3", None) is not None:  # SD3's T5 reads other lengths
-        return
+            or any(getattr(pipeline, n, None) is not None for n in ("tokenizer_2", "tokenizer_3")):
+        return  # SD 1.x/2.x only: SDXL joins two encoders' states, Flux and SD3 read T5's other lengths
     for name in ("prompt_embeds", "negative_prompt_embeds"):
         embeds = args.get(name)
-        if getattr(embeds, "ndim", 0) != 3 or not embeds.shape[1] % limit:
+        if getattr(embeds, "ndim", 0) != 3 or not embeds.shape[1] % limit or embeds.shape[-1] != width:
             continue
         count, text = int(embeds.shape[1]), name.replace("_embeds", "")
         # encode_prompt pads a text negative to prompt_embeds' length (max_length = prompt_embeds.shape[1])
@@ -219,7 +231,7 @@ def check_mixups(pipeline, args: dict) -> None:
                   lambda: _negative_inside(pipeline, args), lambda: _latents_scale(pipeline, args),
                   lambda: _lcm_without_weights(pipeline), lambda: _guidance_below_one(pipeline, args),
                   lambda: _repeated_prompt(args), lambda: _missing_trigger(pipeline, args),
-                  lambda: _one_generator_for_many(args), lambda: _unpadded_embeds(pipeline, args),
+                  lambda: _one_generator_for_many(pipeline, args), lambda: _unpadded_embeds(pipeline, args),
                   lambda: check_half_size(pipeline, args), lambda: check_size_order(pipeline, args)):
         try:
             check()

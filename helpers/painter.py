@@ -12,7 +12,7 @@ What the browser sends in `mask_png`, after each stroke and after clear or inver
 picture, the painted layer's alpha written as grey (white where painted, grey on the antialiased edges, black
 elsewhere). `mask` reads any PNG as if laid on black and thresholds it at 50%, as the inpainting pipelines do.
 
-A painter made while an earlier one holds strokes (its cell run again) keeps those strokes in `earlier` and says
+A painter made in place of one that holds strokes (its cell run again) keeps those strokes in `earlier` and says
 how to bring them back (helpers.painter_kept). set_mask, clear, invert and on_change return the painter, so that
 painter = MaskPainter(photo).set_mask(mask) keeps the painter and shows it.
 """
@@ -155,7 +155,8 @@ class MaskPainter(anywidget.AnyWidget):
         if mask is not None:  # MaskPainter(photo, mask=box_mask): start from it, as painter.set_mask(mask) does
             self.set_mask(mask)
         # a painter cell run again drops the old painter and its strokes: keep them, and say how to get them back
-        kept = painter_kept.keep([old.mask for old in painter_kept.open_painters(but=self) if old._holds_strokes()])
+        kept = painter_kept.keep([old.mask for old in painter_kept.replaced_by_this_cell(but=self)
+                                  if old._holds_strokes()])
         self._number = painter_kept.register(self)
         if kept:
             self._say_kept(kept[-1])

@@ -2,7 +2,8 @@
 
 A painter cell run again (to change the brush, say) makes a new painter, and the strokes live only in the old one:
 in the browser and in its mask_png. As a re-run panel keeps its unsaved pictures (helpers.panel.earlier), a new
-painter keeps the painted mask of each open painter made before it, in `earlier`, and says so (helpers.painter).
+painter keeps the painted mask of the painter its cell replaces (`painter = MaskPainter(...)` while `painter` holds
+one with strokes), in `earlier`, and says so (helpers.painter). A second painter beside the first replaces nothing.
 
 A mask read from a painter (painter.mask) is a copy of that moment, marked in its info; a check that finds it all
 black says why with `why_all_black`, whether the call check (helpers.checks.check_mask) or the panel's fixed=
@@ -12,6 +13,7 @@ black says why with `why_all_black`, whether the call check (helpers.checks.chec
 from __future__ import annotations
 
 import itertools
+import re
 import weakref
 
 import numpy as np
@@ -38,6 +40,24 @@ def open_painters(but=None) -> list:
             _MADE.remove(entry)
         elif painter is not but and getattr(painter, "comm", None) is not None:  # closed: put away by the learner
             found.append(painter)
+    return found
+
+
+def replaced_by_this_cell(but=None) -> list:
+    """The painters that the running cell's `name = MaskPainter(...)` lines are about to replace (ch. 5)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return []
+    shell = get_ipython()
+    namespace = getattr(shell, "user_ns", None) or {}
+    history = namespace.get("_ih") or [""]  # IPython stores a cell's text before running it: the last is this one
+    names = re.findall(r"^\s*([A-Za-z_]\w*)\s*=\s*(?:[\w.]+\.)?MaskPainter\(", str(history[-1]), re.MULTILINE)
+    found = []
+    for name in names:
+        old = namespace.get(name)
+        if old is not but and type(old).__name__ == "MaskPainter" and all(old is not f for f in found):
+            found.append(old)
     return found
 
 

@@ -252,11 +252,12 @@ class Panel:
             seconds = time.perf_counter() - start
             labels = {e.name: e.label for e in self.extras if e.label}
             images = list(output.images)
-            note = ""
+            note, first = "", None
             for i, image in reversed(list(enumerate(images))):  # every picture of the call, the first on top
                 params = p if len(images) == 1 else {**p, "picture": f"{i + 1}/{len(images)}"}
-                note = self._show(Result(image, params, seconds, caption_for(params, seconds, labels))) or note
-            self._outcome = self.results[0]
+                first = Result(image, params, seconds, caption_for(params, seconds, labels))
+                note = self._show(first) or note
+            self._outcome = first  # not results[0]: the learner may empty that list while this thread runs
             self.status.value = _("done in {seconds:.2f} s").format(seconds=seconds) + _html(note) + "".join(
                 f"<br><span style='color:#a60'>⚠ {_html(w)}</span>" for w in said)
         except _Stopped:

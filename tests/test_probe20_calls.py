@@ -58,27 +58,33 @@ def test_height_without_width_is_said_with_both_sizes(pipes):
         assert said(lambda c=cls: check_half_size(c.__new__(c), {"height": 64})) == ""
 
 
-def test_one_generator_for_a_batch_and_one_per_picture(pipes):
+def test_a_batch_picture_remade_with_seed_plus_i_is_said_then_not_before(pipes):
     img2img = pipes["img2img"]
     run = {"image": START, "strength": 1.0, "num_inference_steps": 2}
     batch = []
     words = said(lambda: batch.extend(img2img("a castle", num_images_per_prompt=3, generator=make_generator(0, "cpu"),
                                               **run).images), only_call_warnings=True)
-    assert "num_images_per_prompt=3 with one generator" in words and "not what seed 1 gives" in words
-    assert "generator=[make_generator(seed + i, device) for i in range(3)]" in words
-    alone = [img2img("a castle", generator=make_generator(i, "cpu"), **run).images[0] for i in range(3)]
+    assert "seed" not in words  # diffusers' own idiom, one generator for a batch, is right as it stands
+    alone = []
+    words = said(lambda: alone.extend(img2img("a castle", generator=make_generator(i, "cpu"), **run).images[0]
+                                      for i in range(3)), only_call_warnings=True)
+    assert "seed 1 does not remake picture 2" in words and "take .images[1]" in words
+    assert "generator=[make_generator(0 + i, device) for i in range(3)]" in words
     assert _diff(batch[1], alone[1]) > 20  # what the warning says
+    assert said(lambda: img2img("a dog", generator=make_generator(1, "cpu"), **run), True) == ""  # another prompt
     each = []
     words = said(lambda: each.extend(img2img("a castle", num_images_per_prompt=3, **run, generator=[
         make_generator(0 + i, "cpu") for i in range(3)]).images), only_call_warnings=True)
     assert words == ""
     assert all(_diff(each[i], alone[i]) <= 2 for i in range(3))  # the fix: picture i is seed i's picture
+    img2img.__dict__.pop("_tutorial_said", None)
+    assert said(lambda: img2img("a castle", generator=make_generator(1, "cpu"), **run), True) == ""  # a list: right
     from helpers.callwarning import collect_warnings
 
-    img2img.__dict__.pop("_tutorial_said", None)
+    img2img("a castle", num_images_per_prompt=2, generator=make_generator(0, "cpu"), **run)
     with collect_warnings() as status:  # a panel's run: it makes the generator, its captions say picture i/n
-        img2img("a castle", num_images_per_prompt=2, generator=make_generator(0, "cpu"), **run)
-    assert not [w for w in status if "one generator" in w]
+        img2img("a castle", generator=make_generator(1, "cpu"), **run)
+    assert not [w for w in status if "does not remake" in w]
 
 
 def test_prompt_embeds_not_padded_to_77_tokens(pipes, compel):
@@ -98,6 +104,15 @@ def test_prompt_embeds_not_padded_to_77_tokens(pipes, compel):
                 only_call_warnings=True) == ""
     text = t2i(PROMPT, generator=make_generator(3, "cpu"), **run).images[0]
     assert _diff(out[0].images[0], text) <= 1  # the fix gives what prompt= gives
+    from types import SimpleNamespace
+
+    from helpers.mixups import check_mixups
+
+    sdxl_like = SimpleNamespace(tokenizer=tokenizer, tokenizer_2=tokenizer, text_encoder=encoder)
+    assert said(lambda: check_mixups(sdxl_like, {"prompt_embeds": short}), True) == ""  # two encoders: not SD's fix
+    t5_wide = torch.zeros(1, 512, encoder.config.hidden_size + 8)  # Flux's T5 states: another width, another length
+    assert said(lambda: check_mixups(SimpleNamespace(tokenizer=tokenizer, text_encoder=encoder),
+                                     {"prompt_embeds": t5_wide}), True) == ""
     # compel's chunks of 77 (a long prompt kept whole) say nothing
     from compel import Compel
 

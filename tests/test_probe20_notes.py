@@ -39,43 +39,62 @@ def test_a_cells_own_code_strings_joined_mid_word_timing_magics_and_8_bit_wrap()
     assert "wrap round" in said(lambda: check_cell("b = Image.fromarray(np.asarray(photo) + 40)", notes))
     fix = "b = Image.fromarray(np.clip(np.asarray(photo, np.float32) * 1.3, 0, 255).astype(np.uint8))"
     assert said(lambda: check_cell(fix, notes)) == ""
+    mask = {"mask": PHOTO.convert("L"), "depth": np.zeros((4, 4)), "np": np, "photo": PHOTO}
+    for right in ("inverted = Image.fromarray(255 - np.array(mask))",  # a mask inverted: stays in 0..255
+                  "d = (np.array(depth) * 255).astype(np.uint8)",  # a 0..1 map: not a picture's pixels
+                  "b = (np.asarray(photo, dtype=float) * 0.5 + 10).astype(np.uint8)",  # darker: no wrap
+                  "b = (np.asarray(photo) / 255 * 1.0 * 255).astype(np.uint8)"):
+        assert said(lambda r=right: check_cell(r, mask)) == "", right
+    assert said(lambda: check_cell('prompt = ("一只猫" "坐在窗台上")', notes)) == ""  # Chinese joins with no space
     bright = np.asarray(PHOTO.point(lambda v: 230))
     assert (np.clip(bright.astype(np.float32) * 1.3, 0, 255).astype(np.uint8) == 255).all()  # the fix: no wrap
 
 
 def test_no_chapter_cell_sets_off_the_cell_checks():
+    import ast
+
     from helpers.cellcheck import check_cell
 
     root = Path(__file__).resolve().parents[1] / "notebooks"
     for path in sorted([*root.glob("*.ipynb"), *root.glob("zh/*.ipynb")]):
-        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] == "code":
-                assert said(lambda c=cell: check_cell("".join(c["source"]), {})) == "", (path.name, cell["source"])
+        cells = ["".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                 if c["cell_type"] == "code"]
+        names = {"np": np, "pipeline": None}  # every name the chapter binds, as a picture: the strictest reading
+        for source in cells:
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            names.update({t.id: PHOTO for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                          for t in n.targets if isinstance(t, ast.Name)})
+        for source in cells:
+            assert said(lambda c=source, n=names: check_cell(c, n)) == "", (path.name, source)
 
 
-def test_filterwarnings_ignore_does_not_swallow_the_checks_for_good(monkeypatch):
-    from helpers import callwarning
-    from helpers.callwarning import CallWarning, hidden_by_blanket_filter, said_once_for, warn_call
+def test_filterwarnings_ignore_is_said_before_it_hides_the_checks_and_a_hidden_warning_comes_later():
+    from helpers.callwarning import CallWarning, ignored_now, said_once_for, warn_call
+    from helpers.cellcheck import check_cell
 
-    monkeypatch.setattr(callwarning, "_HIDDEN_SAID", [])  # the note comes once per process: as in a fresh kernel
+    words = said(lambda: check_cell("import warnings\nwarnings.filterwarnings('ignore')", {}))
+    assert "hides every warning from here on, the tutorial's checks too" in words
+    assert "warnings.filterwarnings('ignore', category=FutureWarning)" in words
+    for quiet in ("warnings.filterwarnings('ignore', category=FutureWarning)",  # the narrow habit: nothing to say
+                  "with warnings.catch_warnings():\n    warnings.simplefilter('ignore')\n    x = 1",  # its own block
+                  "warnings.filterwarnings('ignore', message='.*local_dir.*')"):
+        assert said(lambda q=quiet: check_cell(q, {})) == "", quiet
     owner = type("Pipe", (), {})()
     with warnings.catch_warnings(record=True) as caught:
         warnings.resetwarnings()
-        warnings.filterwarnings("ignore")  # a notebook's first line, meant for the libraries' FutureWarnings
-        assert hidden_by_blanket_filter(CallWarning, "x")
+        warnings.filterwarnings("ignore")  # the notebook's first line
+        assert ignored_now(CallWarning, "x")
         with said_once_for(owner):
             warn_call("mask_image is mostly white")
-    assert len(caught) == 1 and "filterwarnings('ignore') is on" in str(caught[0].message)
-    assert "category=FutureWarning" in str(caught[0].message)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.resetwarnings()
-        warnings.filterwarnings("ignore", category=CallWarning)  # asked for by name: respected
-        warn_call("another message")
-        warnings.filterwarnings("ignore", category=FutureWarning)  # the narrow habit: the checks still speak
-        assert not hidden_by_blanket_filter(CallWarning, "x")
-        warnings.filterwarnings("ignore", category=UserWarning)  # CallWarnings are UserWarnings: asked for, kept
-        assert not hidden_by_blanket_filter(CallWarning, "x")
-    assert caught == []
+        assert caught == []  # the filter is the learner's: respected
+        warnings.resetwarnings()  # the line taken out, the cell run again: the warning is said now
+        assert not ignored_now(CallWarning, "x")
+        with said_once_for(owner):
+            warn_call("mask_image is mostly white")
+    assert [str(w.message) for w in caught] == ["mask_image is mostly white"]
 
 
 def test_falls_strictly_refuses_a_used_up_generator():
@@ -84,7 +103,7 @@ def test_falls_strictly_refuses_a_used_up_generator():
     dbs = (v for v in (11.7, 15.0, 17.9))
     print(list(dbs))
     err = raised(lambda: falls_strictly(dbs))
-    assert isinstance(err, ValueError) and "got 0 values" in str(err) and "used up" in str(err)
+    assert isinstance(err, ValueError) and "got 0 values" in str(err) and "if it was read before" in str(err)
     dbs = [11.7, 15.0, 17.9]
     assert falls_strictly(dbs) is False and falls_strictly(reversed(dbs)) is True  # the fix: a list, read twice
     assert "two or more" in str(raised(lambda: falls_strictly([3.0])))
@@ -151,6 +170,11 @@ def test_load_attn_procs_with_a_lora_file_or_a_path_that_is_not_there(pipes, tmp
     assert "only Custom Diffusion weights" in what and "pipeline.load_lora_weights(" in fix and "peft" in fix
     what, fix = noted(lambda: unet.load_attn_procs(str(tmp_path / "old_lroa.safetensors")))
     assert "old_lroa.safetensors does not exist" in what and "twins" not in what + fix
+    hub = "latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors"  # a repo and a file, joined
+    what, fix = noted(lambda: unet.load_attn_procs(hub))
+    assert "joins a Hub repo id (latent-consistency/lcm-lora-sdv1-5)" in what
+    assert "load_attn_procs('latent-consistency/lcm-lora-sdv1-5', weight_name='pytorch_lora_weights.safetensors')" \
+        in fix
 
 
 def test_make_generator_takes_numpy_integers_as_the_panel_does():

@@ -52,6 +52,22 @@ def shown(value) -> str:
     return DisplayFormatter().format(value)[0]["text/plain"]
 
 
+@pytest.fixture
+def cell(monkeypatch):
+    """Run code as a notebook cell would, in a stand-in shell: IPython stores the cell's text before it runs."""
+    import IPython
+
+    shell = type("Shell", (), {"user_ns": {"MaskPainter": MaskPainter, "START": START, "BOX": BOX, "Image": Image}})()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+
+    def run(code: str):
+        shell.user_ns.setdefault("_ih", [""]).append(code)
+        exec(code, shell.user_ns)  # noqa: S102 - the test's own cell text
+        return shell.user_ns
+
+    return run
+
+
 def stroke(painter, box=(10, 10, 30, 40)):
     """What painter.js sends after a stroke: the painted alpha as grey, opaque, as a memoryview."""
     grey = np.asarray(make_mask(painter.size, box=box))
@@ -179,11 +195,11 @@ def test_a_painter_mask_read_before_painting_is_said_at_the_call_and_its_fix_wor
 
 # ---------------------------------------------------------------- K5: the painter cell run again
 
-def test_a_painter_made_again_keeps_the_strokes_of_the_one_before_and_says_how_to_get_them_back(pipes, capsys):
-    first = MaskPainter(START, brush=12)
+def test_a_painter_made_again_keeps_the_strokes_of_the_one_before_and_says_how_to_get_them_back(pipes, capsys, cell):
+    first = cell("painter = MaskPainter(START, brush=12)")["painter"]
     stroke(first)
     strokes = first.mask
-    painter = MaskPainter(START, brush=20)  # the cell run again, to change the brush
+    painter = cell("painter = MaskPainter(START, brush=20)")["painter"]  # the cell run again, to change the brush
     line = ("the painter made before held a painted mask (14.6 % painted), kept in helpers.painter.earlier[0] "
             "(newest first, at most 5): painter.set_mask(helpers.painter.earlier[0]) brings it back; to change only "
             "the brush, painter.brush = 20")
@@ -200,27 +216,28 @@ def test_a_painter_made_again_keeps_the_strokes_of_the_one_before_and_says_how_t
     js = Path(helpers.painter.__file__).with_name("painter.js").read_text()
     assert 'model.on("change:brush change:eraser", showTools)' in js and "slider.max = Math.max(" in js
     assert "change:note" in js and "tutorial-mask-note" in js
-    MaskPainter(START)  # a third painter: the same strokes are not kept twice
+    stroke(painter)
+    cell("painter = MaskPainter(START)")  # run again: the same strokes are not kept twice
     assert len(helpers.painter.earlier) == 1
 
 
-def test_a_painter_whose_mask_came_only_from_python_keeps_nothing_and_says_nothing(capsys):
-    chapter = MaskPainter(START, brush=40)
-    chapter.set_mask(BOX)  # the chapter's cell: start from the book's mask
-    again = MaskPainter(START, brush=40)  # that cell run again: nothing painted by hand is lost
-    assert again.note == "" and capsys.readouterr().out == "" and helpers.painter.earlier == []
-    closed = MaskPainter(START)
-    stroke(closed)
-    closed.close()  # put away by the learner
-    assert MaskPainter(START).note == ""
+def test_a_painter_whose_mask_came_only_from_python_or_that_stays_keeps_nothing_and_says_nothing(capsys, cell):
+    chapter_cell = "painter = MaskPainter(START, brush=40)\npainter.set_mask(BOX)"  # the chapter's: the book's mask
+    first = cell(chapter_cell)["painter"]
+    again = cell(chapter_cell)["painter"]
+    assert again is not first and again.note == "" and capsys.readouterr().out == "" and helpers.painter.earlier == []
+    stroke(again)
+    beside = cell("second = MaskPainter(START)")["second"]  # a second painter beside it: nothing is replaced
+    assert beside.note == "" and capsys.readouterr().out == "" and helpers.painter.earlier == []
+    assert MaskPainter(START).note == ""  # made outside a cell (a script): replaces nothing
 
 
-def test_the_kept_strokes_are_said_in_the_chapter_s_language_and_for_another_picture(capsys):
-    other = MaskPainter(Image.new("RGB", (32, 48)), brush=8)
+def test_the_kept_strokes_are_said_in_the_chapter_s_language_and_for_another_picture(capsys, cell):
+    other = cell("painter = MaskPainter(Image.new('RGB', (32, 48)), brush=8)")["painter"]
     stroke(other, box=(0, 0, 16, 24))
     try:
         set_language("zh")
-        painter = MaskPainter(START, brush=12)
+        painter = cell("painter = MaskPainter(START, brush=12)")["painter"]  # the cell edited to another picture
     finally:
         set_language("en")
     assert painter.note.startswith("之前创建的 MaskPainter 上有一幅 32x48 图像上画好的遮罩（已画 25.0 %）")
@@ -230,3 +247,18 @@ def test_the_kept_strokes_are_said_in_the_chapter_s_language_and_for_another_pic
     assert "MaskPainter(that picture, mask=helpers.painter.earlier[0]) brings it back" in out
     restored = MaskPainter(Image.new("RGB", (32, 48)), mask=helpers.painter.earlier[0])  # that fix, as said
     assert restored.painted == 0.25
+
+
+def test_results_emptied_while_a_run_shows_its_picture_still_ends_done(pipes):
+    panel = small_panel(pipes)
+    show = panel._show
+
+    def show_then_clear(result):  # the learner's results.clear() lands between the picture and the run's end
+        note = show(result)
+        panel.results.clear()
+        return note
+
+    panel._show = show_then_clear
+    made = panel.generate(wait=True)
+    assert made is not None and made.image.size == (64, 64)
+    assert panel.status.value.startswith("done in")

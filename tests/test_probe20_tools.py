@@ -123,18 +123,32 @@ def test_execute_keeps_the_learners_outputs_before_replacing_them(tmp_path, caps
             f"(3 pictures) were replaced; the notebook as it was is kept at {kept[0]}") in capsys.readouterr().out
 
 
-def test_the_projects_chapters_are_cleaned_without_copies(tmp_path, capsys, monkeypatch):
+def test_a_tracked_chapters_text_outputs_go_without_a_copy_and_any_pictures_with_one(tmp_path, capsys, monkeypatch):
+    import subprocess
+
     monkeypatch.setattr(nbclean, "PROJECT_ROOT", tmp_path)
     (tmp_path / "notebooks" / "zh").mkdir(parents=True)
     chapters = [tmp_path / "notebooks" / "06_x.ipynb", tmp_path / "notebooks" / "zh" / "06_x.ipynb"]
     for path in chapters:
-        nbformat.write(_run_notebook(2), path)
-    assert nbclean.main([str(p) for p in chapters]) == 0
-    out = capsys.readouterr().out
-    assert out.count("cleaned 06_x.ipynb: removed 2 pictures (the text outputs stay); no copy kept: it is a chapter "
-                     "of this project, and running it again makes them again") == 2
-    assert sorted(p.name for p in tmp_path.rglob("*.ipynb")) == ["06_x.ipynb", "06_x.ipynb"]
-    assert all(_pictures(p) == 0 for p in chapters)
+        nbformat.write(_run_notebook(0), path)  # committed as chapters are: text outputs, no pictures
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "notebooks"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "chapters"], cwd=tmp_path, check=True)
+    mine = tmp_path / "notebooks" / "07_my_experiments.ipynb"  # a chapter's name, but the learner's own file
+    nbformat.write(_run_notebook(0), mine)
+    assert [nbclean.project_chapter(p) for p in (*chapters, mine)] == [True, True, False]
+    monkeypatch.setattr(nbclean, "execute", lambda p, timeout: _run_notebook(1))  # a twins run, without a kernel
+    assert nbclean.main(["--execute", *map(str, chapters)]) == 0  # the maintainer's run: made again, no copies
+    assert sorted(p.name for p in tmp_path.rglob("*.ipynb")) == ["06_x.ipynb", "06_x.ipynb", "07_my_experiments.ipynb"]
+    assert nbclean.main(["--execute", str(mine)]) == 0  # the learner's text outputs: kept
+    assert len(list((tmp_path / "notebooks").glob("before-clean-*-07_my_experiments.ipynb"))) == 1
+    nbformat.write(_run_notebook(2), chapters[0])  # a chapter run in Jupyter: its pictures are someone's run
+    assert nbclean.main([str(chapters[0])]) == 0
+    kept = list((tmp_path / "notebooks").glob("before-clean-*-06_x.ipynb"))
+    assert len(kept) == 1 and _pictures(kept[0]) == 2 and _pictures(chapters[0]) == 0
+    assert "cleaned 06_x.ipynb: removed 2 pictures (the text outputs stay); the notebook as it was is kept at" \
+        in capsys.readouterr().out
 
 
 def test_which_notebooks_are_the_projects_chapters():
@@ -143,4 +157,11 @@ def test_which_notebooks_are_the_projects_chapters():
     assert nbclean.project_chapter(root / "zh" / "05_inpainting.ipynb")
     assert not nbclean.project_chapter(root / "01_guidance_scale-Copy1.ipynb")  # Jupyter's Duplicate: a learner's
     assert not nbclean.project_chapter(root / "my_run.ipynb")
+    assert not nbclean.project_chapter(root / "06_my_experiments.ipynb")  # not in git: a learner's
     assert not nbclean.project_chapter(root.parent / "build" / "01_guidance_scale.ipynb")
+
+
+def test_a_size_off_the_8_pixel_grid_is_refused_before_anything_loads(capsys):
+    assert "100 is not a multiple of 8, and the VAE works on 8-pixel blocks: --size 96 or --size 104" in refused(
+        ["--size", "100"], capsys)
+    assert "--size is one side of the tiles in pixels, a multiple of 8" in refused(["--size", "0"], capsys)

@@ -4,9 +4,10 @@
     python -m tools.nbclean --execute notebooks/06_name.ipynb  # run it top to bottom on the twins, then clean
 
 The committed outputs are the twins' (nbval compares them in CI), so --execute always runs on the twins.
-It says how many pictures it removed. A chapter of this project (NN_name.ipynb in notebooks/ or notebooks/zh/)
-is cleaned in place: running it again makes its pictures again. Any other notebook is a learner's own work: before
-its pictures (or, with --execute, its outputs) go, it is kept as it was beside it, as name.before-clean-<date>.ipynb.
+It says how many pictures it removed. Before pictures go, the notebook is kept as it was beside it, as
+name.before-clean-<date>.ipynb: the committed chapters hold none, so a picture there is a run someone made. With
+--execute the text outputs are replaced too, and kept the same way, except those of a chapter this checkout tracks
+(NN_name.ipynb in notebooks/ or notebooks/zh/, in git), which running it makes again.
 """
 
 from __future__ import annotations
@@ -49,12 +50,22 @@ def clean(nb):
 
 
 def project_chapter(path: Path) -> bool:
-    """True for a chapter of this project: NN_name.ipynb in notebooks/ or notebooks/zh/, no copy (maintainer tool)."""
+    """True for a chapter of this project: NN_name.ipynb in notebooks/ or notebooks/zh/, in git (maintainer tool).
+
+    A learner's 06_my_experiments.ipynb beside the chapters has the name but not the history: it is not one."""
     import fnmatch
+    import subprocess
 
     path = Path(path).resolve()
     folders = {(PROJECT_ROOT / "notebooks").resolve(), (PROJECT_ROOT / "notebooks" / "zh").resolve()}
-    return path.parent in folders and fnmatch.fnmatch(path.name, "[0-9][0-9]_*.ipynb") and not is_copy(path)
+    if path.parent not in folders or not fnmatch.fnmatch(path.name, "[0-9][0-9]_*.ipynb") or is_copy(path):
+        return False
+    try:
+        listed = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=PROJECT_ROOT,
+                                capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False  # no git: nothing proves it is the project's, so it is kept like a learner's
+    return listed.returncode == 0
 
 
 def count_outputs(nb) -> tuple[int, int, int]:
@@ -104,8 +115,8 @@ def execute(path: Path, timeout: int = 600) -> nbformat.NotebookNode:
 def main(argv=None) -> int:
     """Clean the given notebooks in place, after running them on the twins with --execute (maintainer tool).
 
-    A learner's own notebook (not a chapter of this project) is kept as it was beside it before anything it made
-    goes; every notebook's line says how many pictures were removed."""
+    A notebook is kept as it was beside it before pictures (or a learner's outputs) go; every notebook's line says
+    how many pictures were removed and where the copy is."""
     parser = argparse.ArgumentParser(prog="python -m tools.nbclean", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--execute", action="store_true", help="run each notebook on the twins first")
@@ -122,8 +133,10 @@ def main(argv=None) -> int:
             return 1
         outputs, pictures, widgets = count_outputs(before)
         _, made, made_widgets = count_outputs(nb)  # what clean removes from the notebook written
-        lost = outputs if args.execute else pictures + widgets  # what the learner made that would go
-        copy = keep_copy(path, "before-clean") if lost and not project_chapter(path) else None
+        # what would go that no one can make again: pictures always (the committed chapters hold none), and with
+        # --execute every output, except a tracked chapter's text outputs, which its run makes again
+        lost = outputs if args.execute and not project_chapter(path) else pictures + widgets
+        copy = keep_copy(path, "before-clean") if lost else None
         write_atomic(path, lambda f, nb=nb: nbformat.write(clean(nb), f))  # a kill mid-write leaves the old file
         if args.execute:
             said = (f"ran and cleaned {path.name} on the twins: removed the run's {_what(made, made_widgets)}; "
@@ -134,8 +147,6 @@ def main(argv=None) -> int:
                 " (the text outputs stay)" if lost else " (it had none)")
         if copy is not None:
             said += f"; the notebook as it was is kept at {_kept_at(copy)}"
-        elif lost:
-            said += "; no copy kept: it is a chapter of this project, and running it again makes them again"
         print(said)
     return 0
 

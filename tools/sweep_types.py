@@ -71,7 +71,7 @@ def size_arg(text: str) -> int:
     import re
 
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         pair = re.fullmatch(r"\s*(\d+)\s*[xX×*,:/]\s*(\d+)\s*", text)
         if pair is None:
@@ -84,6 +84,14 @@ def size_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} gives two different sides, but the grid's tiles are square and "
                                          f"--size is their one side in pixels: --size {width} or --size {height} "
                                          "(for another shape, call run_sweep from Python)") from None
+    if value < 8:  # refused here, before anything loads, with the option's own spelling
+        raise argparse.ArgumentTypeError(f"{value} is too small: --size is one side of the tiles in pixels, a "
+                                         "multiple of 8 such as 64 or 256")
+    if value % 8:
+        lower = value - value % 8
+        raise argparse.ArgumentTypeError(f"{value} is not a multiple of 8, and the VAE works on 8-pixel blocks: "
+                                         f"--size {lower} or --size {lower + 8}")
+    return value
 
 
 def positive_arg(text: str) -> int:
