@@ -102,6 +102,11 @@ def check_compel_text(compel, text) -> None:
         plain = text.translate(str.maketrans("（）＋－", "()+-"))
         warn_call(f"this prompt writes compel's syntax with full-width {wide.group(0)!r}; compel reads only the "
                   f"plain ( ) + - of an English keyboard, so it sees plain words at weight 1.0. Write: {plain!r}.")
+    from helpers.promptslips import editing, full_width, percent_weight
+
+    for said in (None if wide else full_width(text), editing(text), percent_weight(text)):
+        if said:
+            warn_call(said)
     from helpers.callcheck import CJK, CJK_ADVICE
 
     if CJK.search(text):

@@ -14,7 +14,14 @@ import inspect
 import re
 
 from helpers.callwarning import warn_call as _warn
-from helpers.schedulercheck import check_combined_scheduler, check_eta, check_preset_timesteps, check_scheduler
+from helpers.promptslips import check_prompt_slips
+from helpers.schedulercheck import (
+    check_combined_scheduler,
+    check_eta,
+    check_preset_timesteps,
+    check_scheduler,
+    check_setting_attributes,
+)
 
 # compel's weighting: word++ / word-- , (words)1.3 , .and( / .blend( ; A1111's (word:1.3) is read by neither
 COMPEL = re.compile(r"\b\w+[+-]{1,3}(?=\s|,|$)|\([^()]+\)\d*\.?\d+|\.(and|blend)\(")
@@ -278,8 +285,10 @@ def check_ignored(pipeline, args: dict, defaults: dict | None = None) -> None:
     check_combined_scheduler(pipeline)
     check_preset_timesteps(pipeline, args, args.get("num_inference_steps", (defaults or {}).get("num_inference_steps")))
     check_scheduler(pipeline)
+    check_setting_attributes(pipeline)
     check_eta(pipeline, args)
     check_weighting(args)
+    check_prompt_slips(pipeline, args)
     check_loaded_tokens(pipeline, args)
     _negation(args)
     _negative_embeds(args)

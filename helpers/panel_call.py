@@ -34,8 +34,10 @@ def call_kwargs(panel, p: dict, on_step, on_old_step) -> dict:
                                   "guidance_scale": p["guidance_scale"]})
     if not panel.own_encode:  # the default encoder reads `word++` as words, like a plain prompt string
         from helpers.ignored import check_weighting
+        from helpers.promptslips import check_prompt_slips
 
         check_weighting({"prompt": p["prompt"], "negative_prompt": p["negative_prompt"]})
+        check_prompt_slips(panel.pipeline, {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"]})
     if panel.encode is None:
         kwargs["prompt"] = p["prompt"]
         if p["negative_prompt"]:

@@ -106,6 +106,36 @@ def check_scheduler(pipeline) -> None:
               "now holds the wrong betas too, once you have swapped).")
 
 
+_OWN_ATTRIBUTES: dict = {}  # scheduler class -> the config names its __init__ also keeps as attributes
+
+
+def check_setting_attributes(pipeline) -> None:
+    """Say a scheduler setting set as a plain attribute, which the scheduler never reads (ch. 1–5).
+
+    `pipeline.scheduler.timestep_spacing = "trailing"` makes a new attribute; the scheduler reads its config, where
+    the setting is as it was. Settings a scheduler class keeps as attributes itself (Euler's use_karras_sigmas) are
+    left alone."""
+    scheduler = getattr(pipeline, "scheduler", None)
+    config = getattr(scheduler, "config", None)
+    if config is None or not hasattr(scheduler, "set_timesteps"):
+        return
+    cls = type(scheduler)
+    if cls not in _OWN_ATTRIBUTES:
+        try:
+            _OWN_ATTRIBUTES[cls] = set(vars(cls.from_config(config)))
+        except Exception:  # noqa: BLE001 - a scheduler that cannot be made again: nothing to compare
+            _OWN_ATTRIBUTES[cls] = None
+    own = _OWN_ATTRIBUTES[cls]
+    if own is None:
+        return
+    for key, value in vars(scheduler).items():
+        if key in config and key not in own and not key.startswith("_") and value != config[key]:
+            _warn(f"pipeline.scheduler.{key} = {value!r} made a plain attribute, and {cls.__name__} reads its "
+                  f"settings from pipeline.scheduler.config, where {key} is still {config[key]!r}. Make the "
+                  f"scheduler with the setting: pipeline.scheduler = {cls.__name__}.from_config("
+                  f"pipeline.scheduler.config, {key}={value!r}).")
+
+
 def check_eta(pipeline, args: dict) -> None:
     """Say once an eta= that the pipeline's scheduler has no use for (ch. 1–5)."""
     eta = args.get("eta")
