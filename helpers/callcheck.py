@@ -11,7 +11,6 @@ callback wrapped to say the keys it returns that the pipeline never reads (helpe
 from __future__ import annotations
 
 import numbers
-import re
 from collections import OrderedDict
 
 from PIL import Image
@@ -24,11 +23,11 @@ from helpers.ignored import check_ignored
 from helpers.imagecheck import check_images, check_sizes, native_side, scale_factor
 from helpers.libgaps import check_library_gaps
 from helpers.mixups import check_mixups
+from helpers.promptslips import CJK
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 CJK_ADVICE = ("This checkpoint's CLIP text encoder was trained on English captions, so it reads them as rare byte "
               "pieces and the picture will hardly follow them. Write the prompt in English.")
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # ideographs, kana, hangul
 
 
 def _warn(message: str) -> None:

@@ -13,6 +13,7 @@ import re
 
 from helpers.callwarning import warn_call
 
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # ideographs, kana, hangul
 FULL_WIDTH = re.compile(r"[，、。：；！？（）「」『』【】《》“”‘’\u3000]")
 PLAIN = str.maketrans({"，": ", ", "、": ", ", "。": ". ", "：": ": ", "；": "; ", "！": "! ", "？": "? ",
                        "（": "(", "）": ")", "\u3000": " "})
@@ -26,8 +27,6 @@ NEGATIVE_EMBEDDINGS = ("EasyNegative", "EasyNegativeV2", "badhandv4", "bad-hands
 
 def full_width(text: str) -> str | None:
     """A warning for a Chinese keyboard's punctuation in an otherwise English prompt, or None (ch. 1–5)."""
-    from helpers.callcheck import CJK
-
     found = FULL_WIDTH.search(text)
     if not found or CJK.search(text):  # Chinese words too: the Chinese-text warning says what matters
         return None
