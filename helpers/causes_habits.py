@@ -173,10 +173,26 @@ def lora_by_attn_procs(exc: BaseException, facts: CallFacts | None) -> tuple[str
     if "load_attn_procs" not in failing_line(exc) and not any(
             "load_attn_procs" in (tb.name or "") for tb in traceback.extract_tb(exc.__traceback__)):
         return None
-    return ("unet.load_attn_procs loads only Custom Diffusion weights in diffusers 0.42; older tutorials loaded LoRA "
-            "files with it, and this file is not Custom Diffusion.",
-            "load a LoRA through the pipeline: pipeline.load_lora_weights('path/to/file.safetensors') (it needs the "
-            "peft package: %pip install peft).")
+    what = ("unet.load_attn_procs loads only Custom Diffusion weights in diffusers 0.42; older tutorials loaded LoRA "
+            "files with it, and this file is not Custom Diffusion.")
+    path = next((f.get("pretrained_model_name_or_path_or_dict") for f in _frames_locals(exc)
+                 if isinstance(f.get("pretrained_model_name_or_path_or_dict"), str)), None)
+    keys = []
+    try:
+        from safetensors import safe_open
+
+        with safe_open(path, "pt") as opened:
+            keys = list(opened.keys())
+    except Exception:  # noqa: BLE001 - not a safetensors file, or not there: the general advice stands
+        keys = []
+    if keys and not any(k.startswith(("unet.", "text_encoder")) for k in keys) and any("_lora." in k for k in keys):
+        # saved by unet.save_attn_procs: load_lora_weights keeps only keys under unet., so it would load nothing
+        return (what + " Its keys (such as " + repr(keys[0]) + ") are the UNet's alone, as unet.save_attn_procs "
+                "wrote them, with no 'unet.' in front, and load_lora_weights loads only keys that have it.",
+                "add it while loading: from safetensors.torch import load_file; pipeline.load_lora_weights({'unet.' "
+                f"+ k: v for k, v in load_file({path!r}).items()}}) (it needs the peft package: %pip install peft).")
+    return (what, "load a LoRA through the pipeline: pipeline.load_lora_weights('path/to/file.safetensors') (it needs "
+            "the peft package: %pip install peft).")
 
 
 def dict_by_position(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:

@@ -305,6 +305,9 @@ def check_sizes(pipeline, args: dict, signature) -> None:
             fix = f"pass height={fix_h}, width={fix_w}" + (
                 f" and resize it to match: {name} = {name}.resize(({fix_w}, {fix_h}))"
                 if (fix_w, fix_h) != value.size else "")
+        elif args.get("height") and not args.get("width") and "width" in signature.parameters:
+            # one side asked for, the other the model's default: the learner meant the picture's own, most likely
+            fix = f"pass width= too, e.g. height={args['height']}, width={fix_w} (the picture's own width)"
         elif args.get("height"):  # the size was asked for: the picture is brought to it
             fix = f"crop or resize it to {w}×{h} yourself first, e.g. {name}.resize(({w}, {h}))"
         else:

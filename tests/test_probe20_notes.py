@@ -43,7 +43,9 @@ def test_a_cells_own_code_strings_joined_mid_word_timing_magics_and_8_bit_wrap()
     for right in ("inverted = Image.fromarray(255 - np.array(mask))",  # a mask inverted: stays in 0..255
                   "d = (np.array(depth) * 255).astype(np.uint8)",  # a 0..1 map: not a picture's pixels
                   "b = (np.asarray(photo, dtype=float) * 0.5 + 10).astype(np.uint8)",  # darker: no wrap
-                  "b = (np.asarray(photo) / 255 * 1.0 * 255).astype(np.uint8)"):
+                  "b = (np.asarray(photo) / 255 * 1.0 * 255).astype(np.uint8)",
+                  "m = ((np.asarray(photo) > 128) * 255).astype(np.uint8)",  # a threshold mask
+                  "m = np.asarray(mask.convert('1')).astype(np.uint8) * 255"):
         assert said(lambda r=right: check_cell(r, mask)) == "", right
     assert said(lambda: check_cell('prompt = ("一只猫" "坐在窗台上")', notes)) == ""  # Chinese joins with no space
     bright = np.asarray(PHOTO.point(lambda v: 230))
@@ -167,7 +169,11 @@ def test_load_attn_procs_with_a_lora_file_or_a_path_that_is_not_there(pipes, tmp
     unet = pipes["t2i"].unet
     save_file({"down.to_q_lora.up.weight": torch.zeros(4, 1)}, str(tmp_path / "old_lora.safetensors"))
     what, fix = noted(lambda: unet.load_attn_procs(str(tmp_path / "old_lora.safetensors")))
-    assert "only Custom Diffusion weights" in what and "pipeline.load_lora_weights(" in fix and "peft" in fix
+    assert "only Custom Diffusion weights" in what and "no 'unet.' in front" in what and "peft" in fix
+    assert "pipeline.load_lora_weights({'unet.' + k: v for k, v in load_file(" in fix  # what loads such a file
+    save_file({"unet.down.lora_A.weight": torch.zeros(4, 1)}, str(tmp_path / "new_lora.safetensors"))
+    what, fix = noted(lambda: unet.load_attn_procs(str(tmp_path / "new_lora.safetensors")))
+    assert fix.startswith("load a LoRA through the pipeline: pipeline.load_lora_weights('path/to/file.safetensors')")
     what, fix = noted(lambda: unet.load_attn_procs(str(tmp_path / "old_lroa.safetensors")))
     assert "old_lroa.safetensors does not exist" in what and "twins" not in what + fix
     hub = "latent-consistency/lcm-lora-sdv1-5/pytorch_lora_weights.safetensors"  # a repo and a file, joined

@@ -65,3 +65,20 @@ def test_a_scheduler_setting_set_as_an_attribute(pipes):
         assert "plain attribute" not in said(lambda: t2i("a cat", **RUN), True)
     finally:
         t2i.scheduler = before
+
+
+def test_inpainting_with_height_alone_is_told_to_pass_width_too(pipes):
+    from diffusers import StableDiffusionInpaintPipeline
+    from PIL import Image
+
+    from helpers.images import make_mask
+
+    inpaint = StableDiffusionInpaintPipeline(**pipes["t2i"].components)
+    inpaint.set_progress_bar_config(disable=True)
+    photo, mask = Image.new("RGB", (64, 64), (120, 80, 40)), make_mask((64, 64), box=(8, 8, 40, 40))
+    words = said(lambda: inpaint("a house", image=photo, mask_image=mask, height=64, num_inference_steps=1), True)
+    assert "pass width= too, e.g. height=64, width=64 (the picture's own width)" in words
+    out = []
+    assert said(lambda: out.append(inpaint("a house", image=photo, mask_image=mask, height=64, width=64,
+                                           num_inference_steps=1)), True) == ""  # the fix
+    assert out[0].images[0].size == (64, 64)
