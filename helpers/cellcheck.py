@@ -4,6 +4,7 @@ A picture method's result that no name keeps (`photo.resize((256, 256))` on a li
 last), seeds given to Python's or numpy's generators where diffusers draws its noise from torch, two strings
 written side by side that join mid-word (`"in a jungle" "cold colors"`), and pixel arithmetic that wraps round in
 8 bits. Cells that start with `%%time` (or `%%timeit`, `%%capture`) are checked too.
+Slips in the cell's names are helpers.cellnames'.
 helpers.explain runs this before each cell while the checks are on.
 """
 
@@ -15,6 +16,7 @@ import re
 import tokenize
 
 from helpers.callwarning import warn_call
+from helpers.cellnames import check_names
 
 # PIL methods that return a new picture and leave the old one as it was (thumbnail works in place: not here)
 NEW_PICTURE = {"resize", "convert", "rotate", "crop", "transpose", "filter", "copy", "reduce", "quantize"}
@@ -197,6 +199,7 @@ def check_cell(source: str, namespace: dict | None = None) -> None:
         warn_call(f"The strings '…{before[-20:]}' '{after[:20]}…' stand side by side, and Python joins them with "
                   f"nothing between: '{left}{right}', so the word '{left}' is lost. End the first with a space or "
                   "', ', or put a comma between the two strings if they are meant as two.")
+    check_names(tree, namespace or {})
     for code in _wrapping(tree, pictures):
         warn_call(f"{code} ends in 8 bits, which wrap round: 260 becomes 4, so the brightest pixels turn dark "
                   "(and below 0, dark ones turn bright). Clip first, e.g. np.clip(np.asarray(picture, np.float32) * "
