@@ -222,8 +222,9 @@ def enable(shell=None) -> None:
     warnings.filterwarnings("always", category=CallWarning)  # the same mistake made twice is reported twice
     if shell is not None:
         shell.set_custom_exc((Exception,), _custom_exc)
-        if _pre_run_cell not in shell.events.callbacks["pre_run_cell"]:  # turning it on twice adds it once
-            shell.events.register("pre_run_cell", _pre_run_cell)
+        for event, hook in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+            if hook not in shell.events.callbacks[event]:  # turning it on twice adds it once
+                shell.events.register(event, hook)
 
 
 def disable(shell=None) -> None:
@@ -238,10 +239,11 @@ def disable(shell=None) -> None:
         _STATE["showwarning"] = None
     if shell is not None:
         shell.set_custom_exc((), None)
-        try:
-            shell.events.unregister("pre_run_cell", _pre_run_cell)
-        except ValueError:
-            pass
+        for event, hook in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+            try:
+                shell.events.unregister(event, hook)
+            except ValueError:
+                pass
 
 
 def _pre_run_cell(info=None, *_):
@@ -255,6 +257,19 @@ def _pre_run_cell(info=None, *_):
             shell = get_ipython()
             check_cell(getattr(info, "raw_cell", None), shell.user_ns if shell is not None else {})
         except Exception:  # noqa: BLE001 - a check of the cell's text must never stop the cell
+            pass
+
+
+def _post_run_cell(result=None, *_):
+    if _STATE["enabled"]:  # after the cell: a function it redefined that a panel made earlier still calls
+        from IPython import get_ipython
+
+        from helpers.panel_encode import warn_stale_encode
+
+        try:
+            shell = get_ipython()
+            warn_stale_encode(shell.user_ns if shell is not None else {})
+        except Exception:  # noqa: BLE001 - a check after the cell must never add an error of its own
             pass
 
 

@@ -13,8 +13,9 @@ picture, the painted layer's alpha written as grey (white where painted, grey on
 elsewhere). `mask` reads any PNG as if laid on black and thresholds it at 50%, as the inpainting pipelines do.
 
 A painter made in place of one that holds strokes (its cell run again) keeps those strokes in `earlier` and says
-how to bring them back (helpers.painter_kept). set_mask, clear, invert and on_change return the painter, so that
-painter = MaskPainter(photo).set_mask(mask) keeps the painter and shows it.
+how to bring them back (helpers.painter_kept); so do Clear, clear() and set_mask over strokes. set_mask, clear,
+invert and on_change return the painter, so that painter = MaskPainter(photo).set_mask(mask) keeps the painter and
+shows it.
 """
 
 from __future__ import annotations
@@ -31,18 +32,10 @@ from PIL import Image, ImageOps
 
 from helpers import painter_kept
 from helpers.callme import call_me
-from helpers.i18n import N_, _
-from helpers.painter_kept import KEEP, earlier
+from helpers.i18n import _
+from helpers.painter_kept import KEEP, KEPT, KEPT_OTHER, earlier
 
 __all__ = ["MaskPainter", "earlier"]
-
-# said under a new painter (in the chapter's language) and printed (in English) when one made before held strokes
-KEPT = N_("the painter made before held a painted mask ({percent} % painted), kept in helpers.painter.earlier[0] "
-          "(newest first, at most {cap}): painter.set_mask(helpers.painter.earlier[0]) brings it back; to change "
-          "only the brush, painter.brush = {brush}")
-KEPT_OTHER = N_("the painter made before held a painted mask of a {size} picture ({percent} % painted), kept in "
-                "helpers.painter.earlier[0] (newest first, at most {cap}): MaskPainter(that picture, "
-                "mask=helpers.painter.earlier[0]) brings it back; to change only the brush, painter.brush = {brush}")
 
 
 def _bytes_from_json(value, widget) -> bytes:
@@ -162,27 +155,24 @@ class MaskPainter(anywidget.AnyWidget):
             self._say_kept(kept[-1])
 
     def __getattr__(self, name):
-        """painter.mask_image and the like: the painted mask is painter.mask, which the message names (ch. 5)."""
-        if "mask" in name.lower() and not name.startswith("_"):
-            raise AttributeError(f"MaskPainter has no attribute {name!r}: the painted mask is painter.mask (a PIL "
-                                 "picture, white = repaint), e.g. pipeline(..., mask_image=painter.mask).")
+        """painter.mask_image, or PIL given the painter: the painted mask is painter.mask, as said (ch. 5)."""
+        words = painter_kept.missing_attribute(name)  # names starting with "_" (IPython's, traitlets') stay plain
+        if words:
+            raise AttributeError(words)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _say_kept(self, mask: Image.Image) -> None:
         """Say, under the painter and in a printed line, that the newest painter before held strokes, now kept."""
-        percent = f"{100 * np.count_nonzero(np.asarray(mask)) / (mask.size[0] * mask.size[1]):.1f}"
-        words = dict(percent=percent, cap=KEEP, brush=self.brush, size="{}x{}".format(*mask.size))
-        template = KEPT if mask.size == self.size else KEPT_OTHER
-        self.note = _(template).format(**words)
-        print("MaskPainter: " + template.format(**words))
+        words = dict(percent=painter_kept.percent(mask), cap=KEEP, brush=self.brush, size="{}x{}".format(*mask.size))
+        painter_kept.say(self, KEPT if mask.size == self.size else KEPT_OTHER, **words)
 
-    def _holds_strokes(self) -> bool:
-        """True when the mask holds strokes from the browser: not empty, and not the mask Python gave it last."""
-        if self.mask_png == self._given:
+    def _holds_strokes(self, png: bytes | None = None) -> bool:
+        """True when the mask (or `png`) holds strokes from the browser: not empty, not the one Python gave last."""
+        png = self.mask_png if png is None else png
+        if png == self._given:
             return False
-        try:
-            mask = np.asarray(self.mask)
-        except ValueError:  # a mask of another size from the browser: nothing to keep
+        mask = np.asarray(_binary(Image.open(io.BytesIO(png)))) if png else np.zeros(self.size[::-1], np.uint8)
+        if mask.shape != self.size[::-1]:  # a mask of another size from the browser: nothing to keep
             return False
         given = np.asarray(_binary(Image.open(io.BytesIO(self._given)))) if self._given else np.zeros_like(mask)
         return bool(mask.any()) and not np.array_equal(mask, given)
@@ -232,13 +222,21 @@ class MaskPainter(anywidget.AnyWidget):
 
     @call_me("painter.clear()", "remove every stroke")
     def clear(self) -> MaskPainter:
-        """Remove every stroke, here and in the browser; returns the painter, as set_mask does (ch. 5)."""
+        """Remove every stroke, here and in the browser, keeping them in `earlier`; returns the painter (ch. 5)."""
+        if self._holds_strokes():
+            painter_kept.keep_replaced(self, self.mask)
         return self._give(Image.new("L", self.size, 0))
 
     @call_me("painter.invert()", "invert the mask")
     def invert(self) -> MaskPainter:
-        """Swap painted and unpainted, here and in the browser; returns the painter, as set_mask does (ch. 5)."""
-        return self._give(ImageOps.invert(self.mask))
+        """Swap painted and unpainted, here and in the browser, and say so; returns the painter (ch. 5)."""
+        before, mask = painter_kept.percent(self.mask), ImageOps.invert(self.mask)
+        if self._holds_strokes():  # still the learner's strokes, inverted: kept if cleared later
+            self.mask_png = _png(mask)
+        else:
+            self._give(mask)
+        painter_kept.say(self, painter_kept.INVERTED, before=before, after=painter_kept.percent(mask))
+        return self
 
     def set_mask(self, mask: Image.Image | None) -> MaskPainter:
         """Start from a mask (make_mask(...)), white = repaint, None clears; returns the painter, to chain (ch. 5)."""
@@ -258,6 +256,8 @@ class MaskPainter(anywidget.AnyWidget):
             (w, h), (pw, ph) = mask.size, self.size
             raise ValueError(f"mask= is {w}x{h} but the picture is {pw}x{ph}: a mask must match the picture "
                              f"pixel for pixel. Resize it first: mask.resize(({pw}, {ph}), Image.NEAREST).")
+        if self._holds_strokes() and not painter_kept.same(self.mask, _binary(mask)):
+            painter_kept.keep_replaced(self, self.mask, painter_kept.REPLACED)
         return self._give(_binary(mask))
 
     def on_change(self, callback) -> MaskPainter:
@@ -269,6 +269,13 @@ class MaskPainter(anywidget.AnyWidget):
         return self
 
     def _changed(self, change) -> None:
+        new = change["new"]  # the browser's Clear (or an eraser that took the last stroke): keep what was painted
+        try:
+            cleared = new != self._given and not np.asarray(self.mask).any()
+        except ValueError:  # a mask of another size from the browser: said when it is read
+            cleared = False
+        if cleared and self._holds_strokes(change["old"]):
+            painter_kept.keep_replaced(self, _binary(Image.open(io.BytesIO(change["old"]))))
         if not self._callbacks:
             return
         mask = self.mask

@@ -5,6 +5,9 @@ in the browser and in its mask_png. As a re-run panel keeps its unsaved pictures
 painter keeps the painted mask of the painter its cell replaces (`painter = MaskPainter(...)` while `painter` holds
 one with strokes), in `earlier`, and says so (helpers.painter). A second painter beside the first replaces nothing.
 
+Clear (the button or painter.clear()) and set_mask over strokes keep them in `earlier` too, and say so under the
+painter; invert() says what it did, as a cell that runs it again flips the mask back (`say`).
+
 A mask read from a painter (painter.mask) is a copy of that moment, marked in its info; a check that finds it all
 black says why with `why_all_black`, whether the call check (helpers.checks.check_mask) or the panel's fixed=
 (helpers.panel_setup.check_fixed).
@@ -12,16 +15,35 @@ black says why with `why_all_black`, whether the call check (helpers.checks.chec
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import weakref
 
 import numpy as np
 
+from helpers.i18n import N_, _
+
 KEEP = 5  # painted masks kept from painters made before
 earlier: list = []  # those masks (PIL "L", white = repaint), newest first, as helpers.panel.earlier holds pictures
 _MADE: list = []  # (number, weak reference) for each painter made in this kernel
 _NUMBERS = itertools.count(1)
+
+# said under a new painter (in the chapter's language) and printed (in English) when one made before held strokes
+KEPT = N_("the painter made before held a painted mask ({percent} % painted), kept in helpers.painter.earlier[0] "
+          "(newest first, at most {cap}): painter.set_mask(helpers.painter.earlier[0]) brings it back; to change "
+          "only the brush, painter.brush = {brush}")
+KEPT_OTHER = N_("the painter made before held a painted mask of a {size} picture ({percent} % painted), kept in "
+                "helpers.painter.earlier[0] (newest first, at most {cap}): MaskPainter(that picture, "
+                "mask=helpers.painter.earlier[0]) brings it back; to change only the brush, painter.brush = {brush}")
+
+
+# said under the painter (in the chapter's language) and printed (in English), as KEPT is
+CLEARED = N_("cleared a painted mask ({percent} % painted), kept in helpers.painter.earlier[{index}]: "
+             "painter.set_mask(helpers.painter.earlier[{index}]) brings it back")
+REPLACED = N_("set_mask replaced a painted mask ({percent} % painted), kept in helpers.painter.earlier[{index}]: "
+              "painter.set_mask(helpers.painter.earlier[{index}]) brings it back")
+INVERTED = N_("inverted: {before} % → {after} % painted (invert() flips the mask each time it runs: run it once)")
 
 
 def register(painter) -> int:
@@ -63,10 +85,48 @@ def replaced_by_this_cell(but=None) -> list:
 
 def keep(masks: list) -> list:
     """Keep copies of painted masks in `earlier`, newest first, at most KEEP; return those newly kept (ch. 5)."""
-    new = [m.copy() for m in masks if not any(_same(m, e) for e in earlier)]  # a third painter keeps nothing twice
+    new = [m.copy() for m in masks if not any(same(m, e) for e in earlier)]  # a third painter keeps nothing twice
     earlier[:0] = new[::-1]  # the newest painter's mask first
     del earlier[KEEP:]
     return new
+
+
+def percent(mask) -> str:
+    """The share of a mask painted, as the painter's lines write it: "22.0" (ch. 5)."""
+    return f"{100 * np.count_nonzero(np.asarray(mask)) / (mask.size[0] * mask.size[1]):.1f}"
+
+
+def say(painter, template: str, **words) -> None:
+    """Say a line under the painter, in the chapter's language, and print it in English (ch. 5)."""
+    painter.note = _(template).format(**words)
+    print("MaskPainter: " + template.format(**words))
+
+
+def keep_replaced(painter, mask, template: str = CLEARED) -> None:
+    """Keep a painted mask that clear or set_mask replaces, and say where it is and how to get it back (ch. 5)."""
+    keep([mask])
+    index = next(i for i, kept in enumerate(earlier) if same(kept, mask))
+    say(painter, template, percent=percent(mask), index=index)
+
+
+def missing_attribute(name: str) -> str:
+    """What a painter says for a name it lacks that a mask or a picture has; "" for other names (ch. 5)."""
+    if name.startswith("_"):  # IPython, traitlets and ipywidgets ask for these: they get the plain error
+        return ""
+    if "mask" in name.lower():
+        return (f"MaskPainter has no attribute {name!r}: the painted mask is painter.mask (a PIL picture, white = "
+                "repaint), e.g. pipeline(..., mask_image=painter.mask).")
+    if name in _picture_names():  # overlay(photo, painter): PIL's own code asks the painter for .load
+        return (f"a MaskPainter is the painting widget, not a picture, and this code asked it for .{name} (a "
+                "picture's attribute). The painted mask is painter.mask: e.g. overlay(photo, painter.mask).")
+    return ""
+
+
+@functools.cache
+def _picture_names() -> frozenset:
+    from PIL import Image
+
+    return frozenset(dir(Image.Image)) | frozenset(vars(Image.new("L", (1, 1))))
 
 
 def painter_of(mask):
@@ -102,5 +162,6 @@ def why_all_black(mask) -> str:
     return words
 
 
-def _same(a, b) -> bool:
+def same(a, b) -> bool:
+    """Whether two masks are the same size and pixels (ch. 5)."""
     return a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b))

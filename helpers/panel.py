@@ -26,7 +26,7 @@ from helpers.panel_controls import (
     check_start,
     make_slider,
 )
-from helpers.panel_encode import default_encoder
+from helpers.panel_encode import default_encoder, replace_encode
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
@@ -124,6 +124,8 @@ class Panel:
                               self.steps.widget, W.HTML(_("<b>history</b> (newest first)")), self.history])
 
     def __setattr__(self, name, value):
+        if name == "encode" and name in self.__dict__:  # a new function: the old one's cached embeddings go
+            return replace_encode(self, value)
         if name in (*SHARED, "live") and name in self.__dict__:  # panel.prompt = "...": the box would be replaced
             check_replacing(name, value)
         super().__setattr__(name, value)

@@ -2,13 +2,18 @@
 
 encode(prompt, negative_prompt, extras) returns the keyword arguments to call with (chapter 4 builds compel's
 embeddings there). Reading a control the panel lacks names the control to declare; without an encode= of the
-chapter's own, the prompt goes through the pipeline's `encode_prompt`.
+chapter's own, the prompt goes through the pipeline's `encode_prompt`. `panel.encode = f` drops the embeddings
+the old function made (`replace_encode`), and a cell that redefines a panel's function under its name is told so
+(`warn_stale_encode`, after each cell while explain_errors() is on).
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
+import weakref
+
+_SAID: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # panel: the new function named
 
 
 def check_encode(encode) -> None:
@@ -34,6 +39,32 @@ def check_encode(encode) -> None:
         raise TypeError(f"encode= is called as encode(prompt, negative_prompt, extras) and returns the keyword "
                         f"arguments to call with, e.g. {{'prompt_embeds': ...}}; yours takes {signature}. Add the "
                         "missing parameters (extras is a dict of every control's value), even if unused.") from None
+
+
+def replace_encode(panel, encode) -> None:
+    """panel.encode = f: check f, and drop the embeddings cached from the function before (ch. 4)."""
+    check_encode(encode)
+    vars(panel)["own_encode"] = encode is not None  # None: the pipeline's own encoder, as Panel(encode=None)
+    vars(panel)["encode"] = encode if encode is not None else default_encoder(panel.pipeline)
+    vars(panel).get("encoded", {}).clear()
+
+
+def warn_stale_encode(namespace: dict) -> None:
+    """Warn once when a cell redefined, under its name, the encode function a named panel still calls (ch. 4)."""
+    from helpers.callwarning import warn_call
+    from helpers.panel_save import panels_made
+
+    panels = panels_made()
+    for name, panel in list(namespace.items()):
+        old = vars(panel).get("encode") if any(panel is p for p in panels) and not name.startswith("_") else None
+        if not inspect.isfunction(old) or not vars(panel).get("own_encode"):
+            continue
+        new = namespace.get(old.__name__)
+        if not inspect.isfunction(new) or new is old or new.__qualname__ != old.__qualname__ or _SAID.get(panel) is new:
+            continue
+        _SAID[panel] = new
+        warn_call(f"the panel made earlier, {name}, still calls the {old.__name__} it was given; give it the new "
+                  f"one: {name}.encode = {old.__name__} (that also drops its cached embeddings)")
 
 
 class MissingControl(KeyError):

@@ -215,6 +215,11 @@ def keep_earlier(panel) -> str:
                      "case its cell was run again").format(n=kept, cap=KEEP)
 
 
+def panels_made() -> list:
+    """The panels made in this kernel that are still in memory, oldest first (ch. 1–5)."""
+    return [panel for panel in (ref() for ref in _MADE) if panel is not None]
+
+
 def close_widgets(panel) -> None:
     """Close a panel's widgets after its run: ipywidgets keeps open widgets, and the panel with them (ch. 1–5)."""
     if panel._thread is not None and panel._thread.is_alive():
