@@ -152,13 +152,26 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     from pathlib import Path
 
     name = getattr(exc, "filename", None)
+    writing = any(f.name in ("save", "write_png", "imwrite") for f in traceback.extract_tb(exc.__traceback__))
+    here = os.getcwd()
+    drive = re.match(r"([A-Za-z]:)[\\/]", os.fspath(name)) if isinstance(name, (str, os.PathLike)) else None
+    if drive and os.name != "nt":  # C:/Users/...: a folder named "C:" made here would hold it, not the Desktop
+        import platform
+
+        base = re.split(r"[\\/]", os.fspath(name))[-1] or "picture.png"
+        system = {"Darwin": "macOS"}.get(platform.system(), platform.system())
+        where = " (Colab, Kaggle or a server)" if system == "Linux" else ""
+        return (f"{os.fspath(name)!r} is a Windows path, but this kernel runs on {system}{where}, "
+                f"where there is no {drive.group(1)} drive: your own computer's folders cannot be reached from here.",
+                f"save under a name here, image.save({base!r}), and download it (Colab: the Files panel)." if writing
+                else f"upload the file (Colab: the Files panel), then open it by its name here: {base!r}.")
     if isinstance(name, (str, os.PathLike)) and os.fspath(name).startswith("~"):  # only the shell expands ~
         return (f"{os.fspath(name)!r} starts with '~', which Python's open() and PIL do not expand to your home "
                 "folder: they look for a folder named '~' in the working folder.",
                 f"expand it first: os.path.expanduser({os.fspath(name)!r}) (or Path(...).expanduser()).")
     folder = Path(name).expanduser().parent if isinstance(name, (str, os.PathLike)) and str(name) else None
     if folder is None or folder.is_dir():  # the folder is there: the name is what is wrong
-        return ("the file is not where the path says. Relative paths start from the notebook's folder (notebooks/).",
+        return (f"the file is not where the path says. Relative paths start from the notebook's folder ({here}).",
                 "print(Path.cwd()) to see where you are, and pass the full path or one relative to that folder.")
     missing = folder
     while not missing.parent.is_dir() and missing.parent != missing:
@@ -167,14 +180,13 @@ def missing_folder(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
         return (f"the name contains '/', which separates folders, so '{missing.name}' was read as a folder that does "
                 "not exist (a file name made from a prompt, say).",
                 "take the '/' out of the name: name = text.replace('/', '-'), then save under that name.")
-    writing = any(f.name in ("save", "write_png", "imwrite") for f in traceback.extract_tb(exc.__traceback__))
     if not writing:  # reading from a folder that is not there: the path is what is wrong
         return (f"the folder {folder} does not exist, so the file cannot be in it.",
-                "check the path: print(Path.cwd()) shows where relative paths start (the notebook's folder, "
-                "notebooks/); pass the full path, or one relative to that folder.")
+                f"check the path: print(Path.cwd()) shows where relative paths start (the notebook's folder, now "
+                f"{here}); pass the full path, or one relative to that folder.")
     return (f"the folder {folder} does not exist, so no file can be written in it.",
             f"make it first: Path({str(folder)!r}).mkdir(parents=True, exist_ok=True), or check the folder's name "
-            "(relative paths start from the notebook's folder, notebooks/).")
+            f"(relative paths start from the notebook's folder, {here}).")
 
 
 def results_list(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:

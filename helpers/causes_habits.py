@@ -204,3 +204,68 @@ def dict_by_position(exc: BaseException, facts: CallFacts | None) -> tuple[str, 
     name, value = found.group(1), call.group(1)
     return (f"{name}() takes its settings by name only, and got the dict {value} as one argument by position.",
             f"unpack it into keywords: {name}(**{value}).")
+
+
+PIPELINE_NAMES = {"comic", "kandinsky", "pixel", "refiner", "super_res", "upscaler", "inpaint", "img2img", "t2i"}
+
+
+def picture_called(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A pipeline's name bound to its own picture: pipeline = pipeline(...).images[0] (ch. 1–5)."""
+    from PIL import Image
+
+    cells = failing_value(exc, "In")  # IPython's list of the cells run so far
+    history = "\n".join(map(str, cells)) if isinstance(cells, list) else ""
+    for name in re.findall(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", failing_line(exc)):
+        if not isinstance(failing_value(exc, name), Image.Image):
+            continue
+        rebound = re.search(rf"(?m)^\s*{name}\s*=\s*{name}\s*\(", history)
+        if not (rebound or "pipe" in name.lower() or name in PIPELINE_NAMES):
+            return None  # a picture called by a name that never held a pipeline: not this habit
+        return (f"{name} now holds a picture (a PIL Image), not the pipeline: a cell assigned a pipeline's result to "
+                f"the pipeline's own name ({name} = {name}(...).images[0]).",
+                f"run the cell that loads the pipeline again (from_pretrained, then fit_to_machine), and keep "
+                f"results under another name: image = {name}(...).images[0].")
+    return None
+
+
+def community_code(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """custom_pipeline= offline: diffusers fetches a community pipeline's code, which the twins never hold (ch. 4)."""
+    from helpers.causes_loading import not_downloaded
+
+    tb, fetching = exc.__traceback__, None
+    while tb is not None:
+        if "dynamic_modules_utils" in tb.tb_frame.f_code.co_filename:
+            fetching = fetching or tb.tb_frame.f_locals.get("pretrained_model_name_or_path")
+        tb = tb.tb_next
+    if not fetching:
+        return not_downloaded(exc, facts)  # the weights themselves, not a pipeline's code
+    source = (f"a pipeline's Python code (pipeline.py from the Hub repo {fetching})" if "/" in str(fetching) else
+              "a community pipeline's Python code (from the Hub's diffusers/community-pipelines-mirror)")
+    return (f"custom_pipeline={str(fetching)!r} asks diffusers to download {source} and run it: remote code, which "
+            "this tutorial never runs by default. Offline, or on the twins, it cannot be fetched.",
+            "leave custom_pipeline= out and load the chapter's pipeline. For prompts longer than 77 tokens use "
+            "chapter 4's compel: compel = Compel(tokenizer=pipeline.tokenizer, text_encoder=pipeline.text_encoder, "
+            "truncate_long_prompts=False), then pipeline(prompt_embeds=compel(prompt), ...) (pad it beside a "
+            "negative prompt's with compel.pad_conditioning_tensors_to_same_length).")
+
+
+def and_rows(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """Compel tensors of 77·k rows compared row by row: .and() gives 77 rows per part, so pad them first (ch. 4)."""
+    import torch
+
+    from helpers.causes import sizes_dont_fit
+
+    found = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at non-singleton "
+                      r"dimension 1", str(exc))
+    rows = {int(found.group(1)), int(found.group(2))} if found else set()
+    names = re.findall(r"(?<![\w.])([A-Za-z_]\w*)(?!\s*\()", failing_line(exc))
+    seen = {value.shape[1] for value in map(lambda n: failing_value(exc, n), names)
+            if isinstance(value, torch.Tensor) and value.ndim == 3}
+    if len(rows) != 2 or not rows <= seen or any(r % 77 for r in rows):
+        return sizes_dont_fit(exc, facts)
+    a, b = sorted(rows, reverse=True)
+    return (f"compel gives 77 rows per part: per .and() part, or per chunk of a long prompt with "
+            f"truncate_long_prompts=False ({a} here), and a plain prompt 77 ({b} here). Tensors of different lengths "
+            "cannot be compared or combined row by row.",
+            "pad them to one length first: a, b = compel.pad_conditioning_tensors_to_same_length([a, b]) (compel "
+            "is your Compel object), then compare a and b.")

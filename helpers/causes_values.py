@@ -226,41 +226,6 @@ def callback_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
             "read one of those, named in callback_on_step_end_tensor_inputs=[...].")
 
 
-HELPER_KEYWORDS = {  # other tools' options on the tutorial's helpers, and what to write instead
-    ("load_chapter_image", "mode"): "open it, then convert: load_chapter_image(name).convert('L').",
-    ("load_image_file", "mode"): "open it, then convert: load_image_file(path).convert('L').",
-    ("make_mask", "invert"): "make the mask, then invert it: ImageOps.invert(make_mask(...)) (from PIL import "
-                             "ImageOps); white is what gets repainted.",
-    ("mask_coverage", "threshold"): "it counts pixels of 128 or more, where the inpainting pipelines cut masks; for "
-                                    "another cut: (np.asarray(mask.convert('L')) >= t).mean().",
-}
-
-
-def helper_keyword(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
-    """A keyword the tutorial's helper function does not take: its own parameters, and the way to do it (ch. 1–5)."""
-    import difflib
-    import inspect
-    import sys
-
-    found = re.search(r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", str(exc))
-    if not found:
-        return None
-    function, key = found.groups()
-    target = next((getattr(module, function) for name, module in list(sys.modules.items())
-                   if name.startswith("helpers.") and callable(getattr(module, function, None))
-                   and getattr(getattr(module, function), "__module__", "").startswith("helpers")), None)
-    if target is None or f"{function}(" not in failing_line(exc):
-        return None  # not one of the tutorial's helpers, or not called on this line
-    try:
-        params = [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
-    except (TypeError, ValueError):
-        return None
-    advice = HELPER_KEYWORDS.get((function, key))
-    close = difflib.get_close_matches(key, params, n=1, cutoff=0.7)
-    return (f"{function} takes no {key}=; its parameters are {', '.join(params)}.",
-            advice or (f"did you mean {close[0]}=?" if close else f"see help({function}) for what each one does."))
-
-
 def index_of_pictures(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """An index past a pipeline's pictures, or into a picture's (width, height) size (every chapter)."""
     line = failing_line(exc)

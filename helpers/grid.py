@@ -117,6 +117,7 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     """Tile images with diffusers.utils.make_image_grid, caption each tile, add a title and twin banner (ch. 1)."""
     from diffusers.utils import make_image_grid
 
+    _check_title(title)
     images, captions = _listed(images), _listed(captions)  # e.g. captions=(f"s={s}" for s in strengths)
     rows, cols = _check_layout(images, captions, rows, cols)
     twin = _twin(twin)
@@ -148,6 +149,14 @@ def captioned_grid(images, captions=None, rows=None, cols=None, *, title=None, t
     return _finish(grid, title, twin, missing, other)
 
 
+def _check_title(title, who: str = "captioned_grid") -> None:
+    """Refuse a title that is not one text: a list drawn as its repr is a grid with no captions."""
+    if title is not None and not isinstance(title, str):
+        shown = repr(title) if len(repr(title)) <= 60 else repr(title)[:57] + "..."
+        raise TypeError(f"{who} got title={shown}, a {type(title).__name__}: title is one text over the whole grid; "
+                        "one label per picture goes in captions=[...].")
+
+
 def _twin(twin) -> bool:
     """Whether to draw the twin banner: `twin` as given, or (None) whether the twins are in use."""
     if twin is None:
@@ -175,6 +184,7 @@ def _finish(grid: Image.Image, title, twin: bool, missing: str, other: str, who:
 
 def true_size_row(images, captions=None, *, scale=None, max_width=2048, title=None, twin=None) -> Image.Image:
     """Pictures in one row at their true relative sizes (one scale for all), bottom-aligned and captioned (ch. 3)."""
+    _check_title(title, "true_size_row")
     images, captions = _listed(images), _listed(captions)
     _check_layout(images, captions, 1, None)
     if isinstance(max_width, bool) or not isinstance(max_width, int) or max_width < 1:

@@ -10,6 +10,7 @@ from helpers import (
     causes_code,
     causes_files,
     causes_habits,
+    causes_keywords,
     causes_loading,
     causes_names,
     causes_parts,
@@ -50,7 +51,7 @@ RULES = [
      r"/api/(repos/create|(models|datasets|spaces)/\S+/(commit|preupload|upload))", causes_slips.upload_offline, None),
     (("LocalEntryNotFoundError", "OSError", "EnvironmentError"),
      r"connect|offline|cannot find the requested files in the disk cache|couldn't connect|outgoing traffic|"
-     r"not fully cached|is incomplete", causes_loading.not_downloaded, None),
+     r"not fully cached|is incomplete", causes_habits.community_code, None),  # else causes_loading.not_downloaded
     (("OSError", "RepositoryNotFoundError", "HFValidationError", "EnvironmentError"),
      r"not a valid model identifier|Repository Not Found|Repo id must|repo_id", causes_loading.not_a_repo, None),
     (("RuntimeError", "TypeError"),
@@ -66,6 +67,8 @@ RULES = [
     (("RuntimeError", "TypeError"),
      r"Half|float16|Double|expected scalar type|should be the same|must have the same dtype", causes.dtype_mismatch,
      None),
+    (("RuntimeError",), r"size of tensor a \(\d+\) must match the size of tensor b \(\d+\) at non-singleton "
+     r"dimension 1", causes_habits.and_rows, None),  # else causes.sizes_dont_fit
     (("RuntimeError", "ValueError"),
      r"size of tensor a|Sizes of tensors must match|shapes cannot be multiplied|must match the size|"
      r"Incorrect configuration settings|to have \d+ channels", causes.sizes_dont_fit, None),
@@ -250,6 +253,7 @@ RULES = [
      "write the path as a raw string, r\"C:\\Users\\me\\cat.png\" (an r before the quotes), or with forward "
      "slashes, \"C:/Users/me/cat.png\", which Python on Windows accepts too."),
     (("TypeError",), r"'tuple' object is not callable", causes_habits.size_called, None),
+    (("TypeError",), r"'(Image|\w+ImageFile)' object is not callable", causes_habits.picture_called, None),
     (("AttributeError",), r"'Image' object has no attribute '(shape|ndim|dtype)'", causes_habits.picture_shape, None),
     (("AttributeError",), r"property '\w+' of '\w+Pipeline' object has no setter", causes_habits.read_only_setting,
      None),
@@ -269,6 +273,6 @@ RULES = [
     # last: each reads the failing line or the helper named, and gives no note when they do not confirm it
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
-    (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_values.helper_keyword, None),
+    (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_keywords.helper_keyword, None),
     (("AttributeError",), r"object has no attribute", causes_slips.tutorial_attribute, None),
 ]

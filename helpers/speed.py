@@ -189,6 +189,7 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     It is plan_for() then apply_plan(); nothing is stored on the pipeline. A caller that records the plan (the
     benchmark) calls those two itself.
     """
+    _check_pipeline(pipeline)
     switches = {"fast": fast, "verbose": verbose, **({"compile": compile} if compile is not None else {})}
     for name, value in switches.items():
         if not isinstance(value, bool):  # fast="no" would read as True
@@ -202,6 +203,24 @@ def fit_to_machine(pipeline, device: str | None = None, *, offload: str = "auto"
     if verbose:
         print(explain(p, device))
     return pipeline
+
+
+def _check_pipeline(pipeline) -> None:
+    """Refuse what is not a diffusers pipeline (one with .components) before the policy reads its parts."""
+    if isinstance(getattr(pipeline, "components", None), dict):
+        return
+    kind = type(pipeline).__name__
+    if type(pipeline).__module__.startswith("transformers"):
+        raise TypeError(f"fit_to_machine takes a diffusers pipeline, and got a transformers {kind}. A transformers "
+                        "pipeline is placed by its own device= argument: transformers_pipeline(..., device=device, "
+                        "dtype=dtype) already put it on the device; leave it as it is.")
+    if isinstance(pipeline, str):
+        raise TypeError(f"fit_to_machine takes a loaded diffusers pipeline, and got the text {pipeline!r}. Load it "
+                        "first: pipeline = AutoPipelineForText2Image.from_pretrained(repo_id, **load_args(repo_id)), "
+                        "then pipeline = fit_to_machine(pipeline, device).")
+    raise TypeError(f"fit_to_machine takes a diffusers pipeline (one with .components), and got a {kind}. A single "
+                    "model (a ControlNet, a VAE) goes to the device with model.to(device), or is placed with the "
+                    "pipeline it is part of.")
 
 
 def _default_size(pipeline) -> int:

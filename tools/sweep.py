@@ -229,10 +229,10 @@ def _arguments(argv=None):
         note = (f"--overwrite is a switch that takes no value ({said!r} is not read): "
                 + ("leave --overwrite out to keep an existing grid file." if off else
                    "write --overwrite alone to replace an existing grid file (leave it out to keep that file)."))
-        parser.error(note + ("\n" + unknown_message(unknown, args, firsts) if unknown or firsts else
+        parser.error(note + ("\n" + unknown_message(unknown, args, firsts, given) if unknown or firsts else
                              f"\nThat is: python -m tools.sweep{sweep_options(args)}"))
     if unknown or firsts:
-        parser.error(unknown_message(unknown, args, firsts))
+        parser.error(unknown_message(unknown, args, firsts, given))
     for name, default in _DEFAULTS.items():  # not given: the default (extend would add to a default list)
         if getattr(args, name) is None:
             setattr(args, name, list(default))

@@ -192,10 +192,31 @@ def _other_names(other: list[str], args) -> tuple[list[str], list[str], argparse
     return [note], rest, fixed, always
 
 
-def unknown_message(unknown: list[str], args, first_notes=()) -> str:
+def rest_of_out(other: list[str], given) -> tuple[str, list[str]]:
+    """(--out's value as typed, the bare words right after it) of `given`: a name with a space (ch. 1)."""
+    given = list(given)
+    for i, token in enumerate(given):
+        if token == "--out" and i + 1 < len(given):
+            value, start = given[i + 1], i + 2
+        elif token.startswith("--out="):
+            value, start = token.split("=", 1)[1], i + 1
+        else:
+            continue
+        words = []
+        for word in given[start:]:
+            if word.startswith("-") or word not in other:
+                break
+            words.append(word)
+        if words:
+            return value, words
+    return "", []
+
+
+def unknown_message(unknown: list[str], args, first_notes=(), given=()) -> str:
     """The usage error for options the sweep does not take: accelerate's own, --device, another name, or else (ch. 1).
 
-    `first_notes` (equals_notes) come first; the corrected command ends them unless a note below carries it."""
+    `first_notes` (equals_notes) come first; the corrected command ends them unless a note below carries it.
+    `given` is the command line as parsed, to tell the rest of an --out name with a space from a stray word."""
     launch, device, other = [], [], []  # accelerate's options (with their values), --device's value, the rest
     i = 0
     while i < len(unknown):
@@ -249,6 +270,12 @@ def unknown_message(unknown: list[str], args, first_notes=()) -> str:
     if front:
         front[-1] += " The command below has it." if notes else f" That is: python -m tools.sweep{rest}"
     notes[:0] = front
+    value, words = rest_of_out(other, given)
+    if words:  # --out my grid.png: the shell split the name at its space
+        for word in words:
+            other.remove(word)
+        notes.append(f"unrecognized arguments: {' '.join(words)}. Is it the rest of --out's file name? A name with a "
+                     f"space needs quotes: --out \"{' '.join([value, *words])}\"")
     if other:  # --prompt, --model, --strength, a prompt typed bare: what the sweep renders is fixed
         from tools.sweep import ABOUT
 
