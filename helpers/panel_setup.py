@@ -211,11 +211,14 @@ def check_pixel_steps(extra) -> None:
     down, up = (lambda v: max(8, int(v // 8 * 8))), (lambda v: max(8, int(-(-v // 8) * 8)))
     low, high = down(extra.low), up(extra.high)
     value, fit = min(max(down(extra.value + 4), low), high), max(8, round(step / 8) * 8)
+    # the largest multiple of 8 at most that step which divides both spans, so the start is a setting it can reach
+    fit = next((f for f in range(min(fit, high - low) // 8 * 8, 0, -8)
+                if not (value - low) % f and not (high - low) % f), 8)
     given = "" if extra.step is None else f", step={extra.step}"
     raise ValueError(f"Slider({extra.name!r}, {extra.value}, {extra.low}, {extra.high}{given}) lets the slider land "
                      f"on {extra.name}={lands[0]}, and {extra.name} must be a multiple of 8 (the VAE works on 8-pixel "
                      "blocks): give it step=8 or a multiple of 8, with its start, low and high multiples of 8 too, "
-                     f"e.g. Slider({extra.name!r}, {value}, {low}, {high}, step={min(fit, high - low)}).")
+                     f"e.g. Slider({extra.name!r}, {value}, {low}, {high}, step={fit}).")
 
 
 def check_reaches(pipeline, extra) -> None:

@@ -82,3 +82,12 @@ def test_inpainting_with_height_alone_is_told_to_pass_width_too(pipes):
     assert said(lambda: out.append(inpaint("a house", image=photo, mask_image=mask, height=64, width=64,
                                            num_inference_steps=1)), True) == ""  # the fix
     assert out[0].images[0].size == (64, 64)
+
+
+def test_a_height_slider_fix_keeps_its_start_on_the_grid(pipes):
+    from conftest import raised
+
+    from helpers.panel import Panel, Slider
+
+    err = raised(lambda: Panel(pipes["t2i"], prompt="a house", extras=[Slider("height", 256, 128, 512, step=100)]))
+    assert "e.g. Slider('height', 256, 128, 512, step=64)" in str(err)  # 256 = 128 + 2 × 64: the start is reachable
