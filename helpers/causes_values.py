@@ -76,8 +76,25 @@ def array_not_picture(exc: BaseException, facts: CallFacts | None) -> tuple[str,
                 "those.",
                 "ask for pictures with output_type='pil' (the default), or pass the latents on to the next pipeline "
                 "(chapter 3).")
-    found = re.search(r"([A-Za-z_]\w*)\s*\.\s*(save|resize|convert|size|show|crop|mode)\b", line)
+    found = re.search(r"([A-Za-z_]\w*)((?:\[\s*-?\d+\s*\])*)\s*\.\s*(save|resize|convert|size|show|crop|mode)\b",
+                      line)
     value = failing_value(exc, found.group(1)) if found else None
+    for index in re.findall(r"-?\d+", found.group(2)) if found and value is not None else []:
+        try:  # latents_1[0]: the value the line read
+            value = value[int(index)]
+        except Exception:  # noqa: BLE001 - not indexable as written: judge it from the name alone
+            value = None
+            break
+    shape = tuple(getattr(value, "shape", ()))
+    if kind == "tensor" and len(shape) in (3, 4) and shape[-3] == 4 and shape[-1] <= 256:
+        # four channels on a grid 8 times smaller: a VAE's latents, which no PIL conversion makes a picture of
+        name = found.group(1) + found.group(2)
+        return (f"{name} is a tensor of latents {shape}, not a picture: output_type='latent' returns the VAE's "
+                "four-channel code for the next pipeline, and a picture of it takes decoding by that VAE.",
+                "decode it with the pipeline that made it, as chapter 3's to_picture does: picture = pipe."
+                f"image_processor.postprocess(pipe.vae.decode({found.group(1)}[:1] / pipe.vae.config."
+                "scaling_factor).sample)[0]; or leave output_type='latent' out to get pictures.")
+    found = re.search(r"([A-Za-z_]\w*)\s*\.\s*(save|resize|convert|size|show|crop|mode)\b", line) if found else None
     return (f"this is a {kind}, not a PIL picture, so it has no .{found.group(2) if found else 'save'}()."
             if found else f"this is a {kind}, not a PIL picture.",
             "make a picture of it first: from PIL import Image; picture = " + _to_picture_fix(value) + ".")

@@ -51,9 +51,23 @@ def _check_side(size, name: str, none_ok: bool) -> None:
         raise ValueError(f"{name}(..., size={size}) must be above 0: one side in pixels, e.g. size=64.")
 
 
+def _check_shapes(image, reference, name: str) -> None:
+    """Two pictures of very different shapes (a grid against one picture): the number would mean nothing."""
+    sizes = [getattr(p, "size", None) for p in (image, reference)]
+    if not all(isinstance(s, tuple) and len(s) == 2 and min(s) > 0 for s in sizes):
+        return  # not pictures: _pixels says what they are
+    (w1, h1), (w2, h2) = sizes
+    if max(w1 / h1, w2 / h2) / min(w1 / h1, w2 / h2) > 1.25:
+        raise ValueError(f"{name} compares the layout of two pictures, and these have different shapes: {w1}×{h1} "
+                         f"against {w2}×{h2}, so one would be squeezed onto the other and the number would mean "
+                         "nothing. Compare a picture with a picture made the same way: a captioned_grid holds several "
+                         "pictures and a caption strip, so compare the pictures that went into it.")
+
+
 def psnr(image: Image.Image, reference: Image.Image, *, size: int | None = LAYOUT_SIZE) -> float:
     """Peak signal-to-noise ratio in dB of `image` against `reference`, both shrunk to size x size (ch. 2-5)."""
     _check_side(size, "psnr", none_ok=True)
+    _check_shapes(image, reference, "psnr")
     shape = (size, size) if size else reference.size
     err = np.mean((_pixels(image, shape) - _pixels(reference, shape)) ** 2)
     return float("inf") if err == 0 else float(10 * np.log10(255.0**2 / err))
@@ -62,6 +76,7 @@ def psnr(image: Image.Image, reference: Image.Image, *, size: int | None = LAYOU
 def correlation(image: Image.Image, reference: Image.Image, *, size: int = LAYOUT_SIZE) -> float:
     """Pearson correlation of the two pictures' brightness, both shrunk to size x size: 1 = same layout (ch. 3)."""
     _check_side(size, "correlation", none_ok=False)
+    _check_shapes(image, reference, "correlation")
     a = _pixels(image, (size, size)).mean(axis=2).ravel()
     b = _pixels(reference, (size, size)).mean(axis=2).ravel()
     if a.std() == 0 or b.std() == 0:

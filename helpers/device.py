@@ -176,7 +176,10 @@ def make_generator(seed: int, device: str | None = None) -> torch.Generator:
         raise TypeError(f"seed must be a plain int such as 0 or 42, got {type(seed).__name__} {seed!r}.")
     if not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"seed={seed} is outside [0, 2**63); pass a non-negative int such as 42.")
+    # a device copied from a GPU notebook: refused here, where torch's own words would be a linker's
     kind = device_kind(device) if device is not None else pick_device()
+    if kind == "cuda":
+        check_available(device)  # mps needs no check: its generators are made on the CPU anyway
     where = device if kind == "cuda" else "cpu"  # mps generators are unreliable; diffusers accepts CPU ones
     return torch.Generator(device=where).manual_seed(seed)
 

@@ -334,8 +334,10 @@ def check_not_a_photo(mask: Image.Image, where: str) -> None:
 
 
 def mask_coverage(mask) -> float:
-    """Return the fraction of the mask that will be repainted (pixels >= 128) (ch. 5)."""
+    """Return the fraction of the mask that will be repainted (pixels >= 128; an RGBA mask's alpha) (ch. 5)."""
     if not isinstance(mask, Image.Image):
         raise TypeError(f"mask must be a PIL image (e.g. from make_mask), got {type(mask).__name__}.")
     check_not_a_photo(mask, "mask_coverage")
+    if mask.mode in ("RGBA", "LA") and len(set(mask.getchannel("A").getextrema())) > 1:
+        mask = mask.getchannel("A")  # an editor's export: painted in alpha, as the pipeline call reads it too
     return float((np.asarray(mask.convert("L")) >= 128).mean())
