@@ -178,16 +178,22 @@ def missing_module(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
             "Kaggle it installs everything).")
 
 
-def missing_local_path(exc: BaseException) -> tuple[str, str] | None:
-    """A loader given a file or folder path that is not on disk, then looked up online (every chapter)."""
-    tb, source = exc.__traceback__, None
-    while tb is not None and source is None:  # the path as the loader got it: its first argument
-        for name in ("pretrained_model_name_or_path_or_dict", "pretrained_model_name_or_path"):
+def loader_source(exc: BaseException, names=("pretrained_model_name_or_path_or_dict",
+                                             "pretrained_model_name_or_path")) -> str | None:
+    """The path or repo id a diffusers loader was given, read from the failed call's frames, or None (every chapter)."""
+    tb = exc.__traceback__
+    while tb is not None:  # the first frame that holds it: the loader's own first argument
+        for name in names:
             found = tb.tb_frame.f_locals.get(name)
             if isinstance(found, (str, os.PathLike)):
-                source = os.fspath(found)
-                break
+                return os.fspath(found)
         tb = tb.tb_next
+    return None
+
+
+def missing_local_path(exc: BaseException) -> tuple[str, str] | None:
+    """A loader given a file or folder path that is not on disk, then looked up online (every chapter)."""
+    source = loader_source(exc)
     if source is None:
         return None
     in_repo = re.fullmatch(r"([\w-][\w.-]*/[\w.-]+)/(.+)", source)  # org/name/file: a Hub repo and a file in it

@@ -175,8 +175,9 @@ def lora_by_attn_procs(exc: BaseException, facts: CallFacts | None) -> tuple[str
         return None
     what = ("unet.load_attn_procs loads only Custom Diffusion weights in diffusers 0.42; older tutorials loaded LoRA "
             "files with it, and this file is not Custom Diffusion.")
-    path = next((f.get("pretrained_model_name_or_path_or_dict") for f in _frames_locals(exc)
-                 if isinstance(f.get("pretrained_model_name_or_path_or_dict"), str)), None)
+    from helpers.causes_files import loader_source
+
+    path = loader_source(exc, ("pretrained_model_name_or_path_or_dict",))
     keys = []
     try:
         from safetensors import safe_open

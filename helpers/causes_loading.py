@@ -11,7 +11,7 @@ import os
 import re
 
 from helpers.callfacts import CallFacts, is_local
-from helpers.causes_files import missing_local_path
+from helpers.causes_files import loader_source, missing_local_path
 
 # the folder each model class sits in inside a pipeline repo, as diffusers names them
 FOLDERS = {"UNet2DConditionModel": ("unet",), "AutoencoderKL": ("vae",), "VQModel": ("movq",),
@@ -305,13 +305,7 @@ def variant_files(exc: BaseException, facts: CallFacts | None) -> tuple[str, str
 
 def lora_path(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """load_lora_weights given a path that is not there, or that starts with ~ (ch. 3)."""
-    tb, source = exc.__traceback__, None
-    while tb is not None:  # the path as the loader got it: its first argument
-        found = tb.tb_frame.f_locals.get("pretrained_model_name_or_path_or_dict")
-        if isinstance(found, (str, os.PathLike)):
-            source = os.fspath(found)
-            break
-        tb = tb.tb_next
+    source = loader_source(exc, ("pretrained_model_name_or_path_or_dict",))  # the path as the loader got it
     if source is None:
         return None
     path = os.path.expanduser(source)

@@ -70,6 +70,20 @@ def said(fn, only_call_warnings: bool = False) -> str:
                     if not only_call_warnings or issubclass(w.category, CallWarning))
 
 
+@pytest.fixture
+def painters_of_this_test_only():
+    """Painters left open by other tests would be 'made before' here: close them; keep `earlier` as it was."""
+    import helpers.painter
+    from helpers import painter_kept
+
+    for old in painter_kept.open_painters():
+        old.close()
+    before = list(helpers.painter.earlier)
+    helpers.painter.earlier.clear()
+    yield
+    helpers.painter.earlier[:] = before
+
+
 @pytest.fixture(scope="module")
 def t2i():
     """The SD 1.5 text-to-image twin with the call checks on, one per test module (the checks go off after it)."""

@@ -10,7 +10,6 @@ from conftest import checked_pipes, raised, said
 from PIL import Image
 
 import helpers.painter
-from helpers import painter_kept
 from helpers.i18n import set_language
 from helpers.images import make_mask
 from helpers.painter import MaskPainter
@@ -28,14 +27,8 @@ def pipes():
 
 
 @pytest.fixture(autouse=True)
-def painters_of_this_test_only():
-    """Painters left open by other tests would be 'made before' here: close them; keep `earlier` as it was."""
-    for old in painter_kept.open_painters():
-        old.close()
-    before = list(helpers.painter.earlier)
-    helpers.painter.earlier.clear()
-    yield
-    helpers.painter.earlier[:] = before
+def _own_painters(painters_of_this_test_only):
+    """Each test starts with no open painter and an empty helpers.painter.earlier (tests/conftest.py)."""
 
 
 def png(grey: np.ndarray) -> memoryview:
