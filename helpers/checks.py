@@ -125,11 +125,21 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
                              "which would stretch the masked area out of place.")
         raise ValueError(f"mask_image is {w}x{h} but image is {iw}x{ih}; they must match pixel for pixel. "
                          f"Fix: mask_image = mask_image.resize(image.size).")
+    erased = False  # a picture with a hole erased, told apart below
     if mask_image.mode != "L":
         alpha = mask_image.getextrema()[-1] if mask_image.mode in ("RGBA", "LA") else (255, 255)
         if alpha[0] < alpha[1]:  # an editor's export: the painted area is in the alpha channel
-            warn_call(f"mask_image: {mask_image.mode} mask; using its alpha channel (opaque = repaint)")
-            mask_image = mask_image.getchannel("A")
+            mode, picture, mask_image = mask_image.mode, mask_image, mask_image.getchannel("A")
+            opaque = sum(mask_image.histogram()[128:]) / max(1, mask_image.width * mask_image.height)
+            erased = opaque > 0.5 and _photo_under(picture, mask_image)
+            if erased:  # a picture with a hole erased: OpenAI's image edits change the transparent part
+                warn_call(f"mask_image: {mode} mask read by its alpha channel, where opaque = repaint: "
+                          f"{opaque:.0%} of it is opaque and would be repainted, keeping only its transparent part. "
+                          "A picture with the area to change erased to transparent is OpenAI's image-edit "
+                          "convention, the other way round. To change the transparent part: mask_image = "
+                          "PIL.ImageOps.invert(mask_image.getchannel('A')).")
+            else:
+                warn_call(f"mask_image: {mode} mask; using its alpha channel (opaque = repaint)")
         else:
             warn_call(f"mask_image: converted mode {mask_image.mode} → L (white = repaint, black = keep)")
             mask_image = mask_image.convert("L")
@@ -161,10 +171,18 @@ def check_mask(mask_image, image=None, *, allow_full: bool = False) -> Image.Ima
     if white == 1 and not allow_full:
         raise ValueError("mask_image is all white: the whole image would be repainted, which is plain img2img. "
                          "Mark only the area to change in white, or pass allow_full=True if you mean it.")
-    if white > 0.8:  # a mask drawn around the subject to keep, with its colours the wrong way round
+    if white > 0.8 and not erased:  # a mask drawn around the subject to keep, with its colours the wrong way round
         warn_call(f"mask_image: {white:.0%} of the image is white (to be repainted); if you meant the opposite, "
               "invert it: mask_image = PIL.ImageOps.invert(mask_image.convert('L'))")
     return mask_image
+
+
+def _photo_under(picture: Image.Image, alpha: Image.Image) -> bool:
+    """Whether the opaque part of an RGBA mask is a photo (many tones), not a brush's one colour."""
+    import numpy as np
+
+    grey = np.asarray(picture.convert("L"), dtype=np.float32)[np.asarray(alpha) >= 128]
+    return grey.size > 0 and float(grey.std()) > 20
 
 
 def check_prompt_length(tokenizer, prompt: str, name: str = "prompt") -> int:

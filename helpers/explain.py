@@ -47,6 +47,7 @@ def _run_checked(original, self, args, kwargs):
     """Check a pipeline call, run it, and keep what its output and failure need for later checks and notes."""
     from helpers.callcheck import check_pipeline_call
     from helpers.callnames import bind_hint, check_names
+    from helpers.cellpipes import check_cell_pipeline
     from helpers.compelcheck import wrap_compel
     from helpers.longrun import Watch
     from helpers.mixups import quiet_wrong_warnings
@@ -64,6 +65,7 @@ def _run_checked(original, self, args, kwargs):
                 check_names(self, signature, {"prompt": args[0]})  # says what this pipeline takes instead
             raise TypeError(f"{type(self).__name__}(): {err}. {bind_hint(self, err)}") from None
         replaced = check_pipeline_call(self, signature, bound.arguments)
+        check_cell_pipeline(self)  # a cell run again after its pipeline's name was given to another model
     except (TypeError, ValueError, RuntimeError) as problem_in_this_call:  # the checker's frames would bury it
         raise problem_in_this_call.with_traceback(None) from None
     for name, value in replaced.items():
@@ -133,12 +135,14 @@ def wrap_pipelines() -> int:
     from diffusers.pipelines.pipeline_utils import DiffusionPipeline as base
 
     from helpers.chain import wrap_vae_decode
+    from helpers.gridcheck import wrap_make_image_grid
     from helpers.overlaycheck import wrap_apply_overlay
     from helpers.schedulercheck import wrap_scheduler_config
 
     wrap_apply_overlay()  # apply_overlay's pictures in another order keep the wrong part
     wrap_scheduler_config()  # from_config's dropped keywords (use_karras_sigmas= on DDIM) are said
     wrap_vae_decode()  # the pipeline's latents decoded without dividing by scaling_factor are said
+    wrap_make_image_grid()  # diffusers' grid of pictures of different sizes crops them: said
     for cls in list(_subclasses(base)):
         _wrap(cls)
     if not _STATE["hooked"]:  # classes that diffusers imports lazily later, e.g. inside from_pretrained
@@ -164,9 +168,11 @@ def unwrap_pipelines() -> None:
 
     unwrap_scheduler_config()
     from helpers.chain import unwrap_vae_decode
+    from helpers.gridcheck import unwrap_make_image_grid
     from helpers.overlaycheck import unwrap_apply_overlay
 
     unwrap_vae_decode()
+    unwrap_make_image_grid()
     unwrap_apply_overlay()
     for cls, original in _STATE["wrapped"].items():
         cls.__call__ = original
@@ -252,7 +258,9 @@ def _pre_run_cell(info=None, *_):
         from IPython import get_ipython
 
         from helpers.cellcheck import check_cell
+        from helpers.cellpipes import enter_cell
 
+        enter_cell(getattr(info, "raw_cell", None))
         try:
             shell = get_ipython()
             check_cell(getattr(info, "raw_cell", None), shell.user_ns if shell is not None else {})
@@ -261,6 +269,9 @@ def _pre_run_cell(info=None, *_):
 
 
 def _post_run_cell(result=None, *_):
+    from helpers.cellpipes import leave_cell
+
+    leave_cell()
     if _STATE["enabled"]:  # after the cell: a function it redefined that a panel made earlier still calls
         from IPython import get_ipython
 

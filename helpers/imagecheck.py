@@ -42,7 +42,8 @@ def scale_factor(pipeline) -> int:
 def _to_mask(mask: Image.Image, image) -> Image.Image:
     if mask.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         mask = to_rgb(mask, "mask_image").convert("L")
-    if mask.mode in ("RGB", "RGBA", "P", "CMYK"):
+    alpha = mask.getextrema()[-1] if mask.mode in ("RGBA", "LA") else (255, 255)
+    if mask.mode in ("RGB", "RGBA", "P", "CMYK") and alpha[0] == alpha[1]:  # a varying alpha is read, not the colour
         rgb = np.asarray(mask.convert("RGB"), dtype=np.int16)
         coloured = (np.abs(rgb[..., 0] - rgb[..., 1]) + np.abs(rgb[..., 1] - rgb[..., 2]) > 30).mean()
         if coloured > 0.01:

@@ -13,6 +13,7 @@ from helpers import (
     causes_keywords,
     causes_loading,
     causes_names,
+    causes_objects,
     causes_parts,
     causes_slips,
     causes_values,
@@ -131,7 +132,8 @@ RULES = [
      "picture.crop((0, 0, 128, 128)) cuts the top-left 128×128 square.", r"PIL.Image\.py crop$"),
     (("KeyError",), r"", causes_slips.save_format, None, r"PIL.Image\.py save"),
     (("KeyError",), r"Unknown task .+, available tasks are", causes_slips.task_not_prompt, None, r"transformers"),
-    (("KeyError",), r"", causes_values.callback_key, None),
+    (("KeyError",), r"", causes_values.callback_key, None, r"diffusers[/\\]pipelines"),
+    (("KeyError",), r"", causes_objects.missing_key, None),
     (("AttributeError",), r"'Kandinsky\w*Pipeline' object has no attribute '(tokenizer|text_encoder)'",
      "Kandinsky 2.2 has no tokenizer or text_encoder of its own: its text goes through the prior's CLIP "
      "(pipeline.prior_tokenizer, pipeline.prior_text_encoder), which makes image embeddings, not the prompt_embeds "
@@ -206,10 +208,7 @@ RULES = [
     (("AttributeError",), r"'\w+' object has no attribute '(tokenizer_2|text_encoder_2)'", causes.one_text_encoder,
      None),
     (("AttributeError",), r"'(Kandinsky\w*)' object has no attribute '(vae|enable_vae_tiling|enable_vae_slicing)'",
-     "Kandinsky 2.2 decodes with MoVQ, a VQ autoencoder of its own: its pipelines keep it as .movq, and have no "
-     "VAE, so no VAE tiling or slicing either.",
-     "use pipeline.movq (pipeline.decoder_pipe.movq in a combined pipeline); at 512 px no tiling is needed, and on "
-     "a small GPU enable_model_cpu_offload() saves memory."),
+     causes_objects.kandinsky_autoencoder, None),
     (("ValueError",), r"Unrecognized model in \S+\. Should have a `?model_type`? key", causes_parts.not_transformers,
      None),
     (("TypeError",), r"__init__\(\) got an unexpected keyword argument 'controlnet'", causes_values.controlnet_kwarg,
@@ -274,5 +273,7 @@ RULES = [
     (("IndexError",), r"index out of range", causes_values.index_of_pictures, None),
     (("AttributeError",), r"'\w*Output' object has no attribute '(\w+)'", causes_values.output_field, None),
     (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_keywords.helper_keyword, None),
+    (("AttributeError",), r"Pipeline' object has no attribute", causes_objects.module_habit, None),
+    (("TypeError",), r"'bool' object is not iterable", causes_objects.safety_checker_flags, None),
     (("AttributeError",), r"object has no attribute", causes_slips.tutorial_attribute, None),
 ]

@@ -3,7 +3,8 @@
 A Chinese keyboard's full-width punctuation in an English prompt (CLIP reads `，` as three rare byte pieces, not a
 comma), A1111's prompt editing `[jungle:forest:0.5]` (a switch of words part-way through the steps, which neither
 has), an A1111 negative embedding named in the text with none loaded (`EasyNegative` is read as "easy negative"),
-and a compel weight written as a percentage, `(jungle)150%` (compel reads weight 150, and the % as a word).
+a compel weight written as a percentage, `(jungle)150%` (compel reads weight 150, and the % as a word), and a prompt
+copied whole from an A1111 picture's page, its "Negative prompt:" and "Steps: 20, Sampler: …" lines included.
 helpers.ignored asks for plain prompts, helpers.compelcheck for compel's.
 """
 
@@ -18,6 +19,8 @@ FULL_WIDTH = re.compile(r"[，、。：；！？（）「」『』【】《》�
 PLAIN = str.maketrans({"，": ", ", "、": ", ", "。": ". ", "：": ": ", "；": "; ", "！": "! ", "？": "? ",
                        "（": "(", "）": ")", "\u3000": " "})
 EDITING = re.compile(r"\[([^\[\]|:]*):([^\[\]|:]*):\s*(\d*\.?\d+)\]|\[([^\[\]|:]+):\s*(\d*\.?\d+)\]")
+NEGATIVE_LINE = re.compile(r"(?:^|\n)\s*Negative prompt:\s*(.*)", re.I)
+SETTINGS_LINE = re.compile(r"(?:^|[\n,])\s*Steps:\s*\d+\s*,.*(?:Sampler|CFG scale|Seed):", re.I)
 PERCENT = re.compile(r"(\([^()]*\)|\"[^\"]*\")(\d+(?:\.\d+)?)\s*%")
 # A1111 textual-inversion embeddings that prompts copied from model pages name (their files' usual names)
 NEGATIVE_EMBEDDINGS = ("EasyNegative", "EasyNegativeV2", "badhandv4", "bad-hands-5", "bad_prompt_version2",
@@ -82,6 +85,25 @@ def percent_weight(text: str) -> str | None:
             f"percentages. Write {group}{float(weight) / 100:g} for {weight}%.")
 
 
+def pasted_settings(name: str, text: str) -> str | None:
+    """A warning for an A1111 page's "Negative prompt:" or settings line pasted into a prompt, or None (ch. 1–5)."""
+    negative, settings = NEGATIVE_LINE.search(text), SETTINGS_LINE.search(text)
+    if not negative and not settings:
+        return None
+    said = []
+    if negative and name in ("prompt", "prompt_2"):
+        words = negative.group(1).split("\n")[0].strip()
+        words = SETTINGS_LINE.split(words)[0].strip().rstrip(",")
+        said.append("it holds A1111's \"Negative prompt:\" line, as copied from a picture's page, so the words after "
+                    "it are drawn, not kept out. Pass them as negative_prompt="
+                    f"{(words[:90] + '…' if len(words) > 90 else words)!r} and keep only the line above in prompt=")
+    if settings:
+        said.append("it holds A1111's settings line (Steps:, Sampler:, CFG scale:, Seed:), read as words. Those are "
+                    "call arguments here: num_inference_steps=, guidance_scale=, generator=make_generator(seed, "
+                    "device); a sampler is a scheduler (pipeline.scheduler)")
+    return "; and ".join(said) + "." if said else None
+
+
 def check_prompt_slips(pipeline, args: dict) -> None:
     """Say once each prompt text that a plain prompt string does not carry as meant (ch. 1–5)."""
     for name in ("prompt", "negative_prompt", "prompt_2", "negative_prompt_2"):
@@ -89,6 +111,7 @@ def check_prompt_slips(pipeline, args: dict) -> None:
         for text in value if isinstance(value, (list, tuple)) else [value]:
             if not isinstance(text, str):
                 continue
-            for said in (full_width(text), editing(text), missing_embedding(pipeline, text)):
+            for said in (full_width(text), editing(text), missing_embedding(pipeline, text),
+                         pasted_settings(name, text)):
                 if said:
                     warn_call(f"{name}: {said}")

@@ -1,0 +1,134 @@
+"""Causes read from the objects a failed line touched: a pipeline asked for a torch module's methods, Kandinsky's
+missing VAE, a safety checker replaced by a function, a dict asked for a key a cell above no longer makes.
+
+Each function takes the error and its CallFacts and returns (what it means, how to fix it), or None when the objects
+do not confirm the cause (helpers.notes then shows no note).
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from helpers.callfacts import CallFacts
+from helpers.causes_values import failing_line, failing_value, in_pipeline_call
+
+# torch.nn.Module's methods that a pipeline, a container of several modules, does not have: what to do instead
+MODULE_HABITS = {
+    "eval": ("diffusers already loads every model in eval mode (dropout off) and runs each call under "
+             "torch.no_grad(), so there is nothing to switch.",
+             "leave the line out; for one model of it: pipeline.unet.eval()."),
+    "train": ("a pipeline is for running models, not training them, and has no train mode.",
+              "train a model of it, e.g. pipeline.unet.train(), in a training loop of your own (diffusers' training "
+              "examples show one)."),
+    "half": ("precision is chosen when the pipeline loads: fp16 on CUDA, float32 on CPU and Apple MPS, where "
+             "fp16 is slow or unsupported.",
+             "load with dtype=pick_dtype(device) (torch.float16 on CUDA); to change a loaded one: "
+             "pipeline.to(torch.float16) on CUDA only."),
+    "float": ("precision is chosen when the pipeline loads; float32 is what pick_dtype gives on CPU and MPS.",
+              "load with dtype=torch.float32, or change a loaded one: pipeline.to(torch.float32)."),
+    "double": ("diffusers' models run in float32 or float16; float64 only makes them slower.",
+               "keep dtype=pick_dtype(device); pipeline.to(torch.float32) undoes a change."),
+    "bfloat16": ("precision is chosen when the pipeline loads.",
+                 "load with dtype=torch.bfloat16, or change a loaded one: pipeline.to(torch.bfloat16)."),
+    "cuda": ("a pipeline moves with .to(), as a whole.",
+             "pipeline = fit_to_machine(pipeline, device) (it moves it and says how), or pipeline.to('cuda')."),
+    "cpu": ("a pipeline moves with .to(), as a whole.", "pipeline.to('cpu')."),
+    "parameters": ("a pipeline holds several models (pipeline.components); each has its own parameters.",
+                   "ask one model: sum(p.numel() for p in pipeline.unet.parameters()); the sizes of all: "
+                   "helpers.speed.pipeline_bytes(pipeline)."),
+    "named_parameters": ("a pipeline holds several models (pipeline.components); each has its own parameters.",
+                         "ask one model: pipeline.unet.named_parameters()."),
+    "state_dict": ("a pipeline holds several models, each with a state_dict of its own.",
+                   "save the whole pipeline with pipeline.save_pretrained(folder), or one model's weights with "
+                   "pipeline.unet.state_dict()."),
+    "load_state_dict": ("a pipeline holds several models, each with a state_dict of its own.",
+                        "load into one model: pipeline.unet.load_state_dict(weights); a whole pipeline loads with "
+                        "from_pretrained(folder)."),
+    "requires_grad_": ("a pipeline holds several models, and its calls run without gradients.",
+                       "set it on one model: pipeline.unet.requires_grad_(False)."),
+    "modules": ("a pipeline holds several models: pipeline.components names them.",
+                "loop over them: for name, part in pipeline.components.items(): ..."),
+    "forward": ("a pipeline runs by being called, not through forward().",
+                "pipeline(prompt, ...) runs it; one model's forward is e.g. pipeline.unet(latents, t, "
+                "encoder_hidden_states=...)."),
+}
+
+
+def _pipeline(obj) -> bool:
+    return any(c.__name__ == "DiffusionPipeline" for c in type(obj).__mro__)
+
+
+def module_habit(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A torch module's method asked of a pipeline: .eval(), .half(), .cuda(), .parameters() (every chapter)."""
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if obj is None or name not in MODULE_HABITS or not _pipeline(obj):
+        return None
+    means, fix = MODULE_HABITS[name]
+    return (f"a {type(obj).__name__} is not a torch module but a container of them (unet, vae, text encoder...), "
+            f"so it has no .{name}(): {means}", fix)
+
+
+def kandinsky_autoencoder(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """.vae asked of Kandinsky 2.2, which has a MoVQ instead: to decode latents, or to tile them (ch. 3, 5)."""
+    found = re.search(r"'(Kandinsky\w*)' object has no attribute '(\w+)'", str(exc))
+    cls, name = found.groups() if found else ("", "")
+    if name not in ("vae", "enable_vae_tiling", "enable_vae_slicing"):
+        return None
+    means = ("Kandinsky 2.2 has no VAE: it decodes with MoVQ, a VQ autoencoder of its own (pipeline.movq), whose "
+             "latents are not scaled by a scaling_factor as SD's are.")
+    if name != "vae" or not re.search(r"decode|scaling_factor", failing_line(exc) + _callers(exc)):
+        return (means + " So it has no VAE tiling or slicing either.",
+                "at 512 px no tiling is needed; on a small GPU enable_model_cpu_offload() saves memory.")
+    owner = "pipeline.decoder_pipe" if "Combined" in cls else "pipeline"
+    return (means + " Code written for SD's vae cannot decode them.",
+            "let the Kandinsky pipeline decode its own latents: call it without output_type='latent'. By hand it is "
+            f"{owner}.movq.decode(latents, force_not_quantize=True).sample, then "
+            f"{owner}.image_processor.postprocess(pixels), with no division by a scaling factor.")
+
+
+def _callers(exc: BaseException) -> str:
+    """The source lines of every frame that led to the error, joined (a helper's body included)."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    return " ".join(f.line or "" for f in frames)
+
+
+def safety_checker_flags(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A safety_checker replaced by a function that returns one flag, not one per picture (every chapter)."""
+    if "has_nsfw" not in failing_line(exc):
+        return None
+    tb = exc.__traceback__
+    while tb is not None:
+        pipeline = tb.tb_frame.f_locals.get("self")
+        checker = getattr(pipeline, "safety_checker", None) if pipeline is not None and _pipeline(pipeline) else None
+        if callable(checker) and not hasattr(checker, "parameters"):  # a plain function, not the checker model
+            return ("pipeline.safety_checker was replaced by a function that returns a single flag, while the "
+                    "pipeline reads one flag per picture (a list), as the real checker returns them.",
+                    "switch it off the way diffusers supports: pipeline.safety_checker = None; or return a list: "
+                    "lambda images, clip_input: (images, [False] * len(images)).")
+        tb = tb.tb_next
+    return None
+
+
+def missing_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A learner's dict asked for a key it does not hold: a value edited out of a list above (every chapter)."""
+    if not isinstance(exc, KeyError) or len(exc.args) != 1 or not isinstance(exc.args[0], (int, float, str)):
+        return None
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not frames or re.search(r"[/\\](site|dist)-packages[/\\]|[/\\]lib[/\\]python3", frames[-1].filename or "") \
+            or in_pipeline_call(exc):
+        return None  # raised inside a library, or in a step callback (helpers.causes_values.callback_key's part)
+    key = exc.args[0]
+    for name in dict.fromkeys(re.findall(r"([A-Za-z_]\w*)\s*\[", failing_line(exc))):
+        value = failing_value(exc, name)
+        if not isinstance(value, dict) or key in value or not value:
+            continue
+        keys = list(value)
+        if not any(type(k) is type(key) or {type(k), type(key)} <= {int, float} for k in keys):
+            continue
+        shown = ", ".join(map(repr, keys[:8])) + (", …" if len(keys) > 8 else "")
+        return (f"{name} has no key {key!r}; its keys are {shown}. A dict that a loop filled holds the values "
+                "that loop ran with: a value changed or taken out of its list is not among them.",
+                f"read a key it holds, e.g. {name}[{keys[0]!r}]; or put {key!r} back into the list that filled "
+                f"{name} and run that cell again before this one.")
+    return None
