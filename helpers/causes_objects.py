@@ -63,7 +63,7 @@ def module_habit(exc: BaseException, facts: CallFacts | None) -> tuple[str, str]
     """A torch module's method asked of a pipeline: .eval(), .half(), .cuda(), .parameters() (every chapter)."""
     obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
     if obj is None or name not in MODULE_HABITS or not _pipeline(obj):
-        return None
+        return attribute_typo(exc, facts)  # else a typo of a name it has, or no note
     means, fix = MODULE_HABITS[name]
     return (f"a {type(obj).__name__} is not a torch module but a container of them (unet, vae, text encoder...), "
             f"so it has no .{name}(): {means}", fix)
@@ -132,3 +132,29 @@ def missing_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
                 f"read a key it holds, e.g. {name}[{keys[0]!r}]; or put {key!r} back into the list that filled "
                 f"{name} and run that cell again before this one.")
     return None
+
+
+def attribute_typo(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A name a pipeline, picture or tensor lacks, with a close one it has: a typo (every chapter)."""
+    import difflib
+
+    from helpers.causes_slips import tutorial_attribute
+
+    found = tutorial_attribute(exc, facts)  # the tutorial's own objects list everything they have
+    if found:
+        return found
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if obj is None or not isinstance(name, str) or name.startswith("_"):
+        return None
+    try:
+        names = {n for n in dir(obj) if not n.startswith("_")}
+        if _pipeline(obj):
+            names |= set(getattr(obj, "components", {}) or {})
+    except Exception:  # noqa: BLE001 - an object whose dir() fails gives no note
+        return None
+    close = difflib.get_close_matches(name, sorted(names - {name}), n=2, cutoff=0.75)
+    if not close:
+        return None  # no name near it: the cause is something else, and a guess would send the learner astray
+    shown = " or ".join(f".{c}" for c in close)
+    return (f"this {type(obj).__name__} has no .{name}; it has {shown}, a name a letter or two away.",
+            f"did you mean {shown}? dir(...) lists every name it has.")

@@ -275,5 +275,5 @@ RULES = [
     (("TypeError",), r"(\w+)\(\) got an unexpected keyword argument '(\w+)'", causes_keywords.helper_keyword, None),
     (("AttributeError",), r"Pipeline' object has no attribute", causes_objects.module_habit, None),
     (("TypeError",), r"'bool' object is not iterable", causes_objects.safety_checker_flags, None),
-    (("AttributeError",), r"object has no attribute", causes_slips.tutorial_attribute, None),
+    (("AttributeError",), r"object has no attribute", causes_objects.attribute_typo, None),
 ]

@@ -176,3 +176,15 @@ def test_the_cell_hooks_tell_which_cell_calls(pipes):
     assert "ran before with" not in first
     assert "this cell ran before with StableDiffusionPipeline, and the pipeline it calls is now a " \
            "StableDiffusionImg2ImgPipeline" in again
+
+
+def test_a_misspelt_name_of_a_library_object_gets_the_close_name_and_no_guess_without_one(pipes):
+    import torch
+
+    meaning, fix = noted(lambda: pipes["img2img"].schedular)
+    assert "StableDiffusionImg2ImgPipeline has no .schedular; it has .scheduler" in meaning
+    assert fix.startswith("did you mean .scheduler?")
+    assert "did you mean .in_channels?" in noted(lambda: pipes["t2i"].unet.config.in_channel)[1]
+    assert "did you mean .resize?" in noted(lambda: PHOTO.resise((32, 32)))[1]
+    assert "did you mean .cpu?" in noted(lambda: torch.zeros(1).cpuu())[1]
+    assert noted(lambda: PHOTO.shapeless) == ("", "")  # nothing close: no note
