@@ -31,6 +31,7 @@ import traitlets
 from PIL import Image, ImageOps
 
 from helpers import painter_kept
+from helpers.attrguard import known
 from helpers.callme import call_me
 from helpers.i18n import _
 from helpers.painter_kept import KEEP, KEPT, KEPT_OTHER, earlier
@@ -160,6 +161,11 @@ class MaskPainter(anywidget.AnyWidget):
         if words:
             raise AttributeError(words)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if not known(self, name):  # painter.brush_size = 10 would make an attribute the brush never reads
+            raise AttributeError(painter_kept.new_attribute(self, name, value))
+        super().__setattr__(name, value)
 
     def _say_kept(self, mask: Image.Image) -> None:
         """Say, under the painter and in a printed line, that the newest painter before held strokes, now kept."""

@@ -122,6 +122,34 @@ def missing_attribute(name: str) -> str:
     return ""
 
 
+def new_attribute(painter, name: str, value) -> str:
+    """Why painter.brush_size = 10 is refused: the name the painter has for it, or what it lets you set (ch. 5)."""
+    import difflib
+
+
+    shown = repr(value) if len(repr(value)) <= 60 and not hasattr(value, "getextrema") else "..."
+    start = (f"MaskPainter has no {name}: setting it would make a new attribute that the painter never reads, "
+             "and it would go on as before.")
+    settings = {"brush": f"the brush width (picture pixels) is painter.brush = {shown}",
+                "eraser": f"the eraser is switched with painter.eraser = {shown}"}
+    words = re.split(r"[_\W]+", name.lower())
+    meant = ("brush" if {"brush", "stroke", "radius", "pen"} & set(words) else
+             "eraser" if {"erase", "eraser", "rubber"} & set(words) else None)
+    if "mask" in words or "mask" in name.lower():
+        return (f"{start} To give the painter a mask, painter.set_mask(mask) (white = repaint); the painted mask "
+                "is read from painter.mask.")
+    if meant is None:  # a close spelling of one of its names
+        own = [n for c in type(painter).__mro__ if c.__module__.startswith("helpers.") for n in vars(c)
+               if not n.startswith("_") and not callable(getattr(type(painter), n, None))]  # not ipywidgets' names
+        close = difflib.get_close_matches(name, own, n=1, cutoff=0.6)
+        meant = close[0] if close else None
+    if meant in settings:
+        return f"{start} {settings[meant][0].upper()}{settings[meant][1:]}."
+    if meant:
+        return f"{start} Did you mean painter.{meant}?"
+    return f"{start} What it lets you set: painter.brush (the stroke width in picture pixels), painter.eraser."
+
+
 @functools.cache
 def _picture_names() -> frozenset:
     from PIL import Image

@@ -27,6 +27,7 @@ from helpers.panel_controls import (
     make_slider,
 )
 from helpers.panel_encode import default_encoder, replace_encode
+from helpers.panel_names import check_generate_values, check_new_name
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
@@ -55,7 +56,8 @@ class Panel:
                  num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
                  encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None,
                  preview: bool = True, **unknown):
-        check_arguments(unknown, live=live, preview=preview, history=history, fixed=fixed or {})
+        check_arguments(unknown, live=live, preview=preview, history=history, fixed=fixed or {}, owner=type(self),
+                        pipeline=pipeline)
         from helpers.explain import wrap_if_enabled
 
         check_start(guidance_scale, num_inference_steps, seed)
@@ -128,6 +130,7 @@ class Panel:
             return replace_encode(self, value)
         if name in (*SHARED, "live") and name in self.__dict__:  # panel.prompt = "...": the box would be replaced
             check_replacing(name, value)
+        check_new_name(self, name, value)  # panel.sead = 3 would make an attribute no run reads
         super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ running
@@ -165,14 +168,7 @@ class Panel:
         call, newest first in panel.results (each with .image and .save(path)). Without wait it returns True at
         once; with wait=True it returns the run's Result (its first picture), None if Stop ended the run, and
         raises the run's error, which the panel shows too."""
-        if values:  # panel.generate(seed=5): the values come from the controls
-            name, value = next(iter(values.items()))
-            if name in self.controls:
-                raise TypeError(f"generate() takes no {name}=: a run uses the controls' values. Set the control "
-                                f"first, panel.controls[{name!r}].value = {value!r}, then call panel.generate().")
-            raise TypeError(f"generate() takes no {name}=, and this panel has no control named {name!r} (its "
-                            f"controls: {', '.join(self.controls)}); a value it should always pass goes in "
-                            f"Panel(..., fixed={{{name!r}: {value!r}}}).")
+        check_generate_values(self, values)  # panel.generate(seed=5): the values come from the controls
         self._busy.acquire()  # a run already going finishes first
         self._start()
         if not wait:

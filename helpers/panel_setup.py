@@ -16,6 +16,7 @@ from helpers.imagecheck import NEEDS
 from helpers.painter_kept import why_all_black
 from helpers.panel_controls import SHARED, Choice, Slider
 from helpers.panel_encode import check_encode
+from helpers.panel_names import unknown_argument
 
 
 def _takes(pipeline, name: str) -> bool:
@@ -109,8 +110,10 @@ def check_device(device) -> None:
     check_available(device)
 
 
-def check_arguments(unknown: dict, *, live, preview, history, fixed: dict) -> None:
-    """Refuse an argument Panel does not know, a switch not True or False, and fixed= for a control (ch. 1–5)."""
+def check_arguments(unknown: dict, *, live, preview, history, fixed: dict, owner=None, pipeline=None) -> None:
+    """Refuse an argument Panel does not know, a switch not True or False, and fixed= for a control (ch. 1–5).
+
+    `owner` is the Panel class, whose signature and attributes an unknown name is matched against."""
     if unknown:  # e.g. strength=0.5: a chapter's own control, which the panel does not know by name
         name, value = next(iter(unknown.items()))
         from helpers.callnames import OTHER_NAMES  # the names other tools give diffusers' settings
@@ -122,8 +125,15 @@ def check_arguments(unknown: dict, *, live, preview, history, fixed: dict) -> No
         if own:  # another name for one of the panel's own controls
             raise TypeError(f"Panel has no argument `{name}`; the panel's own control for it is `{own}`: "
                             f"Panel(..., {own}={value!r}).")
+        meant = None if owner is None else unknown_argument(owner, pipeline, name, value)
+        if meant:  # history_size=10: Panel's own history=, or a name neither Panel nor the pipeline takes
+            raise TypeError(meant)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        control = (f"Slider({name!r}, {value!r}, low, high)" if number else f"Choice({name!r}, {{'mine': ...}})")
+        shown = repr(value) if number else "..."
         raise TypeError(f"Panel has no argument `{name}`. Its own controls are {', '.join(SHARED)}; declare a "
-                        f"chapter's control in extras=, e.g. extras=[Slider({name!r}, {value!r}, low, high)].")
+                        f"chapter's control in extras=, e.g. extras=[{control}], or pass it unchanged on every "
+                        f"run with fixed={{{name!r}: {shown}}}.")
     if not isinstance(live, bool):  # live="no" would be refused deep inside ipywidgets' checkbox
         raise TypeError(f"live={live!r} turns live mode on or off: True (run when a slider is released) or "
                         "False (run on Generate).")
@@ -242,6 +252,7 @@ def check_replacing(name: str, value) -> None:
 
     what = {"prompt": "text box", "negative_prompt": "text box", "live": "checkbox"}.get(name, "slider")
     shown = "..." if isinstance(value, W.Widget) or len(repr(value)) > 60 else repr(value)
+    same = f" (the same {what} as panel.controls[{name!r}])" if name in SHARED else ""
     raise TypeError(f"panel.{name} is the panel's {name} {what}, and every run reads the {what} on screen: "
                     f"assigning to panel.{name} would replace it, and the run would still use the old value. Set "
-                    f"its value instead: panel.{name}.value = {shown}.")
+                    f"its value instead: panel.{name}.value = {shown}{same}.")
