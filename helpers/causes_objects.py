@@ -7,6 +7,7 @@ do not confirm the cause (helpers.notes then shows no note).
 
 from __future__ import annotations
 
+import difflib
 import re
 import traceback
 
@@ -127,6 +128,10 @@ def missing_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
         if not any(type(k) is type(key) or {type(k), type(key)} <= {int, float} for k in keys):
             continue
         shown = ", ".join(map(repr, keys[:8])) + (", …" if len(keys) > 8 else "")
+        close = difflib.get_close_matches(key, [k for k in keys if isinstance(k, str)], n=1, cutoff=0.75) \
+            if isinstance(key, str) else []
+        if close:  # a misspelt key
+            return (f"{name} has no key {key!r}; its keys are {shown}.", f"did you mean {name}[{close[0]!r}]?")
         return (f"{name} has no key {key!r}; its keys are {shown}. A dict that a loop filled holds the values "
                 "that loop ran with: a value changed or taken out of its list is not among them.",
                 f"read a key it holds, e.g. {name}[{keys[0]!r}]; or put {key!r} back into the list that filled "
@@ -136,8 +141,6 @@ def missing_key(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] 
 
 def attribute_typo(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
     """A name a pipeline, picture or tensor lacks, with a close one it has: a typo (every chapter)."""
-    import difflib
-
     from helpers.causes_slips import tutorial_attribute
 
     found = tutorial_attribute(exc, facts)  # the tutorial's own objects list everything they have

@@ -73,6 +73,9 @@ def test_a_key_edited_out_of_the_list_above_names_the_keys_the_dict_holds():
     assert meaning.startswith("kept_db has no key 0.2; its keys are 0.3, 0.6.")
     assert "kept_db[0.3]" in fix and "put 0.2 back into the list that filled kept_db" in fix
     assert note_for(raised(lambda: run_cell("kept_db['x']", names, 2))) is None  # no key of its kind: no guess
+    settings = {"settings": {"defaults": {}, "strength=0.6": {}}}
+    assert note_for(raised(lambda: run_cell("settings['defualts']", settings, 3)))[1] == \
+        "did you mean settings['defaults']?"
     assert note_for(raised(lambda: {}["a"])) is None  # raised outside a cell's line with a dict named in it
 
 
