@@ -146,6 +146,9 @@ def attribute_typo(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     found = tutorial_attribute(exc, facts)  # the tutorial's own objects list everything they have
     if found:
         return found
+    found = picture_habit(exc, facts)  # a tensor's habit on a picture: no name close to it, but a known cause
+    if found:
+        return found
     obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
     if obj is None or not isinstance(name, str) or name.startswith("_"):
         return None
@@ -161,3 +164,63 @@ def attribute_typo(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
     shown = " or ".join(f".{c}" for c in close)
     return (f"this {type(obj).__name__} has no .{name}; it has {shown}, a name a letter or two away.",
             f"did you mean {shown}? dir(...) lists every name it has.")
+
+
+# torch habits on a PIL picture: what to do instead
+PICTURE_HABITS = {
+    "to": "a PIL picture lives in ordinary memory and has no device: the pipeline moves what it needs to its "
+          "device itself. Pass the picture as it is; for a tensor of it: pipeline.image_processor.preprocess(picture)"
+          ".to(device).",
+    "cuda": "a PIL picture has no device: pass it as it is, and the pipeline moves what it needs.",
+    "cpu": "a PIL picture is already in ordinary memory: use it as it is.",
+    "half": "a PIL picture holds 8-bit pixels, not a dtype to change: the pipeline converts it to its own dtype.",
+    "float": "a PIL picture holds 8-bit pixels: np.asarray(picture, dtype=np.float32) / 255 gives floats 0–1.",
+    "numpy": "np.asarray(picture) gives its (height, width, 3) array of 0–255.",
+    "unsqueeze": "a PIL picture has no axes to add: pipelines take the picture itself (or a list of them for a batch).",
+    "permute": "a PIL picture is (width, height) with channels inside: np.asarray(picture) gives (height, width, 3).",
+    "detach": "a PIL picture is not a tensor and carries no gradients: use it as it is.",
+    "clone": "picture.copy() makes a copy of a PIL picture.",
+}
+
+
+def picture_habit(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A tensor's method asked of a PIL picture: .to(device), .cuda(), .half(), .numpy() (every chapter)."""
+    obj, name = getattr(exc, "obj", None), getattr(exc, "name", None)
+    if obj is None or name not in PICTURE_HABITS or not any(c.__name__ == "Image" and "PIL" in c.__module__
+                                                              for c in type(obj).__mro__):
+        return None
+    return (f"this is a PIL picture ({obj.width}x{obj.height}, {obj.mode}), not a torch tensor, so it has no "
+            f".{name}().", PICTURE_HABITS[name])
+
+
+def one_value_in_brackets(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A loop over (7.5): brackets around one number make no tuple (every chapter)."""
+    found = re.search(r"\bfor\b.+?\bin\s+([A-Za-z_]\w*)\s*:", failing_line(exc)) or \
+        re.search(r"\b(?:zip|list|tuple|enumerate|sorted|len)\(\s*([A-Za-z_]\w*)\s*\)", failing_line(exc))
+    value = failing_value(exc, found.group(1)) if found else None
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    name = found.group(1)
+    return (f"{name} is {value!r}, one number, and a loop needs several values. Brackets around one value make no "
+            f"tuple: ({value!r}) is just {value!r}.",
+            f"write a one-value tuple with a comma, {name} = ({value!r},), or a list, {name} = [{value!r}].")
+
+
+def given_twice(exc: BaseException, facts: CallFacts | None) -> tuple[str, str] | None:
+    """A keyword given in the call and again in a dict unpacked with ** (every chapter)."""
+    import linecache
+
+    found = re.search(r"got multiple values for keyword argument '(\w+)'", str(exc))
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not found or not frames:
+        return None
+    key, last = found.group(1), frames[-1]
+    lines = linecache.getlines(last.filename)[last.lineno - 1:(getattr(last, "end_lineno", None) or last.lineno)]
+    for name in re.findall(r"\*\*([A-Za-z_]\w*)", "".join(lines) or (last.line or "")):
+        value = failing_value(exc, name)
+        if isinstance(value, dict) and key in value:
+            return (f"{key} is given twice: once in the call ({key}=...), and again in {name}, the dict unpacked "
+                    f"with **{name}, which holds {key}={value[key]!r}.",
+                    f"give it once: let the dict's value win with **{{{key!r}: <the call's value>, **{name}}} in "
+                    f"place of {key}=... and **{name}, or take {key!r} out of {name}.")
+    return None

@@ -206,6 +206,12 @@ def wrap_vae_decode() -> None:
     def decode(self, z, *args, **kwargs):
         from helpers.callwarning import warn_call
 
+        __tracebackhide__ = True  # IPython: the traceback ends in the learner's cell
+
+        if isinstance(z, torch.Tensor) and z.ndim == 3 and z.shape[0] == getattr(self.config, "latent_channels", 4):
+            raise ValueError(f"vae.decode got latents of shape {tuple(z.shape)}, one picture's latents without the "
+                             "batch axis (what latents[0] gives): it decodes a batch, (batch, channels, height, "
+                             "width). Keep the axis: latents[0:1] (or latents[0][None]), or pass the whole batch.")
         space = latents_mark(z) if isinstance(z, torch.Tensor) else None
         copied = _scaled_copy_of(z) if space is None and isinstance(z, torch.Tensor) else None
         factor = float(getattr(self.config, "scaling_factor", 1.0) or 1.0)

@@ -260,12 +260,13 @@ def _pre_run_cell(info=None, *_):
         from helpers.cellcheck import check_cell
         from helpers.cellpipes import enter_cell
 
-        enter_cell(getattr(info, "raw_cell", None))
-        try:
-            shell = get_ipython()
-            check_cell(getattr(info, "raw_cell", None), shell.user_ns if shell is not None else {})
-        except Exception:  # noqa: BLE001 - a check of the cell's text must never stop the cell
-            pass
+        shell = get_ipython()
+        names, raw = (shell.user_ns if shell is not None else {}), getattr(info, "raw_cell", None)
+        for check in (enter_cell, check_cell):  # the pipelines the cell names, then its text
+            try:
+                check(raw, names)
+            except Exception:  # noqa: BLE001, PERF203 - a check of the cell's text must never stop the cell
+                pass
 
 
 def _post_run_cell(result=None, *_):

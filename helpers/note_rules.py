@@ -97,6 +97,8 @@ RULES = [
     (("ValueError", "KeyError"), r"unknown file extension",
      "PIL picks the file format from the name's extension, and this name has none it knows.",
      "end the name with .png (or .jpg): image.save('result.png')."),
+    (("TypeError",), r"got multiple values for keyword argument '(?!variant|use_safetensors)\w+'",
+     causes_objects.given_twice, None),
     (("TypeError",), r"'int' object is not iterable",
      "resize takes the new size as a pair (width, height), not one number.",
      "image.resize((512, 512)), or keep the shape: image.resize((512, round(512 * image.height / image.width))).",
@@ -104,6 +106,7 @@ RULES = [
     (("TypeError",), r"'int' object is not (iterable|subscriptable)",
      "PIL's ImageOps.fit, pad and contain take the size as a pair (width, height), not one number.",
      "ImageOps.fit(picture, (512, 512)) (the same pair for pad and contain).", r"ImageOps\.py (fit|pad|contain)$"),
+    (("TypeError",), r"'(float|int)' object is not iterable", causes_objects.one_value_in_brackets, None),
     (("AttributeError",), r"module 'PIL\.Image' has no attribute '(ANTIALIAS|LINEAR|CUBIC)'",
      "Pillow 10 removed Image.ANTIALIAS, Image.LINEAR and Image.CUBIC; older tutorials still use them.",
      "use Image.LANCZOS for ANTIALIAS (Image.BILINEAR for LINEAR, Image.BICUBIC for CUBIC), e.g. "

@@ -1,0 +1,77 @@
+"""From a twenty-fourth probe: a loop over one number in brackets, a tensor's habit on a picture, a keyword given in
+the call and again in a ** dict, one picture's latents decoded without the batch axis, and a cell run again after
+another model took the name it uses, said before it runs."""
+
+import linecache
+
+import pytest
+from conftest import checked_pipes, noted, raised, said
+from PIL import Image
+
+PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    yield from checked_pipes()
+
+
+def run_cell(source: str, names: dict, number: int = 1):
+    """Run `source` as a notebook cell does: its lines known to linecache, so a failing line can be read."""
+    filename = f"<ipython-input-{number}-probe24>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), names)  # noqa: S102 - the test's own cell text
+
+
+def test_a_loop_over_one_number_in_brackets_is_told_the_comma():
+    from helpers.notes import note_for
+
+    meaning, fix = note_for(raised(lambda: run_cell("timeline_scales = (7.5)\nfor scale in timeline_scales:\n"
+                                                    "    pass", {})))
+    assert meaning.startswith("timeline_scales is 7.5, one number") and "(7.5) is just 7.5" in meaning
+    assert "timeline_scales = (7.5,)" in fix and "timeline_scales = [7.5]" in fix
+    assert "a pair (width, height)" in noted(lambda: PHOTO.resize(64))[0]  # resize's own note still comes first
+    assert note_for(raised(lambda: run_cell("for x in y:\n    pass", {"y": None}, 2))) is None  # not a number
+
+
+def test_a_tensor_habit_on_a_picture_says_it_is_a_picture():
+    meaning, fix = noted(lambda: PHOTO.to("cpu"))
+    assert "this is a PIL picture (64x64, RGB), not a torch tensor, so it has no .to()" in meaning
+    assert "the pipeline moves what it needs" in fix
+    assert "picture.copy()" in noted(lambda: PHOTO.clone())[1]
+
+
+def test_a_keyword_in_the_call_and_in_a_double_star_dict_names_both(pipes):
+    from helpers.notes import note_for
+
+    cell = ("for name, arguments in settings.items():\n    image = pipe(\n        'a cat', image=photo,\n"
+            "        num_inference_steps=4, strength=1.0, **arguments,\n    ).images[0]\n")
+    names = {"settings": {"steps=8": {"num_inference_steps": 8}}, "pipe": pipes["img2img"], "photo": PHOTO}
+    meaning, fix = note_for(raised(lambda: run_cell(cell, names, 3)))
+    assert "num_inference_steps is given twice" in meaning and "holds num_inference_steps=8" in meaning
+    assert "**{'num_inference_steps': <the call's value>, **arguments}" in fix
+
+
+def test_one_pictures_latents_without_the_batch_axis_are_refused_by_vae_decode(pipes):
+    pipe = pipes["t2i"]
+    latents = pipe("a cat", num_inference_steps=1, height=64, width=64, output_type="latent").images
+    err = raised(lambda: pipe.vae.decode(latents[0] / pipe.vae.config.scaling_factor))
+    assert isinstance(err, ValueError) and "shape (4, 8, 8), one picture's latents without the batch axis" in str(err)
+    assert pipe.vae.decode(latents[0:1] / pipe.vae.config.scaling_factor).sample.shape == (1, 3, 64, 64)
+
+
+def test_a_cell_that_names_a_pipeline_now_of_another_class_is_said_before_it_runs(pipes):
+    from helpers import cellpipes
+
+    cell = "default = inspect.signature(type(pipeline).__call__).parameters['strength'].default  # probe24"
+    try:
+        assert said(lambda: cellpipes.enter_cell(cell, {"pipeline": pipes["img2img"]})) == ""
+        text = said(lambda: cellpipes.enter_cell(cell, {"pipeline": pipes["t2i"]}))
+        assert "pipeline was a StableDiffusionImg2ImgPipeline when this cell ran before, and is now a " \
+               "StableDiffusionPipeline" in text and "run the cell that loads StableDiffusionImg2ImgPipeline" in text
+        assert said(lambda: cellpipes.check_cell_pipeline(pipes["t2i"])) == ""  # said once: not again at the call
+        assert said(lambda: cellpipes.enter_cell(cell, {"pipeline": pipes["t2i"]})) == ""  # once
+        back = said(lambda: cellpipes.enter_cell(cell + " \n", {"pipeline": pipes["img2img"]}))  # the same cell
+        assert "pipeline was a StableDiffusionPipeline when this cell ran before" in back  # changed back: said
+    finally:
+        cellpipes.leave_cell()
