@@ -158,7 +158,8 @@ def attribute_typo(exc: BaseException, facts: CallFacts | None) -> tuple[str, st
             names |= set(getattr(obj, "components", {}) or {})
     except Exception:  # noqa: BLE001 - an object whose dir() fails gives no note
         return None
-    close = difflib.get_close_matches(name, sorted(names - {name}), n=2, cutoff=0.75)
+    close = [c for c in difflib.get_close_matches(name, sorted(names - {name}), n=4, cutoff=0.75)
+             if abs(len(c) - len(name)) <= 1][:2]  # a slip of a letter: latents.images is not a typo of .imag
     if not close:
         return None  # no name near it: the cause is something else, and a guess would send the learner astray
     shown = " or ".join(f".{c}" for c in close)

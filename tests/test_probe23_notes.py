@@ -191,3 +191,4 @@ def test_a_misspelt_name_of_a_library_object_gets_the_close_name_and_no_guess_wi
     assert "did you mean .resize?" in noted(lambda: PHOTO.resise((32, 32)))[1]
     assert "did you mean .cpu?" in noted(lambda: torch.zeros(1).cpuu())[1]
     assert noted(lambda: PHOTO.shapeless) == ("", "")  # nothing close: no note
+    assert "imag" not in noted(lambda: torch.zeros(1).images)[1]  # a name two letters shorter is no typo of it
