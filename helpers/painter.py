@@ -30,7 +30,7 @@ import numpy as np
 import traitlets
 from PIL import Image, ImageOps
 
-from helpers import painter_kept
+from helpers import painter_kept, painter_names
 from helpers.attrguard import known
 from helpers.callme import call_me
 from helpers.i18n import _
@@ -156,8 +156,8 @@ class MaskPainter(anywidget.AnyWidget):
             self._say_kept(kept[-1])
 
     def __getattr__(self, name):
-        """painter.mask_image, or PIL given the painter: the painted mask is painter.mask, as said (ch. 5)."""
-        words = painter_kept.missing_attribute(name)  # names starting with "_" (IPython's, traitlets') stay plain
+        """painter.mask_image, painter.undo(), PIL given the painter: said with what the painter has (ch. 5)."""
+        words = painter_names.unknown_name(self, name)  # names starting with "_" (IPython's, traitlets') stay plain
         if words:
             raise AttributeError(words)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -165,6 +165,7 @@ class MaskPainter(anywidget.AnyWidget):
     def __setattr__(self, name, value):
         if not known(self, name):  # painter.brush_size = 10 would make an attribute the brush never reads
             raise AttributeError(painter_kept.new_attribute(self, name, value))
+        painter_names.check_set(self, name, value)  # painter.mask = box_mask: set_mask, not Python's "no setter"
         super().__setattr__(name, value)
 
     def _say_kept(self, mask: Image.Image) -> None:

@@ -116,7 +116,7 @@ def missing_attribute(name: str) -> str:
     if "mask" in name.lower():
         return (f"MaskPainter has no attribute {name!r}: the painted mask is painter.mask (a PIL picture, white = "
                 "repaint), e.g. pipeline(..., mask_image=painter.mask).")
-    if name in _picture_names():  # overlay(photo, painter): PIL's own code asks the painter for .load
+    if name in picture_names():  # overlay(photo, painter): PIL's own code asks the painter for .load
         return (f"a MaskPainter is the painting widget, not a picture, and this code asked it for .{name} (a "
                 "picture's attribute). The painted mask is painter.mask: e.g. overlay(photo, painter.mask).")
     return ""
@@ -151,7 +151,8 @@ def new_attribute(painter, name: str, value) -> str:
 
 
 @functools.cache
-def _picture_names() -> frozenset:
+def picture_names() -> frozenset:
+    """The names a PIL picture has: code given a painter for a picture asks for these (ch. 5)."""
     from PIL import Image
 
     return frozenset(dir(Image.Image)) | frozenset(vars(Image.new("L", (1, 1))))

@@ -27,7 +27,7 @@ from helpers.panel_controls import (
     make_slider,
 )
 from helpers.panel_encode import default_encoder, replace_encode
-from helpers.panel_names import check_generate_values, check_new_name
+from helpers.panel_names import check_generate_values, check_kept_widget, check_new_name
 from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
@@ -130,6 +130,7 @@ class Panel:
             return replace_encode(self, value)
         if name in (*SHARED, "live") and name in self.__dict__:  # panel.prompt = "...": the box would be replaced
             check_replacing(name, value)
+        check_kept_widget(self, name, value)  # panel.history = 3 would replace the history strip with an int
         check_new_name(self, name, value)  # panel.sead = 3 would make an attribute no run reads
         super().__setattr__(name, value)
 

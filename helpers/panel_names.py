@@ -160,3 +160,39 @@ def check_generate_values(panel, values: dict) -> None:
     raise TypeError(f"generate() takes no {name}=, and neither this panel's controls ({', '.join(panel.controls)}) "
                     f"nor {kind}'s call take {name}, so fixed= cannot pass it either. "
                     f"{hint_for(panel.pipeline, takes, name)}")
+
+
+# what a learner who replaces one of the panel's widgets meant, by the widget's name
+_WIDGET_FIXES = {
+    "history": "The number of pictures the history keeps is panel.history_size = {value} (read at each run), or "
+               "Panel(..., history={value}) when the panel is made.",
+    "image": "The newest picture is panel.results[0].image; a run shows its picture here itself.",
+    "status": "The status line is the panel's to write; each run says there what it did.",
+    "generate_button": "To run from code: panel.generate() (panel.generate(wait=True) waits for the picture).",
+    "stop_button": "To stop a run from code: panel.stop().",
+    "save_button": "To save from code: panel.save('picture.png').",
+    "widget": "display(panel) shows the panel; the widget holding its parts is panel.widget.",
+}
+
+
+def check_kept_widget(panel, name: str, value) -> None:
+    """Refuse panel.history = 3: replacing a widget with a non-widget breaks the next run (ch. 1–5)."""
+    import ipywidgets as W
+
+    held = vars(panel).get(name)
+    prop = getattr(type(panel), name, None)
+    if isinstance(prop, property) and prop.fset is None:  # a read-only property: say what it is
+        what = (prop.__doc__ or "").strip().split("\n")[0]
+        raise AttributeError(f"panel.{name} is read-only{': ' + what if what else '.'} It cannot be set.")
+    if not isinstance(held, W.Widget) or isinstance(value, W.Widget):
+        return
+    fix = _WIDGET_FIXES.get(name, f"To change what it shows, set panel.{name}.value." if hasattr(held, "value")
+                            else "")
+    raise TypeError(f"panel.{name} is one of the panel's widgets ({type(held).__name__}, shown in panel.widget and "
+                    f"used by every run): assigning {_shown(value)} would replace it with {_a(type(value).__name__)}, "
+                    "and the next Generate would fail. The widget is kept as it was."
+                    + (" " + fix.format(value=_shown(value)) if fix else ""))
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
