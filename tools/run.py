@@ -43,6 +43,7 @@ from tools.chapters import (
     resolve_notebooks,
 )
 from tools.gallery import EDITIONS, write_edition
+from tools.run_words import bare_options
 from tools.written import ours, write_ours
 
 INTERRUPTED = 130  # the exit code shells give a command stopped by Ctrl-C (128 + SIGINT)
@@ -353,10 +354,12 @@ def _switches(parser, given: list[str]) -> tuple[list[str], list[tuple[str, str,
 
 def _command(args, notebooks, lang) -> str:
     """`python -m tools.run` with the learner's own options and the chapters given, for a corrected command."""
-    words = ["python", "-m", "tools.run"] + (["--twins"] if args.twins else []) + (["--yes"] if args.yes else [])
+    words = ["python", "-m", "tools.run"] + (["--list"] if args.list else []) + (["--twins"] if args.twins else [])
+    words += ["--yes"] if args.yes else []
     words += ["--timeout", str(args.timeout)] if args.timeout != DEFAULT_TIMEOUT else []
     words += ["--lang", lang] if lang else []
-    return shlex.join(words + list(notebooks))
+    models = f"TUTORIAL_MODELS={args.models} " if getattr(args, "models", None) else ""  # `hub` typed bare
+    return models + shlex.join(words + list(notebooks))
 
 
 def _other_form(typed: str) -> str | None:
@@ -393,9 +396,10 @@ def _arguments(argv=None):
     given, switched = _switches(parser, given)
     # intermixed: chapters may come after options too (1 --twins 2), as in the README's commands
     args, unknown = parser.parse_known_intermixed_args(given)
+    bare, args.notebooks = bare_options(parser, args, args.notebooks)  # `twins`: --twins, not a chapter
     lang_given = args.lang is not None
     args.lang = args.lang or "both"
-    notes, rest, chapter_option = [], [], None
+    notes, rest, chapter_option = bare, [], None
     for token in unknown:
         name, has_value, value = token.partition("=")
         if token.startswith("-") and name.lstrip("-").lower().replace("_", "") in _CHAPTER_OPTIONS:

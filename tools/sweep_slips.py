@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from tools.sweep_types import guidance_arg, positive_arg, seed_arg, size_arg
+from tools.sweep_workers import worker_note
 
 # accelerate launch's own options (accelerate/commands/launch.py; it takes --num-processes as --num_processes too)
 ACCELERATE_FLAGS = {"--cpu", "--multi_gpu", "--tpu", "--use_deepspeed", "--use_fsdp", "--same_network", "--debug"}
@@ -266,6 +267,8 @@ def unknown_message(unknown: list[str], args, first_notes=(), given=()) -> str:
         else:
             notes.append(f"To force the CPU on a machine with a GPU, hide the GPU from torch: "
                          f"CUDA_VISIBLE_DEVICES= python -m tools.sweep{rest}")
+    workers, other = worker_note(other, rest)  # --workers 2: accelerate launch starts the processes
+    notes += [workers] if workers else []
     front = [*first_notes, *renamed]  # first, and the command after them unless a note below carries it already
     if front:
         front[-1] += " The command below has it." if notes else f" That is: python -m tools.sweep{rest}"
