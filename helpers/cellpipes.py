@@ -20,10 +20,22 @@ _NOW = {"cell": None, "thread": None}
 _MAX_CELLS = 2000  # a long session's cells: the oldest are forgotten first
 
 
+def _set_in(text: str) -> set[str]:
+    """The names a cell assigns or deletes itself: a loading cell's `del pipeline` and `pipeline = ...`."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:  # %magics and the like: read the plain `name =` and `del name` lines
+        return set(re.findall(r"^\s*(?:del\s+)?([A-Za-z_]\w*)\s*(?:=[^=]|$|,)", text, re.M))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store,
+                                                                                                      ast.Del))}
+
+
 def _pipelines_named(text: str, names: dict) -> dict[str, str]:
-    """The names in a cell's text that hold a diffusers pipeline now -> its class name."""
+    """The names a cell's text reads (and does not set itself) that hold a diffusers pipeline -> its class name."""
     found = {}
-    for name in set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", text)):
+    for name in set(re.findall(r"(?<![\w.])[A-Za-z_]\w*", text)) - _set_in(text):
         value = names.get(name)
         if value is not None and any(c.__name__ == "DiffusionPipeline" for c in type(value).__mro__):
             found[name] = type(value).__name__

@@ -73,5 +73,8 @@ def test_a_cell_that_names_a_pipeline_now_of_another_class_is_said_before_it_run
         assert said(lambda: cellpipes.enter_cell(cell, {"pipeline": pipes["t2i"]})) == ""  # once
         back = said(lambda: cellpipes.enter_cell(cell + " \n", {"pipeline": pipes["img2img"]}))  # the same cell
         assert "pipeline was a StableDiffusionPipeline when this cell ran before" in back  # changed back: said
+        loading = "del pipeline\npipeline = AutoPipelineForImage2Image.from_pretrained(repo_id)  # probe24"
+        for model in ("t2i", "img2img", "t2i"):  # a loading cell run again replaces the name: nothing to say
+            assert said(lambda m=model: cellpipes.enter_cell(loading, {"pipeline": pipes[m]})) == ""
     finally:
         cellpipes.leave_cell()
