@@ -63,7 +63,7 @@ def enter_cell(raw_cell: str | None, names: dict | None = None) -> None:
         warn_call(f"{name} was a {before} when this cell ran before, and is now a {now}: another cell has since "
                   "loaded another model under that name. The cell's captions, labels and keys were written for "
                   f"{before}, and its calls may not fit {now}. To repeat the cell as it was, run the cell that "
-                  f"loads {before} first.")
+                  f"loads {before} first; to use {now} here on purpose, carry on.")
 
 
 def leave_cell() -> None:
