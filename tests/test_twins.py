@@ -79,6 +79,20 @@ def test_tokenizer_is_the_real_clip_vocabulary():
     assert ids[0] == 49406 and ids[-1] == 49407 and len(ids) == 18
 
 
+def test_tokenizers_are_kept_in_the_real_repos_four_files():
+    ensure_built()
+    real = {"merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json"}  # no tokenizer.json
+    folders = [f for repo in CHECKPOINTS for f in (snapshot(repo) / "tokenizer", snapshot(repo) / "tokenizer_2")
+               if f.is_dir()]
+    assert len(folders) >= 8
+    for folder in folders:
+        assert {p.name for p in folder.iterdir()} == real, folder
+    pads = {f.parent.parent.parent.name + "/" + f.name: load_json(f / "special_tokens_map.json")["pad_token"]
+            for f in folders}
+    assert {k: v for k, v in pads.items() if k.endswith("tokenizer_2")} and \
+        all(v == "!" for k, v in pads.items() if k.endswith("tokenizer_2"))  # SDXL's second tokenizer pads with "!"
+
+
 def test_builds_are_deterministic(tmp_path):
     repos = ["stable-diffusion-v1-5/stable-diffusion-v1-5", "kandinsky-community/kandinsky-2-2-prior"]
     src = HUB.parent / "src"

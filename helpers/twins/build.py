@@ -26,8 +26,9 @@ from helpers.twins.recipes import build_depth, pipeline_for
 from helpers.twins.tokenizer import clip_vocab, save_tokenizer
 
 # Bump when the twins change: an older cache is then rebuilt.
+# 21: CLIP tokenizers in the real repos' files (vocab.json, merges.txt), not tokenizer.json
 # 18: no block_out_channels in the TAESD twins' configs; 17: the TAESD twins set by hand to the twin VAE codec
-BUILDER_VERSION = "20"
+BUILDER_VERSION = "21"
 
 
 # ---------------------------------------------------------------- saving into a hub cache
@@ -157,8 +158,20 @@ def build_one(repo: str, snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> N
         processor.save_pretrained(snapshot)
     else:
         save_weights(pipeline_for(repo, tok_dir, tok_bang_dir), snapshot, fp16)
+        real_tokenizer_files(snapshot, tok_dir, tok_bang_dir)
     write_card(snapshot, repo, tag="tiny", what=f"A twin: {WHAT_TWINS_ARE}.", version=BUILDER_VERSION,
                built_by="python -m helpers.twins", size="tiny", note=WHAT_TWINS_ARE)
+
+
+def real_tokenizer_files(snapshot: Path, tok_dir: Path, tok_bang_dir: Path) -> None:
+    """Give each tokenizer folder the real repos' four files in place of what save_pretrained wrote (ch. 1)."""
+    for folder in (snapshot / "tokenizer", snapshot / "tokenizer_2"):
+        config = folder / "tokenizer_config.json"
+        if not config.is_file():
+            continue
+        bang = json.loads(config.read_text()).get("pad_token") == "!"  # SDXL's second tokenizer
+        shutil.rmtree(folder)
+        shutil.copytree(tok_bang_dir if bang else tok_dir, folder)
 
 
 def quiet_libraries() -> None:

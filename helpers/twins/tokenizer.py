@@ -64,9 +64,23 @@ def clip_vocab(src_dir: Path) -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 
 def save_tokenizer(folder: Path, vocab, merges, pad_token: str = "<|endoftext|>") -> None:
-    """Save a CLIP tokenizer with the 77-token window into `folder` (ch. 1)."""
+    """Save a CLIP tokenizer with the 77-token window into `folder`, in the real repos' four files (ch. 1)."""
+    import json
 
-    from transformers import CLIPTokenizer
-
-    tok = CLIPTokenizer(vocab=dict(vocab), merges=list(merges), pad_token=pad_token, model_max_length=77)
-    tok.save_pretrained(folder)
+    # The real repos keep a CLIP tokenizer as merges.txt, special_tokens_map.json, tokenizer_config.json and
+    # vocab.json, and no tokenizer.json: diffusers' loading guide shows stable-diffusion-v1-5's tree
+    # (https://huggingface.co/docs/diffusers/using-diffusers/loading), and the Hub's listings of its copies show the
+    # same (https://huggingface.co/jcplus/stable-diffusion-v1-5/tree/main/tokenizer). transformers builds the
+    # tokenizer from them when it loads, as it does for a learner's download.
+    folder.mkdir(parents=True, exist_ok=True)
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": pad_token,
+               "unk_token": "<|endoftext|>"}
+    (folder / "vocab.json").write_text(json.dumps(dict(vocab), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                      encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges),
+                                       encoding="utf-8")
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
+    config = {**special, "add_prefix_space": False, "do_lower_case": True, "errors": "replace",
+              "model_max_length": 77, "tokenizer_class": "CLIPTokenizer"}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n",
+                                                  encoding="utf-8")
