@@ -24,6 +24,7 @@ from helpers.imagecheck import check_images, check_sizes, native_side, scale_fac
 from helpers.libgaps import check_library_gaps
 from helpers.mixups import check_mixups
 from helpers.promptslips import CJK
+from helpers.sizeslips import check_even_latents
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 CJK_ADVICE = ("This checkpoint's CLIP text encoder was trained on English captions, so it reads them as rare byte "
@@ -327,4 +328,5 @@ def check_pipeline_call(pipeline, signature, arguments: dict) -> dict:
                 and isinstance(args["mask_image"], Image.Image) and args["mask_image"].size != args["image"].size:
             checks.check_mask(args["mask_image"], args["image"])  # raises: sizes must match
         check_sizes(pipeline, args, signature)
+        check_even_latents(pipeline, args)
     return replaced

@@ -8,6 +8,7 @@ another pipeline, and the chapter's own way for the slips learners make most.
 from __future__ import annotations
 
 import difflib
+import re
 
 # diffusers' pipelines swallow these through **kwargs and only print a deprecation note
 DEPRECATED_KWARGS = ("callback", "callback_steps")
@@ -234,4 +235,25 @@ def bind_hint(pipeline, error: TypeError) -> str:
                 "negative_image_embeds=prior_output.negative_image_embeds, ...).")
     if missing:
         return f"Pass {missing.group(1)}=... by name."
+    twice = re.search(r"multiple values for argument '(\w+)'", str(error))
+    if twice:
+        name, caller = twice.group(1), _calling_function()
+        if caller:  # the chapter's refine(**kwargs) passes prompt by position itself
+            return (f"{name} reached the pipeline twice: {caller}() passes one by position, and {name}=... came in "
+                    f"as well, through its keyword arguments. Give it once: set the {name} that {caller}() reads "
+                    f"before calling it ({name} = \"...\"), or leave {name}= out of the call.")
+        return (f"{name} was given twice: once by position (a value in its place) and once as {name}=.... Give it "
+                "once.")
     return "Pass arguments by name, e.g. pipeline(prompt, guidance_scale=7.5)."
+
+
+def _calling_function() -> str | None:
+    """The name of the learner's function that called the pipeline, or None for a call made in the cell itself."""
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None and re.search(r"[/\\](helpers|diffusers|torch)[/\\]", frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None or frame.f_code.co_name.startswith("<"):
+        return None
+    return frame.f_code.co_name

@@ -77,3 +77,29 @@ def check_size_order(pipeline, args: dict) -> None:
                   f"is {what} (width, height), so SDXL is told the picture is {width} high and {height} "
                   f"wide. Pass {fix}, or leave {'them' if len(swapped) > 1 else 'it'} out (diffusers then uses the "
                   "(height, width) of the picture it makes).")
+
+
+def check_even_latents(pipeline, args: dict) -> None:
+    """Refuse odd latent sides for the ×2 latent upscaler, whose UNet halves and doubles them (ch. 3)."""
+    import torch
+
+    if type(pipeline).__name__ != "StableDiffusionLatentUpscalePipeline":
+        return
+    image = args.get("image")
+    if isinstance(image, (list, tuple)) and len(image) == 1:
+        image = image[0]
+    if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[1] == 4:
+        h, w = int(image.shape[-2]), int(image.shape[-1])
+        what = f"latents of {w}×{h}, from a {8 * w}×{8 * h} picture"
+    elif isinstance(image, Image.Image):
+        w, h = image.width // 8, image.height // 8
+        what = f"a {image.width}×{image.height} picture, {w}×{h} latents"
+    else:
+        return
+    if w % 2 == 0 and h % 2 == 0:
+        return
+    near = sorted({16 * (8 * s // 16) + extra for s in (w, h) for extra in (0, 16)})
+    raise ValueError(f"the ×2 latent upscaler got {what}: its UNet halves the latents and doubles them back, so "
+                     "their sides must be even, and the pictures behind them a multiple of 16 px (a multiple of 8 "
+                     f"is not enough here). Make the chain's picture a multiple of 16, such as "
+                     f"{' or '.join(map(str, [n for n in near if n > 0][:2]))} px, and run the stage before again.")

@@ -5,6 +5,7 @@ another model took the name it uses, said before it runs."""
 import linecache
 
 import pytest
+import torch
 from conftest import checked_pipes, noted, raised, said
 from PIL import Image
 
@@ -78,3 +79,27 @@ def test_a_cell_that_names_a_pipeline_now_of_another_class_is_said_before_it_run
             assert said(lambda m=model: cellpipes.enter_cell(loading, {"pipeline": pipes[m]})) == ""
     finally:
         cellpipes.leave_cell()
+
+
+def test_a_value_twice_names_the_function_that_passed_it_and_odd_latents_stop_the_x2_upscaler(pipes):
+    from diffusers import StableDiffusionLatentUpscalePipeline
+
+    from helpers.loading import load_args
+
+    pipe = pipes["img2img"]
+
+    def refine(**kwargs):  # the chapter's refine(): the prompt by position, the rest from kwargs
+        return pipe("a cat", **{"image": PHOTO, "strength": 1.0, "num_inference_steps": 1, **kwargs})
+
+    err = raised(lambda: refine(prompt="a castle"))
+    assert "refine() passes one by position" in str(err) and "Pass arguments by name" not in str(err)
+    assert "once by position (a value in its place) and once as prompt=" in str(
+        raised(lambda: pipe("a cat", image=PHOTO, prompt="x")))
+    x2 = "stabilityai/sd-x2-latent-upscaler"
+    upscaler = StableDiffusionLatentUpscalePipeline.from_pretrained(x2, **load_args(x2, passed=["vae"]), vae=pipe.vae)
+    upscaler.set_progress_bar_config(disable=True)
+    odd = raised(lambda: upscaler("a cat", image=torch.zeros(1, 4, 37, 37), num_inference_steps=1))
+    assert isinstance(odd, ValueError) and "latents of 37×37, from a 296×296 picture" in str(odd)
+    assert "such as 288 or 304 px" in str(odd)
+    assert upscaler("a cat", image=torch.zeros(1, 4, 8, 8), num_inference_steps=1,
+                    output_type="latent").images.shape[-1] == 16  # even sides run
