@@ -140,6 +140,7 @@ class MaskPainter(anywidget.AnyWidget):
     def __init__(self, image, brush: int = 32, mask=None):
         _check_image(image)
         image = ImageOps.exif_transpose(image)  # a phone photo as a viewer shows it, and as the pipeline will use it
+        painter_kept.check_mask_as_picture(image, mask)  # MaskPainter(mask_image): the mask is not the picture
         super().__init__(_picture_png=_png(_viewable(image)), brush=_check_brush(brush, image.size),
                          labels=_labels())
         self._image = image

@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import warnings
 import weakref
 
 import numpy as np
 
+from helpers.callwarning import CallWarning
 from helpers.i18n import N_, _
 
 KEEP = 5  # painted masks kept from painters made before
@@ -194,3 +196,24 @@ def why_all_black(mask) -> str:
 def same(a, b) -> bool:
     """Whether two masks are the same size and pixels (ch. 5)."""
     return a.size == b.size and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+MASK_AS_PICTURE = ("this picture is black and white, like a mask: the painter paints over the picture you give it, "
+                   "and its mask starts empty (painter.mask is all black until you paint). To touch up a mask: "
+                   "MaskPainter(init_image).set_mask(mask_image)")
+
+
+def looks_like_a_mask(image) -> bool:
+    """True for a picture grey everywhere, almost only near-black and near-white, with both present (ch. 5)."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    if rgb.size == 0 or int((rgb.max(axis=2) - rgb.min(axis=2)).max()) > 24:  # colour somewhere: a photo
+        return False
+    grey = rgb.mean(axis=2)
+    black, white = float((grey <= 32).mean()), float((grey >= 223).mean())
+    return black >= 0.01 and white >= 0.01 and black + white >= 0.9
+
+
+def check_mask_as_picture(image, mask=None) -> None:
+    """MaskPainter(mask_image): the mask given as the picture to paint on is warned about, once (ch. 5)."""
+    if mask is None and looks_like_a_mask(image):
+        warnings.warn(CallWarning(MASK_AS_PICTURE + "."), stacklevel=3)

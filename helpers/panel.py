@@ -32,7 +32,7 @@ from helpers.panel_preview import PanelPreview
 from helpers.panel_results import History, Result, Results
 from helpers.panel_save import close_widgets, earlier, keep_earlier, png_bytes, save_fix, save_newest
 from helpers.panel_save import html_text as _html
-from helpers.panel_setup import check_arguments, check_extras, check_replacing, check_setup
+from helpers.panel_setup import check_arguments, check_extras, check_positional, check_replacing, check_setup
 from helpers.pipelock import pipeline_lock
 
 if TYPE_CHECKING:
@@ -52,10 +52,11 @@ class Panel:
     `preview=True` shows the picture forming step by step and, after a run, a slider back through its steps.
     """
 
-    def __init__(self, pipeline, prompt: str, *, negative_prompt: str = "", guidance_scale: float = 7.5,
+    def __init__(self, pipeline, prompt: str, *by_position, negative_prompt: str = "", guidance_scale: float = 7.5,
                  num_inference_steps: int = 20, seed: int = 0, extras: list | tuple = (), fixed: dict | None = None,
                  encode=None, history: int = 6, live: bool = False, device: str = "cpu", save_dir=None,
                  preview: bool = True, **unknown):
+        check_positional(by_position, owner=type(self))  # Panel(pipe, prompt, 7.5): name the keyword for 7.5
         check_arguments(unknown, live=live, preview=preview, history=history, fixed=fixed or {}, owner=type(self),
                         pipeline=pipeline)
         from helpers.explain import wrap_if_enabled

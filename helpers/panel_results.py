@@ -38,9 +38,24 @@ class Result:
         raise AttributeError(f"a panel Result has no attribute {name!r}; it has .image, .params (the settings: "
                              f"{', '.join(params)}), .seconds, .caption, .saved and .save(path).")
 
-    def save(self, path, overwrite: bool = False) -> Path:
+    def __repr__(self) -> str:
+        """The picture's size, seed and time, and that it is one run's picture, not the panel (ch. 1–5)."""
+        size = "{}x{}".format(*self.image.size) if hasattr(self.image, "size") else "?"
+        seed = self.params.get("seed") if isinstance(self.params, dict) else None
+        took = f"{self.seconds:.1f} s" if isinstance(self.seconds, (int, float)) else repr(self.seconds)
+        return (f"Result({size}, seed={seed!r}, {took}) (a Result of "
+                "panel.generate(); the panel itself is the Panel you made)")
+
+    def save(self, path=None, overwrite: bool = False) -> Path:
         """Save the picture as PNG at `path` (a folder: inside it); a file is kept unless overwrite=True (ch. 1–5)."""
         from helpers.panel_save import save_result
+
+        if path is None:  # panel = Panel(...).generate(wait=True) holds this Result, then panel.save()
+            raise TypeError("this is a Result (one picture of a run), not the panel: Panel(...).generate() returns "
+                            "the Result, so a name given that line holds the picture, and no sliders show. Keep "
+                            "the panel in its own name: panel = Panel(...), then panel.generate(wait=True); "
+                            "panel.save() then saves the picture on screen. To save this picture: "
+                            "result.save('name.png').")
 
         return save_result(self, path, overwrite)
 

@@ -110,6 +110,45 @@ def check_device(device) -> None:
     check_available(device)
 
 
+# Panel's keywords after pipeline and prompt, in its own order, and the kinds of value each takes
+_KEYWORDS = ("negative_prompt", "guidance_scale", "num_inference_steps", "seed", "extras", "fixed", "encode",
+             "history", "live", "device", "save_dir", "preview")
+_KINDS = ((bool, ("live", "preview")), (float, ("guidance_scale",)), (int, ("num_inference_steps", "seed",
+          "history", "guidance_scale")), (str, ("negative_prompt", "device")), ((list, tuple), ("extras",)),
+          (dict, ("fixed",)))
+
+
+def _short(value) -> str:
+    if hasattr(value, "getextrema") and hasattr(value, "size"):  # a picture: its repr is an address
+        return "<your {}x{} picture>".format(*value.size)
+    text = getattr(value, "__name__", "") if callable(value) else ""
+    text = text if text.isidentifier() else repr(value)  # a function by its name, a lambda by its repr
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _meant_for(value, taken: set) -> str:
+    """`name=value`: the first keyword of Panel not yet taken that takes a value of this kind."""
+    if hasattr(value, "getextrema"):  # the start picture or a mask, as the pipeline takes it: fixed=
+        return "fixed={'image': " + _short(value) + "}"
+    names = next((names for kind, names in _KINDS if isinstance(value, kind)), ())  # bool first: True is an int
+    if callable(value) and not isinstance(value, type):
+        names = ("encode",)
+    name = next((n for n in (*names, *_KEYWORDS) if n not in taken), "...")
+    taken.add(name)
+    return f"{name}={_short(value)}"
+
+
+def check_positional(extra: tuple, owner=None) -> None:
+    """Panel(pipe, prompt, 7.5): the values after the prompt are told the keywords they were meant for (ch. 1–5)."""
+    if not extra:
+        return
+    kind = getattr(owner, "__name__", "Panel")
+    taken: set = set()
+    named = ", ".join(_meant_for(value, taken) for value in extra)
+    raise TypeError(f"{kind} takes the pipeline and the prompt by position; name the rest: {kind}(pipeline, "
+                    f"prompt, {named}). Its keywords, in order: {', '.join(_KEYWORDS)}.")
+
+
 def check_arguments(unknown: dict, *, live, preview, history, fixed: dict, owner=None, pipeline=None) -> None:
     """Refuse an argument Panel does not know, a switch not True or False, and fixed= for a control (ch. 1–5).
 
