@@ -186,7 +186,7 @@ def test_chapter_3_to_picture_says_pictures_and_kandinsky_latents_apart():
 
 
 def test_chapter_4_by_hand_sum_names_the_prompt_it_redoes():
-    source = cell("04_controlling_generation", 'w = 0.81  # the weight of "astronaut--"').split("tokenizer, text")[0]
+    source = cell("04_controlling_generation", '# the weight of "astronaut--", read off').split("tokenizer, text")[0]
     prompt = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"
     run(source, {"prompt": prompt, "weighted_prompts": {"astronaut--": "Astronaut-- " + prompt.split(" ", 1)[1]}})
     run(source, {"prompt": "Cat in a jungle", "weighted_prompts": {"astronaut--": "Cat-- in a jungle"}})  # both

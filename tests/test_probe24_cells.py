@@ -143,7 +143,7 @@ def test_chapter_4_panel_weight_reaches_compel_at_any_slider_step():
 
 
 def test_chapter_4_by_hand_sum_takes_a_one_word_prompt_in_words():
-    source = cell("04_controlling_generation", 'w = 0.81  # the weight of "astronaut--"').split("tokenizer, text")[0]
+    source = cell("04_controlling_generation", '# the weight of "astronaut--", read off').split("tokenizer, text")[0]
     prompt = "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k"
     run(source, {"prompt": prompt, "weighted_prompts": {"astronaut--": "Astronaut-- " + prompt.split(" ", 1)[1]}})
     with pytest.raises(ValueError, match=re.escape("restore weighted_prompts['astronaut--'] = 'Astronaut-- '")):
