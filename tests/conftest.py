@@ -50,6 +50,15 @@ def raised(fn) -> Exception:
     raise AssertionError("it did not fail")
 
 
+def run_cell(source: str, names: dict, number: int = 1, tag: str = "test"):
+    """Run `source` as a notebook cell does: its lines known to linecache, so a failing line can be read."""
+    import linecache
+
+    filename = f"<ipython-input-{number}-{tag}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), names)  # noqa: S102 - the test's own cell text
+
+
 def noted(fn) -> tuple[str, str]:
     """The note (what it means, how to fix it) under the error `fn()` raises, or ("", "") for none."""
     from helpers.notes import note_for

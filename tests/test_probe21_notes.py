@@ -1,11 +1,10 @@
 """From a twenty-first probe: notes that read the value given (captions=), the machine (a Windows path), a pipeline
 bound to its own picture, custom_pipeline= offline, compel's .and() rows, and helpers refusing what they cannot use."""
 
-import linecache
 import os
 
 import pytest
-from conftest import checked_pipes, noted, raised
+from conftest import checked_pipes, noted, raised, run_cell
 from PIL import Image, ImageOps
 
 PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
@@ -14,13 +13,6 @@ PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
 @pytest.fixture(scope="module")
 def pipes():
     yield from checked_pipes()
-
-
-def run_cell(source: str, names: dict, number: int = 1):
-    """Run `source` as a notebook cell does: its lines known to linecache, so a failing line can be read."""
-    filename = f"<probe21-cell-{number}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), names)  # noqa: S102 - the test's own cell text
 
 
 def test_a_list_of_texts_under_titles_is_sent_to_captions_and_a_list_title_is_refused():

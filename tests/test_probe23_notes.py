@@ -2,11 +2,10 @@
 replaced by a function, a key edited out of a list, diffusers' make_image_grid, an A1111 page pasted into a prompt,
 OpenAI's erased-hole masks, and a cell run again after its pipeline's name was given to another model."""
 
-import linecache
 
 import numpy as np
 import pytest
-from conftest import checked_pipes, noted, raised, said
+from conftest import checked_pipes, noted, raised, run_cell, said
 from PIL import Image
 
 PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
@@ -15,13 +14,6 @@ PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
 @pytest.fixture(scope="module")
 def pipes():
     yield from checked_pipes()
-
-
-def run_cell(source: str, names: dict, number: int = 1):
-    """Run `source` as a notebook cell does: its lines known to linecache, so a failing line can be read."""
-    filename = f"<ipython-input-{number}-probe23>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), names)  # noqa: S102 - the test's own cell text
 
 
 def test_torch_module_habits_on_a_pipeline_get_what_to_do_instead(pipes):

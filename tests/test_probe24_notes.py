@@ -2,11 +2,10 @@
 the call and again in a ** dict, one picture's latents decoded without the batch axis, and a cell run again after
 another model took the name it uses, said before it runs."""
 
-import linecache
 
 import pytest
 import torch
-from conftest import checked_pipes, noted, raised, said
+from conftest import checked_pipes, noted, raised, run_cell, said
 from PIL import Image
 
 PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
@@ -15,13 +14,6 @@ PHOTO = Image.new("RGB", (64, 64), (150, 90, 40))
 @pytest.fixture(scope="module")
 def pipes():
     yield from checked_pipes()
-
-
-def run_cell(source: str, names: dict, number: int = 1):
-    """Run `source` as a notebook cell does: its lines known to linecache, so a failing line can be read."""
-    filename = f"<ipython-input-{number}-probe24>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), names)  # noqa: S102 - the test's own cell text
 
 
 def test_a_loop_over_one_number_in_brackets_is_told_the_comma():
